@@ -1,0 +1,19 @@
+// Whole-file writes that never leave a half-written file behind.
+#ifndef OODSCORE_ATOMIC_FILE_H_
+#define OODSCORE_ATOMIC_FILE_H_
+
+#include <filesystem>
+#include <string_view>
+
+namespace oodscore {
+
+// Writes contents to a temporary file beside path, then renames it over path.
+// Creates missing parent folders. Throws oodscore::Error naming the path on failure.
+void WriteFileAtomic(const std::filesystem::path& path, std::string_view contents);
+
+// Reads a whole file. Throws oodscore::Error naming the path on failure.
+std::string ReadFile(const std::filesystem::path& path);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_ATOMIC_FILE_H_

@@ -1,0 +1,41 @@
+// Detector cards: a deployable OOD threshold with everything needed to apply it safely.
+//
+//   {"kind": "oodscore-detector-card", "score": "energy", "temperature": 1,
+//    "orientation": "lower_is_id", "threshold": -7.25, "accept_as_id": "energy <= -7.25",
+//    "tpr_target": 0.95, "tpr_achieved": 0.9502, "n": 10000, "id_set": "cifar10",
+//    "model": {"path": "...", "sha256": "..."}, "preset": {...}, "tool": {...}}
+#ifndef OODSCORE_CARD_H_
+#define OODSCORE_CARD_H_
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "oodscore/scores.h"
+
+namespace oodscore {
+
+struct DetectorCard {
+  std::string score = "energy";  // a score column name
+  double temperature = 1;        // for energy scores
+  double threshold = 0;          // in the score's own units
+  double tpr_target = 0.95;
+  double tpr_achieved = 0;
+  std::size_t n = 0;
+  std::string id_set;
+  std::string model_path, model_sha256;
+  nlohmann::json preset;         // the preset in full
+
+  // 1 when the sample is OOD by this card (the score falls on the rejected side).
+  bool IsOod(double raw_score) const;
+};
+
+nlohmann::json CardJson(const DetectorCard& card);
+
+// Reads and validates a card. Throws oodscore::Error naming the file and the field.
+DetectorCard ReadCard(const std::filesystem::path& path);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_CARD_H_

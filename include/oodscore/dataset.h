@@ -1,0 +1,48 @@
+// Where samples come from: image folders (torchvision ImageFolder semantics), text file
+// lists, and .npy tensors of already-preprocessed inputs.
+#ifndef OODSCORE_DATASET_H_
+#define OODSCORE_DATASET_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace oodscore {
+
+class NpyArray;
+
+// One sample to score.
+struct Sample {
+  std::string path;   // file path, or "<file>#<index>" for a .npy row
+  std::string label;  // class index as text, or "" when unknown
+  std::shared_ptr<const NpyArray> npy;  // set for .npy rows
+  std::size_t npy_index = 0;
+};
+
+struct SampleSet {
+  std::string name;
+  std::vector<Sample> samples;
+  std::vector<std::string> classes;  // folder classes in label order (ImageFolder); may be empty
+};
+
+// True for the extensions torchvision's ImageFolder accepts (case-insensitive):
+// .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp
+bool HasImageExtension(const std::filesystem::path& path);
+
+// A folder with class subfolders: classes = sorted subfolder names (byte order), label =
+// class index, files found recursively and sorted. A folder with image files directly in
+// it and no class subfolder holding images: a flat set with empty labels.
+// Throws oodscore::Error for a missing folder or one without images.
+SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name);
+
+// A text file (or "-" for stdin): one path per line, optional label after a tab or comma;
+// relative paths are relative to the list's folder. Blank lines and '#' comments skipped.
+SampleSet ListFile(const std::string& path, const std::string& name);
+
+// Dispatches on what the path is: folder, .npy file, or list file.
+SampleSet ListInput(const std::string& path, const std::string& name);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_DATASET_H_

@@ -1,0 +1,87 @@
+// OOD detection metrics on two score sets, under the conventions in docs/METRICS.md.
+//
+// Scores are oriented: higher = more in-distribution (ID); a sample is accepted as ID when
+// its score >= the threshold. ID is the positive class unless a convention says otherwise.
+// Ties are exact (no tolerance); -0.0 and 0.0 are the same score; +-Inf are valid scores.
+// Standard library only: reused by score files, the CLI and tests.
+//
+//   oodscore::MetricOptions opt;              // tpr 0.95, convention exact
+//   oodscore::Metrics m = oodscore::ComputeMetrics(id_scores, ood_scores, opt);
+//   // m.auroc, m.fpr_at_tpr, m.threshold (accept as ID when score >= m.threshold)
+#ifndef OODSCORE_METRICS_H_
+#define OODSCORE_METRICS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace oodscore {
+
+// How FPR at a TPR level is picked (docs/METRICS.md, "FPR at TPR").
+enum class FprConvention { kExact, kHendrycks, kOpenOod, kPytorchOod };
+const char* ConventionName(FprConvention c);  // "exact", "hendrycks", "openood", "pytorch-ood"
+// Returns false (and leaves *out alone) for an unknown name.
+bool ParseConvention(const std::string& name, FprConvention* out);
+const char* ConventionPositiveClass(FprConvention c);  // "id" or "ood"
+
+struct MetricOptions {
+  double tpr = 0.95;  // in (0, 1]; for openood / pytorch-ood it is the OOD recall level
+  FprConvention convention = FprConvention::kExact;
+  int bootstrap = 0;  // resamples for 95% CIs; 0 = no confidence intervals
+  std::uint64_t seed = 0;
+};
+
+struct Interval {
+  double lo = 0, hi = 0;
+};
+
+struct Metrics {
+  std::size_t n_id = 0, n_ood = 0;
+  double auroc = 0;  // Mann-Whitney, ties count half; same for either positive class
+  // exact / hendrycks: average precision (step sum, scikit-learn average_precision_score);
+  // openood / pytorch-ood: trapezoid area under the PR curve (their rule).
+  double aupr_in = 0, aupr_out = 0;
+  bool aupr_is_trapezoid = false;
+  double fpr_at_tpr = 0;  // OOD accepted share; openood / pytorch-ood: ID rejected share
+  // The chosen operating point, oriented units. exact: the k-th largest ID score,
+  // k = ceil(tpr * n_id); hendrycks: the chosen ROC point's score, accepting score >= threshold.
+  // openood / pytorch-ood (OOD positive): the point flags score <= threshold as OOD, so ID
+  // is accepted when score > threshold there.
+  double threshold = 0;
+  double tpr_achieved = 0;     // ID recall at that operating point (>= tpr for exact)
+  double detection_error = 0;  // min over thresholds of 0.5 (1 - TPR) + 0.5 FPR, ID positive
+  // Percentile 95% CIs (2.5th / 97.5th, linear interpolation) over `bootstrap` resamples of
+  // each set with replacement, for auroc and for fpr_at_tpr under the chosen convention.
+  bool has_ci = false;
+  Interval auroc_ci, fpr_ci;
+};
+
+// Throws oodscore::Error on an empty set, a NaN score (naming the set and index), tpr
+// outside (0, 1] or bootstrap < 0. O(n log n) for the sorts, then O(n) per bootstrap resample.
+Metrics ComputeMetrics(const std::vector<double>& id, const std::vector<double>& ood,
+                       const MetricOptions& options);
+
+// The threshold a deployment would use, from ID scores alone: the k-th largest ID score with
+// k the smallest integer with k / n >= tpr (so 0.95 * 20 gives k = 19, not 20), and the
+// achieved TPR #{id >= threshold} / n (> tpr when the threshold is tied). Throws like
+// ComputeMetrics.
+struct IdThreshold {
+  double threshold = 0;
+  double tpr_achieved = 0;
+  std::size_t n = 0;
+};
+IdThreshold ThresholdFromId(const std::vector<double>& id, double tpr);
+
+// ROC curve for plots, ID positive: (0,0), one vertex per distinct score (descending), ending
+// at (1,1); thinned to at most max_points (evenly by index, first and last kept).
+// Thinning is only for plots. REQUIRES: max_points >= 2. Throws like ComputeMetrics.
+struct RocPoint {
+  double fpr = 0, tpr = 0;
+};
+std::vector<RocPoint> RocCurve(const std::vector<double>& id, const std::vector<double>& ood,
+                               std::size_t max_points = 512);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_METRICS_H_

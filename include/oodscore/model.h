@@ -1,0 +1,60 @@
+// A TorchScript classifier behind a LibTorch-free interface.
+//
+//   ModelOptions opt;  opt.device = "auto";
+//   auto model = Model::Load("resnet18.pt", opt);     // throws oodscore::Error
+//   float* in = model->InputBuffer(n * c * h * w);     // pinned host memory on CUDA
+//   ... fill in ...
+//   std::vector<float> logits; int k;
+//   model->Forward(n, c, h, w, &logits, &k);           // logits: [n, k] row-major float32
+//
+// Only src/model.cc includes LibTorch headers.
+#ifndef OODSCORE_MODEL_H_
+#define OODSCORE_MODEL_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace oodscore {
+
+struct ModelOptions {
+  std::string device = "cpu";  // cpu | cuda | cuda:N | auto (CUDA when available)
+  bool half = false;           // CUDA only: run the model in float16 (scores still in double)
+  bool freeze = true;          // torch::jit::freeze: folds parameters into the graph (outputs
+                               // agree to ~1e-6 relative); off with --no-freeze
+  bool optimize = false;       // CPU: torch::jit::optimize_for_inference (oneDNN); opt-in
+  bool channels_last = false;  // CPU: feed NHWC-strided batches (faster for some CNNs)
+  int threads = 0;             // intra-op threads; 0 = the number of cores
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Loads, moves to the device, sets eval mode and, when asked, freezes. Runs one probe
+  // forward only when Probe() is called. Throws oodscore::Error naming the file on failure,
+  // and for a CUDA device on a build or machine without CUDA.
+  static std::unique_ptr<Model> Load(const std::filesystem::path& path, const ModelOptions& options);
+
+  // A host buffer of at least `floats` floats, reused across calls (pinned on CUDA).
+  // Invalidated by the next call with a larger size.
+  virtual float* InputBuffer(std::size_t floats) = 0;
+
+  // Runs the model on the first n*c*h*w floats of InputBuffer(), a [n, c, h, w] float32 batch.
+  // Output must be a 2-D float tensor [n, K] with K >= 2, or a tuple/list whose first element is;
+  // otherwise throws oodscore::Error saying what was got and what was expected.
+  virtual void Forward(int n, int c, int h, int w, std::vector<float>* logits, int* k) = 0;
+
+  virtual std::string device() const = 0;  // "cpu", "cuda:0"
+  virtual std::string dtype() const = 0;   // "float32" or "float16"
+};
+
+// Build and runtime facts for the reproducibility stamp.
+std::string TorchVersion();
+bool CudaAvailable();
+int IntraOpThreads();
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_MODEL_H_

@@ -1,0 +1,68 @@
+// The scoring pipeline: samples -> decode + preprocess on a worker pool -> ordered batches
+// -> model -> logits -> per-sample scores, delivered in input order.
+//
+// Decoding overlaps inference: workers fill a bounded ring of batch slots while the calling
+// thread runs the model, so memory stays bounded however many samples there are.
+#ifndef OODSCORE_PIPELINE_H_
+#define OODSCORE_PIPELINE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "oodscore/dataset.h"
+#include "oodscore/model.h"
+#include "oodscore/preprocess.h"
+#include "oodscore/scores.h"
+
+namespace oodscore {
+
+struct PipelineOptions {
+  int batch_size = 64;
+  int workers = 0;           // decode threads; 0 = the number of cores
+  int prefetch = 0;          // batch slots in flight; 0 = workers + 2
+  bool strict = false;       // an unreadable image is fatal instead of skipped
+  std::vector<double> temperatures = {1.0};  // energy temperatures, in column order
+};
+
+struct SetCounts {
+  std::string name;
+  std::size_t found = 0, scored = 0, skipped = 0;
+};
+
+struct SkippedSample {
+  std::string set, path, reason;
+};
+
+struct PipelineStats {
+  std::vector<SetCounts> sets;
+  std::vector<SkippedSample> skipped;
+  int num_classes = 0;
+  int channels = 0, height = 0, width = 0;  // the model's input shape per sample
+  double seconds = 0;
+};
+
+// One scored sample, delivered in input order (set by set, sample by sample).
+struct ScoredSample {
+  std::size_t set_index;
+  const Sample* sample;
+  LogitScores scores;
+};
+
+struct PipelineCallbacks {
+  std::function<void(const ScoredSample&)> on_row;  // required
+  std::function<void()> on_batch_end;               // after each batch's rows (flush here)
+  std::function<void(std::size_t done, std::size_t total)> on_progress;
+};
+
+// Scores every sample of every set. Skipped samples (unreadable, wrong size) are counted and
+// listed in the stats; with options.strict the first one throws oodscore::Error instead.
+// Throws oodscore::Error when nothing is scorable, on NaN/Inf logits (naming the sample), and
+// on model errors.
+PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSpec& spec,
+                          Model& model, const PipelineOptions& options,
+                          const PipelineCallbacks& callbacks);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_PIPELINE_H_

@@ -1,0 +1,55 @@
+// Per-sample OOD scores from classifier logits, and how each score is oriented.
+//
+// All score math runs in double with max-subtraction, whatever the logits' dtype:
+//   energy(T)  = -T * logsumexp(f / T)          lower  = more in-distribution (ID)
+//   msp        = max_k softmax(f)_k              higher = more ID
+//   log_msp    = max f - logsumexp f  (<= 0)     higher = more ID; the exact ranking key for msp,
+//                                                since msp saturates at 1.0 in double
+//   maxlogit   = max_k f_k                       higher = more ID
+//   entropy    = -sum_k p_k log p_k              lower  = more ID
+// No LibTorch: this is reused by score files and tests.
+#ifndef OODSCORE_SCORES_H_
+#define OODSCORE_SCORES_H_
+
+#include <string>
+#include <vector>
+
+namespace oodscore {
+
+struct LogitScores {
+  int pred = -1;                  // argmax; the first index among equal maxima
+  std::vector<double> energy;     // one per requested temperature, same order
+  double msp = 0;
+  double log_msp = 0;
+  double maxlogit = 0;
+  double entropy = 0;
+  bool finite = true;             // false when any logit is NaN or +-Inf (scores are then unset)
+};
+
+// REQUIRES: k >= 1, every temperature > 0.
+void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
+                        LogitScores* out);
+
+enum class Orientation { kHigherIsId, kLowerIsId };
+
+struct ScoreInfo {
+  std::string name;         // column name: "energy", "energy_T2", "msp", "maxlogit", "entropy"
+  Orientation orientation;
+  std::string rank_column;  // the column metrics rank by ("log_msp" for msp), else name
+};
+
+// Known score columns. Returns false for a name that is not a score (e.g. "path").
+bool LookupScore(const std::string& column, ScoreInfo* info);
+
+// Column name for the energy at temperature t: "energy" for t == 1, else "energy_T<t>"
+// with t in shortest round-trip form ("energy_T0.5", "energy_T1000").
+std::string EnergyColumn(double temperature);
+
+// Maps a raw score to the oriented metric axis (higher = more ID), and back.
+inline double Orient(double value, Orientation o) {
+  return o == Orientation::kHigherIsId ? value : -value;
+}
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_SCORES_H_

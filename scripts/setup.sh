@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what oodscore needs from Debian 12's packages (only what is missing) and builds it
+# into build/ (Release). Safe to run again: a second run installs nothing and rebuilds only
+# what changed.
+#   scripts/setup.sh            build everything (tool, tests, benchmarks)
+#   BUILD_DIR=out scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build}
+packages=(
+  build-essential cmake pkg-config git
+  libtorch-dev libopenblas0-pthread        # LibTorch 1.13 and an optimised BLAS behind it
+  libcli11-dev libspdlog-dev nlohmann-json3-dev
+  libturbojpeg0-dev libpng-dev libwebp-dev  # decoders that match PIL's pixels
+  libgtest-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+jobs=$(nproc)
+# LibTorch translation units need ~1.5 GiB each to compile; stay within memory.
+mem_gib=$(awk '/MemTotal/ {print int($2 / 1048576)}' /proc/meminfo)
+[ "$mem_gib" -lt $((jobs * 2)) ] && jobs=$(( mem_gib / 2 > 0 ? mem_gib / 2 : 1 ))
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD_DIR" -j "$jobs"
+echo "setup: built $BUILD_DIR/oodscore" >&2

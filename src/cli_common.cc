@@ -1,0 +1,182 @@
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "oodscore/atomic_file.h"
+#include "oodscore/error.h"
+#include "oodscore/gate.h"
+#include "oodscore/html_report.h"
+
+namespace oodscore {
+
+void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
+  cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall)")
+      ->check(CLI::Range(1e-9, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--fpr-convention", opt->convention,
+                  "exact (the paper's definition: threshold = ceil(tpr*n_id)-th best ID score), "
+                  "hendrycks (energy_ood reference code), openood (OOD positive, scikit-learn "
+                  "vertex dropping), pytorch-ood (OOD positive, full ROC)")
+      ->check(CLI::IsMember({"exact", "hendrycks", "openood", "pytorch-ood"}))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap", opt->bootstrap,
+                  "resamples for percentile 95% intervals of auroc and fpr_at_tpr (0 = none)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "bootstrap seed")->capture_default_str();
+  cmd->add_option("--score", opt->scores,
+                  "score column(s) to report (default: every known score column)");
+  cmd->add_option("--gate", opt->gates,
+                  "[SET.]SCORE.METRIC OP VALUE, e.g. 'energy.auroc>=0.95', "
+                  "'mean.energy.fpr_at_tpr<=0.3', 'id.accuracy>=0.9'; a failing gate exits 1");
+  cmd->add_option("--baseline", opt->baseline, "an earlier report.json to compare with")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--max-drop", opt->max_drop,
+                  "METRIC=DELTA: largest allowed decrease vs --baseline, e.g. auroc=0.005");
+  cmd->add_option("--max-rise", opt->max_rise,
+                  "METRIC=DELTA: largest allowed increase vs --baseline, e.g. fpr_at_tpr=0.01");
+}
+
+MetricOptions ToMetricOptions(const ReportOptions& opt) {
+  MetricOptions m;
+  m.tpr = opt.tpr;
+  if (!ParseConvention(opt.convention, &m.convention)) {
+    throw UsageError("unknown fpr convention '" + opt.convention + "'");
+  }
+  m.bootstrap = opt.bootstrap;
+  m.seed = opt.seed;
+  return m;
+}
+
+std::pair<std::string, std::string> SplitNamed(const std::string& arg) {
+  const std::size_t eq = arg.find('=');
+  if (eq != std::string::npos && eq > 0 && arg.find('/') > eq) {
+    return {arg.substr(0, eq), arg.substr(eq + 1)};
+  }
+  std::filesystem::path p(arg);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "dir/" -> "dir"
+  std::string name = p.filename().string();
+  for (const char* ext : {".csv", ".txt", ".npy"}) {
+    const std::string e(ext);
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
+      name.resize(name.size() - e.size());
+    }
+  }
+  return {name.empty() ? arg : name, arg};
+}
+
+ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
+                           const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
+  ReportInput in;
+  in.options = ToMetricOptions(opt);
+  std::vector<std::string> names = opt.scores;
+  if (names.empty()) {
+    for (const auto& c : table.columns) {
+      ScoreInfo info;
+      if (LookupScore(c, &info)) names.push_back(c);
+    }
+    if (names.empty()) {
+      throw Error("no known score column in the score file (expected energy, msp, maxlogit, "
+                  "entropy or energy_T<t>)");
+    }
+  }
+  std::vector<int> rank_columns;
+  for (const auto& name : names) {
+    ScoreInfo info;
+    if (!LookupScore(name, &info)) {
+      throw UsageError("unknown score '" + name + "' (known: energy, energy_T<t>, msp, maxlogit, entropy)");
+    }
+    int col = table.ColumnIndex(info.rank_column);
+    if (col < 0) {
+      if (info.rank_column != info.name) {
+        spdlog::warn("no '{}' column: ranking {} by its rounded value, which can tie at 1.0",
+                     info.rank_column, info.name);
+      }
+      col = table.ColumnIndex(info.name);
+      if (col < 0) throw Error("the score file has no '" + name + "' column");
+      if (info.name == "msp") info.rank_column = "msp";
+    }
+    in.scores.push_back(info);
+    rank_columns.push_back(col);
+  }
+  auto set_scores = [&](const std::string& set) {
+    SetScores s;
+    s.name = set;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      std::vector<double> v = table.Column(set, rank_columns[i]);
+      for (double& x : v) x = Orient(x, in.scores[i].orientation);
+      s.oriented.push_back(std::move(v));
+    }
+    return s;
+  };
+  in.id = set_scores(id_set);
+  for (const auto& o : ood_sets) in.ood.push_back(set_scores(o));
+  return in;
+}
+
+int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt) {
+  std::vector<std::string> score_names;
+  for (const auto& s : report->scores) score_names.push_back(s.name);
+  std::vector<Gate> gates;
+  for (const auto& g : opt.gates) gates.push_back(ParseGate(g, score_names));
+  report->checks = EvaluateGates(gates, *report);
+  if (!opt.baseline.empty()) {
+    std::map<std::string, double> drop, rise;
+    for (const auto& t : opt.max_drop) drop.insert(ParseTolerance(t));
+    for (const auto& t : opt.max_rise) rise.insert(ParseTolerance(t));
+    if (drop.empty() && rise.empty()) {
+      throw UsageError("--baseline needs at least one --max-drop or --max-rise");
+    }
+    nlohmann::json base;
+    try {
+      base = nlohmann::json::parse(ReadFile(opt.baseline));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("baseline '" + opt.baseline + "': not valid JSON: " + e.what());
+    }
+    try {
+      for (auto& c : CompareWithBaseline(base, *report, drop, rise)) report->checks.push_back(c);
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error("baseline '" + opt.baseline + "': " + e.what());
+    }
+  } else if (!opt.max_drop.empty() || !opt.max_rise.empty()) {
+    throw UsageError("--max-drop and --max-rise need --baseline");
+  }
+
+  const std::string md = ReportMarkdown(*report);
+  WriteFileAtomic(opt.out_dir / "report.json", ReportJson(*report).dump(2) + "\n");
+  WriteFileAtomic(opt.out_dir / "report.md", md);
+  WriteFileAtomic(opt.out_dir / "report.html", ReportHtml(*report, input));
+  std::cout << md << std::flush;
+
+  int failed = 0;
+  for (const auto& c : report->checks) {
+    if (!c.pass) {
+      ++failed;
+      spdlog::error("check failed: {}", c.message);
+    }
+  }
+  const std::size_t s = 0;
+  std::string verdict = "ood report written to '" + opt.out_dir.string() + "'";
+  if (!report->ood.empty()) {
+    char buf[200];
+    std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%",
+                  report->scores[s].name.c_str(), 100 * report->options.tpr,
+                  100 * report->mean[s].fpr_at_tpr, 100 * report->mean[s].auroc);
+    verdict += buf;
+  }
+  if (report->checks.empty()) {
+    spdlog::info("{}", verdict);
+    return kExitOk;
+  }
+  if (failed) {
+    spdlog::error("FAIL: {} of {} checks failed; {}", failed, report->checks.size(), verdict);
+    return kExitGateFailed;
+  }
+  spdlog::info("PASS: all {} checks passed; {}", report->checks.size(), verdict);
+  return kExitOk;
+}
+
+}  // namespace oodscore

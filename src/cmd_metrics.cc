@@ -1,0 +1,105 @@
+// oodscore metrics: score files in, OOD report out. No model involved.
+#include <spdlog/spdlog.h>
+
+#include "cli.h"
+#include "oodscore/error.h"
+
+namespace oodscore {
+
+namespace {
+
+struct MetricsCommand {
+  std::vector<std::filesystem::path> files;
+  std::string id;
+  std::vector<std::string> ood;
+  std::vector<std::string> id_files, ood_files;
+  bool lower_is_id = false;
+  ReportOptions report;
+};
+
+int RunMetrics(MetricsCommand& cmd) {
+  ScoreTable table;
+  std::string id_name;
+  std::vector<std::string> ood_names;
+  if (!cmd.id_files.empty() || !cmd.ood_files.empty()) {
+    // Plain score columns: build a one-score table.
+    if (!cmd.files.empty()) throw UsageError("give score CSV files or --id-file/--ood-file, not both");
+    if (cmd.id_files.size() != 1 || cmd.ood_files.empty()) {
+      throw UsageError("--id-file needs exactly one file and --ood-file at least one");
+    }
+    const std::string column = cmd.report.scores.empty() ? (cmd.lower_is_id ? "score_lower" : "score")
+                                                         : cmd.report.scores.front();
+    table.columns = {column};
+    auto add = [&](const std::string& arg) {
+      auto [name, path] = SplitNamed(arg);
+      for (double v : ReadScoreColumn(path)) table.rows.push_back({name, path, "", "", {v}});
+      return name;
+    };
+    id_name = add(cmd.id_files[0]);
+    for (const auto& f : cmd.ood_files) ood_names.push_back(add(f));
+    cmd.report.scores = {column};
+  } else {
+    if (cmd.files.empty()) throw UsageError("no score files given");
+    if (cmd.id.empty()) throw UsageError("--id NAME is required: which set is in-distribution");
+    table = ReadScoreFiles(cmd.files);
+    const auto sets = table.SetNames();
+    bool found = false;
+    for (const auto& s : sets) found = found || s == cmd.id;
+    if (!found) {
+      std::string all;
+      for (const auto& s : sets) all += (all.empty() ? "'" : ", '") + s + "'";
+      throw UsageError("no rows with set '" + cmd.id + "' in the score files (sets: " + all + ")");
+    }
+    id_name = cmd.id;
+    for (const auto& s : sets) {
+      if (s == cmd.id) continue;
+      if (!cmd.ood.empty() && std::find(cmd.ood.begin(), cmd.ood.end(), s) == cmd.ood.end()) continue;
+      ood_names.push_back(s);
+    }
+    for (const auto& o : cmd.ood) {
+      if (std::find(sets.begin(), sets.end(), o) == sets.end()) {
+        throw UsageError("no rows with set '" + o + "' in the score files");
+      }
+    }
+    if (ood_names.empty()) throw UsageError("the score files hold no set other than '" + cmd.id + "'");
+  }
+  spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.rows.size(), id_name, ood_names.size());
+  ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
+  Report report = BuildReport(input);
+  // ID accuracy, when the ID rows carry labels and predictions.
+  std::size_t labelled = 0, correct = 0;
+  for (const auto& row : table.rows) {
+    if (row.set != id_name || row.label.empty() || row.pred.empty()) continue;
+    ++labelled;
+    correct += row.label == row.pred;
+  }
+  if (labelled > 0) report.id_accuracy = static_cast<double>(correct) / labelled;
+  std::vector<std::string> files;
+  for (const auto& f : cmd.files) files.push_back(f.string());
+  report.run = {{"command", "metrics"}, {"score_files", files}, {"id_files", cmd.id_files},
+                {"ood_files", cmd.ood_files}};
+  return FinishReport(&report, input, cmd.report);
+}
+
+}  // namespace
+
+void SetupMetricsCommand(CLI::App* app, int* exit_code) {
+  auto cmd = std::make_shared<MetricsCommand>();
+  cmd->report.out_dir = ".";
+  CLI::App* sub = app->add_subcommand(
+      "metrics", "OOD metrics from score files (the CSV that `score` writes, or plain columns)");
+  sub->add_option("files", cmd->files, "score CSV files (shards are pooled)")->check(CLI::ExistingFile);
+  sub->add_option("--id", cmd->id, "name of the in-distribution set (the 'set' column)");
+  sub->add_option("--ood", cmd->ood, "OOD set(s) to report (default: every other set)");
+  sub->add_option("--id-file", cmd->id_files, "[NAME=]FILE: a plain column of ID scores")
+      ->expected(1);
+  sub->add_option("--ood-file", cmd->ood_files, "[NAME=]FILE: a plain column of OOD scores");
+  sub->add_flag("--lower-is-id", cmd->lower_is_id,
+                "with --id-file: lower scores are more ID (like energy); default higher");
+  sub->add_option("--out-dir", cmd->report.out_dir, "where report.json/.md/.html go")
+      ->capture_default_str();
+  AddReportOptions(sub, &cmd->report);
+  sub->callback([cmd, exit_code] { *exit_code = RunMetrics(*cmd); });
+}
+
+}  // namespace oodscore

@@ -1,0 +1,149 @@
+#include "oodscore/dataset.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <utility>
+
+#include "oodscore/error.h"
+#include "oodscore/npy.h"
+
+namespace fs = std::filesystem;
+
+namespace oodscore {
+
+bool HasImageExtension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* e : {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}) {
+    if (ext == e) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// Images under dir, in torchvision's order: sorted(os.walk(dir)) then sorted file names,
+// that is, by (folder path, file name) compared as byte strings.
+std::vector<std::string> WalkImages(const fs::path& dir) {
+  std::vector<std::pair<std::string, std::string>> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
+  if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
+    if (it->is_directory(ec)) continue;
+    const fs::path& p = it->path();
+    if (HasImageExtension(p)) found.emplace_back(p.parent_path().string(), p.filename().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  out.reserve(found.size());
+  for (auto& [parent, file] : found) out.push_back((fs::path(parent) / file).string());
+  return out;
+}
+
+}  // namespace
+
+SampleSet ListFolder(const fs::path& dir, const std::string& name) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error("input folder '" + dir.string() + "' does not exist");
+  SampleSet set;
+  set.name = name;
+  std::vector<std::string> subdirs;
+  bool top_level_images = false;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_directory(ec)) {
+      subdirs.push_back(entry.path().filename().string());
+    } else if (HasImageExtension(entry.path())) {
+      top_level_images = true;
+    }
+  }
+  if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
+  std::sort(subdirs.begin(), subdirs.end());
+  std::vector<std::vector<std::string>> per_class;
+  std::size_t in_classes = 0;
+  for (const auto& sub : subdirs) {
+    per_class.push_back(WalkImages(dir / sub));
+    in_classes += per_class.back().size();
+  }
+  if (in_classes == 0) {
+    // A flat folder of images: no labels.
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (!entry.is_directory(ec) && HasImageExtension(entry.path())) {
+        set.samples.push_back({entry.path().string(), "", nullptr, 0});
+      }
+    }
+    std::sort(set.samples.begin(), set.samples.end(),
+              [](const Sample& a, const Sample& b) { return a.path < b.path; });
+  } else {
+    set.classes = subdirs;
+    for (std::size_t c = 0; c < per_class.size(); ++c) {
+      for (auto& p : per_class[c]) set.samples.push_back({std::move(p), std::to_string(c), nullptr, 0});
+    }
+    if (top_level_images) {
+      std::cerr << "warning: '" << dir.string()
+                << "' has class subfolders; image files directly in it are ignored (as ImageFolder does)\n";
+    }
+  }
+  if (set.samples.empty()) {
+    throw Error("input folder '" + dir.string() +
+                "' holds no images (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)");
+  }
+  return set;
+}
+
+SampleSet ListFile(const std::string& path, const std::string& name) {
+  SampleSet set;
+  set.name = name;
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  fs::path base;
+  if (path != "-") {
+    file.open(path);
+    if (!file) throw Error("cannot open list file '" + path + "'");
+    in = &file;
+    base = fs::path(path).parent_path();
+  }
+  std::string line;
+  for (std::size_t n = 1; std::getline(*in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    std::string file_path = line, label;
+    const std::size_t sep = line.find_last_of("\t,");
+    if (sep != std::string::npos) {
+      label = line.substr(sep + 1);
+      const bool numeric = !label.empty() && label.find_first_not_of("0123456789") == std::string::npos;
+      if (!numeric) {
+        throw Error("list file '" + path + "' line " + std::to_string(n) +
+                    ": expected PATH or PATH<tab>LABEL with an integer label, got label '" + label + "'");
+      }
+      file_path = line.substr(0, sep);
+    }
+    fs::path p(file_path);
+    if (p.is_relative() && !base.empty()) p = base / p;
+    set.samples.push_back({p.string(), label, nullptr, 0});
+  }
+  if (set.samples.empty()) throw Error("list file '" + path + "' names no files");
+  return set;
+}
+
+SampleSet ListInput(const std::string& path, const std::string& name) {
+  std::error_code ec;
+  if (path != "-" && fs::is_directory(path, ec)) return ListFolder(path, name);
+  if (fs::path(path).extension() == ".npy") {
+    auto npy = NpyArray::Open(path);
+    SampleSet set;
+    set.name = name;
+    for (std::size_t i = 0; i < npy->rows(); ++i) {
+      set.samples.push_back({path + "#" + std::to_string(i), "", npy, i});
+    }
+    if (set.samples.empty()) throw Error("'" + path + "' holds no rows (shape[0] is 0)");
+    return set;
+  }
+  if (path != "-" && !fs::exists(path, ec)) throw Error("input '" + path + "' does not exist");
+  return ListFile(path, name);
+}
+
+}  // namespace oodscore

@@ -1,0 +1,214 @@
+#include "oodscore/gate.h"
+
+#include <cmath>
+
+#include "oodscore/error.h"
+#include "oodscore/format.h"
+
+namespace oodscore {
+
+namespace {
+
+const char* const kOps[] = {">=", "<=", "==", ">", "<"};
+
+bool Compare(double v, const std::string& op, double bound) {
+  if (op == ">=") return v >= bound;
+  if (op == "<=") return v <= bound;
+  if (op == ">") return v > bound;
+  if (op == "<") return v < bound;
+  return v == bound;
+}
+
+std::string Trim(const std::string& s) {
+  std::size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+bool IsMetric(const std::string& m) {
+  for (const auto& n : MetricNames()) {
+    if (n == m) return true;
+  }
+  return false;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+Gate ParseGate(const std::string& text, const std::vector<std::string>& score_names) {
+  Gate g;
+  g.text = text;
+  std::size_t pos = std::string::npos;
+  for (const char* op : kOps) {
+    pos = text.find(op);
+    if (pos != std::string::npos) {
+      g.op = op;
+      break;
+    }
+  }
+  if (pos == std::string::npos) {
+    throw UsageError("gate '" + text + "': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or =="
+                     " and a number, e.g. 'energy.auroc>=0.95'");
+  }
+  const std::string lhs = Trim(text.substr(0, pos));
+  const std::string rhs = Trim(text.substr(pos + g.op.size()));
+  auto bound = ParseDouble(rhs);
+  if (!bound || std::isnan(*bound)) {
+    throw UsageError("gate '" + text + "': '" + rhs + "' is not a number");
+  }
+  g.bound = *bound;
+  if (lhs == "id.accuracy") {
+    g.set = "id";
+    g.metric = "accuracy";
+    return g;
+  }
+  const std::size_t dot = lhs.rfind('.');
+  if (dot == std::string::npos) {
+    throw UsageError("gate '" + text + "': expected [SET.]SCORE.METRIC on the left, got '" + lhs + "'");
+  }
+  g.metric = lhs.substr(dot + 1);
+  if (!IsMetric(g.metric)) {
+    throw UsageError("gate '" + text + "': unknown metric '" + g.metric + "' (expected one of " +
+                     Join(MetricNames()) + ")");
+  }
+  const std::string prefix = lhs.substr(0, dot);
+  for (const auto& s : score_names) {
+    if (prefix == s) {
+      g.score = s;
+      return g;
+    }
+  }
+  for (const auto& s : score_names) {
+    if (prefix.size() > s.size() + 1 && prefix.compare(prefix.size() - s.size(), s.size(), s) == 0 &&
+        prefix[prefix.size() - s.size() - 1] == '.') {
+      g.score = s;
+      g.set = prefix.substr(0, prefix.size() - s.size() - 1);
+      return g;
+    }
+  }
+  throw UsageError("gate '" + text + "': no score named in '" + prefix + "' (scores in this report: " +
+                   Join(score_names) + ")");
+}
+
+std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Report& report) {
+  std::vector<CheckResult> out;
+  for (const Gate& g : gates) {
+    auto add = [&](const std::string& where, double v) {
+      CheckResult c;
+      c.kind = "gate";
+      c.expr = g.text;
+      c.value = v;
+      c.pass = std::isfinite(v) && Compare(v, g.op, g.bound);
+      c.message = where + " = " + FormatDouble(v) + (c.pass ? " satisfies " : " violates ") +
+                  g.op + " " + FormatDouble(g.bound);
+      out.push_back(c);
+    };
+    if (g.set == "id") {
+      if (!report.id_accuracy) {
+        throw UsageError("gate '" + g.text + "': the ID set has no labels, so no accuracy");
+      }
+      add("id.accuracy", *report.id_accuracy);
+      continue;
+    }
+    std::size_t s = 0;
+    while (report.scores[s].name != g.score) ++s;
+    if (g.set == "mean") {
+      add("mean." + g.score + "." + g.metric, MetricValue(report.mean[s], g.metric).value());
+      continue;
+    }
+    bool found = false;
+    for (const auto& o : report.ood) {
+      if (!g.set.empty() && o.name != g.set) continue;
+      found = true;
+      add(o.name + "." + g.score + "." + g.metric, MetricValue(o.metrics[s], g.metric).value());
+    }
+    if (!found) {
+      std::vector<std::string> names;
+      for (const auto& o : report.ood) names.push_back(o.name);
+      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set + "' (sets: " +
+                       Join(names) + ", or 'mean')");
+    }
+  }
+  return out;
+}
+
+std::pair<std::string, double> ParseTolerance(const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos) {
+    throw UsageError("tolerance '" + text + "': expected METRIC=DELTA, e.g. 'auroc=0.005'");
+  }
+  std::string metric = Trim(text.substr(0, eq));
+  if (!IsMetric(metric)) {
+    throw UsageError("tolerance '" + text + "': unknown metric '" + metric + "' (expected one of " +
+                     Join(MetricNames()) + ")");
+  }
+  auto v = ParseDouble(Trim(text.substr(eq + 1)));
+  if (!v || !(*v >= 0)) {
+    throw UsageError("tolerance '" + text + "': delta must be a number >= 0");
+  }
+  return {metric, *v};
+}
+
+std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
+                                             const std::map<std::string, double>& max_drop,
+                                             const std::map<std::string, double>& max_rise) {
+  std::vector<CheckResult> out;
+  const nlohmann::json current = ReportJson(report);
+  if (!baseline.contains("ood") || !baseline["ood"].is_array()) {
+    throw Error("baseline report has no 'ood' array (is it an oodscore report.json?)");
+  }
+  if (baseline.value("fpr_convention", "") != current["fpr_convention"] ||
+      baseline.value("tpr_level", -1.0) != current["tpr_level"].get<double>()) {
+    throw Error("baseline report uses fpr_convention '" + baseline.value("fpr_convention", "?") +
+                "' at tpr " + FormatDouble(baseline.value("tpr_level", -1.0)) +
+                ", this run uses '" + current["fpr_convention"].get<std::string>() + "' at tpr " +
+                FormatDouble(current["tpr_level"].get<double>()) + ": not comparable");
+  }
+  auto check = [&](const std::string& set, const std::string& score, const nlohmann::json& old_m,
+                   const nlohmann::json& new_m, const std::string& metric, double tol, bool drop) {
+    if (!old_m.contains(metric) || !new_m.contains(metric) || !old_m[metric].is_number() ||
+        !new_m[metric].is_number()) {
+      return;
+    }
+    const double o = old_m[metric].get<double>(), n = new_m[metric].get<double>();
+    const double change = n - o;
+    CheckResult c;
+    c.kind = "baseline";
+    c.expr = set + "." + score + "." + metric;
+    c.value = change;
+    c.pass = drop ? (-change <= tol) : (change <= tol);
+    c.message = c.expr + " moved " + FormatDouble(o) + " -> " + FormatDouble(n) + " (" +
+                (change >= 0 ? "+" : "") + FormatDouble(change) + "; allowed " +
+                (drop ? "drop " : "rise ") + FormatDouble(tol) + ")";
+    if (old_m.contains("ci95") && old_m["ci95"].contains(metric)) {
+      const auto& ci = old_m["ci95"][metric];
+      if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number()) {
+        const bool inside = n >= ci[0].get<double>() && n <= ci[1].get<double>();
+        c.message += inside ? "; inside the baseline's 95% interval" : "; outside the baseline's 95% interval";
+      }
+    }
+    out.push_back(c);
+  };
+  for (const auto& old_set : baseline["ood"]) {
+    const std::string name = old_set.value("name", "");
+    for (const auto& new_set : current["ood"]) {
+      if (new_set["name"] != name) continue;
+      for (auto it = new_set["metrics"].begin(); it != new_set["metrics"].end(); ++it) {
+        if (!old_set.contains("metrics") || !old_set["metrics"].contains(it.key())) continue;
+        const auto& old_m = old_set["metrics"][it.key()];
+        for (const auto& [metric, tol] : max_drop) check(name, it.key(), old_m, it.value(), metric, tol, true);
+        for (const auto& [metric, tol] : max_rise) check(name, it.key(), old_m, it.value(), metric, tol, false);
+      }
+    }
+  }
+  if (out.empty() && (!max_drop.empty() || !max_rise.empty())) {
+    throw Error("baseline report shares no (OOD set, score) pair with this run");
+  }
+  return out;
+}
+
+}  // namespace oodscore

@@ -1,0 +1,64 @@
+// oodscore: out-of-distribution detection scores and reports for TorchScript classifiers.
+#include <malloc.h>
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli.h"
+#include "oodscore/error.h"
+#include "oodscore/version.h"
+
+int main(int argc, char** argv) {
+  // Batched inference allocates and frees large tensors every batch; keep them in the heap
+  // instead of mapping and unmapping pages each time.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+
+  auto logger = spdlog::stderr_color_mt("oodscore");
+  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{
+      "oodscore: out-of-distribution detection with the energy score (Liu et al., 2020) and\n"
+      "the max-softmax baseline. Scores: energy = -T*logsumexp(f/T) (lower = in-distribution),\n"
+      "msp = max softmax (higher = ID), maxlogit (higher = ID), entropy (lower = ID).\n"
+      "Metrics rank every score oriented higher = ID, with ID as the positive class."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("oodscore ") + oodscore::ToolVersion());
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "debug logging on stderr");
+  app.add_flag("-q,--quiet", quiet, "only warnings and errors on stderr; no progress");
+  app.fallthrough();
+
+  int exit_code = oodscore::kExitOk;
+  oodscore::SetupScoreCommand(&app, &exit_code);
+  oodscore::SetupEvalCommand(&app, &exit_code);
+  oodscore::SetupCalibrateCommand(&app, &exit_code);
+  oodscore::SetupMetricsCommand(&app, &exit_code);
+  app.parse_complete_callback([&] {
+    spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::warn : spdlog::level::info);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return oodscore::kExitUsage;
+  } catch (const oodscore::Error& e) {
+    spdlog::error("{}", e.what());
+    return e.code();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return oodscore::kExitInput;
+  }
+  return exit_code;
+}

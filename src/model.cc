@@ -1,0 +1,171 @@
+#include "oodscore/model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "oodscore/error.h"
+
+namespace oodscore {
+
+namespace {
+
+std::string Shape(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+std::string Describe(const c10::IValue& v) {
+  if (v.isTensor()) {
+    const auto& t = v.toTensor();
+    return std::string("a ") + std::string(c10::toString(t.scalar_type())) + " tensor of shape " +
+           Shape(t);
+  }
+  return "a value of type " + v.tagKind();
+}
+
+class TorchModel : public Model {
+ public:
+  TorchModel(torch::jit::Module module, torch::Device device, bool half, bool channels_last,
+             std::string path)
+      : module_(std::move(module)),
+        device_(device),
+        half_(half),
+        channels_last_(channels_last),
+        path_(std::move(path)) {}
+
+  float* InputBuffer(std::size_t floats) override {
+    if (static_cast<std::size_t>(buffer_.numel()) < floats) {
+      auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+      if (device_.is_cuda()) opts = opts.pinned_memory(true);
+      buffer_ = torch::empty({static_cast<int64_t>(floats)}, opts);
+    }
+    return buffer_.data_ptr<float>();
+  }
+
+  void Forward(int n, int c, int h, int w, std::vector<float>* logits, int* k) override {
+    c10::InferenceMode guard;
+    at::Tensor input = buffer_.narrow(0, 0, static_cast<int64_t>(n) * c * h * w).view({n, c, h, w});
+    if (device_.is_cuda()) input = input.to(device_, /*non_blocking=*/true);
+    if (half_) input = input.to(torch::kHalf);
+    if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+    c10::IValue out;
+    try {
+      out = module_.forward({input});
+    } catch (const c10::Error& e) {
+      throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
+                  e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      // TorchScript interpreter errors carry the script traceback; keep the last line.
+      std::string what = e.what();
+      while (!what.empty() && what.back() == '\n') what.pop_back();
+      const std::size_t nl = what.rfind('\n');
+      throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
+                  (nl == std::string::npos ? what : what.substr(nl + 1)));
+    }
+    c10::IValue first = out;
+    if (out.isTuple() && !out.toTupleRef().elements().empty()) first = out.toTupleRef().elements()[0];
+    if (out.isList() && !out.toListRef().empty()) first = out.toListRef()[0];
+    if (!first.isTensor()) {
+      throw Error("model '" + path_ + "' returned " + Describe(out) +
+                  ", expected a 2-D float tensor [N, K] of logits (or a tuple whose first element is)");
+    }
+    at::Tensor t = first.toTensor();
+    if (t.dim() != 2 || t.size(0) != n || t.size(1) < 2 || !at::isFloatingType(t.scalar_type())) {
+      throw Error("model '" + path_ + "' returned " + Describe(first) + " for a batch of " +
+                  std::to_string(n) + ", expected a float tensor of shape [" + std::to_string(n) +
+                  ", K] with K >= 2 classes");
+    }
+    t = t.to(torch::kCPU, torch::kFloat32).contiguous();
+    *k = static_cast<int>(t.size(1));
+    logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+
+  std::string device() const override { return device_.str(); }
+  std::string dtype() const override { return half_ ? "float16" : "float32"; }
+
+ private:
+  torch::jit::Module module_;
+  torch::Device device_;
+  bool half_;
+  bool channels_last_;
+  std::string path_;
+  at::Tensor buffer_ = torch::empty({0});
+};
+
+torch::Device ResolveDevice(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device("cpu");
+  if (name == "cpu") return torch::Device("cpu");
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw Error("device '" + name + "' requested, but " +
+                  (torch::cuda::device_count() == 0 && !torch::hasCUDA()
+                       ? std::string("this build of LibTorch has no CUDA support (build against an "
+                                     "official CUDA LibTorch, see README)")
+                       : std::string("no CUDA device is available")) +
+                  "; use --device cpu");
+    }
+    torch::Device d = name == "cuda" ? torch::Device("cuda:0") : torch::Device(name);
+    if (d.index() >= static_cast<int>(torch::cuda::device_count())) {
+      throw Error("device '" + name + "' requested, but only " +
+                  std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
+    }
+    return d;
+  }
+  throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const ModelOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error("model file '" + path.string() + "' does not exist or is not a file");
+  }
+  torch::Device device = ResolveDevice(options.device);
+  if (options.half && !device.is_cuda()) throw UsageError("--half needs a CUDA device");
+  const int threads = options.threads > 0 ? options.threads
+                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path.string(), device);
+  } catch (const c10::Error& e) {
+    throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what());
+  }
+  if (!module.find_method("forward")) {
+    throw Error("model '" + path.string() + "' has no forward() method");
+  }
+  module.eval();
+  if (options.half) module.to(torch::kHalf);
+  if (options.freeze) {
+    try {
+      module = torch::jit::freeze(module);
+      if (options.optimize && !device.is_cuda()) module = torch::jit::optimize_for_inference(module);
+    } catch (const c10::Error& e) {
+      throw Error("cannot freeze model '" + path.string() + "' (try --no-freeze): " +
+                  e.what_without_backtrace());
+    }
+  }
+  return std::make_unique<TorchModel>(std::move(module), device, options.half,
+                                      options.channels_last && !device.is_cuda(), path.string());
+}
+
+std::string TorchVersion() {
+#ifdef TORCH_VERSION
+  return TORCH_VERSION;
+#else
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+#endif
+}
+
+bool CudaAvailable() { return torch::cuda::is_available(); }
+
+int IntraOpThreads() { return at::get_num_threads(); }
+
+}  // namespace oodscore

@@ -1,0 +1,119 @@
+#include "oodscore/npy.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "oodscore/error.h"
+
+namespace oodscore {
+
+namespace {
+
+// Value of 'key' in the header dict, e.g. "'<f4'" or "(10, 3, 32, 32)".
+std::string HeaderValue(const std::string& header, const std::string& key) {
+  std::size_t k = header.find("'" + key + "'");
+  if (k == std::string::npos) return "";
+  std::size_t colon = header.find(':', k);
+  if (colon == std::string::npos) return "";
+  std::size_t b = header.find_first_not_of(' ', colon + 1);
+  std::size_t e = header[b] == '(' ? header.find(')', b) + 1 : header.find_first_of(",}", b);
+  return header.substr(b, e - b);
+}
+
+}  // namespace
+
+std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
+  const std::string where = "npy file '" + path.string() + "'";
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error("cannot open " + where + ": " + std::strerror(errno));
+  struct stat st;
+  ::fstat(fd, &st);
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) throw Error("cannot map " + where + " (empty or unreadable)");
+  std::shared_ptr<NpyArray> a(new NpyArray);
+  a->path_ = path.string();
+  a->map_ = map;
+  a->map_size_ = size;
+  const auto* bytes = static_cast<const unsigned char*>(map);
+  if (size < 10 || std::memcmp(bytes, "\x93NUMPY", 6) != 0) throw Error(where + ": not a .npy file (bad magic)");
+  const int major = bytes[6];
+  std::size_t header_len, offset;
+  if (major == 1) {
+    header_len = bytes[8] | (bytes[9] << 8);
+    offset = 10;
+  } else if (major == 2 || major == 3) {
+    if (size < 12) throw Error(where + ": truncated header");
+    header_len = bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (std::size_t(bytes[11]) << 24);
+    offset = 12;
+  } else {
+    throw Error(where + ": unsupported .npy version " + std::to_string(major));
+  }
+  if (offset + header_len > size) throw Error(where + ": truncated header");
+  const std::string header(reinterpret_cast<const char*>(bytes + offset), header_len);
+  const std::string descr = HeaderValue(header, "descr");
+  if (descr != "'<f4'" && descr != "'float32'") {
+    throw Error(where + ": dtype " + descr + ", expected '<f4' (little-endian float32)");
+  }
+  if (HeaderValue(header, "fortran_order") != "False") {
+    throw Error(where + ": fortran_order True, expected C order");
+  }
+  std::string shape = HeaderValue(header, "shape");
+  if (shape.size() < 2) throw Error(where + ": no shape in header");
+  shape = shape.substr(1, shape.size() - 2);
+  std::size_t pos = 0;
+  while (pos < shape.size()) {
+    std::size_t comma = shape.find(',', pos);
+    std::string dim = shape.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::size_t b = dim.find_first_not_of(' ');
+    if (b != std::string::npos) a->shape_.push_back(std::stoll(dim.substr(b)));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  if (a->shape_.size() != 4) {
+    throw Error(where + ": shape (" + shape + "), expected 4 dimensions [N, C, H, W]");
+  }
+  a->row_floats_ = static_cast<std::size_t>(a->shape_[1] * a->shape_[2] * a->shape_[3]);
+  const std::size_t data_offset = offset + header_len;
+  const std::size_t need = a->rows() * a->row_floats_ * sizeof(float);
+  if (size - data_offset < need) {
+    throw Error(where + ": holds " + std::to_string(size - data_offset) + " data bytes, expected " +
+                std::to_string(need) + " for its shape");
+  }
+  a->data_ = reinterpret_cast<const float*>(bytes + data_offset);
+  return a;
+}
+
+NpyArray::~NpyArray() {
+  if (map_) ::munmap(map_, map_size_);
+}
+
+void WriteNpy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape, const float* data) {
+  std::string dims;
+  std::size_t count = 1;
+  for (auto d : shape) {
+    dims += std::to_string(d) + ", ";
+    count *= static_cast<std::size_t>(d);
+  }
+  if (shape.size() > 1) dims.resize(dims.size() - 2);
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
+  header.push_back('\n');
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
+                                static_cast<unsigned char>(header.size() >> 8)};
+  out.write(reinterpret_cast<const char*>(len), 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(float)));
+  if (!out) throw Error("cannot write '" + path.string() + "'");
+}
+
+}  // namespace oodscore

@@ -1,0 +1,186 @@
+#include "oodscore/score_table.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "oodscore/csv.h"
+#include "oodscore/error.h"
+#include "oodscore/format.h"
+
+namespace oodscore {
+
+const char* const kScoreKeyColumns[4] = {"set", "path", "label", "pred"};
+
+int ScoreTable::ColumnIndex(const std::string& name) const {
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<std::string> ScoreTable::SetNames() const {
+  std::vector<std::string> names;
+  for (const ScoreRow& row : rows) {
+    if (names.empty() || names.back() != row.set) {
+      bool seen = false;
+      for (const auto& n : names) seen = seen || n == row.set;
+      if (!seen) names.push_back(row.set);
+    }
+  }
+  return names;
+}
+
+std::vector<double> ScoreTable::Column(const std::string& set, int column) const {
+  std::vector<double> out;
+  for (const ScoreRow& row : rows) {
+    if (row.set == set) out.push_back(row.values[column]);
+  }
+  return out;
+}
+
+namespace {
+
+std::string Where(const std::filesystem::path& file, std::size_t line) {
+  return "'" + file.string() + "' line " + std::to_string(line);
+}
+
+void ReadOneFile(const std::filesystem::path& file, ScoreTable* table, bool first) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open score file '" + file.string() + "': " + std::strerror(errno));
+  CsvReader reader(in);
+  std::vector<std::string> fields;
+  try {
+    if (!reader.Next(&fields)) throw Error("'" + file.string() + "' is empty (expected a header)");
+    for (int i = 0; i < 4; ++i) {
+      if (static_cast<int>(fields.size()) <= i || fields[i] != kScoreKeyColumns[i]) {
+        throw Error(Where(file, 1) + ": header must start with set,path,label,pred (got '" +
+                    (static_cast<int>(fields.size()) > i ? fields[i] : std::string()) +
+                    "' as column " + std::to_string(i + 1) + ")");
+      }
+    }
+    std::vector<std::string> columns(fields.begin() + 4, fields.end());
+    if (columns.empty()) throw Error(Where(file, 1) + ": no score columns after 'pred'");
+    if (first) {
+      table->columns = columns;
+    } else if (columns != table->columns) {
+      throw Error(Where(file, 1) + ": header differs from the first score file's");
+    }
+    while (reader.Next(&fields)) {
+      if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
+      if (fields.size() != columns.size() + 4) {
+        throw Error(Where(file, reader.line()) + ": expected " +
+                    std::to_string(columns.size() + 4) + " fields, got " +
+                    std::to_string(fields.size()));
+      }
+      ScoreRow row{std::move(fields[0]), std::move(fields[1]), std::move(fields[2]),
+                   std::move(fields[3]), {}};
+      row.values.reserve(columns.size());
+      for (std::size_t c = 0; c < columns.size(); ++c) {
+        const std::string& text = fields[c + 4];
+        auto v = ParseDouble(text);
+        if (!v || std::isnan(*v)) {
+          throw Error(Where(file, reader.line()) + " column '" + columns[c] + "': " +
+                      (text.empty() ? std::string("empty score")
+                                    : (v ? std::string("score is NaN")
+                                         : "not a number: '" + text + "'")));
+        }
+        row.values.push_back(*v);
+      }
+      table->rows.push_back(std::move(row));
+    }
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind("line ", 0) == 0) msg = "'" + file.string() + "' " + msg;  // from CsvReader
+    throw Error(msg);
+  }
+}
+
+}  // namespace
+
+ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files) {
+  ScoreTable table;
+  for (std::size_t i = 0; i < files.size(); ++i) ReadOneFile(files[i], &table, i == 0);
+  return table;
+}
+
+std::vector<double> ReadScoreColumn(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open score file '" + file.string() + "': " + std::strerror(errno));
+  std::vector<double> out;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    std::size_t e = line.find_last_not_of(" \t");
+    std::string_view text(line.data() + b, e - b + 1);
+    auto v = ParseDouble(text);
+    if (!v) {
+      if (n == 1) continue;  // header
+      throw Error(Where(file, n) + ": not a number: '" + std::string(text) + "'");
+    }
+    if (std::isnan(*v)) throw Error(Where(file, n) + ": score is NaN");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+ScoreWriter::ScoreWriter(const std::string& path, const std::vector<std::string>& columns)
+    : path_(path), n_columns_(columns.size()) {
+  if (path == "-") {
+    file_ = stdout;
+  } else {
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+    owned_ = true;
+  }
+  std::vector<std::string> header(std::begin(kScoreKeyColumns), std::end(kScoreKeyColumns));
+  header.insert(header.end(), columns.begin(), columns.end());
+  AppendCsvRecord(header, &buffer_);
+  Flush();
+}
+
+ScoreWriter::~ScoreWriter() {
+  try {
+    Close();
+  } catch (...) {
+  }
+}
+
+void ScoreWriter::Write(const ScoreRow& row) {
+  AppendCsvField(row.set, &buffer_);
+  buffer_.push_back(',');
+  AppendCsvField(row.path, &buffer_);
+  buffer_.push_back(',');
+  AppendCsvField(row.label, &buffer_);
+  buffer_.push_back(',');
+  AppendCsvField(row.pred, &buffer_);
+  for (double v : row.values) {
+    buffer_.push_back(',');
+    buffer_ += FormatDouble(v);
+  }
+  buffer_.push_back('\n');
+}
+
+void ScoreWriter::Flush() {
+  if (!file_) return;
+  if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
+    throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+  }
+  buffer_.clear();
+  if (std::fflush(file_) != 0) throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+}
+
+void ScoreWriter::Close() {
+  if (!file_) return;
+  Flush();
+  if (owned_ && std::fclose(file_) != 0) {
+    file_ = nullptr;
+    throw Error("closing '" + path_ + "' failed: " + std::strerror(errno));
+  }
+  file_ = nullptr;
+}
+
+}  // namespace oodscore

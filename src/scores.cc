@@ -1,0 +1,96 @@
+#include "oodscore/scores.h"
+
+#include <cmath>
+#include <limits>
+
+#include "oodscore/format.h"
+
+namespace oodscore {
+
+void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
+                        LogitScores* out) {
+  out->energy.assign(temperatures.size(), std::numeric_limits<double>::quiet_NaN());
+  out->finite = true;
+  int arg = 0;
+  double max_logit = -std::numeric_limits<double>::infinity();
+  for (int i = 0; i < k; ++i) {
+    const double v = logits[i];
+    if (!std::isfinite(v)) out->finite = false;
+    if (v > max_logit) {
+      max_logit = v;
+      arg = i;
+    }
+  }
+  out->pred = arg;
+  if (!out->finite) return;
+
+  // logsumexp with max subtraction, split as log(1 + rest) with rest = sum over the other
+  // classes of exp(f_i - max f), so that log_msp = -log1p(rest) keeps its precision when the
+  // softmax saturates (rest < 1e-16, where msp itself rounds to 1.0).
+  double rest = 0, weighted = 0;
+  for (int i = 0; i < k; ++i) {
+    if (i == arg) continue;
+    const double d = static_cast<double>(logits[i]) - max_logit;
+    const double e = std::exp(d);
+    rest += e;
+    weighted += e * d;
+  }
+  const double log_sum = std::log1p(rest);
+  const double sum = 1.0 + rest;
+  out->maxlogit = max_logit;
+  out->log_msp = -log_sum;  // max f - logsumexp f
+  out->msp = 1.0 / sum;
+  // H = -sum p log p = log S - (1/S) sum e_i d_i, with d_i = f_i - max f (d = 0 for the max).
+  out->entropy = log_sum - weighted / sum;
+
+  for (std::size_t t = 0; t < temperatures.size(); ++t) {
+    const double temp = temperatures[t];
+    if (temp == 1.0) {
+      out->energy[t] = -(max_logit + log_sum);
+      continue;
+    }
+    double s = 0;
+    for (int i = 0; i < k; ++i) s += std::exp((static_cast<double>(logits[i]) - max_logit) / temp);
+    out->energy[t] = -temp * (max_logit / temp + std::log(s));
+  }
+}
+
+std::string EnergyColumn(double temperature) {
+  if (temperature == 1.0) return "energy";
+  return "energy_T" + FormatDouble(temperature);
+}
+
+bool LookupScore(const std::string& column, ScoreInfo* info) {
+  if (column == "energy" || column.rfind("energy_T", 0) == 0) {
+    if (column != "energy") {
+      auto t = ParseDouble(std::string_view(column).substr(8));
+      if (!t || !(*t > 0)) return false;
+    }
+    *info = {column, Orientation::kLowerIsId, column};
+    return true;
+  }
+  if (column == "msp") {
+    *info = {column, Orientation::kHigherIsId, "log_msp"};
+    return true;
+  }
+  if (column == "maxlogit") {
+    *info = {column, Orientation::kHigherIsId, column};
+    return true;
+  }
+  // Plain user scores (metrics --id-file): "score" is higher = ID, "score_lower" lower = ID.
+  if (column == "score") {
+    *info = {column, Orientation::kHigherIsId, column};
+    return true;
+  }
+  if (column == "score_lower") {
+    *info = {column, Orientation::kLowerIsId, column};
+    return true;
+  }
+  if (column == "entropy") {
+    *info = {column, Orientation::kLowerIsId, column};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace oodscore

@@ -1,0 +1,212 @@
+// End-to-end tests of the real oodscore binary.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "oodscore/score_table.h"
+#include "test_models.h"
+#include "test_util.h"
+
+namespace oodscore {
+namespace {
+
+using testing::ReadText;
+using testing::RunResult;
+using testing::RunOodscore;
+using testing::TempDir;
+using testing::WriteText;
+
+constexpr const char* kPreset =
+    R"({"name": "grey8", "mode": "L", "resize": [8, 8], "crop": null, "interpolation": "bilinear",
+        "mean": [0.5], "std": [0.25]})";
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteLinearModel(tmp_ / "m.pt", 64, 3, 0.2);
+    WriteText(tmp_ / "grey8.json", kPreset);
+    // ID: class folders; OOD: a flat folder of larger, differently made images.
+    for (int i = 0; i < 12; ++i) {
+      testing::WritePnm(tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm"), 8, 8, 1, i);
+      testing::WritePnm(tmp_ / ("far/" + std::to_string(i) + ".ppm"), 16, 12, 3, 1000 + 7 * i);
+    }
+  }
+  RunResult Cli(const std::string& args) { return RunOodscore(args, tmp_.path()); }
+  std::string Common() {
+    return "--model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ";
+  }
+  TempDir tmp_;
+};
+
+TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
+  auto r = Cli("score -q " + Common() + "--input '" + (tmp_ / "id") + "' --input other='" + (tmp_ / "far") +
+               "' --output '" + (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  ASSERT_EQ(t.rows.size(), 24u);
+  EXPECT_EQ(t.columns, (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy"}));
+  EXPECT_EQ(t.rows[0].set, "id");
+  EXPECT_EQ(t.rows[0].path, tmp_ / "id/0_cls/0.pgm");
+  EXPECT_EQ(t.rows[0].label, "0");
+  EXPECT_EQ(t.rows[23].set, "other");
+  EXPECT_EQ(t.rows[23].label, "");
+  // Same file whatever the thread count. (The batch size may change the last bits of the
+  // logits, since the GEMM blocking changes with it; so it does in PyTorch.)
+  auto r2 = Cli("score -q " + Common() + "--workers 3 --threads 1 --input '" + (tmp_ / "id") +
+                "' --input other='" + (tmp_ / "far") + "' --output '" + (tmp_ / "s2.csv") + "'");
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(ReadText(tmp_ / "s.csv"), ReadText(tmp_ / "s2.csv"));
+}
+
+TEST_F(CliTest, ScoreToStdoutWithExtraTemperatures) {
+  auto r = Cli("score -q " + Common() + "-T 2 -T 0.5 --input '" + (tmp_ / "far") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+            "set,path,label,pred,energy,msp,maxlogit,energy_T2,energy_T0.5,log_msp,entropy");
+}
+
+TEST_F(CliTest, BadImagesAreSkippedOrFatalWithStrict) {
+  WriteText(tmp_ / "far/zero.png", "");
+  auto r = Cli("score " + Common() + "--input '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped '" + (tmp_ / "far/zero.png") + "': zero-byte file"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadScoreFiles({tmp_ / "s.csv"}).rows.size(), 12u);
+  r = Cli("score --strict " + Common() + "--input '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("zero-byte file (--strict)"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, InputAndModelErrorsExitThree) {
+  auto r = Cli("score " + Common() + "--input '" + (tmp_ / "nothing") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("input '" + (tmp_ / "nothing") + "' does not exist"), std::string::npos) << r.err;
+  r = Cli("score --model '" + (tmp_ / "none.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --input '" +
+          (tmp_ / "id") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot open '" + (tmp_ / "none.pt") + "'"), std::string::npos) << r.err;
+  testing::WriteOddModel(tmp_ / "vec.pt", "vector", 64);
+  r = Cli("score --model '" + (tmp_ / "vec.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --input '" +
+          (tmp_ / "id") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("expected a float tensor of shape"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Cli("score --input x").exit_code, 2);  // --model missing
+  EXPECT_EQ(Cli("frobnicate").exit_code, 2);
+  auto r = Cli("score --model '" + (tmp_ / "m.pt") + "' --preset cifar1 --input '" + (tmp_ / "id") + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown preset 'cifar1', did you mean 'cifar10'?"), std::string::npos) << r.err;
+  EXPECT_EQ(Cli("metrics --tpr 1.5 x.csv").exit_code, 2);
+  EXPECT_EQ(Cli("--help").exit_code, 0);
+}
+
+TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
+  const std::string out = tmp_ / "report";
+  auto r = Cli("eval " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") + "' --out-dir '" +
+               out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"scores.csv", "report.json", "report.md", "report.html", "card-energy.json",
+                        "card-msp.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
+  }
+  auto eval_report = nlohmann::json::parse(ReadText(out + "/report.json"));
+  EXPECT_EQ(eval_report["id"]["n"], 12);
+  EXPECT_TRUE(eval_report["id"].contains("accuracy"));
+  EXPECT_EQ(eval_report["run"]["sets"][1]["scored"], 12);
+  EXPECT_EQ(eval_report["run"]["model"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(r.out, ReadText(out + "/report.md"));
+  const std::string html = ReadText(out + "/report.html");
+  EXPECT_NE(html.find("class=\"bar\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"roc\""), std::string::npos);
+
+  // The metrics command on the written scores gives the same numbers, bit for bit.
+  const std::string out2 = tmp_ / "report2";
+  r = Cli("metrics '" + out + "/scores.csv' --id id --score energy --score msp --score maxlogit --score entropy "
+          "--out-dir '" + out2 + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto metrics_report = nlohmann::json::parse(ReadText(out2 + "/report.json"));
+  EXPECT_EQ(metrics_report["ood"], eval_report["ood"]);
+  EXPECT_EQ(metrics_report["mean"], eval_report["mean"]);
+}
+
+TEST_F(CliTest, GatesDecideTheExitCode) {
+  const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+                           "' --out-dir '" + (tmp_ / "r") + "' ";
+  auto pass = Cli(base + "--gate 'energy.auroc>=0' --gate 'mean.msp.fpr_at_tpr<=1'");
+  EXPECT_EQ(pass.exit_code, 0) << pass.err;
+  auto fail = Cli(base + "--gate 'far.energy.auroc>1'");
+  EXPECT_EQ(fail.exit_code, 1) << fail.err;
+  EXPECT_NE(fail.err.find("check failed: far.energy.auroc = "), std::string::npos) << fail.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  EXPECT_EQ(j["checks_passed"], false);
+  auto bad = Cli(base + "--gate 'energy.auroc'");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+}
+
+TEST_F(CliTest, BaselineRegressionFailsTheRun) {
+  const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") + "' ";
+  ASSERT_EQ(Cli(base + "--out-dir '" + (tmp_ / "old") + "'").exit_code, 0);
+  // Same model and data: no change, passes.
+  auto same = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" + (tmp_ / "old/report.json") +
+                  "' --max-drop auroc=0 --max-rise fpr_at_tpr=0");
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  // A baseline that claims better numbers: regression.
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "old/report.json"));
+  j["ood"][0]["metrics"]["energy"]["auroc"] = 1.5;
+  WriteText(tmp_ / "better.json", j.dump());
+  auto worse = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" + (tmp_ / "better.json") +
+                   "' --max-drop auroc=0.01");
+  EXPECT_EQ(worse.exit_code, 1) << worse.err;
+  EXPECT_NE(worse.err.find("far.energy.auroc moved 1.5 -> "), std::string::npos) << worse.err;
+}
+
+TEST_F(CliTest, CalibratedCardAddsIsOodAndChecksTheModel) {
+  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --tpr 0.75 -o '" + (tmp_ / "card.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  EXPECT_EQ(card["score"], "energy");
+  EXPECT_EQ(card["n"], 12);
+  EXPECT_EQ(card["tpr_achieved"], 0.75);
+  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") + "' -o '" +
+          (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  const int col = t.ColumnIndex("is_ood");
+  ASSERT_GE(col, 0);
+  int ood = 0;
+  for (const auto& row : t.rows) ood += row.values[col] == 1.0;
+  EXPECT_EQ(ood, 3);  // 25% of the ID set falls beyond the 75% threshold
+  testing::WriteLinearModel(tmp_ / "other.pt", 64, 3, 0.3);
+  r = Cli("score --model '" + (tmp_ / "other.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --card '" +
+          (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("detector card was made for a model with SHA-256"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, MetricsReportsBadScoreFilesByLine) {
+  WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,oops\n");
+  auto r = Cli("metrics '" + (tmp_ / "s.csv") + "' --id id");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("'" + (tmp_ / "s.csv") + "' line 3 column 'energy': not a number: 'oops'"),
+            std::string::npos)
+      << r.err;
+  WriteText(tmp_ / "good.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
+  r = Cli("metrics '" + (tmp_ / "good.csv") + "' --id cifar");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no rows with set 'cifar' in the score files (sets: 'id', 'ood')"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliTest, MetricsOnPlainScoreColumns) {
+  WriteText(tmp_ / "id.txt", "3\n4\n5\n6\n");
+  WriteText(tmp_ / "ood.txt", "1\n2\n3.5\n");
+  auto r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file noise='" + (tmp_ / "ood.txt") +
+               "' --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["ood"][0]["name"], "noise");
+  EXPECT_DOUBLE_EQ(j["ood"][0]["metrics"]["score"]["auroc"].get<double>(), 11.0 / 12.0);
+}
+
+}  // namespace
+}  // namespace oodscore

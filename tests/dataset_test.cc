@@ -1,0 +1,119 @@
+#include "oodscore/dataset.h"
+
+#include <gtest/gtest.h>
+
+#include "oodscore/error.h"
+#include "oodscore/npy.h"
+#include "test_util.h"
+
+namespace oodscore {
+namespace {
+
+using testing::TempDir;
+using testing::WriteText;
+
+std::vector<std::string> Relative(const SampleSet& set, const std::filesystem::path& base) {
+  std::vector<std::string> out;
+  for (const auto& s : set.samples) {
+    out.push_back(std::filesystem::path(s.path).lexically_relative(base).string() + ":" + s.label);
+  }
+  return out;
+}
+
+TEST(DatasetTest, ClassFoldersFollowImageFolderOrder) {
+  TempDir tmp;
+  for (const char* f : {"b/2.png", "b/10.png", "a/x/1.JPG", "a/0.jpeg", "a/notes.txt", "a.x/3.png",
+                        "c/empty/", "a/z.webp"}) {
+    WriteText(tmp / f, "x");
+  }
+  WriteText(tmp / "top.png", "x");  // ignored: ImageFolder ignores files beside class folders
+  SampleSet set = ListFolder(tmp.path(), "id");
+  EXPECT_EQ(set.classes, (std::vector<std::string>{"a", "a.x", "b", "c"}));
+  // sorted(os.walk()) visits "a" before "a/x"; names sort as bytes ("10" < "2").
+  EXPECT_EQ(Relative(set, tmp.path()),
+            (std::vector<std::string>{"a/0.jpeg:0", "a/z.webp:0", "a/x/1.JPG:0", "a.x/3.png:1",
+                                      "b/10.png:2", "b/2.png:2"}));
+}
+
+TEST(DatasetTest, FlatFolderHasEmptyLabels) {
+  TempDir tmp;
+  WriteText(tmp / "b.png", "x");
+  WriteText(tmp / "a.bmp", "x");
+  WriteText(tmp / "readme.md", "x");
+  SampleSet set = ListFolder(tmp.path(), "flat");
+  EXPECT_TRUE(set.classes.empty());
+  EXPECT_EQ(Relative(set, tmp.path()), (std::vector<std::string>{"a.bmp:", "b.png:"}));
+}
+
+TEST(DatasetTest, FolderWithoutImagesIsAnError) {
+  TempDir tmp;
+  WriteText(tmp / "readme.md", "x");
+  try {
+    ListFolder(tmp.path(), "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "input folder '" + tmp.path().string() +
+                  "' holds no images (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)");
+  }
+  EXPECT_THROW(ListFolder(tmp / "missing", "x"), Error);
+}
+
+TEST(DatasetTest, ListFilesResolveRelativePathsAndLabels) {
+  TempDir tmp;
+  WriteText(tmp / "list.txt", "# comment\nimg/a.png\t3\n/abs/b.png\n\nc.png,1\r\n");
+  SampleSet set = ListFile(tmp / "list.txt", "l");
+  ASSERT_EQ(set.samples.size(), 3u);
+  EXPECT_EQ(set.samples[0].path, tmp / "img/a.png");
+  EXPECT_EQ(set.samples[0].label, "3");
+  EXPECT_EQ(set.samples[1].path, "/abs/b.png");
+  EXPECT_EQ(set.samples[1].label, "");
+  EXPECT_EQ(set.samples[2].label, "1");
+  WriteText(tmp / "bad.txt", "a.png\tcat\n");
+  try {
+    ListFile(tmp / "bad.txt", "l");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "list file '" + (tmp / "bad.txt") +
+                                         "' line 1: expected PATH or PATH<tab>LABEL with an integer "
+                                         "label, got label 'cat'");
+  }
+}
+
+TEST(DatasetTest, NpyRowsAreNamedByIndex) {
+  TempDir tmp;
+  std::vector<float> data(2 * 1 * 2 * 3);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = 0.5f * i;
+  WriteNpy(tmp / "x.npy", {2, 1, 2, 3}, data.data());
+  SampleSet set = ListInput(tmp / "x.npy", "x");
+  ASSERT_EQ(set.samples.size(), 2u);
+  EXPECT_EQ(set.samples[1].path, tmp / "x.npy" + "#1");
+  EXPECT_EQ(set.samples[1].npy->row(1)[0], 3.0f);
+  EXPECT_EQ(set.samples[1].npy->row_floats(), 6u);
+}
+
+TEST(DatasetTest, NpyOfTheWrongDtypeOrShapeIsRejected) {
+  TempDir tmp;
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1), }";
+  WriteText(tmp / "f8.npy", std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' + header +
+                                std::string(8, '\0'));
+  try {
+    NpyArray::Open(tmp / "f8.npy");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "npy file '" + (tmp / "f8.npy") + "': dtype '<f8', expected '<f4' (little-endian float32)");
+  }
+  float v[3] = {1, 2, 3};
+  WriteNpy(tmp / "2d.npy", {1, 3}, v);
+  try {
+    NpyArray::Open(tmp / "2d.npy");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "npy file '" + (tmp / "2d.npy") + "': shape (1, 3), expected 4 dimensions [N, C, H, W]");
+  }
+}
+
+}  // namespace
+}  // namespace oodscore

@@ -1,0 +1,116 @@
+#include "oodscore/gate.h"
+
+#include <gtest/gtest.h>
+
+#include "oodscore/error.h"
+
+namespace oodscore {
+namespace {
+
+Report TwoSetReport() {
+  ReportInput in;
+  ScoreInfo energy, msp;
+  LookupScore("energy", &energy);
+  LookupScore("msp", &msp);
+  in.scores = {energy, msp};
+  in.id = {"id", {{5, 6, 7, 8, 9}, {5, 6, 7, 8, 9}}};
+  in.ood.push_back({"far", {{0, 1, 2, 3, 4}, {0, 1, 2, 3, 10}}});  // energy perfect, msp 0.8
+  in.ood.push_back({"near", {{4, 5, 6, 7, 8}, {4, 5, 6, 7, 8}}});
+  return BuildReport(in);
+}
+
+std::string UsageErrorOf(const std::string& gate) {
+  try {
+    ParseGate(gate, {"energy", "energy_T1.5", "msp"});
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(GateTest, ParsesSetScoreMetricAndOperator) {
+  Gate g = ParseGate("digits.msp.aupr_in>0.9", {"energy", "msp"});
+  EXPECT_EQ(g.set, "digits");
+  EXPECT_EQ(g.score, "msp");
+  EXPECT_EQ(g.metric, "aupr_in");
+  EXPECT_EQ(g.op, ">");
+  EXPECT_DOUBLE_EQ(g.bound, 0.9);
+  g = ParseGate("energy.auroc >= 0.95", {"energy", "msp"});
+  EXPECT_EQ(g.set, "");
+  EXPECT_EQ(g.op, ">=");
+  g = ParseGate("mean.energy.fpr_at_tpr<=0.30", {"energy"});
+  EXPECT_EQ(g.set, "mean");
+}
+
+TEST(GateTest, ScoreNamesMayContainDots) {
+  Gate g = ParseGate("svhn.v2.energy_T1.5.auroc>=0.9", {"energy", "energy_T1.5"});
+  EXPECT_EQ(g.set, "svhn.v2");
+  EXPECT_EQ(g.score, "energy_T1.5");
+}
+
+TEST(GateTest, MalformedGatesSayWhatWasExpected) {
+  EXPECT_EQ(UsageErrorOf("energy.auroc"),
+            "gate 'energy.auroc': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or == and a "
+            "number, e.g. 'energy.auroc>=0.95'");
+  EXPECT_EQ(UsageErrorOf("energy.aroc>=1"),
+            "gate 'energy.aroc>=1': unknown metric 'aroc' (expected one of auroc, aupr_in, aupr_out, "
+            "fpr_at_tpr, detection_error, threshold, tpr_achieved)");
+  EXPECT_EQ(UsageErrorOf("enrgy.auroc>=1"),
+            "gate 'enrgy.auroc>=1': no score named in 'enrgy' (scores in this report: energy, "
+            "energy_T1.5, msp)");
+  EXPECT_EQ(UsageErrorOf("energy.auroc>=high"), "gate 'energy.auroc>=high': 'high' is not a number");
+}
+
+TEST(GateTest, UnqualifiedGateChecksEveryOodSet) {
+  Report r = TwoSetReport();
+  auto res = EvaluateGates({ParseGate("energy.auroc>=0.95", {"energy", "msp"})}, r);
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_TRUE(res[0].pass) << res[0].message;   // far: 1.0
+  EXPECT_FALSE(res[1].pass) << res[1].message;  // near: below
+  EXPECT_EQ(res[0].message, "far.energy.auroc = 1 satisfies >= 0.95");
+}
+
+TEST(GateTest, NamedSetAndMeanGates) {
+  Report r = TwoSetReport();
+  auto res = EvaluateGates({ParseGate("far.msp.auroc<0.9", {"energy", "msp"}),
+                            ParseGate("mean.energy.auroc>0.5", {"energy", "msp"})},
+                           r);
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_TRUE(res[0].pass) << res[0].message;
+  EXPECT_TRUE(res[1].pass) << res[1].message;
+  EXPECT_THROW(EvaluateGates({ParseGate("cifar.energy.auroc>0.5", {"energy"})}, r), UsageError);
+}
+
+TEST(GateTest, BaselineFlagsRegressionsBeyondTolerance) {
+  Report now = TwoSetReport();
+  nlohmann::json base = ReportJson(now);
+  base["ood"][1]["metrics"]["energy"]["auroc"] = now.ood[1].metrics[0].auroc + 0.02;
+  auto res = CompareWithBaseline(base, now, {{"auroc", 0.01}}, {{"fpr_at_tpr", 0.0}});
+  int failed = 0;
+  for (const auto& c : res) {
+    if (!c.pass) {
+      ++failed;
+      EXPECT_EQ(c.expr, "near.energy.auroc");
+      EXPECT_NE(c.message.find("allowed drop 0.01"), std::string::npos) << c.message;
+    }
+  }
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(res.size(), 8u);  // 2 sets x 2 scores x 2 metrics
+}
+
+TEST(GateTest, BaselineWithAnotherConventionIsRejected) {
+  Report now = TwoSetReport();
+  nlohmann::json base = ReportJson(now);
+  base["fpr_convention"] = "openood";
+  EXPECT_THROW(CompareWithBaseline(base, now, {{"auroc", 0.01}}, {}), Error);
+}
+
+TEST(GateTest, TolerancesParse) {
+  EXPECT_EQ(ParseTolerance("auroc=0.005"), (std::pair<std::string, double>{"auroc", 0.005}));
+  EXPECT_THROW(ParseTolerance("auroc"), UsageError);
+  EXPECT_THROW(ParseTolerance("auroc=-1"), UsageError);
+  EXPECT_THROW(ParseTolerance("accuracy=0.1"), UsageError);
+}
+
+}  // namespace
+}  // namespace oodscore

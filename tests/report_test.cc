@@ -1,0 +1,100 @@
+#include "oodscore/report.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "oodscore/error.h"
+#include "oodscore/gate.h"
+#include "oodscore/html_report.h"
+
+namespace oodscore {
+namespace {
+
+// METRICS.md example W, as raw energies (energy = -oriented score).
+ReportInput ExampleW() {
+  ReportInput in;
+  ScoreInfo energy;
+  LookupScore("energy", &energy);
+  in.scores = {energy};
+  in.id.name = "id";
+  std::vector<double> id;
+  for (int v = 20; v >= 3; --v) id.push_back(v);
+  id.push_back(1.0);
+  id.push_back(0.0);
+  in.id.oriented = {id};
+  in.ood.push_back({"far", {{2.5, 1.0, 1.0, 0.5, 0.5, -1, -2, -3, -4, -5}}});
+  in.ood.push_back({"near", {{20, 19, 18, 1, 0, -1, -2, -3, -4, -5}}});
+  return in;
+}
+
+TEST(ReportTest, MetricsMatchTheWorkedExample) {
+  Report r = BuildReport(ExampleW());
+  ASSERT_EQ(r.ood.size(), 2u);
+  const Metrics& m = r.ood[0].metrics[0];
+  EXPECT_NEAR(m.fpr_at_tpr, 0.30, 1e-12);
+  EXPECT_NEAR(m.auroc, 0.965, 1e-12);
+  EXPECT_NEAR(m.aupr_in, 0.98318, 1e-5);
+  EXPECT_NEAR(m.aupr_out, 0.92197, 1e-5);
+  EXPECT_NEAR(r.mean[0].auroc, (r.ood[0].metrics[0].auroc + r.ood[1].metrics[0].auroc) / 2, 1e-15);
+  EXPECT_EQ(r.mean[0].n_ood, 20u);
+}
+
+TEST(ReportTest, ThresholdIsReportedInEnergyUnits) {
+  Report r = BuildReport(ExampleW());
+  // Oriented threshold 1.0 (the 19th best ID score) is energy -1.0: accept when energy <= -1.
+  EXPECT_DOUBLE_EQ(RawThreshold(r.scores[0], r.id_thresholds[0].threshold), -1.0);
+  nlohmann::json j = ReportJson(r);
+  EXPECT_EQ(j["ood"][0]["metrics"]["energy"]["accept_as_id"], "energy <= -1");
+  EXPECT_EQ(j["ood"][0]["metrics"]["energy"]["threshold"], -1.0);
+  EXPECT_EQ(j["fpr_convention"], "exact");
+  EXPECT_EQ(j["positive_class"], "id");
+  EXPECT_EQ(j["id"]["n"], 20);
+  EXPECT_EQ(j["ood"][1]["name"], "near");
+  EXPECT_TRUE(j["mean"]["energy"].contains("auroc"));
+  EXPECT_EQ(j["tool"]["name"], "oodscore");
+}
+
+TEST(ReportTest, MspThresholdIsConvertedFromLogMsp) {
+  ScoreInfo msp;
+  LookupScore("msp", &msp);
+  EXPECT_DOUBLE_EQ(RawThreshold(msp, std::log(0.9)), 0.9);
+  EXPECT_EQ(AcceptRule(msp, 0.5), "msp >= 0.5");
+}
+
+TEST(ReportTest, MarkdownHasARowPerSetAndAMeanRow) {
+  Report r = BuildReport(ExampleW());
+  const std::string md = ReportMarkdown(r);
+  EXPECT_NE(md.find("| far | 10 | energy | 30.00 | 96.50 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| **mean** | 20 | energy |"), std::string::npos) << md;
+  EXPECT_NE(md.find("convention exact (positive class: id)"), std::string::npos) << md;
+}
+
+TEST(ReportTest, EmptySetIsAnError) {
+  ReportInput in = ExampleW();
+  in.ood[0].oriented[0].clear();
+  EXPECT_THROW(BuildReport(in), Error);
+}
+
+TEST(ReportTest, HtmlIsSelfContainedWithPlots) {
+  ReportInput in = ExampleW();
+  Report r = BuildReport(in);
+  const std::string html = ReportHtml(r, in);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("class=\"bar\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"threshold\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"roc\""), std::string::npos);
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // no links out
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+}
+
+TEST(ReportTest, HistogramDrawsTheThresholdInsideTheRange) {
+  const std::string svg = HistogramSvg("t", {0, 1, 2}, {3, 4}, "ood<&>", 1.5, 4);
+  EXPECT_NE(svg.find("class=\"threshold\""), std::string::npos);
+  EXPECT_NE(svg.find("ood&lt;&amp;&gt;"), std::string::npos);
+  const std::string outside = HistogramSvg("t", {0, 1}, {2}, "o", 99, 4);
+  EXPECT_EQ(outside.find("class=\"threshold\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace oodscore

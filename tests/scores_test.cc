@@ -1,0 +1,98 @@
+#include "oodscore/scores.h"
+
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "oodscore/format.h"
+
+namespace oodscore {
+namespace {
+
+TEST(ScoresTest, EnergyIsNegativeLogSumExp) {
+  const float logits[] = {1.0f, 2.0f, 3.0f};
+  LogitScores s;
+  ComputeLogitScores(logits, 3, {1.0, 2.0}, &s);
+  const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  EXPECT_NEAR(s.energy[0], -lse, 1e-15);
+  const double lse2 = std::log(std::exp(0.5) + std::exp(1.0) + std::exp(1.5));
+  EXPECT_NEAR(s.energy[1], -2.0 * lse2, 1e-14);
+  EXPECT_EQ(s.pred, 2);
+  EXPECT_DOUBLE_EQ(s.maxlogit, 3.0);
+  EXPECT_NEAR(s.msp, std::exp(3.0 - lse), 1e-15);
+  EXPECT_NEAR(s.log_msp, 3.0 - lse, 1e-15);
+  double h = 0;
+  for (float f : logits) h -= std::exp(f - lse) * (f - lse);
+  EXPECT_NEAR(s.entropy, h, 1e-15);
+}
+
+TEST(ScoresTest, LargeLogitsDoNotOverflow) {
+  const float logits[] = {1000.0f, 990.0f};
+  LogitScores s;
+  ComputeLogitScores(logits, 2, {1.0}, &s);
+  EXPECT_TRUE(std::isfinite(s.energy[0]));
+  EXPECT_NEAR(s.energy[0], -(1000.0 + std::log1p(std::exp(-10.0))), 1e-12);
+}
+
+TEST(ScoresTest, LogMspKeepsRankingWhereMspSaturates) {
+  const float a[] = {60.0f, 0.0f}, b[] = {50.0f, 0.0f};
+  LogitScores sa, sb;
+  ComputeLogitScores(a, 2, {1.0}, &sa);
+  ComputeLogitScores(b, 2, {1.0}, &sb);
+  EXPECT_EQ(sa.msp, sb.msp);         // both round to 1.0 in double
+  EXPECT_GT(sa.log_msp, sb.log_msp);  // still ordered
+}
+
+TEST(ScoresTest, ArgmaxTakesFirstOfEqualMaxima) {
+  const float logits[] = {2.0f, 5.0f, 5.0f};
+  LogitScores s;
+  ComputeLogitScores(logits, 3, {1.0}, &s);
+  EXPECT_EQ(s.pred, 1);
+}
+
+TEST(ScoresTest, NonFiniteLogitsAreFlagged) {
+  const float logits[] = {1.0f, std::numeric_limits<float>::quiet_NaN()};
+  LogitScores s;
+  ComputeLogitScores(logits, 2, {1.0}, &s);
+  EXPECT_FALSE(s.finite);
+}
+
+TEST(ScoresTest, KnownColumnsHaveTheirOrientation) {
+  ScoreInfo info;
+  ASSERT_TRUE(LookupScore("energy", &info));
+  EXPECT_EQ(info.orientation, Orientation::kLowerIsId);
+  ASSERT_TRUE(LookupScore("energy_T1000", &info));
+  EXPECT_EQ(info.orientation, Orientation::kLowerIsId);
+  ASSERT_TRUE(LookupScore("msp", &info));
+  EXPECT_EQ(info.orientation, Orientation::kHigherIsId);
+  EXPECT_EQ(info.rank_column, "log_msp");
+  ASSERT_TRUE(LookupScore("entropy", &info));
+  EXPECT_EQ(info.orientation, Orientation::kLowerIsId);
+  EXPECT_FALSE(LookupScore("path", &info));
+  EXPECT_FALSE(LookupScore("energy_Tx", &info));
+  EXPECT_FALSE(LookupScore("log_msp", &info));
+}
+
+TEST(ScoresTest, EnergyColumnNamesUseShortestTemperature) {
+  EXPECT_EQ(EnergyColumn(1.0), "energy");
+  EXPECT_EQ(EnergyColumn(0.5), "energy_T0.5");
+  EXPECT_EQ(EnergyColumn(1000), "energy_T1000");
+}
+
+TEST(FormatTest, DoublesRoundTripExactly) {
+  for (double v : {0.1, 1.0 / 3.0, -7.123456789012345e-300, 1e308, 5e-324, -0.0, 123456789.0}) {
+    auto back = ParseDouble(FormatDouble(v));
+    ASSERT_TRUE(back.has_value()) << v;
+    EXPECT_EQ(*back, v) << FormatDouble(v);
+  }
+  EXPECT_EQ(FormatDouble(0.1), "0.1");
+  EXPECT_EQ(FormatDouble(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_TRUE(std::isinf(*ParseDouble("inf")));
+  EXPECT_FALSE(ParseDouble("1.5x").has_value());
+  EXPECT_FALSE(ParseDouble("").has_value());
+  EXPECT_FALSE(ParseDouble(" 1").has_value());
+}
+
+}  // namespace
+}  // namespace oodscore

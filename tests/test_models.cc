@@ -1,0 +1,51 @@
+#include "test_models.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace oodscore::testing {
+
+void WriteLinearModel(const std::string& path, int in_features, int classes, double scale) {
+  torch::jit::Module m("TinyLinear");
+  at::Tensor w = torch::empty({classes, in_features});
+  auto acc = w.accessor<float, 2>();
+  for (int i = 0; i < classes; ++i) {
+    for (int j = 0; j < in_features; ++j) acc[i][j] = static_cast<float>(scale * std::sin(0.37 * (i + 1) * (j + 1)));
+  }
+  at::Tensor b = torch::arange(classes, torch::kFloat32) * 0.1;
+  m.register_parameter("weight", w, false);
+  m.register_parameter("bias", b, false);
+  m.define(R"(
+def forward(self, x):
+    return torch.matmul(x.flatten(1), self.weight.t()) + self.bias
+)");
+  m.save(path);
+}
+
+void WriteOddModel(const std::string& path, const std::string& kind, int in_features) {
+  torch::jit::Module m("Odd");
+  m.register_parameter("weight", torch::ones({3, in_features}) * 0.01, false);
+  std::string body;
+  if (kind == "vector") {
+    body = "    return torch.matmul(x.flatten(1), self.weight.t()).sum(1)\n";
+  } else if (kind == "one_class") {
+    body = "    return torch.matmul(x.flatten(1), self.weight.t())[:, 0:1]\n";
+  } else if (kind == "int") {
+    body = "    return torch.matmul(x.flatten(1), self.weight.t()).long()\n";
+  } else if (kind == "nan") {
+    body = "    return torch.matmul(x.flatten(1), self.weight.t()) * float('nan')\n";
+  } else if (kind == "tuple") {
+    body = "    y = torch.matmul(x.flatten(1), self.weight.t())\n    return (y, x.flatten(1))\n";
+  } else if (kind == "string") {
+    body = "    return 'logits'\n";
+  } else {
+    throw std::invalid_argument("unknown odd model kind " + kind);
+  }
+  m.define("def forward(self, x):\n" + body);
+  m.save(path);
+}
+
+}  // namespace oodscore::testing

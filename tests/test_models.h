@@ -1,0 +1,20 @@
+// Tiny TorchScript models for tests, built in C++ (no Python). LibTorch stays in the .cc.
+#ifndef OODSCORE_TESTS_TEST_MODELS_H_
+#define OODSCORE_TESTS_TEST_MODELS_H_
+
+#include <string>
+
+namespace oodscore::testing {
+
+// A linear classifier on flattened [N, C, H, W] input with fixed, deterministic weights:
+// logits = x.flatten(1) @ W^T + b, W[i][j] = scale * sin(0.37 * (i + 1) * (j + 1)), b[i] = 0.1 * i.
+void WriteLinearModel(const std::string& path, int in_features, int classes, double scale = 0.05);
+
+// Models whose output is wrong in one way: "vector" (1-D output), "one_class" ([N, 1]),
+// "int" (int64 logits), "nan" (NaN logits), "tuple" (returns (logits, features): valid),
+// "string" (returns a str).
+void WriteOddModel(const std::string& path, const std::string& kind, int in_features);
+
+}  // namespace oodscore::testing
+
+#endif  // OODSCORE_TESTS_TEST_MODELS_H_

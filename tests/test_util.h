@@ -1,0 +1,84 @@
+// Small helpers shared by the tests: a temporary folder, image writers, running the binary.
+#ifndef OODSCORE_TESTS_TEST_UTIL_H_
+#define OODSCORE_TESTS_TEST_UTIL_H_
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace oodscore::testing {
+
+// A fresh folder under the system temp dir, removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            ("oodscore_" + std::to_string(::getpid()) + "_" +
+             (info ? std::string(info->test_suite_name()) + "_" + info->name() : "tmp"));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void WriteText(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A binary PGM (channels 1) or PPM (channels 3) with a deterministic pattern from seed.
+inline void WritePnm(const std::string& path, int w, int h, int channels, int seed) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << (channels == 1 ? "P5" : "P6") << "\n" << w << " " << h << "\n255\n";
+  std::uint32_t state = 2166136261u ^ static_cast<std::uint32_t>(seed);
+  for (int i = 0; i < w * h * channels; ++i) {
+    state = state * 1664525u + 1013904223u;
+    const int smooth = (i * 7 + seed * 31) % 256;
+    out.put(static_cast<char>((smooth + static_cast<int>(state >> 27)) & 0xff));
+  }
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the oodscore binary with a shell command line of arguments; stdin is /dev/null.
+inline RunResult RunOodscore(const std::string& args, const std::filesystem::path& tmp) {
+  const std::string out = (tmp / "stdout.txt").string(), err = (tmp / "stderr.txt").string();
+  const std::string cmd = std::string("'") + OODSCORE_BINARY + "' " + args + " >'" + out + "' 2>'" +
+                          err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadText(out);
+  r.err = ReadText(err);
+  return r;
+}
+
+}  // namespace oodscore::testing
+
+#endif  // OODSCORE_TESTS_TEST_UTIL_H_
