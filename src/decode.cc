@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -28,6 +29,21 @@ DecodeResult Fail(std::string message) {
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// PIL refuses images over twice Image.MAX_IMAGE_PIXELS (DecompressionBombError); so do we,
+// before allocating anything for them.
+constexpr long long kMaxPixels = 2LL * 89478485;
+
+std::string CheckSize(long long width, long long height) {
+  if (width <= 0 || height <= 0) {
+    return "invalid image size " + std::to_string(width) + "x" + std::to_string(height);
+  }
+  if (width * height > kMaxPixels) {
+    return "image too large (" + std::to_string(width) + "x" + std::to_string(height) +
+           " pixels, limit " + std::to_string(kMaxPixels) + ")";
+  }
+  return "";
 }
 
 Image NewImage(int width, int height, int channels) {
@@ -54,8 +70,7 @@ DecodeResult ConvertTo(Image native, ColorMode mode) {
   std::uint8_t* d = out.pixels.data();
   if (want == 1) {
     for (std::size_t i = 0; i < n; ++i, s += 3) {
-      d[i] = static_cast<std::uint8_t>((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >>
-                                       16);
+      d[i] = static_cast<std::uint8_t>((s[0] * 19595 + s[1] * 38470 + s[2] * 7471 + 0x8000) >> 16);
     }
   } else {
     for (std::size_t i = 0; i < n; ++i, d += 3) d[0] = d[1] = d[2] = s[i];
@@ -81,13 +96,14 @@ DecodeResult DecodeJpeg(const std::uint8_t* data, std::size_t size, ColorMode mo
                           &subsamp, &colorspace) != 0) {
     return Fail("corrupt jpeg header: " + Lower(tjGetErrorStr2(tj.handle)));
   }
+  if (std::string e = CheckSize(width, height); !e.empty()) return Fail(e);
   const bool grey = colorspace == TJCS_GRAY;
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int pf = grey ? TJPF_GRAY : (cmyk ? TJPF_CMYK : TJPF_RGB);
   const int channels = grey ? 1 : (cmyk ? 4 : 3);
   Image im = NewImage(width, height, channels);
-  if (tjDecompress2(tj.handle, data, static_cast<unsigned long>(size), im.pixels.data(), width,
-                    0, height, pf, 0) != 0) {
+  if (tjDecompress2(tj.handle, data, static_cast<unsigned long>(size), im.pixels.data(), width, 0,
+                    height, pf, 0) != 0) {
     const std::string msg = Lower(tjGetErrorStr2(tj.handle));
     if (tjGetErrorCode(tj.handle) == TJERR_FATAL) return Fail("corrupt jpeg data: " + msg);
     // PIL ignores libjpeg warnings except running out of data, which it reports as
@@ -153,8 +169,8 @@ bool PngReadHeader(png_structp png, png_infop info, PngHeader* h) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_sig_bytes(png, 8);
   png_read_info(png, info);
-  png_get_IHDR(png, info, &h->width, &h->height, &h->bit_depth, &h->color_type, nullptr,
-               nullptr, nullptr);
+  png_get_IHDR(png, info, &h->width, &h->height, &h->bit_depth, &h->color_type, nullptr, nullptr,
+               nullptr);
   if (h->bit_depth < 8) {
     // Palette indices to one byte each; grey scaled to 0..255 (as PIL's "1", "L;2", "L;4").
     if (h->color_type == PNG_COLOR_TYPE_PALETTE) {
@@ -190,12 +206,17 @@ DecodeResult DecodePng(const std::uint8_t* data, std::size_t size, ColorMode mod
   png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_WARN_DISCARD);
 
   auto failure = [&]() {
-    std::string m = src.truncated ? "truncated png data" : "corrupt png data: " + Lower(src.message);
+    std::string m =
+        src.truncated ? "truncated png data" : "corrupt png data: " + Lower(src.message);
     png_destroy_read_struct(&png, &info, nullptr);
     return Fail(m);
   };
   PngHeader h{};
   if (!PngReadHeader(png, info, &h)) return failure();
+  if (std::string e = CheckSize(h.width, h.height); !e.empty()) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return Fail(e);
+  }
   std::vector<std::uint8_t> raw(h.rowbytes * h.height);
   std::vector<png_bytep> rows(h.height);
   for (png_uint_32 y = 0; y < h.height; ++y) rows[y] = raw.data() + y * h.rowbytes;
@@ -250,13 +271,20 @@ std::uint16_t U16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0
 
 const char* BmpCompressionName(std::uint32_t c) {
   switch (c) {
-    case 1: return "bi_rle8";
-    case 2: return "bi_rle4";
-    case 3: return "bi_bitfields";
-    case 4: return "bi_jpeg";
-    case 5: return "bi_png";
-    case 6: return "bi_alphabitfields";
-    default: return "unknown";
+    case 1:
+      return "bi_rle8";
+    case 2:
+      return "bi_rle4";
+    case 3:
+      return "bi_bitfields";
+    case 4:
+      return "bi_jpeg";
+    case 5:
+      return "bi_png";
+    case 6:
+      return "bi_alphabitfields";
+    default:
+      return "unknown";
   }
 }
 
@@ -292,9 +320,7 @@ DecodeResult DecodeBmp(const std::uint8_t* data, std::size_t size, ColorMode mod
   }
   const bool top_down = height < 0;
   if (top_down) height = -height;
-  if (width <= 0 || height <= 0 || width > (1 << 16) || height > (1 << 16)) {
-    return Fail("invalid bmp size " + std::to_string(width) + "x" + std::to_string(height));
-  }
+  if (std::string e = CheckSize(width, height); !e.empty()) return Fail(e);
   std::uint8_t lut[256][3];
   for (int i = 0; i < 256; ++i) lut[i][0] = lut[i][1] = lut[i][2] = static_cast<std::uint8_t>(i);
   if (bpp <= 8) {
@@ -369,6 +395,7 @@ DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mod
       !std::isspace(static_cast<unsigned char>(data[pos]))) {
     return Fail("corrupt pnm header");
   }
+  if (std::string e = CheckSize(w, h); !e.empty()) return Fail(e);
   if (maxval != 255) {
     return Fail("unsupported pnm maxval " + std::to_string(maxval) + " (only 255)");
   }
@@ -390,12 +417,13 @@ DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mo
   if (status != VP8_STATUS_OK) return Fail("corrupt webp header");
   if (features.has_animation) return Fail("animated webp is not supported");
   const int w = features.width, h = features.height;
+  if (std::string e = CheckSize(w, h); !e.empty()) return Fail(e);
   const int channels = features.has_alpha ? 4 : 3;
   std::vector<std::uint8_t> buf(static_cast<std::size_t>(w) * h * channels);
   const int stride = w * channels;
-  const std::uint8_t* ok =
-      features.has_alpha ? WebPDecodeRGBAInto(data, size, buf.data(), buf.size(), stride)
-                         : WebPDecodeRGBInto(data, size, buf.data(), buf.size(), stride);
+  const std::uint8_t* ok = features.has_alpha
+                               ? WebPDecodeRGBAInto(data, size, buf.data(), buf.size(), stride)
+                               : WebPDecodeRGBInto(data, size, buf.data(), buf.size(), stride);
   if (!ok) return Fail("corrupt or truncated webp data");
   Image im = NewImage(w, h, 3);
   if (channels == 3) {
@@ -407,6 +435,8 @@ DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mo
   return ConvertTo(std::move(im), mode);
 }
 
+DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode);
+
 bool StartsWith(const std::uint8_t* data, std::size_t size, const char* magic, std::size_t n) {
   return size >= n && std::memcmp(data, magic, n) == 0;
 }
@@ -414,6 +444,16 @@ bool StartsWith(const std::uint8_t* data, std::size_t size, const char* magic, s
 }  // namespace
 
 DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+  try {
+    return DecodeAny(data, size, mode);
+  } catch (const std::bad_alloc&) {
+    return Fail("out of memory decoding image");
+  }
+}
+
+namespace {
+
+DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode) {
   if (size == 0) return Fail("zero-byte file");
   if (StartsWith(data, size, "\xff\xd8\xff", 3)) return DecodeJpeg(data, size, mode);
   if (StartsWith(data, size, "\x89PNG\r\n\x1a\n", 8)) return DecodePng(data, size, mode);
@@ -421,8 +461,7 @@ DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode m
   if (size >= 12 && StartsWith(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0) {
     return DecodeWebp(data, size, mode);
   }
-  if (size >= 3 && data[0] == 'P' && data[1] >= '1' && data[1] <= '7' &&
-      std::isspace(data[2])) {
+  if (size >= 3 && data[0] == 'P' && data[1] >= '1' && data[1] <= '7' && std::isspace(data[2])) {
     return DecodePnm(data, size, mode);
   }
   if (StartsWith(data, size, "II*\0", 4) || StartsWith(data, size, "MM\0*", 4)) {
@@ -438,6 +477,8 @@ DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode m
   return Fail("not a recognised image format (magic bytes " + magic + ")");
 }
 
+}  // namespace
+
 DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -451,7 +492,11 @@ DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode) {
   const std::streamoff length = in.tellg();
   if (length < 0) return Fail("cannot read file");
   in.seekg(0, std::ios::beg);
-  buffer.resize(static_cast<std::size_t>(length));
+  try {
+    buffer.resize(static_cast<std::size_t>(length));
+  } catch (const std::bad_alloc&) {
+    return Fail("out of memory reading file");
+  }
   if (length > 0 && !in.read(reinterpret_cast<char*>(buffer.data()), length)) {
     return Fail("cannot read file");
   }

@@ -3,6 +3,8 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "oodscore/error.h"
@@ -28,13 +30,16 @@ std::string Describe(const c10::IValue& v) {
 
 class TorchModel : public Model {
  public:
-  TorchModel(torch::jit::Module module, torch::Device device, bool half, bool channels_last,
-             std::string path)
+  TorchModel(torch::jit::Module module, std::optional<torch::jit::Module> reference,
+             torch::Device device, bool half, bool channels_last, std::string path,
+             std::string optimization)
       : module_(std::move(module)),
+        reference_(std::move(reference)),
         device_(device),
         half_(half),
         channels_last_(channels_last),
-        path_(std::move(path)) {}
+        path_(std::move(path)),
+        optimization_(std::move(optimization)) {}
 
   float* InputBuffer(std::size_t floats) override {
     if (static_cast<std::size_t>(buffer_.numel()) < floats) {
@@ -51,9 +56,39 @@ class TorchModel : public Model {
     if (device_.is_cuda()) input = input.to(device_, /*non_blocking=*/true);
     if (half_) input = input.to(torch::kHalf);
     if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
-    c10::IValue out;
+    c10::IValue out = Run(module_, input);
+    if (reference_) {
+      // First batch of an optimised model: compare with the frozen model, keep it if the
+      // optimisation moved the logits too far.
+      c10::IValue ref = Run(*reference_, input);
+      at::Tensor a = Logits(out, n), b = Logits(ref, n);
+      const double scale = b.abs().max().item<double>();
+      const double change = (a - b).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), "; first-batch max change %.2g of max|logit|", change);
+      if (!(change <= kOptimizeTolerance)) {
+        module_ = *reference_;
+        out = ref;
+        optimization_ = "frozen (optimize_for_inference rejected" + std::string(buf) + ")";
+      } else {
+        optimization_ += buf;
+      }
+      reference_.reset();
+    }
+    at::Tensor t = Logits(out, n);
+    t = t.to(torch::kCPU, torch::kFloat32).contiguous();
+    *k = static_cast<int>(t.size(1));
+    logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+
+  std::string device() const override { return device_.str(); }
+  std::string dtype() const override { return half_ ? "float16" : "float32"; }
+  std::string optimization() const override { return optimization_; }
+
+ private:
+  c10::IValue Run(torch::jit::Module& module, const at::Tensor& input) {
     try {
-      out = module_.forward({input});
+      return module.forward({input});
     } catch (const c10::Error& e) {
       throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
                   e.what_without_backtrace());
@@ -65,6 +100,10 @@ class TorchModel : public Model {
       throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
                   (nl == std::string::npos ? what : what.substr(nl + 1)));
     }
+  }
+
+  // The [n, K] float logits inside a model's output, or an Error saying what came instead.
+  at::Tensor Logits(const c10::IValue& out, int n) {
     c10::IValue first = out;
     if (out.isTuple() && !out.toTupleRef().elements().empty()) first = out.toTupleRef().elements()[0];
     if (out.isList() && !out.toListRef().empty()) first = out.toListRef()[0];
@@ -78,20 +117,16 @@ class TorchModel : public Model {
                   std::to_string(n) + ", expected a float tensor of shape [" + std::to_string(n) +
                   ", K] with K >= 2 classes");
     }
-    t = t.to(torch::kCPU, torch::kFloat32).contiguous();
-    *k = static_cast<int>(t.size(1));
-    logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    return t;
   }
 
-  std::string device() const override { return device_.str(); }
-  std::string dtype() const override { return half_ ? "float16" : "float32"; }
-
- private:
   torch::jit::Module module_;
+  std::optional<torch::jit::Module> reference_;
   torch::Device device_;
   bool half_;
   bool channels_last_;
   std::string path_;
+  std::string optimization_;
   at::Tensor buffer_ = torch::empty({0});
 };
 
@@ -142,17 +177,30 @@ std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const Mode
   }
   module.eval();
   if (options.half) module.to(torch::kHalf);
+  std::string optimization = "none";
+  std::optional<torch::jit::Module> reference;
   if (options.freeze) {
     try {
       module = torch::jit::freeze(module);
-      if (options.optimize && !device.is_cuda()) module = torch::jit::optimize_for_inference(module);
-    } catch (const c10::Error& e) {
-      throw Error("cannot freeze model '" + path.string() + "' (try --no-freeze): " +
-                  e.what_without_backtrace());
+      optimization = "frozen";
+    } catch (const std::exception& e) {
+      throw Error("cannot freeze model '" + path.string() + "' (try --no-freeze): " + e.what());
+    }
+    if (options.optimize && !device.is_cuda()) {
+      try {
+        // optimize_for_inference rewrites the graph in place: keep an independent copy of
+        // the frozen model for the first-batch check.
+        reference = module.clone();
+        module = torch::jit::optimize_for_inference(module);
+        optimization = "frozen+optimize_for_inference";
+      } catch (const std::exception& e) {
+        optimization = "frozen (optimize_for_inference failed)";
+      }
     }
   }
-  return std::make_unique<TorchModel>(std::move(module), device, options.half,
-                                      options.channels_last && !device.is_cuda(), path.string());
+  return std::make_unique<TorchModel>(std::move(module), std::move(reference), device, options.half,
+                                      options.channels_last && !device.is_cuda(), path.string(),
+                                      optimization);
 }
 
 std::string TorchVersion() {

@@ -15,9 +15,9 @@ void ResizedSize(const PreprocessSpec& spec, int in_w, int in_h, int* w, int* h)
     const bool w_short = in_w <= in_h;
     const long long shorter = w_short ? in_w : in_h, longer = w_short ? in_h : in_w;
     // int(size * long / short): an exact integer product, one correctly rounded division.
-    const int new_long = static_cast<int>(
-        static_cast<double>(static_cast<long long>(spec.resize_short) * longer) /
-        static_cast<double>(shorter));
+    const int new_long =
+        static_cast<int>(static_cast<double>(static_cast<long long>(spec.resize_short) * longer) /
+                         static_cast<double>(shorter));
     *w = w_short ? spec.resize_short : new_long;
     *h = w_short ? new_long : spec.resize_short;
   } else if (spec.resize_h > 0 && spec.resize_w > 0) {
@@ -31,9 +31,7 @@ void ResizedSize(const PreprocessSpec& spec, int in_w, int in_h, int* w, int* h)
 
 // Python's int(round((size - crop) / 2.0)): round half to even. The default floating-point
 // rounding mode is round-to-nearest-even, so nearbyint matches (std::round would not).
-int CropOffset(int size, int crop) {
-  return static_cast<int>(std::nearbyint((size - crop) / 2.0));
-}
+int CropOffset(int size, int crop) { return static_cast<int>(std::nearbyint((size - crop) / 2.0)); }
 
 }  // namespace
 
@@ -119,8 +117,8 @@ bool ReadSize(const json& j, const char* key, const std::string& source, bool in
   const json& v = j[key];
   auto positive = [&](const json& e) {
     if (!e.is_number_integer() || e.get<long long>() <= 0 || e.get<long long>() > 100000) {
-      Bad(source, std::string("key '") + key + "' must be a positive integer or [h, w], got " +
-                      v.dump());
+      Bad(source,
+          std::string("key '") + key + "' must be a positive integer or [h, w], got " + v.dump());
     }
     return static_cast<int>(e.get<long long>());
   };
@@ -165,7 +163,7 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
     throw Error("cannot parse preset '" + source_name + "': " + e.what());
   }
   if (!j.is_object()) Bad(source_name, "expected a json object");
-  static const char* const kKeys[] = {"name", "mode",  "resize", "crop",
+  static const char* const kKeys[] = {"name",          "mode", "resize", "crop",
                                       "interpolation", "mean", "std"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
@@ -207,9 +205,8 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
   spec.std = ReadFloats(j, "std", source_name);
   const std::size_t c = static_cast<std::size_t>(spec.channels());
   if (spec.mean.size() != c) {
-    Bad(source_name, "key 'mean' has " + std::to_string(spec.mean.size()) +
-                         " values, expected " + std::to_string(c) + " for mode " +
-                         (c == 1 ? "L" : "RGB"));
+    Bad(source_name, "key 'mean' has " + std::to_string(spec.mean.size()) + " values, expected " +
+                         std::to_string(c) + " for mode " + (c == 1 ? "L" : "RGB"));
   }
   if (spec.std.size() != c) {
     Bad(source_name, "key 'std' has " + std::to_string(spec.std.size()) + " values, expected " +

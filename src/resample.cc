@@ -44,8 +44,7 @@ struct Coeffs {
 };
 
 // Pillow's precompute_coeffs + normalize_coeffs_8bpc (box = [0, in_size]).
-Coeffs PrecomputeCoeffs(int in_size, int out_size, int first, int count,
-                        Interpolation interp) {
+Coeffs PrecomputeCoeffs(int in_size, int out_size, int first, int count, Interpolation interp) {
   double (*filter)(double) = interp == Interpolation::kBicubic ? BicubicFilter : BilinearFilter;
   const double filter_support = interp == Interpolation::kBicubic ? 2.0 : 1.0;
   // Pillow's in0/in1 are floats; for integer sizes the conversion is exact.
@@ -128,8 +127,8 @@ void Vertical(const std::uint8_t* in, int width, const Coeffs& c, int out_h, int
 }
 
 template <int C>
-Image ResampleWindow(const Image& in, int out_w, int out_h, int left, int top, int cw,
-                     int ch, Interpolation interp) {
+Image ResampleWindow(const Image& in, int out_w, int out_h, int left, int top, int cw, int ch,
+                     Interpolation interp) {
   const bool need_h = out_w != in.width;
   const bool need_v = out_h != in.height;
   Image out;
@@ -235,11 +234,9 @@ Image ResizeWindow(const Image& in, int out_width, int out_height, int left, int
     return NearestWindow(in, out_width, out_height, left, top, crop_width, crop_height);
   }
   if (in.channels == 1) {
-    return ResampleWindow<1>(in, out_width, out_height, left, top, crop_width, crop_height,
-                             interp);
+    return ResampleWindow<1>(in, out_width, out_height, left, top, crop_width, crop_height, interp);
   }
-  return ResampleWindow<3>(in, out_width, out_height, left, top, crop_width, crop_height,
-                           interp);
+  return ResampleWindow<3>(in, out_width, out_height, left, top, crop_width, crop_height, interp);
 }
 
 Image Resize(const Image& in, int out_width, int out_height, Interpolation interp) {

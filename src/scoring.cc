@@ -40,8 +40,9 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
       ->capture_default_str();
   cmd->add_flag("--strict", opt->pipeline.strict, "an unreadable image is an error (exit 3), not skipped");
   cmd->add_flag("--no-freeze", opt->no_freeze, "do not torch::jit::freeze the model");
-  cmd->add_flag("--optimize", opt->model.optimize,
-                "CPU: torch::jit::optimize_for_inference (oneDNN; outputs may change ~1e-6)");
+  cmd->add_flag("--no-optimize", opt->no_optimize,
+                "CPU: skip torch::jit::optimize_for_inference (by default it runs, and is dropped if "
+                "the first batch's logits move by more than 1e-5 of their largest magnitude)");
   cmd->add_flag("--channels-last", opt->model.channels_last, "CPU: NHWC batches (some CNNs run faster)");
 }
 
@@ -135,6 +136,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
 
   ModelOptions model_opt = opt.model;
   model_opt.freeze = !opt.no_freeze;
+  model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
   auto model = Model::Load(opt.model_path, model_opt);
   spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
                model->dtype(), IntraOpThreads());
@@ -203,6 +205,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
     spdlog::warn("skipped '{}': {}", k.path, k.reason);
   }
   const double secs = result.stats.seconds;
+  spdlog::debug("model graph: {}", model->optimization());
   spdlog::info("scored {} samples in {:.2f}s ({:.0f} img/s), {} skipped", scored, secs,
                secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
   result.run = {
@@ -214,8 +217,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
                    {"workers", popt.workers > 0 ? popt.workers
                                                 : static_cast<int>(std::thread::hardware_concurrency())}}},
       {"batch_size", popt.batch_size},
-      {"frozen", model_opt.freeze},
-      {"optimize_for_inference", model_opt.optimize},
+      {"graph", model->optimization()},
       {"model", {{"path", opt.model_path}, {"sha256", result.model_sha256},
                  {"num_classes", result.stats.num_classes}}},
       {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},

@@ -26,10 +26,11 @@ struct ScoringOptions {
   PipelineOptions pipeline;
   bool quiet = false;
   bool no_freeze = false;
+  bool no_optimize = false;
 };
 
 // Binds --model, --preset, --temperature, --device, --half, --batch-size, --workers,
-// --threads, --strict, --no-freeze, --optimize, --channels-last.
+// --threads, --strict, --no-freeze, --no-optimize, --channels-last.
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
 
 struct ScoringResult {

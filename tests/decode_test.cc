@@ -39,7 +39,8 @@ TEST(DecodeTest, MatchesPilConvertOnEveryFixtureImage) {
     if (c["kind"] != "uint8" || (spec_name != "decode_rgb" && spec_name != "decode_l")) continue;
     const std::string image = c["image"];
     SCOPED_TRACE(image + " / " + spec_name);
-    const DecodeResult r = DecodeFile(kFixtures / "images" / image, ModeOf(index["specs"][spec_name]));
+    const DecodeResult r =
+        DecodeFile(kFixtures / "images" / image, ModeOf(index["specs"][spec_name]));
     ASSERT_TRUE(r.ok()) << r.error;
     EXPECT_EQ(r.image.height, c["shape"][0].get<int>());
     EXPECT_EQ(r.image.width, c["shape"][1].get<int>());
@@ -67,8 +68,8 @@ TEST(DecodeTest, BadFilesGiveTheirPinnedErrors) {
 
 TEST(DecodeTest, DetectsFormatByMagicBytesNotExtension) {
   const std::string text = "GIF89a....";
-  auto r = DecodeImage(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(),
-                       ColorMode::kRgb);
+  auto r =
+      DecodeImage(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), ColorMode::kRgb);
   EXPECT_EQ(r.error, "gif is not supported");
   const std::uint8_t two[] = {0x00, 0x01};
   r = DecodeImage(two, sizeof(two), ColorMode::kRgb);
@@ -94,6 +95,24 @@ TEST(DecodeTest, ReportsUnsupportedPnmVariants) {
   EXPECT_EQ(r.error, "truncated pnm data");
 }
 
+TEST(DecodeTest, RejectsDecompressionBombsBeforeAllocating) {
+  // A 24-bit BMP header claiming 20000 x 20000 pixels, with no pixel data.
+  std::vector<std::uint8_t> bmp(54, 0);
+  const auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) bmp[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+  };
+  bmp[0] = 'B';
+  bmp[1] = 'M';
+  put32(10, 54);
+  put32(14, 40);
+  put32(18, 20000);
+  put32(22, 20000);
+  bmp[26] = 1;
+  bmp[28] = 24;
+  const DecodeResult r = DecodeImage(bmp.data(), bmp.size(), ColorMode::kRgb);
+  EXPECT_EQ(r.error, "image too large (20000x20000 pixels, limit 178956970)");
+}
+
 TEST(DecodeTest, MissingFileIsAnErrorValue) {
   const DecodeResult r = DecodeFile(kFixtures / "images/does-not-exist.png", ColorMode::kRgb);
   EXPECT_EQ(r.error, "cannot read file: no such file");
@@ -103,7 +122,8 @@ TEST(DecodeTest, IsThreadSafe) {
   const char* files[] = {"jpeg_420_60x45.jpg", "png_palette_40x30.png", "webp_lossy_60x45.webp",
                          "bmp_24_37x23.bmp", "bad_truncated.jpg"};
   std::vector<DecodeResult> reference;
-  for (const char* f : files) reference.push_back(DecodeFile(kFixtures / "images" / f, ColorMode::kRgb));
+  for (const char* f : files)
+    reference.push_back(DecodeFile(kFixtures / "images" / f, ColorMode::kRgb));
   std::vector<int> mismatches(4, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {

@@ -114,8 +114,8 @@ TEST(PreprocessTest, CenterCropRoundsHalfToEven) {
   spec.crop_h = spec.crop_w = 224;
   const Image out = TransformUint8(Ramp(341, 225, 3), spec);
   ASSERT_EQ(out.width, 224);
-  EXPECT_EQ(out.pixels[0], 58);  // x of the first column
-  EXPECT_EQ(out.pixels[1], 0);   // (225 - 224) / 2 = 0.5 -> 0
+  EXPECT_EQ(out.pixels[0], 58);   // x of the first column
+  EXPECT_EQ(out.pixels[1], 0);    // (225 - 224) / 2 = 0.5 -> 0
   spec.crop_h = spec.crop_w = 2;  // (5 - 2) / 2 = 1.5 -> 2
   EXPECT_EQ(TransformUint8(Ramp(5, 5, 3), spec).pixels[0], 2);
 }
@@ -171,10 +171,10 @@ TEST(ResampleTest, WindowEqualsCropOfFullResize) {
     const int top = static_cast<int>(rng() % (oh - chh + 1));
     for (Interpolation interp :
          {Interpolation::kNearest, Interpolation::kBilinear, Interpolation::kBicubic}) {
-      SCOPED_TRACE(testing::Message() << in.width << "x" << in.height << "x" << channels << " -> "
-                                      << ow << "x" << oh << " window " << left << "," << top
-                                      << " " << cw << "x" << chh << " interp "
-                                      << static_cast<int>(interp));
+      SCOPED_TRACE(testing::Message()
+                   << in.width << "x" << in.height << "x" << channels << " -> " << ow << "x" << oh
+                   << " window " << left << "," << top << " " << cw << "x" << chh << " interp "
+                   << static_cast<int>(interp));
       const Image full = Resize(in, ow, oh, interp);
       const Image win = ResizeWindow(in, ow, oh, left, top, cw, chh, interp);
       ASSERT_EQ(win.width, cw);

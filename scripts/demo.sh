@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The embedded default: sets up oodscore (Debian packages + build), turns Debian's
+# dataset-fashion-mnist into image folders, and runs `oodscore eval` with the shipped
+# classifier (models/fmnist5_cnn.pt, trained on Fashion-MNIST classes 0-4):
+#   ID        = test images of classes 0-4 (t-shirt, trouser, pullover, dress, coat)
+#   near OOD  = test images of classes 5-9 (sandal, shirt, sneaker, bag, ankle boot)
+#   far OOD   = 1000 Gaussian-noise images (fixed seed)
+# The report lands in oodscore-report/ (report.md, report.html, report.json, scores.csv).
+# Extra arguments go to `oodscore eval` (e.g. --fpr-convention hendrycks, --gate ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+missing=()
+dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q "install ok installed" ||
+  missing+=(dataset-fashion-mnist)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "demo: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+python3 scripts/make_demo_data.py demo-data
+build/oodscore eval \
+  --model models/fmnist5_cnn.pt --preset fashion-mnist \
+  --id fmnist-0to4=demo-data/id \
+  --ood fmnist-5to9=demo-data/near-ood --ood noise=demo-data/noise \
+  --out-dir oodscore-report "$@"
+echo "demo: open oodscore-report/report.html for the histograms and ROC curves" >&2
