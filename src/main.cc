@@ -1,9 +1,8 @@
 // oodscore: out-of-distribution detection scores and reports for TorchScript classifiers.
+// The command-line front end, loaded by src/launcher.cc.
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <string>
 
 #include <iostream>
 
@@ -15,29 +14,8 @@
 #include "oodscore/error.h"
 #include "oodscore/version.h"
 
-namespace {
-
-// LibTorch's OpenMP threads spin after every parallel region by default, stealing the cores
-// from the decode workers that run beside them (measured on 2 cores: 14-21k img/s with the
-// default policy, 26-29k with PASSIVE for the demo CNN). libgomp reads OMP_WAIT_POLICY once,
-// when it is loaded, so commands that run a model re-execute themselves with it set, unless
-// the user chose a policy.
-void PreferPassiveOpenMp(int argc, char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  bool runs_model = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    runs_model = runs_model || a == "score" || a == "eval" || a == "calibrate";
-  }
-  if (!runs_model) return;
-  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  PreferPassiveOpenMp(argc, argv);
+// Called by the launcher (src/launcher.cc) once it has set up the environment.
+extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, char** argv) {
   // Batched inference allocates and frees large tensors every batch; keep them in the heap
   // instead of mapping and unmapping pages each time.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
@@ -66,6 +44,7 @@ int main(int argc, char** argv) {
   oodscore::SetupMetricsCommand(&app, &exit_code);
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::warn : spdlog::level::info);
+    if (std::getenv("OODSCORE_SET_OMP_WAIT_POLICY")) spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore)");
   });
 
   try {

@@ -1,0 +1,31 @@
+#!/usr/bin/python3
+"""An untrained CNN for the RGB 32x32 benchmark (throughput only; its scores mean nothing).
+
+Same layout as models/fmnist5_cnn.pt (conv16-pool-conv32-pool-fc64-fc) with 3 input channels,
+32x32 input and 10 classes, random weights from seed 0, saved as TorchScript.
+  /usr/bin/python3 scripts/make_bench_model.py OUT.pt
+"""
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.fc1 = nn.Linear(32 * 8 * 8, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    torch.jit.script(Net().eval()).save(sys.argv[1])
