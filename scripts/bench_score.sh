@@ -36,14 +36,15 @@ wall() {
 bench() {  # name model preset mode H W mean... -- std...
   local name=$1 model=$2 preset=$3 mode=$4 h=$5 w=$6 mean=$7 std=$8
   local dir="$DATA/$name" n
-  n=$(find "$dir" -type f | wc -l)
+  n=$(find "$dir" -type f \( -name '*.png' -o -name '*.jpg' \) | wc -l)
   local a_wall=() a_pipe=() c_best_wall=0 c_best_own=0 c_workers=0
   for _ in $(seq "$RUNS"); do
     a_wall+=("$(wall $BIN score --model "$model" --preset "$preset" --input "$dir" -o /dev/null)")
     a_pipe+=("$(grep -o '([0-9]* img/s)' "$DATA/last.err" | tr -dc '0-9')")
   done
   local stages
-  stages=$(build/stage_bench "$model" "$preset" "$dir" 64)
+  # Under the OpenMP wait policy that `oodscore score` runs with.
+  stages=$(OMP_WAIT_POLICY=PASSIVE build/stage_bench "$model" "$preset" "$dir" 64)
   for workers in 0 2; do
     local t own
     t=$(wall $PY scripts/bench_pytorch_score.py --model "$model" --data "$dir" --mode "$mode" \

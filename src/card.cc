@@ -17,14 +17,19 @@ Orientation CardOrientation(const std::string& score) {
 
 }  // namespace
 
-bool DetectorCard::IsOod(double raw) const {
-  return CardOrientation(score) == Orientation::kHigherIsId ? !(raw >= threshold)
-                                                            : !(raw <= threshold);
+std::string DetectorCard::ApplyColumn() const {
+  return score == "msp" && log_msp_threshold ? "log_msp" : score;
+}
+
+bool DetectorCard::IsOod(double value) const {
+  if (score == "msp" && log_msp_threshold) return !(value >= *log_msp_threshold);
+  return CardOrientation(score) == Orientation::kHigherIsId ? !(value >= threshold)
+                                                            : !(value <= threshold);
 }
 
 nlohmann::json CardJson(const DetectorCard& c) {
   const Orientation o = CardOrientation(c.score);
-  return {{"kind", "oodscore-detector-card"},
+  nlohmann::json j = {{"kind", "oodscore-detector-card"},
           {"score", c.score},
           {"temperature", c.temperature},
           {"orientation", o == Orientation::kHigherIsId ? "higher_is_id" : "lower_is_id"},
@@ -38,6 +43,8 @@ nlohmann::json CardJson(const DetectorCard& c) {
           {"model", {{"path", c.model_path}, {"sha256", c.model_sha256}}},
           {"preset", c.preset},
           {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}}};
+  if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
+  return j;
 }
 
 DetectorCard ReadCard(const std::filesystem::path& path) {
@@ -48,11 +55,11 @@ DetectorCard ReadCard(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": not valid JSON: " + e.what());
   }
-  if (j.value("kind", "") != "oodscore-detector-card") {
-    throw Error(where + ": missing \"kind\": \"oodscore-detector-card\" (is it a card?)");
-  }
   DetectorCard c;
   try {
+    if (!j.is_object() || j.value("kind", "") != "oodscore-detector-card") {
+      throw Error(where + ": missing \"kind\": \"oodscore-detector-card\" (is it a card?)");
+    }
     c.score = j.at("score").get<std::string>();
     c.temperature = j.value("temperature", 1.0);
     c.threshold = j.at("threshold").get<double>();
@@ -63,6 +70,7 @@ DetectorCard ReadCard(const std::filesystem::path& path) {
     c.model_path = j.at("model").value("path", "");
     c.model_sha256 = j.at("model").at("sha256").get<std::string>();
     c.preset = j.at("preset");
+    if (j.contains("log_msp_threshold")) c.log_msp_threshold = j["log_msp_threshold"].get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": " + e.what());
   }

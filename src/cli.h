@@ -8,11 +8,14 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "oodscore/gate.h"
 #include "oodscore/report.h"
 #include "oodscore/score_table.h"
 
@@ -32,6 +35,9 @@ struct ReportOptions {
 };
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
+
+// What every score means and which way it points, for --help footers.
+extern const char* const kScoreConventions;
 MetricOptions ToMetricOptions(const ReportOptions& opt);
 
 // Splits "NAME=PATH" into name and path; a bare PATH is named after its base name
@@ -43,10 +49,20 @@ std::pair<std::string, std::string> SplitNamed(const std::string& arg);
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt);
 
-// Evaluates gates and the baseline, writes report.json / report.md / report.html into
-// opt.out_dir, prints the Markdown table to stdout and a verdict to stderr.
+// The --gate, --baseline, --max-drop and --max-rise options, parsed and loaded. Built before
+// any expensive work, so that a typo fails at once. Throws UsageError / Error.
+struct Checks {
+  std::vector<Gate> gates;
+  std::map<std::string, double> max_drop, max_rise;
+  std::optional<nlohmann::json> baseline;
+};
+Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names);
+
+// Evaluates the checks, writes report.json / report.md / report.html into opt.out_dir,
+// prints the Markdown table to stdout and a one-line verdict to stderr.
 // Returns kExitOk or kExitGateFailed.
-int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt);
+int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
+                 const Checks& checks);
 
 // The subcommands. Each Setup adds its subcommand to app and arranges for *exit_code to be
 // set when it runs.

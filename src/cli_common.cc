@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <iostream>
 
 #include "cli.h"
@@ -9,6 +10,14 @@
 #include "oodscore/html_report.h"
 
 namespace oodscore {
+
+const char* const kScoreConventions =
+    "Scores, from logits f (in double): energy = -T*logsumexp(f/T), lower = in-distribution (ID);\n"
+    "msp = max softmax(f), higher = ID (ranked by log_msp = max f - logsumexp f, exact where msp\n"
+    "rounds to 1.0); maxlogit = max f, higher = ID; entropy of softmax(f), lower = ID.\n"
+    "Metrics orient every score so that higher = ID, with ID as the positive class (exact,\n"
+    "hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
+    "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model error.";
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall)")
@@ -30,8 +39,7 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--gate", opt->gates,
                   "[SET.]SCORE.METRIC OP VALUE, e.g. 'energy.auroc>=0.95', "
                   "'mean.energy.fpr_at_tpr<=0.3', 'id.accuracy>=0.9'; a failing gate exits 1");
-  cmd->add_option("--baseline", opt->baseline, "an earlier report.json to compare with")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("--baseline", opt->baseline, "an earlier report.json to compare with");
   cmd->add_option("--max-drop", opt->max_drop,
                   "METRIC=DELTA: largest allowed decrease vs --baseline, e.g. auroc=0.005");
   cmd->add_option("--max-rise", opt->max_rise,
@@ -70,7 +78,8 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
   ReportInput in;
   in.options = ToMetricOptions(opt);
-  std::vector<std::string> names = opt.scores;
+  std::vector<std::string> names;
+  for (const auto& s : opt.scores) names.push_back(CanonicalScoreName(s));
   if (names.empty()) {
     for (const auto& c : table.columns) {
       ScoreInfo info;
@@ -115,34 +124,43 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
   return in;
 }
 
-int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt) {
-  std::vector<std::string> score_names;
-  for (const auto& s : report->scores) score_names.push_back(s.name);
-  std::vector<Gate> gates;
-  for (const auto& g : opt.gates) gates.push_back(ParseGate(g, score_names));
-  report->checks = EvaluateGates(gates, *report);
-  if (!opt.baseline.empty()) {
-    std::map<std::string, double> drop, rise;
-    for (const auto& t : opt.max_drop) drop.insert(ParseTolerance(t));
-    for (const auto& t : opt.max_rise) rise.insert(ParseTolerance(t));
-    if (drop.empty() && rise.empty()) {
-      throw UsageError("--baseline needs at least one --max-drop or --max-rise");
+Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names) {
+  Checks checks;
+  for (const auto& g : opt.gates) checks.gates.push_back(ParseGate(g, score_names));
+  for (const auto& t : opt.max_drop) checks.max_drop.insert(ParseTolerance(t));
+  for (const auto& t : opt.max_rise) checks.max_rise.insert(ParseTolerance(t));
+  if (opt.baseline.empty()) {
+    if (!opt.max_drop.empty() || !opt.max_rise.empty()) {
+      throw UsageError("--max-drop and --max-rise need --baseline");
     }
-    nlohmann::json base;
+    return checks;
+  }
+  if (checks.max_drop.empty() && checks.max_rise.empty()) {
+    throw UsageError("--baseline needs at least one --max-drop or --max-rise");
+  }
+  try {
+    checks.baseline = nlohmann::json::parse(ReadFile(opt.baseline));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("baseline '" + opt.baseline + "': not valid JSON: " + e.what());
+  }
+  return checks;
+}
+
+int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
+                 const Checks& checks) {
+  report->checks = EvaluateGates(checks.gates, *report);
+  if (checks.baseline) {
     try {
-      base = nlohmann::json::parse(ReadFile(opt.baseline));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error("baseline '" + opt.baseline + "': not valid JSON: " + e.what());
-    }
-    try {
-      for (auto& c : CompareWithBaseline(base, *report, drop, rise)) report->checks.push_back(c);
+      for (auto& c : CompareWithBaseline(*checks.baseline, *report, checks.max_drop, checks.max_rise)) {
+        report->checks.push_back(c);
+      }
     } catch (const UsageError&) {
       throw;
     } catch (const Error& e) {
       throw Error("baseline '" + opt.baseline + "': " + e.what());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("baseline '" + opt.baseline + "': not an oodscore report: " + e.what());
     }
-  } else if (!opt.max_drop.empty() || !opt.max_rise.empty()) {
-    throw UsageError("--max-drop and --max-rise need --baseline");
   }
 
   const std::string md = ReportMarkdown(*report);
@@ -158,25 +176,20 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
       spdlog::error("check failed: {}", c.message);
     }
   }
-  const std::size_t s = 0;
-  std::string verdict = "ood report written to '" + opt.out_dir.string() + "'";
-  if (!report->ood.empty()) {
-    char buf[200];
-    std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%",
-                  report->scores[s].name.c_str(), 100 * report->options.tpr,
-                  100 * report->mean[s].fpr_at_tpr, 100 * report->mean[s].auroc);
-    verdict += buf;
-  }
-  if (report->checks.empty()) {
-    spdlog::info("{}", verdict);
-    return kExitOk;
-  }
-  if (failed) {
-    spdlog::error("FAIL: {} of {} checks failed; {}", failed, report->checks.size(), verdict);
-    return kExitGateFailed;
-  }
-  spdlog::info("PASS: all {} checks passed; {}", report->checks.size(), verdict);
-  return kExitOk;
+  // The verdict is a result, not a log line: printed even with --quiet.
+  std::string verdict = failed ? "FAIL: " + std::to_string(failed) + " of " +
+                                     std::to_string(report->checks.size()) + " checks failed"
+                               : report->checks.empty()
+                                     ? std::string("OK")
+                                     : "PASS: all " + std::to_string(report->checks.size()) +
+                                           " checks passed";
+  char buf[200];
+  std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%; report in '",
+                report->scores[0].name.c_str(), 100 * report->options.tpr,
+                100 * report->mean[0].fpr_at_tpr, 100 * report->mean[0].auroc);
+  verdict += buf + opt.out_dir.string() + "'";
+  std::fprintf(stderr, "oodscore: %s\n", verdict.c_str());
+  return failed ? kExitGateFailed : kExitOk;
 }
 
 }  // namespace oodscore

@@ -21,32 +21,20 @@ struct CalibrateCommand {
 
 int RunCalibrate(CalibrateCommand& cmd) {
   ScoreInfo info;
-  if (!LookupScore(cmd.score, &info) || cmd.score == "score" || cmd.score == "score_lower") {
+  const std::string score = CanonicalScoreName(cmd.score);
+  if (!LookupScore(score, &info) || score == "score" || score == "score_lower") {
     throw UsageError("unknown score '" + cmd.score + "' (energy, energy_T<t>, msp, maxlogit, entropy)");
   }
-  double temperature = 1.0;
-  if (cmd.score.rfind("energy_T", 0) == 0) {
-    temperature = ParseDouble(cmd.score.substr(8)).value();
-    cmd.scoring.temperatures.push_back(temperature);
+  if (score.rfind("energy_T", 0) == 0) {
+    cmd.scoring.temperatures.push_back(ParseDouble(score.substr(8)).value());
   }
   auto sets = LoadInputs({cmd.id});
   ScoringResult scored = RunScoring(cmd.scoring, sets, "", /*keep_rows=*/true);
-  const int col = scored.table.ColumnIndex(info.rank_column);
-  std::vector<double> oriented = scored.table.Column(sets[0].name, col);
+  std::vector<double> oriented =
+      scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));
   for (double& v : oriented) v = Orient(v, info.orientation);
   const IdThreshold t = ThresholdFromId(oriented, cmd.tpr);
-
-  DetectorCard card;
-  card.score = cmd.score;
-  card.temperature = temperature;
-  card.threshold = RawThreshold(info, t.threshold);
-  card.tpr_target = cmd.tpr;
-  card.tpr_achieved = t.tpr_achieved;
-  card.n = t.n;
-  card.id_set = sets[0].name;
-  card.model_path = cmd.scoring.model_path;
-  card.model_sha256 = scored.model_sha256;
-  card.preset = scored.run["preset"];
+  const DetectorCard card = MakeCard(info, t, cmd.tpr, sets[0].name, cmd.scoring, scored);
   const std::string text = CardJson(card).dump(2) + "\n";
   if (cmd.output.empty() || cmd.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -73,6 +61,7 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::Range(1e-9, 1.0))
       ->capture_default_str();
   sub->add_option("--output,-o", cmd->output, "card path (- = stdout)")->required();
+  sub->footer(kScoreConventions);
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     *exit_code = RunCalibrate(*cmd);

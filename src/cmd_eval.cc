@@ -18,16 +18,14 @@ struct EvalCommand {
   ReportOptions report;
 };
 
-double CardTemperature(const std::string& score) {
-  if (score.rfind("energy_T", 0) == 0) return ParseDouble(score.substr(8)).value_or(1.0);
-  return 1.0;
-}
-
 int RunEval(EvalCommand& cmd) {
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
   auto sets = LoadInputs(inputs);
-  ToMetricOptions(cmd.report);  // validate report options before scoring
+  // Cheap checks before the expensive scoring.
+  ToMetricOptions(cmd.report);
+  for (auto& s : cmd.report.scores) s = CanonicalScoreName(s);
+  const Checks checks = PrepareChecks(cmd.report, cmd.report.scores);
   std::error_code ec;
   std::filesystem::create_directories(cmd.report.out_dir, ec);
   if (ec) throw Error("cannot create '" + cmd.report.out_dir.string() + "': " + ec.message());
@@ -38,14 +36,8 @@ int RunEval(EvalCommand& cmd) {
   ReportInput input = InputFromTable(scored.table, sets[0].name, ood_names, cmd.report);
   Report report = BuildReport(input);
 
+  report.id_accuracy = LabelAccuracy(scored.table, sets[0].name);
   if (!sets[0].classes.empty()) {
-    std::size_t n = 0, correct = 0;
-    for (const auto& row : scored.table.rows) {
-      if (row.set != sets[0].name) continue;
-      ++n;
-      correct += row.label == row.pred;
-    }
-    if (n) report.id_accuracy = static_cast<double>(correct) / n;
     if (static_cast<int>(sets[0].classes.size()) != scored.stats.num_classes) {
       spdlog::warn("ID folder has {} classes but the model outputs {} logits: accuracy assumes "
                    "class i = i-th sorted folder name",
@@ -58,20 +50,11 @@ int RunEval(EvalCommand& cmd) {
 
   // A detector card per score, from the ID scores alone.
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
-    DetectorCard card;
-    card.score = report.scores[s].name;
-    card.temperature = CardTemperature(card.score);
-    card.threshold = RawThreshold(report.scores[s], report.id_thresholds[s].threshold);
-    card.tpr_target = cmd.report.tpr;
-    card.tpr_achieved = report.id_thresholds[s].tpr_achieved;
-    card.n = report.id_thresholds[s].n;
-    card.id_set = sets[0].name;
-    card.model_path = cmd.scoring.model_path;
-    card.model_sha256 = scored.model_sha256;
-    card.preset = report.run["preset"];
+    const DetectorCard card = MakeCard(report.scores[s], report.id_thresholds[s], cmd.report.tpr,
+                                       sets[0].name, cmd.scoring, scored);
     WriteFileAtomic(cmd.report.out_dir / ("card-" + card.score + ".json"), CardJson(card).dump(2) + "\n");
   }
-  return FinishReport(&report, input, cmd.report);
+  return FinishReport(&report, input, cmd.report, checks);
 }
 
 }  // namespace
@@ -88,6 +71,7 @@ void SetupEvalCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--ood", cmd->ood, "[NAME=]PATH of an OOD set; repeatable")->required();
   sub->add_option("--out-dir", cmd->report.out_dir, "report folder")->capture_default_str();
   AddReportOptions(sub, &cmd->report);
+  sub->footer(kScoreConventions);
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     if (cmd->report.scores.empty()) {

@@ -1,6 +1,8 @@
 // oodscore metrics: score files in, OOD report out. No model involved.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "cli.h"
 #include "oodscore/error.h"
 
@@ -30,8 +32,13 @@ int RunMetrics(MetricsCommand& cmd) {
     const std::string column = cmd.report.scores.empty() ? (cmd.lower_is_id ? "score_lower" : "score")
                                                          : cmd.report.scores.front();
     table.columns = {column};
+    std::vector<std::string> names;
     auto add = [&](const std::string& arg) {
       auto [name, path] = SplitNamed(arg);
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        throw UsageError("two score files are named '" + name + "'; name them with NAME=FILE");
+      }
+      names.push_back(name);
       for (double v : ReadScoreColumn(path)) table.rows.push_back({name, path, "", "", {v}});
       return name;
     };
@@ -51,34 +58,33 @@ int RunMetrics(MetricsCommand& cmd) {
       throw UsageError("no rows with set '" + cmd.id + "' in the score files (sets: " + all + ")");
     }
     id_name = cmd.id;
-    for (const auto& s : sets) {
-      if (s == cmd.id) continue;
-      if (!cmd.ood.empty() && std::find(cmd.ood.begin(), cmd.ood.end(), s) == cmd.ood.end()) continue;
-      ood_names.push_back(s);
+    if (cmd.ood.empty()) {
+      for (const auto& s : sets) {
+        if (s != cmd.id) ood_names.push_back(s);
+      }
     }
-    for (const auto& o : cmd.ood) {
+    for (const auto& o : cmd.ood) {  // in the order the user gave
       if (std::find(sets.begin(), sets.end(), o) == sets.end()) {
         throw UsageError("no rows with set '" + o + "' in the score files");
+      }
+      if (o != cmd.id && std::find(ood_names.begin(), ood_names.end(), o) == ood_names.end()) {
+        ood_names.push_back(o);
       }
     }
     if (ood_names.empty()) throw UsageError("the score files hold no set other than '" + cmd.id + "'");
   }
   spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.rows.size(), id_name, ood_names.size());
   ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
+  std::vector<std::string> score_names;
+  for (const auto& s : input.scores) score_names.push_back(s.name);
+  const Checks checks = PrepareChecks(cmd.report, score_names);
   Report report = BuildReport(input);
-  // ID accuracy, when the ID rows carry labels and predictions.
-  std::size_t labelled = 0, correct = 0;
-  for (const auto& row : table.rows) {
-    if (row.set != id_name || row.label.empty() || row.pred.empty()) continue;
-    ++labelled;
-    correct += row.label == row.pred;
-  }
-  if (labelled > 0) report.id_accuracy = static_cast<double>(correct) / labelled;
+  report.id_accuracy = LabelAccuracy(table, id_name);
   std::vector<std::string> files;
   for (const auto& f : cmd.files) files.push_back(f.string());
   report.run = {{"command", "metrics"}, {"score_files", files}, {"id_files", cmd.id_files},
                 {"ood_files", cmd.ood_files}};
-  return FinishReport(&report, input, cmd.report);
+  return FinishReport(&report, input, cmd.report, checks);
 }
 
 }  // namespace
@@ -88,7 +94,7 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code) {
   cmd->report.out_dir = ".";
   CLI::App* sub = app->add_subcommand(
       "metrics", "OOD metrics from score files (the CSV that `score` writes, or plain columns)");
-  sub->add_option("files", cmd->files, "score CSV files (shards are pooled)")->check(CLI::ExistingFile);
+  sub->add_option("files", cmd->files, "score CSV files (shards are pooled)");
   sub->add_option("--id", cmd->id, "name of the in-distribution set (the 'set' column)");
   sub->add_option("--ood", cmd->ood, "OOD set(s) to report (default: every other set)");
   sub->add_option("--id-file", cmd->id_files, "[NAME=]FILE: a plain column of ID scores")
@@ -99,6 +105,7 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--out-dir", cmd->report.out_dir, "where report.json/.md/.html go")
       ->capture_default_str();
   AddReportOptions(sub, &cmd->report);
+  sub->footer(kScoreConventions);
   sub->callback([cmd, exit_code] { *exit_code = RunMetrics(*cmd); });
 }
 

@@ -35,8 +35,8 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
                   "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
       ->required();
   sub->add_option("--output,-o", cmd->output, "score CSV path, or - for stdout")->capture_default_str();
-  sub->add_option("--card", cmd->card, "detector card (from calibrate/eval): adds an is_ood column")
-      ->check(CLI::ExistingFile);
+  sub->add_option("--card", cmd->card, "detector card (from calibrate/eval): adds an is_ood column");
+  sub->footer(kScoreConventions);
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     *exit_code = RunScore(*cmd);

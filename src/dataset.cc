@@ -82,9 +82,16 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name) {
     for (std::size_t c = 0; c < per_class.size(); ++c) {
       for (auto& p : per_class[c]) set.samples.push_back({std::move(p), std::to_string(c), nullptr, 0});
     }
+    for (std::size_t c = 0; c < per_class.size(); ++c) {
+      if (per_class[c].empty()) {
+        throw Error("class folder '" + subdirs[c] + "' in '" + dir.string() +
+                    "' holds no images (torchvision's ImageFolder refuses this too; remove it)");
+      }
+    }
     if (top_level_images) {
-      std::cerr << "warning: '" << dir.string()
-                << "' has class subfolders; image files directly in it are ignored (as ImageFolder does)\n";
+      set.warnings.push_back("'" + dir.string() +
+                             "' has class subfolders; image files directly in it are ignored "
+                             "(as ImageFolder does)");
     }
   }
   if (set.samples.empty()) {

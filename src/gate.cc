@@ -87,6 +87,10 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
         prefix[prefix.size() - s.size() - 1] == '.') {
       g.score = s;
       g.set = prefix.substr(0, prefix.size() - s.size() - 1);
+      if (g.set == "mean" && (g.metric == "threshold" || g.metric == "tpr_achieved")) {
+        throw UsageError("gate '" + text + "': the mean row has no " + g.metric +
+                         " (it is per OOD set)");
+      }
       return g;
     }
   }
@@ -120,11 +124,16 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       add("mean." + g.score + "." + g.metric, MetricValue(report.mean[s], g.metric).value());
       continue;
     }
+    // Thresholds are compared in the score's own units, as the report prints them.
+    auto value = [&](const Metrics& m) {
+      const double v = MetricValue(m, g.metric).value();
+      return g.metric == "threshold" ? RawThreshold(report.scores[s], v) : v;
+    };
     bool found = false;
     for (const auto& o : report.ood) {
       if (!g.set.empty() && o.name != g.set) continue;
       found = true;
-      add(o.name + "." + g.score + "." + g.metric, MetricValue(o.metrics[s], g.metric).value());
+      add(o.name + "." + g.score + "." + g.metric, value(o.metrics[s]));
     }
     if (!found) {
       std::vector<std::string> names;
@@ -195,6 +204,18 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
   };
   for (const auto& old_set : baseline["ood"]) {
     const std::string name = old_set.value("name", "");
+    bool present = false;
+    for (const auto& new_set : current["ood"]) present = present || new_set["name"] == name;
+    if (!present) {  // dropping an OOD set must not make a regression pass
+      CheckResult c;
+      c.kind = "baseline";
+      c.expr = name;
+      c.value = std::nan("");
+      c.pass = false;
+      c.message = "OOD set '" + name + "' is in the baseline but not in this run";
+      out.push_back(c);
+      continue;
+    }
     for (const auto& new_set : current["ood"]) {
       if (new_set["name"] != name) continue;
       for (auto it = new_set["metrics"].begin(); it != new_set["metrics"].end(); ++it) {

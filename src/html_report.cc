@@ -161,7 +161,7 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
   for (const auto& o : report.ood) {
     for (std::size_t s = 0; s < report.scores.size(); ++s) row(o.name, o.n, report.scores[s].name, o.metrics[s]);
   }
-  if (report.ood.size() > 1) {
+  {
     for (std::size_t s = 0; s < report.scores.size(); ++s) {
       row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean[s]);
     }

@@ -26,10 +26,9 @@ extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, cha
   spdlog::set_default_logger(logger);
 
   CLI::App app{
-      "oodscore: out-of-distribution detection with the energy score (Liu et al., 2020) and\n"
-      "the max-softmax baseline. Scores: energy = -T*logsumexp(f/T) (lower = in-distribution),\n"
-      "msp = max softmax (higher = ID), maxlogit (higher = ID), entropy (lower = ID).\n"
-      "Metrics rank every score oriented higher = ID, with ID as the positive class."};
+      "oodscore: out-of-distribution detection with the energy score (Liu et al., 2020) and the\n"
+      "max-softmax baseline, for TorchScript image classifiers."};
+  app.footer(oodscore::kScoreConventions);
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("oodscore ") + oodscore::ToolVersion());
   bool verbose = false, quiet = false;

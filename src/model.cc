@@ -142,7 +142,12 @@ torch::Device ResolveDevice(const std::string& name) {
                        : std::string("no CUDA device is available")) +
                   "; use --device cpu");
     }
-    torch::Device d = name == "cuda" ? torch::Device("cuda:0") : torch::Device(name);
+    torch::Device d("cpu");
+    try {
+      d = name == "cuda" ? torch::Device("cuda:0") : torch::Device(name);
+    } catch (const c10::Error&) {
+      throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
+    }
     if (d.index() >= static_cast<int>(torch::cuda::device_count())) {
       throw Error("device '" + name + "' requested, but only " +
                   std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");

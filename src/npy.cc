@@ -22,7 +22,10 @@ std::string HeaderValue(const std::string& header, const std::string& key) {
   std::size_t colon = header.find(':', k);
   if (colon == std::string::npos) return "";
   std::size_t b = header.find_first_not_of(' ', colon + 1);
-  std::size_t e = header[b] == '(' ? header.find(')', b) + 1 : header.find_first_of(",}", b);
+  if (b == std::string::npos) return "";
+  std::size_t e = header[b] == '(' ? header.find(')', b) : header.find_first_of(",}", b);
+  if (e == std::string::npos) return "";
+  if (header[b] == '(') ++e;
   return header.substr(b, e - b);
 }
 
@@ -73,7 +76,16 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
     std::size_t comma = shape.find(',', pos);
     std::string dim = shape.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     std::size_t b = dim.find_first_not_of(' ');
-    if (b != std::string::npos) a->shape_.push_back(std::stoll(dim.substr(b)));
+    if (b != std::string::npos) {
+      std::size_t used = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(dim.substr(b), &used);
+      } catch (const std::exception&) {
+      }
+      if (v < 0) throw Error(where + ": bad shape (" + shape + ")");
+      a->shape_.push_back(v);
+    }
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }

@@ -115,7 +115,11 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   const int workers = options.workers > 0
                           ? options.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const std::size_t n_slots = static_cast<std::size_t>(options.prefetch > 0 ? options.prefetch : workers + 2);
+  // Workers share a batch, so a few buffers keep them all busy: one the model is reading,
+  // the ones the workers are filling (2 * workers images ahead), and one spare.
+  const std::size_t n_slots =
+      options.prefetch > 0 ? static_cast<std::size_t>(options.prefetch)
+                           : std::max<std::size_t>(3, (2 * workers + batch - 1) / batch + 2);
 
   std::vector<Slot> slots(std::min(n_slots, n_batches));
   for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -152,7 +156,6 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
     }
   };
   std::vector<std::thread> threads;
-  for (int t = 0; t < workers; ++t) threads.emplace_back(worker);
   auto stop = [&] {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -164,6 +167,7 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   };
 
   try {
+    for (int t = 0; t < workers; ++t) threads.emplace_back(worker);
     std::vector<float> logits;
     ScoredSample row;
     for (std::size_t b = 0; b < n_batches; ++b) {

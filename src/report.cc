@@ -61,8 +61,9 @@ double RawThreshold(const ScoreInfo& score, double oriented) {
   return Orient(oriented, score.orientation);
 }
 
-std::string AcceptRule(const ScoreInfo& score, double raw) {
-  return score.name + (score.orientation == Orientation::kHigherIsId ? " >= " : " <= ") +
+std::string AcceptRule(const ScoreInfo& score, double raw, bool strict) {
+  const bool higher = score.orientation == Orientation::kHigherIsId;
+  return score.name + (higher ? (strict ? " > " : " >= ") : (strict ? " < " : " <= ")) +
          FormatDouble(raw);
 }
 
@@ -92,7 +93,8 @@ nlohmann::json Num(double v) {
   return v;
 }
 
-nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_threshold) {
+nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_threshold,
+                           bool ood_positive) {
   nlohmann::json j;
   j["auroc"] = Num(m.auroc);
   j["aupr_in"] = Num(m.aupr_in);
@@ -101,7 +103,7 @@ nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_t
   if (with_threshold) {
     const double raw = RawThreshold(score, m.threshold);
     j["threshold"] = Num(raw);
-    j["accept_as_id"] = AcceptRule(score, raw);
+    j["accept_as_id"] = AcceptRule(score, raw, ood_positive);
     j["tpr_achieved"] = Num(m.tpr_achieved);
   }
   j["detection_error"] = Num(m.detection_error);
@@ -153,14 +155,15 @@ nlohmann::json ReportJson(const Report& r) {
   for (const auto& o : r.ood) {
     nlohmann::json metrics = nlohmann::json::object();
     for (std::size_t s = 0; s < r.scores.size(); ++s) {
-      metrics[r.scores[s].name] = MetricsJson(o.metrics[s], r.scores[s], true);
+      metrics[r.scores[s].name] = MetricsJson(o.metrics[s], r.scores[s], true,
+                                              std::string(ConventionPositiveClass(r.options.convention)) == "ood");
     }
     ood.push_back({{"name", o.name}, {"n", o.n}, {"metrics", metrics}});
   }
   j["ood"] = ood;
   nlohmann::json mean = nlohmann::json::object();
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
-    mean[r.scores[s].name] = MetricsJson(r.mean[s], r.scores[s], false);
+    mean[r.scores[s].name] = MetricsJson(r.mean[s], r.scores[s], false, false);
   }
   j["mean"] = mean;
   if (!r.checks.empty()) {
@@ -188,7 +191,13 @@ std::string ReportMarkdown(const Report& r) {
   md += ". FPR at " + std::string(tpr) + "% TPR, convention " +
         ConventionName(r.options.convention) + " (positive class: " +
         ConventionPositiveClass(r.options.convention) + "); AUPR " +
-        (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %.\n\n";
+        (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %.\n";
+  md += "Scores:";
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    md += std::string(s ? "," : "") + " " + r.scores[s].name +
+          (r.scores[s].orientation == Orientation::kHigherIsId ? " (higher = ID)" : " (lower = ID)");
+  }
+  md += "; every score is ranked oriented so that higher = ID.\n\n";
   md += "| OOD set | n | score | FPR" + std::string(tpr) +
         " ↓ | AUROC ↑ | AUPR-In ↑ | AUPR-Out ↑ | DetErr ↓ |\n";
   md += "|---|---:|---|---:|---:|---:|---:|---:|\n";
@@ -206,7 +215,7 @@ std::string ReportMarkdown(const Report& r) {
   for (const auto& o : r.ood) {
     for (std::size_t s = 0; s < r.scores.size(); ++s) row(o.name, o.n, r.scores[s].name, o.metrics[s]);
   }
-  if (r.ood.size() > 1) {
+  {  // A mean row also for one OOD set, so that tables from different runs line up.
     for (std::size_t s = 0; s < r.scores.size(); ++s) {
       row("**mean**", r.mean[s].n_ood, r.scores[s].name, r.mean[s]);
     }

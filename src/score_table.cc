@@ -33,11 +33,25 @@ std::vector<std::string> ScoreTable::SetNames() const {
 }
 
 std::vector<double> ScoreTable::Column(const std::string& set, int column) const {
+  if (column < 0 || column >= static_cast<int>(columns.size())) {
+    throw Error("internal error: score column " + std::to_string(column) + " does not exist");
+  }
   std::vector<double> out;
   for (const ScoreRow& row : rows) {
     if (row.set == set) out.push_back(row.values[column]);
   }
   return out;
+}
+
+std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set) {
+  std::size_t labelled = 0, correct = 0;
+  for (const auto& row : table.rows) {
+    if (row.set != set || row.label.empty() || row.pred.empty()) continue;
+    ++labelled;
+    correct += row.label == row.pred;
+  }
+  if (labelled == 0) return std::nullopt;
+  return static_cast<double>(correct) / labelled;
 }
 
 namespace {

@@ -60,6 +60,13 @@ std::string EnergyColumn(double temperature) {
   return "energy_T" + FormatDouble(temperature);
 }
 
+std::string CanonicalScoreName(const std::string& name) {
+  if (name.rfind("energy_T", 0) != 0) return name;
+  auto t = ParseDouble(std::string_view(name).substr(8));
+  if (!t || !(*t > 0) || !std::isfinite(*t)) return name;
+  return EnergyColumn(*t);
+}
+
 bool LookupScore(const std::string& column, ScoreInfo* info) {
   if (column == "energy" || column.rfind("energy_T", 0) == 0) {
     if (column != "energy") {

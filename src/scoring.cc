@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "oodscore/error.h"
+#include "oodscore/format.h"
+#include "oodscore/report.h"
 #include "oodscore/sha256.h"
 #include "oodscore/version.h"
 
@@ -56,6 +58,7 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args) {
       }
     }
     sets.push_back(ListInput(path, name));
+    for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
     spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
                  sets.back().classes.empty()
                      ? std::string()
@@ -97,6 +100,25 @@ class Progress {
 };
 
 }  // namespace
+
+DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
+                      const std::string& id_set, const ScoringOptions& opt,
+                      const ScoringResult& scored) {
+  DetectorCard card;
+  card.score = score.name;
+  card.temperature = 1.0;
+  if (score.name.rfind("energy_T", 0) == 0) card.temperature = ParseDouble(score.name.substr(8)).value_or(1.0);
+  card.threshold = RawThreshold(score, threshold.threshold);
+  if (score.rank_column == "log_msp") card.log_msp_threshold = threshold.threshold;
+  card.tpr_target = tpr_target;
+  card.tpr_achieved = threshold.tpr_achieved;
+  card.n = threshold.n;
+  card.id_set = id_set;
+  card.model_path = opt.model_path;
+  card.model_sha256 = scored.model_sha256;
+  card.preset = scored.run["preset"];
+  return card;
+}
 
 ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                          const std::string& csv_path, bool keep_rows,
@@ -148,7 +170,8 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   columns.push_back("entropy");
   int card_column = -1;
   if (card) {
-    card_column = static_cast<int>(std::find(columns.begin(), columns.end(), card->score) - columns.begin());
+    const std::string apply = card->ApplyColumn();
+    card_column = static_cast<int>(std::find(columns.begin(), columns.end(), apply) - columns.begin());
     if (card_column == static_cast<int>(columns.size())) {
       throw Error("detector card's score '" + card->score + "' is not one this run computes");
     }

@@ -12,6 +12,7 @@
 
 #include "oodscore/card.h"
 #include "oodscore/model.h"
+#include "oodscore/metrics.h"
 #include "oodscore/pipeline.h"
 #include "oodscore/preset.h"
 #include "oodscore/score_table.h"
@@ -47,6 +48,11 @@ struct ScoringResult {
 ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                          const std::string& csv_path, bool keep_rows,
                          const std::optional<DetectorCard>& card = std::nullopt);
+
+// The detector card for a threshold picked from ID scores of this run.
+DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
+                      const std::string& id_set, const ScoringOptions& opt,
+                      const ScoringResult& scored);
 
 // Loads every "[NAME=]PATH" input as a sample set; names must be unique.
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args);

@@ -38,8 +38,8 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
-  auto r = Cli("score -q " + Common() + "--input '" + (tmp_ / "id") + "' --input other='" + (tmp_ / "far") +
-               "' --output '" + (tmp_ / "s.csv") + "'");
+  auto r = Cli("score -q " + Common() + "--batch-size 5 --workers 1 --input '" + (tmp_ / "id") +
+               "' --input other='" + (tmp_ / "far") + "' --output '" + (tmp_ / "s.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
   ASSERT_EQ(t.rows.size(), 24u);
@@ -51,10 +51,19 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   EXPECT_EQ(t.rows[23].label, "");
   // Same file whatever the thread count. (The batch size may change the last bits of the
   // logits, since the GEMM blocking changes with it; so it does in PyTorch.)
-  auto r2 = Cli("score -q " + Common() + "--workers 3 --threads 1 --input '" + (tmp_ / "id") +
+  auto r2 = Cli("score -q " + Common() + "--batch-size 5 --workers 3 --threads 1 --input '" + (tmp_ / "id") +
                 "' --input other='" + (tmp_ / "far") + "' --output '" + (tmp_ / "s2.csv") + "'");
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(ReadText(tmp_ / "s.csv"), ReadText(tmp_ / "s2.csv"));
+}
+
+TEST_F(CliTest, ModelCommandsRunWithPassiveOpenMpWaits) {
+  auto r = Cli("score -v " + Common() + "--input '" + (tmp_ / "far") + "' -o /dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("OMP_WAIT_POLICY=PASSIVE (set by oodscore)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("model graph: frozen+optimize_for_inference; first-batch max change"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, ScoreToStdoutWithExtraTemperatures) {
@@ -96,7 +105,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   auto r = Cli("score --model '" + (tmp_ / "m.pt") + "' --preset cifar1 --input '" + (tmp_ / "id") + "'");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown preset 'cifar1', did you mean 'cifar10'?"), std::string::npos) << r.err;
-  EXPECT_EQ(Cli("metrics --tpr 1.5 x.csv").exit_code, 2);
+  WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
+  EXPECT_EQ(Cli("metrics --tpr 1.5 --id id '" + (tmp_ / "s.csv") + "'").exit_code, 2);
+  EXPECT_EQ(Cli("metrics --id id '" + (tmp_ / "s.csv") + "'").exit_code, 0);
   EXPECT_EQ(Cli("--help").exit_code, 0);
 }
 
@@ -195,6 +206,83 @@ TEST_F(CliTest, MetricsReportsBadScoreFilesByLine) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no rows with set 'cifar' in the score files (sets: 'id', 'ood')"), std::string::npos)
       << r.err;
+}
+
+TEST_F(CliTest, MissingInputFilesExitThree) {
+  auto r = Cli("metrics --id id '" + (tmp_ / "none.csv") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot open score file '" + (tmp_ / "none.csv") + "'"), std::string::npos) << r.err;
+  r = Cli("score " + Common() + "--card '" + (tmp_ / "none.json") + "' --input '" + (tmp_ / "id") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+}
+
+TEST_F(CliTest, ThresholdGatesUseTheScoresOwnUnits) {
+  WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-9\nid,b,,,-8\nood,c,,,-1\n");
+  const std::string base = "metrics -q --id id --tpr 1 '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "m") + "' ";
+  // Every ID sample accepted: energy <= -8.
+  EXPECT_EQ(Cli(base + "--gate 'ood.energy.threshold<=-7.5'").exit_code, 0);
+  EXPECT_EQ(Cli(base + "--gate 'ood.energy.threshold>=-7.5'").exit_code, 1);
+  EXPECT_EQ(Cli(base + "--gate 'mean.energy.threshold<=0'").exit_code, 2);
+}
+
+TEST_F(CliTest, PlainScoreFilesWithTheSameNameAreRefused) {
+  WriteText(tmp_ / "a/s.txt", "1\n2\n");
+  WriteText(tmp_ / "b/s.txt", "0\n");
+  auto r = Cli("metrics --id-file '" + (tmp_ / "a/s.txt") + "' --ood-file '" + (tmp_ / "b/s.txt") + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("two score files are named 's'; name them with NAME=FILE"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, CalibrateAcceptsEnergyAtTemperatureOne) {
+  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --score energy_T1 -o '" +
+               (tmp_ / "card.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  EXPECT_EQ(card["score"], "energy");
+  EXPECT_LT(card["threshold"].get<double>(), 0.0);
+}
+
+TEST_F(CliTest, MspCardsReproduceTheirCalibration) {
+  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --score msp --tpr 0.5 -o '" +
+               (tmp_ / "card.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  ASSERT_TRUE(card.contains("log_msp_threshold"));
+  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") +
+          "' -o '" + (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  int accepted = 0;
+  for (const auto& row : t.rows) accepted += row.values[t.ColumnIndex("is_ood")] == 0.0;
+  EXPECT_EQ(accepted, static_cast<int>(card["tpr_achieved"].get<double>() * 12 + 0.5));
+}
+
+TEST_F(CliTest, OodPositiveConventionsPrintAStrictAcceptRule) {
+  WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-9\nid,b,,,-8\nood,c,,,-8\nood,d,,,-1\n");
+  auto r = Cli("metrics -q --id id --fpr-convention openood '" + (tmp_ / "s.csv") + "' --out-dir '" +
+               (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["positive_class"], "ood");
+  EXPECT_EQ(j["ood"][0]["metrics"]["energy"]["accept_as_id"].get<std::string>().substr(0, 9), "energy < ");
+}
+
+TEST_F(CliTest, BaselineSetMissingFromTheRunFails) {
+  const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' ";
+  ASSERT_EQ(Cli(base + "--ood '" + (tmp_ / "far") + "' --ood far2='" + (tmp_ / "far") + "' --out-dir '" +
+                (tmp_ / "old") + "'").exit_code, 0);
+  auto r = Cli(base + "--ood '" + (tmp_ / "far") + "' --out-dir '" + (tmp_ / "new") + "' --baseline '" +
+               (tmp_ / "old/report.json") + "' --max-drop auroc=0.01");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("OOD set 'far2' is in the baseline but not in this run"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BadGatesFailBeforeScoring) {
+  auto r = Cli("eval " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+               "' --out-dir '" + (tmp_ / "r") + "' --gate 'energy.aroc>1'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.find("model '"), std::string::npos) << r.err;  // the model was never loaded
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r/scores.csv"));
 }
 
 TEST_F(CliTest, MetricsOnPlainScoreColumns) {

@@ -23,16 +23,31 @@ std::vector<std::string> Relative(const SampleSet& set, const std::filesystem::p
 TEST(DatasetTest, ClassFoldersFollowImageFolderOrder) {
   TempDir tmp;
   for (const char* f : {"b/2.png", "b/10.png", "a/x/1.JPG", "a/0.jpeg", "a/notes.txt", "a.x/3.png",
-                        "c/empty/", "a/z.webp"}) {
+                        "a/z.webp"}) {
     WriteText(tmp / f, "x");
   }
   WriteText(tmp / "top.png", "x");  // ignored: ImageFolder ignores files beside class folders
   SampleSet set = ListFolder(tmp.path(), "id");
-  EXPECT_EQ(set.classes, (std::vector<std::string>{"a", "a.x", "b", "c"}));
+  EXPECT_EQ(set.classes, (std::vector<std::string>{"a", "a.x", "b"}));
+  ASSERT_EQ(set.warnings.size(), 1u);  // top.png is ignored, and said so
   // sorted(os.walk()) visits "a" before "a/x"; names sort as bytes ("10" < "2").
   EXPECT_EQ(Relative(set, tmp.path()),
             (std::vector<std::string>{"a/0.jpeg:0", "a/z.webp:0", "a/x/1.JPG:0", "a.x/3.png:1",
                                       "b/10.png:2", "b/2.png:2"}));
+}
+
+TEST(DatasetTest, EmptyClassFolderIsAnErrorAsInImageFolder) {
+  TempDir tmp;
+  WriteText(tmp / "a/1.png", "x");
+  std::filesystem::create_directories(tmp.path() / "b");
+  try {
+    ListFolder(tmp.path(), "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "class folder 'b' in '" + tmp.path().string() +
+                                         "' holds no images (torchvision's ImageFolder refuses this "
+                                         "too; remove it)");
+  }
 }
 
 TEST(DatasetTest, FlatFolderHasEmptyLabels) {

@@ -68,10 +68,41 @@ TEST(ModelTest, FrozenAndUnfrozenAgree) {
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6 * (1 + std::fabs(b[i])));
 }
 
+TEST(ModelTest, OptimizedConvModelIsCheckedAgainstTheFrozenOne) {
+  TempDir tmp;
+  testing::WriteConvModel(tmp / "conv.pt", 3, 4);
+  std::vector<float> optimized, frozen;
+  std::string how;
+  int k = 0;
+  for (bool optimize : {true, false}) {
+    ModelOptions opt;
+    opt.optimize = optimize;
+    auto m = Model::Load(tmp / "conv.pt", opt);
+    float* in = m->InputBuffer(5 * 3 * 8 * 8);
+    for (int i = 0; i < 5 * 3 * 8 * 8; ++i) in[i] = std::sin(0.1f * i);
+    m->Forward(5, 3, 8, 8, optimize ? &optimized : &frozen, &k);
+    if (optimize) how = m->optimization();
+  }
+  EXPECT_EQ(how.rfind("frozen+optimize_for_inference; first-batch max change ", 0), 0u) << how;
+  ASSERT_EQ(optimized.size(), 20u);
+  double scale = 0;
+  for (float v : frozen) scale = std::max(scale, std::fabs(double(v)));
+  for (std::size_t i = 0; i < frozen.size(); ++i) {
+    EXPECT_LE(std::fabs(optimized[i] - frozen[i]), kOptimizeTolerance * scale) << i;
+  }
+}
+
 TEST(ModelTest, TupleOutputUsesTheFirstElement) {
   TempDir tmp;
   testing::WriteOddModel(tmp / "t.pt", "tuple", 12);
-  EXPECT_EQ(LoadError(tmp / "t.pt"), "");
+  auto m = Model::Load(tmp / "t.pt", {});
+  float* in = m->InputBuffer(12);
+  for (int i = 0; i < 12; ++i) in[i] = 1.0f;
+  std::vector<float> logits;
+  int k = 0;
+  m->Forward(1, 3, 2, 2, &logits, &k);
+  ASSERT_EQ(k, 3);
+  for (float v : logits) EXPECT_NEAR(v, 0.12f, 1e-6);  // 12 inputs x weight 0.01
 }
 
 TEST(ModelTest, WrongOutputsSayWhatWasExpected) {

@@ -142,12 +142,31 @@ TEST_F(PipelineTest, NanLogitsNameTheSample) {
   auto nan_model = Model::Load(tmp_ / "nan.pt", {});
   std::vector<SampleSet> sets = {ListFolder(tmp_.path() / "id", "id")};
   Collected got;
+  PipelineOptions opt;  // several batches, so workers are waiting on later buffers
+  opt.batch_size = 4;
+  opt.workers = 3;
+  opt.prefetch = 2;
   try {
-    ScoreAll(sets, Grey8x8(), *nan_model, {}, &got);
+    ScoreAll(sets, Grey8x8(), *nan_model, opt, &got);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "model produced NaN or Inf logits for '" + sets[0].samples[0].path + "'");
   }
+}
+
+TEST_F(PipelineTest, AnErrorInALaterBatchStopsTheWorkers) {
+  std::vector<SampleSet> sets = {ListFolder(tmp_.path() / "id", "id")};
+  PipelineOptions opt;
+  opt.batch_size = 3;
+  opt.workers = 4;
+  opt.prefetch = 2;
+  PipelineCallbacks cb;
+  int rows = 0;
+  cb.on_row = [&](const ScoredSample&) {
+    if (++rows == 8) throw Error("sink failed");
+  };
+  EXPECT_THROW(RunPipeline(sets, Grey8x8(), *model_, opt, cb), Error);
+  EXPECT_EQ(rows, 8);
 }
 
 TEST_F(PipelineTest, NothingScorableIsAnError) {

@@ -84,7 +84,10 @@ TEST(ReportTest, HtmlIsSelfContainedWithPlots) {
   EXPECT_NE(html.find("class=\"bar\""), std::string::npos);
   EXPECT_NE(html.find("class=\"threshold\""), std::string::npos);
   EXPECT_NE(html.find("class=\"roc\""), std::string::npos);
-  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // no links out
+  // No links out: the only URL is the SVG namespace.
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
 }
 

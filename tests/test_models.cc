@@ -25,6 +25,22 @@ def forward(self, x):
   m.save(path);
 }
 
+void WriteConvModel(const std::string& path, int in_channels, int classes) {
+  torch::jit::Module m("TinyConv");
+  at::Tensor w = torch::arange(8 * in_channels * 9, torch::kFloat32).reshape({8, in_channels, 3, 3});
+  m.register_parameter("conv_weight", torch::sin(w * 0.7) * 0.3, false);
+  m.register_parameter("conv_bias", torch::linspace(-0.1, 0.1, 8), false);
+  m.register_parameter("fc_weight", torch::cos(torch::arange(classes * 8, torch::kFloat32).reshape({classes, 8})), false);
+  m.register_parameter("fc_bias", torch::zeros({classes}), false);
+  m.define(R"(
+def forward(self, x):
+    y = torch.relu(torch.conv2d(x, self.conv_weight, self.conv_bias, [1, 1], [1, 1]))
+    y = y.mean([2, 3])
+    return torch.matmul(y, self.fc_weight.t()) + self.fc_bias
+)");
+  m.save(path);
+}
+
 void WriteOddModel(const std::string& path, const std::string& kind, int in_features) {
   torch::jit::Module m("Odd");
   m.register_parameter("weight", torch::ones({3, in_features}) * 0.01, false);

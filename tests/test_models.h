@@ -10,6 +10,10 @@ namespace oodscore::testing {
 // logits = x.flatten(1) @ W^T + b, W[i][j] = scale * sin(0.37 * (i + 1) * (j + 1)), b[i] = 0.1 * i.
 void WriteLinearModel(const std::string& path, int in_features, int classes, double scale = 0.05);
 
+// A small CNN: conv3x3(in -> 8) + relu + global average pool + linear(8 -> classes), with
+// fixed weights. Input [N, in_channels, H, W].
+void WriteConvModel(const std::string& path, int in_channels, int classes);
+
 // Models whose output is wrong in one way: "vector" (1-D output), "one_class" ([N, 1]),
 // "int" (int64 logits), "nan" (NaN logits), "tuple" (returns (logits, features): valid),
 // "string" (returns a str).

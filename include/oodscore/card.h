@@ -8,6 +8,7 @@
 #define OODSCORE_CARD_H_
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -26,9 +27,15 @@ struct DetectorCard {
   std::string id_set;
   std::string model_path, model_sha256;
   nlohmann::json preset;         // the preset in full
+  // For msp: the threshold on log_msp that calibration ranked by. Applying the card to
+  // log_msp reproduces the calibration exactly, where msp itself may have rounded to 1.0.
+  std::optional<double> log_msp_threshold;
 
-  // 1 when the sample is OOD by this card (the score falls on the rejected side).
-  bool IsOod(double raw_score) const;
+  // The score column the card is applied to: "log_msp" for msp cards that carry
+  // log_msp_threshold, else `score`.
+  std::string ApplyColumn() const;
+  // True when a sample whose ApplyColumn() value is `value` is OOD by this card.
+  bool IsOod(double value) const;
 };
 
 nlohmann::json CardJson(const DetectorCard& card);

@@ -24,6 +24,7 @@ struct SampleSet {
   std::string name;
   std::vector<Sample> samples;
   std::vector<std::string> classes;  // folder classes in label order (ImageFolder); may be empty
+  std::vector<std::string> warnings;  // things the caller should log (files ignored, ...)
 };
 
 // True for the extensions torchvision's ImageFolder accepts (case-insensitive):
@@ -33,7 +34,8 @@ bool HasImageExtension(const std::filesystem::path& path);
 // A folder with class subfolders: classes = sorted subfolder names (byte order), label =
 // class index, files found recursively and sorted. A folder with image files directly in
 // it and no class subfolder holding images: a flat set with empty labels.
-// Throws oodscore::Error for a missing folder or one without images.
+// Throws oodscore::Error for a missing folder, one without images, or (as ImageFolder does)
+// a class folder without images.
 SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name);
 
 // A text file (or "-" for stdin): one path per line, optional label after a tab or comma;

@@ -39,7 +39,8 @@ std::pair<std::string, double> ParseTolerance(const std::string& text);
 // present in both. max_drop: metric -> largest allowed decrease (higher-is-better metrics);
 // max_rise: metric -> largest allowed increase (fpr_at_tpr, detection_error).
 // With bootstrap intervals in the baseline, each message says whether the new value lies
-// inside the baseline's 95% interval.
+// inside the baseline's 95% interval. An OOD set of the baseline missing from this run is a
+// failed check.
 std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
                                              const std::map<std::string, double>& max_drop,
                                              const std::map<std::string, double>& max_rise);

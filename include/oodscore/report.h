@@ -67,8 +67,9 @@ Report BuildReport(const ReportInput& input);
 // Converts an oriented threshold back to the score's own units (an energy, an MSP).
 double RawThreshold(const ScoreInfo& score, double oriented);
 
-// "energy <= -7.25" / "msp >= 0.91": the rule that accepts a sample as ID.
-std::string AcceptRule(const ScoreInfo& score, double raw_threshold);
+// "energy <= -7.25" / "msp >= 0.91": the rule that accepts a sample as ID. strict gives
+// "<" / ">": the OOD-positive conventions (openood, pytorch-ood) flag the threshold itself OOD.
+std::string AcceptRule(const ScoreInfo& score, double raw_threshold, bool strict = false);
 
 // Names of the metrics a gate or baseline may refer to.
 const std::vector<std::string>& MetricNames();

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct ScoreTable {
   // Raw values of one column for the rows of one set, in row order.
   std::vector<double> Column(const std::string& set, int column) const;
 };
+
+// Share of the set's rows whose pred equals their label, over the rows that have both;
+// nullopt when none has.
+std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set);
 
 // Reads and pools score files (shards). Every file must have the same header.
 // Throws oodscore::Error naming file, line and column on a missing column, a non-numeric

@@ -45,6 +45,10 @@ bool LookupScore(const std::string& column, ScoreInfo* info);
 // with t in shortest round-trip form ("energy_T0.5", "energy_T1000").
 std::string EnergyColumn(double temperature);
 
+// The column name a score is written under: "energy_T1" -> "energy", "energy_T2.0" ->
+// "energy_T2"; other names unchanged.
+std::string CanonicalScoreName(const std::string& name);
+
 // Maps a raw score to the oriented metric axis (higher = more ID), and back.
 inline double Orient(double value, Orientation o) {
   return o == Orientation::kHigherIsId ? value : -value;
