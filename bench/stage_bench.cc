@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
         auto d = oodscore::DecodeFile(set.samples[i].path, preset.spec.mode);
         if (!d.ok()) continue;
         auto img = oodscore::TransformUint8(d.image, preset.spec);
-        oodscore::ToTensorNormalize(img, preset.spec, i < static_cast<std::size_t>(batch)
-                                                         ? first_batch.data() + i * per
-                                                         : out.data());
+        oodscore::ToTensorNormalize(
+            img, preset.spec,
+            i < static_cast<std::size_t>(batch) ? first_batch.data() + i * per : out.data());
       }
     });
   }
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
       float* in = model->InputBuffer(per * batch);
       std::copy(first_batch.begin(), first_batch.begin() + per * m, in);
       model->Forward(m, c, h, w, &logits, &k);
-      for (int j = 0; j < m; ++j) oodscore::ComputeLogitScores(logits.data() + j * k, k, {1.0}, &scores);
+      for (int j = 0; j < m; ++j)
+        oodscore::ComputeLogitScores(logits.data() + j * k, k, {1.0}, &scores);
     }
   };
   run(static_cast<std::size_t>(batch) * 2);  // warm-up (first calls optimise the graph)

@@ -29,20 +29,21 @@ bool DetectorCard::IsOod(double value) const {
 
 nlohmann::json CardJson(const DetectorCard& c) {
   const Orientation o = CardOrientation(c.score);
-  nlohmann::json j = {{"kind", "oodscore-detector-card"},
-          {"score", c.score},
-          {"temperature", c.temperature},
-          {"orientation", o == Orientation::kHigherIsId ? "higher_is_id" : "lower_is_id"},
-          {"threshold", c.threshold},
-          {"accept_as_id", c.score + (o == Orientation::kHigherIsId ? " >= " : " <= ") +
-                               FormatDouble(c.threshold)},
-          {"tpr_target", c.tpr_target},
-          {"tpr_achieved", c.tpr_achieved},
-          {"n", c.n},
-          {"id_set", c.id_set},
-          {"model", {{"path", c.model_path}, {"sha256", c.model_sha256}}},
-          {"preset", c.preset},
-          {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}}};
+  nlohmann::json j = {
+      {"kind", "oodscore-detector-card"},
+      {"score", c.score},
+      {"temperature", c.temperature},
+      {"orientation", o == Orientation::kHigherIsId ? "higher_is_id" : "lower_is_id"},
+      {"threshold", c.threshold},
+      {"accept_as_id",
+       c.score + (o == Orientation::kHigherIsId ? " >= " : " <= ") + FormatDouble(c.threshold)},
+      {"tpr_target", c.tpr_target},
+      {"tpr_achieved", c.tpr_achieved},
+      {"n", c.n},
+      {"id_set", c.id_set},
+      {"model", {{"path", c.model_path}, {"sha256", c.model_sha256}}},
+      {"preset", c.preset},
+      {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}}};
   if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
   return j;
 }

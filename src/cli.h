@@ -6,14 +6,13 @@
 #ifndef OODSCORE_SRC_CLI_H_
 #define OODSCORE_SRC_CLI_H_
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "oodscore/gate.h"
 #include "oodscore/report.h"

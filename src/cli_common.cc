@@ -86,15 +86,17 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
       if (LookupScore(c, &info)) names.push_back(c);
     }
     if (names.empty()) {
-      throw Error("no known score column in the score file (expected energy, msp, maxlogit, "
-                  "entropy or energy_T<t>)");
+      throw Error(
+          "no known score column in the score file (expected energy, msp, maxlogit, "
+          "entropy or energy_T<t>)");
     }
   }
   std::vector<int> rank_columns;
   for (const auto& name : names) {
     ScoreInfo info;
     if (!LookupScore(name, &info)) {
-      throw UsageError("unknown score '" + name + "' (known: energy, energy_T<t>, msp, maxlogit, entropy)");
+      throw UsageError("unknown score '" + name +
+                       "' (known: energy, energy_T<t>, msp, maxlogit, entropy)");
     }
     int col = table.ColumnIndex(info.rank_column);
     if (col < 0) {
@@ -151,7 +153,8 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
   report->checks = EvaluateGates(checks.gates, *report);
   if (checks.baseline) {
     try {
-      for (auto& c : CompareWithBaseline(*checks.baseline, *report, checks.max_drop, checks.max_rise)) {
+      for (auto& c :
+           CompareWithBaseline(*checks.baseline, *report, checks.max_drop, checks.max_rise)) {
         report->checks.push_back(c);
       }
     } catch (const UsageError&) {
@@ -177,12 +180,12 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
     }
   }
   // The verdict is a result, not a log line: printed even with --quiet.
-  std::string verdict = failed ? "FAIL: " + std::to_string(failed) + " of " +
-                                     std::to_string(report->checks.size()) + " checks failed"
-                               : report->checks.empty()
-                                     ? std::string("OK")
-                                     : "PASS: all " + std::to_string(report->checks.size()) +
-                                           " checks passed";
+  std::string verdict =
+      failed ? "FAIL: " + std::to_string(failed) + " of " + std::to_string(report->checks.size()) +
+                   " checks failed"
+      : report->checks.empty()
+          ? std::string("OK")
+          : "PASS: all " + std::to_string(report->checks.size()) + " checks passed";
   char buf[200];
   std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%; report in '",
                 report->scores[0].name.c_str(), 100 * report->options.tpr,

@@ -23,7 +23,8 @@ int RunCalibrate(CalibrateCommand& cmd) {
   ScoreInfo info;
   const std::string score = CanonicalScoreName(cmd.score);
   if (!LookupScore(score, &info) || score == "score" || score == "score_lower") {
-    throw UsageError("unknown score '" + cmd.score + "' (energy, energy_T<t>, msp, maxlogit, entropy)");
+    throw UsageError("unknown score '" + cmd.score +
+                     "' (energy, energy_T<t>, msp, maxlogit, entropy)");
   }
   if (score.rfind("energy_T", 0) == 0) {
     cmd.scoring.temperatures.push_back(ParseDouble(score.substr(8)).value());
@@ -51,8 +52,9 @@ int RunCalibrate(CalibrateCommand& cmd) {
 void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
   auto cmd = std::make_shared<CalibrateCommand>();
   CLI::App* sub = app->add_subcommand(
-      "calibrate", "pick an OOD threshold from ID data alone (the ceil(tpr*n)-th best ID score) "
-                   "and write a detector card");
+      "calibrate",
+      "pick an OOD threshold from ID data alone (the ceil(tpr*n)-th best ID score) "
+      "and write a detector card");
   AddScoringOptions(sub, &cmd->scoring);
   sub->add_option("--id", cmd->id, "[NAME=]PATH of the in-distribution set")->required();
   sub->add_option("--score", cmd->score, "energy, energy_T<t>, msp, maxlogit or entropy")

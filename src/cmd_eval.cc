@@ -39,9 +39,10 @@ int RunEval(EvalCommand& cmd) {
   report.id_accuracy = LabelAccuracy(scored.table, sets[0].name);
   if (!sets[0].classes.empty()) {
     if (static_cast<int>(sets[0].classes.size()) != scored.stats.num_classes) {
-      spdlog::warn("ID folder has {} classes but the model outputs {} logits: accuracy assumes "
-                   "class i = i-th sorted folder name",
-                   sets[0].classes.size(), scored.stats.num_classes);
+      spdlog::warn(
+          "ID folder has {} classes but the model outputs {} logits: accuracy assumes "
+          "class i = i-th sorted folder name",
+          sets[0].classes.size(), scored.stats.num_classes);
     }
   }
   report.run = scored.run;
@@ -52,7 +53,8 @@ int RunEval(EvalCommand& cmd) {
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
     const DetectorCard card = MakeCard(report.scores[s], report.id_thresholds[s], cmd.report.tpr,
                                        sets[0].name, cmd.scoring, scored);
-    WriteFileAtomic(cmd.report.out_dir / ("card-" + card.score + ".json"), CardJson(card).dump(2) + "\n");
+    WriteFileAtomic(cmd.report.out_dir / ("card-" + card.score + ".json"),
+                    CardJson(card).dump(2) + "\n");
   }
   return FinishReport(&report, input, cmd.report, checks);
 }
@@ -64,8 +66,9 @@ void SetupEvalCommand(CLI::App* app, int* exit_code) {
   cmd->report.out_dir = "oodscore-report";
   cmd->report.scores = {};
   CLI::App* sub = app->add_subcommand(
-      "eval", "score an ID set and OOD sets, write scores.csv, report.{json,md,html} and detector "
-              "cards; --gate/--baseline make it a CI check (exit 1 on failure)");
+      "eval",
+      "score an ID set and OOD sets, write scores.csv, report.{json,md,html} and detector "
+      "cards; --gate/--baseline make it a CI check (exit 1 on failure)");
   AddScoringOptions(sub, &cmd->scoring);
   sub->add_option("--id", cmd->id, "[NAME=]PATH of the in-distribution set")->required();
   sub->add_option("--ood", cmd->ood, "[NAME=]PATH of an OOD set; repeatable")->required();

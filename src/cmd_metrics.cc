@@ -25,12 +25,14 @@ int RunMetrics(MetricsCommand& cmd) {
   std::vector<std::string> ood_names;
   if (!cmd.id_files.empty() || !cmd.ood_files.empty()) {
     // Plain score columns: build a one-score table.
-    if (!cmd.files.empty()) throw UsageError("give score CSV files or --id-file/--ood-file, not both");
+    if (!cmd.files.empty())
+      throw UsageError("give score CSV files or --id-file/--ood-file, not both");
     if (cmd.id_files.size() != 1 || cmd.ood_files.empty()) {
       throw UsageError("--id-file needs exactly one file and --ood-file at least one");
     }
-    const std::string column = cmd.report.scores.empty() ? (cmd.lower_is_id ? "score_lower" : "score")
-                                                         : cmd.report.scores.front();
+    const std::string column = cmd.report.scores.empty()
+                                   ? (cmd.lower_is_id ? "score_lower" : "score")
+                                   : cmd.report.scores.front();
     table.columns = {column};
     std::vector<std::string> names;
     auto add = [&](const std::string& arg) {
@@ -71,7 +73,8 @@ int RunMetrics(MetricsCommand& cmd) {
         ood_names.push_back(o);
       }
     }
-    if (ood_names.empty()) throw UsageError("the score files hold no set other than '" + cmd.id + "'");
+    if (ood_names.empty())
+      throw UsageError("the score files hold no set other than '" + cmd.id + "'");
   }
   spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.rows.size(), id_name, ood_names.size());
   ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
@@ -82,7 +85,9 @@ int RunMetrics(MetricsCommand& cmd) {
   report.id_accuracy = LabelAccuracy(table, id_name);
   std::vector<std::string> files;
   for (const auto& f : cmd.files) files.push_back(f.string());
-  report.run = {{"command", "metrics"}, {"score_files", files}, {"id_files", cmd.id_files},
+  report.run = {{"command", "metrics"},
+                {"score_files", files},
+                {"id_files", cmd.id_files},
                 {"ood_files", cmd.ood_files}};
   return FinishReport(&report, input, cmd.report, checks);
 }

@@ -26,16 +26,19 @@ int RunScore(const ScoreCommand& cmd) {
 
 void SetupScoreCommand(CLI::App* app, int* exit_code) {
   auto cmd = std::make_shared<ScoreCommand>();
-  CLI::App* sub = app->add_subcommand(
-      "score", "score images with a TorchScript classifier: one CSV row per image "
-               "(set,path,label,pred,energy,msp,maxlogit,...)");
+  CLI::App* sub =
+      app->add_subcommand("score",
+                          "score images with a TorchScript classifier: one CSV row per image "
+                          "(set,path,label,pred,energy,msp,maxlogit,...)");
   AddScoringOptions(sub, &cmd->scoring);
   sub->add_option("--input,-i", cmd->inputs,
                   "[NAME=]PATH: an image folder (ImageFolder layout or flat), a list file (- = "
                   "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
       ->required();
-  sub->add_option("--output,-o", cmd->output, "score CSV path, or - for stdout")->capture_default_str();
-  sub->add_option("--card", cmd->card, "detector card (from calibrate/eval): adds an is_ood column");
+  sub->add_option("--output,-o", cmd->output, "score CSV path, or - for stdout")
+      ->capture_default_str();
+  sub->add_option("--card", cmd->card,
+                  "detector card (from calibrate/eval): adds an is_ood column");
   sub->footer(kScoreConventions);
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();

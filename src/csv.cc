@@ -44,7 +44,7 @@ bool CsvReader::Next(std::vector<std::string>* fields) {
       field.push_back(static_cast<char>(c));
       continue;
     }
-    if (c == ',' ) {
+    if (c == ',') {
       fields->push_back(std::move(field));
       field.clear();
       was_quoted = false;

@@ -16,7 +16,8 @@ bool HasImageExtension(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* e : {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}) {
+  for (const char* e :
+       {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}) {
     if (ext == e) return true;
   }
   return false;
@@ -29,7 +30,8 @@ namespace {
 std::vector<std::string> WalkImages(const fs::path& dir) {
   std::vector<std::pair<std::string, std::string>> found;
   std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec),
+      end;
   if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
@@ -80,7 +82,8 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name) {
   } else {
     set.classes = subdirs;
     for (std::size_t c = 0; c < per_class.size(); ++c) {
-      for (auto& p : per_class[c]) set.samples.push_back({std::move(p), std::to_string(c), nullptr, 0});
+      for (auto& p : per_class[c])
+        set.samples.push_back({std::move(p), std::to_string(c), nullptr, 0});
     }
     for (std::size_t c = 0; c < per_class.size(); ++c) {
       if (per_class[c].empty()) {
@@ -121,10 +124,12 @@ SampleSet ListFile(const std::string& path, const std::string& name) {
     const std::size_t sep = line.find_last_of("\t,");
     if (sep != std::string::npos) {
       label = line.substr(sep + 1);
-      const bool numeric = !label.empty() && label.find_first_not_of("0123456789") == std::string::npos;
+      const bool numeric =
+          !label.empty() && label.find_first_not_of("0123456789") == std::string::npos;
       if (!numeric) {
         throw Error("list file '" + path + "' line " + std::to_string(n) +
-                    ": expected PATH or PATH<tab>LABEL with an integer label, got label '" + label + "'");
+                    ": expected PATH or PATH<tab>LABEL with an integer label, got label '" + label +
+                    "'");
       }
       file_path = line.substr(0, sep);
     }

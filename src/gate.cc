@@ -51,7 +51,8 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
     }
   }
   if (pos == std::string::npos) {
-    throw UsageError("gate '" + text + "': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or =="
+    throw UsageError("gate '" + text +
+                     "': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or =="
                      " and a number, e.g. 'energy.auroc>=0.95'");
   }
   const std::string lhs = Trim(text.substr(0, pos));
@@ -68,7 +69,8 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
   }
   const std::size_t dot = lhs.rfind('.');
   if (dot == std::string::npos) {
-    throw UsageError("gate '" + text + "': expected [SET.]SCORE.METRIC on the left, got '" + lhs + "'");
+    throw UsageError("gate '" + text + "': expected [SET.]SCORE.METRIC on the left, got '" + lhs +
+                     "'");
   }
   g.metric = lhs.substr(dot + 1);
   if (!IsMetric(g.metric)) {
@@ -83,7 +85,8 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
     }
   }
   for (const auto& s : score_names) {
-    if (prefix.size() > s.size() + 1 && prefix.compare(prefix.size() - s.size(), s.size(), s) == 0 &&
+    if (prefix.size() > s.size() + 1 &&
+        prefix.compare(prefix.size() - s.size(), s.size(), s) == 0 &&
         prefix[prefix.size() - s.size() - 1] == '.') {
       g.score = s;
       g.set = prefix.substr(0, prefix.size() - s.size() - 1);
@@ -94,8 +97,8 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
       return g;
     }
   }
-  throw UsageError("gate '" + text + "': no score named in '" + prefix + "' (scores in this report: " +
-                   Join(score_names) + ")");
+  throw UsageError("gate '" + text + "': no score named in '" + prefix +
+                   "' (scores in this report: " + Join(score_names) + ")");
 }
 
 std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Report& report) {
@@ -107,8 +110,8 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       c.expr = g.text;
       c.value = v;
       c.pass = std::isfinite(v) && Compare(v, g.op, g.bound);
-      c.message = where + " = " + FormatDouble(v) + (c.pass ? " satisfies " : " violates ") +
-                  g.op + " " + FormatDouble(g.bound);
+      c.message = where + " = " + FormatDouble(v) + (c.pass ? " satisfies " : " violates ") + g.op +
+                  " " + FormatDouble(g.bound);
       out.push_back(c);
     };
     if (g.set == "id") {
@@ -138,8 +141,8 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
     if (!found) {
       std::vector<std::string> names;
       for (const auto& o : report.ood) names.push_back(o.name);
-      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set + "' (sets: " +
-                       Join(names) + ", or 'mean')");
+      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set +
+                       "' (sets: " + Join(names) + ", or 'mean')");
     }
   }
   return out;
@@ -197,7 +200,8 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
       const auto& ci = old_m["ci95"][metric];
       if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number()) {
         const bool inside = n >= ci[0].get<double>() && n <= ci[1].get<double>();
-        c.message += inside ? "; inside the baseline's 95% interval" : "; outside the baseline's 95% interval";
+        c.message += inside ? "; inside the baseline's 95% interval"
+                            : "; outside the baseline's 95% interval";
       }
     }
     out.push_back(c);
@@ -221,8 +225,10 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
       for (auto it = new_set["metrics"].begin(); it != new_set["metrics"].end(); ++it) {
         if (!old_set.contains("metrics") || !old_set["metrics"].contains(it.key())) continue;
         const auto& old_m = old_set["metrics"][it.key()];
-        for (const auto& [metric, tol] : max_drop) check(name, it.key(), old_m, it.value(), metric, tol, true);
-        for (const auto& [metric, tol] : max_rise) check(name, it.key(), old_m, it.value(), metric, tol, false);
+        for (const auto& [metric, tol] : max_drop)
+          check(name, it.key(), old_m, it.value(), metric, tol, true);
+        for (const auto& [metric, tol] : max_rise)
+          check(name, it.key(), old_m, it.value(), metric, tol, false);
       }
     }
   }

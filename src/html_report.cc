@@ -14,11 +14,20 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -36,7 +45,8 @@ const char* const kColors[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6a
 std::string Axes(const std::string& title, double x0, double x1, const std::string& y_label) {
   const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + F(kW, "%.0f") +
-                  "\" height=\"" + F(kH, "%.0f") + "\" font-family=\"sans-serif\" font-size=\"11\">";
+                  "\" height=\"" + F(kH, "%.0f") +
+                  "\" font-family=\"sans-serif\" font-size=\"11\">";
   s += "<text x=\"" + F(kW / 2) + "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" +
        Escape(title) + "</text>";
   s += "<rect x=\"" + F(kLeft) + "\" y=\"" + F(kTop) + "\" width=\"" + F(pw) + "\" height=\"" +
@@ -105,9 +115,8 @@ std::string HistogramSvg(const std::string& title, const std::vector<double>& id
        F(kLeft + 22) + "\" y=\"" + F(kTop + 15) + "\">ID</text>";
   s += "<rect x=\"" + F(kLeft + 8) + "\" y=\"" + F(kTop + 20) +
        "\" width=\"10\" height=\"10\" fill=\"#d95f02\" fill-opacity=\"0.55\"/><text x=\"" +
-       F(kLeft + 22) + "\" y=\"" + F(kTop + 29) + "\">" + Escape(ood_name) +
-       "</text><text x=\"" + F(kLeft + 8) + "\" y=\"" + F(kTop + 44) +
-       "\">- - ID threshold</text></svg>";
+       F(kLeft + 22) + "\" y=\"" + F(kTop + 29) + "\">" + Escape(ood_name) + "</text><text x=\"" +
+       F(kLeft + 8) + "\" y=\"" + F(kTop + 44) + "\">- - ID threshold</text></svg>";
   return s;
 }
 
@@ -152,14 +161,16 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
   if (report.id_accuracy) h += " ID accuracy " + F(100 * *report.id_accuracy, "%.2f") + "%.";
   h += "</p>\n<table><tr><th>OOD set</th><th>n</th><th>score</th><th>FPR ↓</th><th>AUROC ↑</th>"
        "<th>AUPR-In ↑</th><th>AUPR-Out ↑</th><th>DetErr ↓</th></tr>\n";
-  auto row = [&](const std::string& set, std::size_t n, const std::string& score, const Metrics& m) {
+  auto row = [&](const std::string& set, std::size_t n, const std::string& score,
+                 const Metrics& m) {
     h += "<tr><td>" + Escape(set) + "</td><td>" + std::to_string(n) + "</td><td>" + Escape(score) +
          "</td><td>" + F(100 * m.fpr_at_tpr, "%.2f") + "</td><td>" + F(100 * m.auroc, "%.2f") +
          "</td><td>" + F(100 * m.aupr_in, "%.2f") + "</td><td>" + F(100 * m.aupr_out, "%.2f") +
          "</td><td>" + F(100 * m.detection_error, "%.2f") + "</td></tr>\n";
   };
   for (const auto& o : report.ood) {
-    for (std::size_t s = 0; s < report.scores.size(); ++s) row(o.name, o.n, report.scores[s].name, o.metrics[s]);
+    for (std::size_t s = 0; s < report.scores.size(); ++s)
+      row(o.name, o.n, report.scores[s].name, o.metrics[s]);
   }
   {
     for (std::size_t s = 0; s < report.scores.size(); ++s) {
@@ -170,7 +181,8 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
   if (!report.checks.empty()) {
     h += "<h2>Checks</h2><ul>\n";
     for (const auto& c : report.checks) {
-      h += std::string("<li") + (c.pass ? ">" : " class=\"fail\">FAIL: ") + Escape(c.message) + "</li>\n";
+      h += std::string("<li") + (c.pass ? ">" : " class=\"fail\">FAIL: ") + Escape(c.message) +
+           "</li>\n";
     }
     h += "</ul>\n";
   }
@@ -189,8 +201,9 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
     h += "<h2>" + Escape(name) + "</h2>\n<p>Accept as ID when " + Escape(AcceptRule(info, t)) +
          ".</p>\n";
     for (std::size_t o = 0; o < input.ood.size(); ++o) {
-      h += "<figure>" + HistogramSvg(name + ": " + report.id_name + " vs " + input.ood[o].name, id_raw,
-                                     raw(input.ood[o].oriented[s]), input.ood[o].name, t) +
+      h += "<figure>" +
+           HistogramSvg(name + ": " + report.id_name + " vs " + input.ood[o].name, id_raw,
+                        raw(input.ood[o].oriented[s]), input.ood[o].name, t) +
            "</figure>\n";
     }
     h += "<figure>" + RocSvg(report, input, s) + "</figure>\n";

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     dir.resize(dir.rfind('/'));
   }
   std::string error;
-  for (const std::string& path : {dir + "/liboodscore_cli.so", dir + "/../lib/oodscore/liboodscore_cli.so"}) {
+  for (const std::string& path :
+       {dir + "/liboodscore_cli.so", dir + "/../lib/oodscore/liboodscore_cli.so"}) {
     void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) {
       error += std::string("\n  ") + ::dlerror();

@@ -1,14 +1,12 @@
 // oodscore: out-of-distribution detection scores and reports for TorchScript classifiers.
 // The command-line front end, loaded by src/launcher.cc.
 #include <malloc.h>
-
-#include <cstdlib>
-
-#include <iostream>
-
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
 
 #include "cli.h"
 #include "oodscore/error.h"
@@ -42,8 +40,11 @@ extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, cha
   oodscore::SetupCalibrateCommand(&app, &exit_code);
   oodscore::SetupMetricsCommand(&app, &exit_code);
   app.parse_complete_callback([&] {
-    spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::warn : spdlog::level::info);
-    if (std::getenv("OODSCORE_SET_OMP_WAIT_POLICY")) spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore)");
+    spdlog::set_level(verbose ? spdlog::level::debug
+                      : quiet ? spdlog::level::warn
+                              : spdlog::level::info);
+    if (std::getenv("OODSCORE_SET_OMP_WAIT_POLICY"))
+      spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore)");
   });
 
   try {

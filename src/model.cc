@@ -105,11 +105,13 @@ class TorchModel : public Model {
   // The [n, K] float logits inside a model's output, or an Error saying what came instead.
   at::Tensor Logits(const c10::IValue& out, int n) {
     c10::IValue first = out;
-    if (out.isTuple() && !out.toTupleRef().elements().empty()) first = out.toTupleRef().elements()[0];
+    if (out.isTuple() && !out.toTupleRef().elements().empty())
+      first = out.toTupleRef().elements()[0];
     if (out.isList() && !out.toListRef().empty()) first = out.toListRef()[0];
     if (!first.isTensor()) {
-      throw Error("model '" + path_ + "' returned " + Describe(out) +
-                  ", expected a 2-D float tensor [N, K] of logits (or a tuple whose first element is)");
+      throw Error(
+          "model '" + path_ + "' returned " + Describe(out) +
+          ", expected a 2-D float tensor [N, K] of logits (or a tuple whose first element is)");
     }
     at::Tensor t = first.toTensor();
     if (t.dim() != 2 || t.size(0) != n || t.size(1) < 2 || !at::isFloatingType(t.scalar_type())) {
@@ -131,7 +133,8 @@ class TorchModel : public Model {
 };
 
 torch::Device ResolveDevice(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device("cpu");
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device("cpu");
   if (name == "cpu") return torch::Device("cpu");
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available()) {
@@ -166,14 +169,16 @@ std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const Mode
   }
   torch::Device device = ResolveDevice(options.device);
   if (options.half && !device.is_cuda()) throw UsageError("--half needs a CUDA device");
-  const int threads = options.threads > 0 ? options.threads
-                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   torch::jit::Module module;
   try {
     module = torch::jit::load(path.string(), device);
   } catch (const c10::Error& e) {
-    throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what_without_backtrace());
+    throw Error("cannot load TorchScript model '" + path.string() +
+                "': " + e.what_without_backtrace());
   } catch (const std::exception& e) {
     throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what());
   }

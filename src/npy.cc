@@ -46,7 +46,8 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   a->map_ = map;
   a->map_size_ = size;
   const auto* bytes = static_cast<const unsigned char*>(map);
-  if (size < 10 || std::memcmp(bytes, "\x93NUMPY", 6) != 0) throw Error(where + ": not a .npy file (bad magic)");
+  if (size < 10 || std::memcmp(bytes, "\x93NUMPY", 6) != 0)
+    throw Error(where + ": not a .npy file (bad magic)");
   const int major = bytes[6];
   std::size_t header_len, offset;
   if (major == 1) {
@@ -74,7 +75,8 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   std::size_t pos = 0;
   while (pos < shape.size()) {
     std::size_t comma = shape.find(',', pos);
-    std::string dim = shape.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string dim =
+        shape.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     std::size_t b = dim.find_first_not_of(' ');
     if (b != std::string::npos) {
       std::size_t used = 0;
@@ -107,7 +109,8 @@ NpyArray::~NpyArray() {
   if (map_) ::munmap(map_, map_size_);
 }
 
-void WriteNpy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape, const float* data) {
+void WriteNpy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape,
+              const float* data) {
   std::string dims;
   std::size_t count = 1;
   for (auto d : shape) {
@@ -124,7 +127,8 @@ void WriteNpy(const std::filesystem::path& path, const std::vector<std::int64_t>
                                 static_cast<unsigned char>(header.size() >> 8)};
   out.write(reinterpret_cast<const char*>(len), 2);
   out << header;
-  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(float)));
+  out.write(reinterpret_cast<const char*>(data),
+            static_cast<std::streamsize>(count * sizeof(float)));
   if (!out) throw Error("cannot write '" + path.string() + "'");
 }
 

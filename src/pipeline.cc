@@ -58,7 +58,8 @@ std::string LoadItem(const Sample& s, const PreprocessSpec& spec, int c, int h, 
 
 // The per-sample input shape: fixed by the preset when it crops or resizes to [h, w];
 // otherwise taken from the first sample.
-void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, int* c, int* h, int* w) {
+void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, int* c, int* h,
+                int* w) {
   const Sample& first = *items.front().sample;
   if (first.npy) {
     *c = int(first.npy->shape()[1]);
@@ -117,9 +118,9 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Workers share a batch, so a few buffers keep them all busy: one the model is reading,
   // the ones the workers are filling (2 * workers images ahead), and one spare.
-  const std::size_t n_slots =
-      options.prefetch > 0 ? static_cast<std::size_t>(options.prefetch)
-                           : std::max<std::size_t>(3, (2 * workers + batch - 1) / batch + 2);
+  const std::size_t n_slots = options.prefetch > 0
+                                  ? static_cast<std::size_t>(options.prefetch)
+                                  : std::max<std::size_t>(3, (2 * workers + batch - 1) / batch + 2);
 
   std::vector<Slot> slots(std::min(n_slots, n_batches));
   for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -232,8 +233,8 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   for (const auto& s : stats.sets) scored += s.scored;
   if (scored == 0) {
     throw Error("no sample could be scored (" + std::to_string(stats.skipped.size()) +
-                " skipped; first: '" + stats.skipped.front().path + "': " +
-                stats.skipped.front().reason + ")");
+                " skipped; first: '" + stats.skipped.front().path +
+                "': " + stats.skipped.front().reason + ")");
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;

@@ -46,8 +46,8 @@ Preset LoadPreset(const std::string& name_or_path) {
     }
   }
   std::error_code ec;
-  const bool looks_like_file = name_or_path.size() > 5 &&
-                               name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0;
+  const bool looks_like_file =
+      name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0;
   if (looks_like_file || std::filesystem::is_regular_file(name_or_path, ec)) {
     p.json = ReadFile(name_or_path);
     p.source = name_or_path;

@@ -69,8 +69,7 @@ std::string AcceptRule(const ScoreInfo& score, double raw, bool strict) {
 
 const std::vector<std::string>& MetricNames() {
   static const std::vector<std::string> names = {
-      "auroc", "aupr_in", "aupr_out", "fpr_at_tpr", "detection_error", "threshold",
-      "tpr_achieved"};
+      "auroc", "aupr_in", "aupr_out", "fpr_at_tpr", "detection_error", "threshold", "tpr_achieved"};
   return names;
 }
 
@@ -129,10 +128,12 @@ nlohmann::json ReportJson(const Report& r) {
   j["tpr_level"] = r.options.tpr;
   j["fpr_convention"] = ConventionName(r.options.convention);
   j["positive_class"] = ConventionPositiveClass(r.options.convention);
-  const bool trapezoid = !r.ood.empty() && !r.scores.empty() && r.ood[0].metrics[0].aupr_is_trapezoid;
+  const bool trapezoid =
+      !r.ood.empty() && !r.scores.empty() && r.ood[0].metrics[0].aupr_is_trapezoid;
   j["aupr_method"] = trapezoid ? "trapezoid" : "average_precision";
   if (r.options.bootstrap > 0) {
-    j["bootstrap"] = {{"resamples", r.options.bootstrap}, {"seed", r.options.seed},
+    j["bootstrap"] = {{"resamples", r.options.bootstrap},
+                      {"seed", r.options.seed},
                       {"interval", "percentile 95%"}};
   }
   nlohmann::json scores = nlohmann::json::object();
@@ -145,8 +146,11 @@ nlohmann::json ReportJson(const Report& r) {
          info.orientation == Orientation::kHigherIsId ? "higher_is_id" : "lower_is_id"},
         {"ranked_by", info.rank_column},
         {"id_threshold",
-         {{"threshold", Num(raw)}, {"accept_as_id", AcceptRule(info, raw)},
-          {"tpr_target", r.options.tpr}, {"tpr_achieved", Num(t.tpr_achieved)}, {"n", t.n}}}};
+         {{"threshold", Num(raw)},
+          {"accept_as_id", AcceptRule(info, raw)},
+          {"tpr_target", r.options.tpr},
+          {"tpr_achieved", Num(t.tpr_achieved)},
+          {"n", t.n}}}};
   }
   j["scores"] = scores;
   j["id"] = {{"name", r.id_name}, {"n", r.n_id}};
@@ -155,8 +159,9 @@ nlohmann::json ReportJson(const Report& r) {
   for (const auto& o : r.ood) {
     nlohmann::json metrics = nlohmann::json::object();
     for (std::size_t s = 0; s < r.scores.size(); ++s) {
-      metrics[r.scores[s].name] = MetricsJson(o.metrics[s], r.scores[s], true,
-                                              std::string(ConventionPositiveClass(r.options.convention)) == "ood");
+      metrics[r.scores[s].name] =
+          MetricsJson(o.metrics[s], r.scores[s], true,
+                      std::string(ConventionPositiveClass(r.options.convention)) == "ood");
     }
     ood.push_back({{"name", o.name}, {"n", o.n}, {"metrics", metrics}});
   }
@@ -170,8 +175,11 @@ nlohmann::json ReportJson(const Report& r) {
     nlohmann::json checks = nlohmann::json::array();
     bool all = true;
     for (const auto& c : r.checks) {
-      checks.push_back({{"kind", c.kind}, {"expr", c.expr}, {"value", Num(c.value)},
-                        {"pass", c.pass}, {"message", c.message}});
+      checks.push_back({{"kind", c.kind},
+                        {"expr", c.expr},
+                        {"value", Num(c.value)},
+                        {"pass", c.pass},
+                        {"message", c.message}});
       all = all && c.pass;
     }
     j["checks"] = checks;
@@ -189,13 +197,14 @@ std::string ReportMarkdown(const Report& r) {
   md += "ID: " + r.id_name + " (n=" + std::to_string(r.n_id) + ")";
   if (r.id_accuracy) md += ", accuracy " + Percent(*r.id_accuracy) + "%";
   md += ". FPR at " + std::string(tpr) + "% TPR, convention " +
-        ConventionName(r.options.convention) + " (positive class: " +
-        ConventionPositiveClass(r.options.convention) + "); AUPR " +
+        ConventionName(r.options.convention) +
+        " (positive class: " + ConventionPositiveClass(r.options.convention) + "); AUPR " +
         (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %.\n";
   md += "Scores:";
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
-    md += std::string(s ? "," : "") + " " + r.scores[s].name +
-          (r.scores[s].orientation == Orientation::kHigherIsId ? " (higher = ID)" : " (lower = ID)");
+    md +=
+        std::string(s ? "," : "") + " " + r.scores[s].name +
+        (r.scores[s].orientation == Orientation::kHigherIsId ? " (higher = ID)" : " (lower = ID)");
   }
   md += "; every score is ranked oriented so that higher = ID.\n\n";
   md += "| OOD set | n | score | FPR" + std::string(tpr) +
@@ -213,7 +222,8 @@ std::string ReportMarkdown(const Report& r) {
           Percent(m.detection_error) + " |\n";
   };
   for (const auto& o : r.ood) {
-    for (std::size_t s = 0; s < r.scores.size(); ++s) row(o.name, o.n, r.scores[s].name, o.metrics[s]);
+    for (std::size_t s = 0; s < r.scores.size(); ++s)
+      row(o.name, o.n, r.scores[s].name, o.metrics[s]);
   }
   {  // A mean row also for one OOD set, so that tables from different runs line up.
     for (std::size_t s = 0; s < r.scores.size(); ++s) {

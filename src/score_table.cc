@@ -88,17 +88,20 @@ void ReadOneFile(const std::filesystem::path& file, ScoreTable* table, bool firs
                     std::to_string(columns.size() + 4) + " fields, got " +
                     std::to_string(fields.size()));
       }
-      ScoreRow row{std::move(fields[0]), std::move(fields[1]), std::move(fields[2]),
-                   std::move(fields[3]), {}};
+      ScoreRow row{std::move(fields[0]),
+                   std::move(fields[1]),
+                   std::move(fields[2]),
+                   std::move(fields[3]),
+                   {}};
       row.values.reserve(columns.size());
       for (std::size_t c = 0; c < columns.size(); ++c) {
         const std::string& text = fields[c + 4];
         auto v = ParseDouble(text);
         if (!v || std::isnan(*v)) {
           throw Error(Where(file, reader.line()) + " column '" + columns[c] + "': " +
-                      (text.empty() ? std::string("empty score")
-                                    : (v ? std::string("score is NaN")
-                                         : "not a number: '" + text + "'")));
+                      (text.empty()
+                           ? std::string("empty score")
+                           : (v ? std::string("score is NaN") : "not a number: '" + text + "'")));
         }
         row.values.push_back(*v);
       }
@@ -184,7 +187,8 @@ void ScoreWriter::Flush() {
     throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
   }
   buffer_.clear();
-  if (std::fflush(file_) != 0) throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+  if (std::fflush(file_) != 0)
+    throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
 }
 
 void ScoreWriter::Close() {

@@ -1,13 +1,12 @@
 #include "scoring.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "cli.h"
 #include "oodscore/error.h"
@@ -19,7 +18,8 @@
 namespace oodscore {
 
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
-  cmd->add_option("--model", opt->model_path, "TorchScript classifier (.pt) returning [N, K] logits")
+  cmd->add_option("--model", opt->model_path,
+                  "TorchScript classifier (.pt) returning [N, K] logits")
       ->required();
   cmd->add_option("--preset", opt->preset,
                   "preprocessing: a shipped preset (cifar10, cifar100, svhn, imagenet, mnist, "
@@ -37,15 +37,19 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
                   "decode/preprocess threads (0 = number of cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd->add_option("--threads", opt->model.threads, "LibTorch intra-op threads (0 = number of cores)")
+  cmd->add_option("--threads", opt->model.threads,
+                  "LibTorch intra-op threads (0 = number of cores)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd->add_flag("--strict", opt->pipeline.strict, "an unreadable image is an error (exit 3), not skipped");
+  cmd->add_flag("--strict", opt->pipeline.strict,
+                "an unreadable image is an error (exit 3), not skipped");
   cmd->add_flag("--no-freeze", opt->no_freeze, "do not torch::jit::freeze the model");
-  cmd->add_flag("--no-optimize", opt->no_optimize,
-                "CPU: skip torch::jit::optimize_for_inference (by default it runs, and is dropped if "
-                "the first batch's logits move by more than 1e-5 of their largest magnitude)");
-  cmd->add_flag("--channels-last", opt->model.channels_last, "CPU: NHWC batches (some CNNs run faster)");
+  cmd->add_flag(
+      "--no-optimize", opt->no_optimize,
+      "CPU: skip torch::jit::optimize_for_inference (by default it runs, and is dropped if "
+      "the first batch's logits move by more than 1e-5 of their largest magnitude)");
+  cmd->add_flag("--channels-last", opt->model.channels_last,
+                "CPU: NHWC batches (some CNNs run faster)");
 }
 
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args) {
@@ -78,14 +82,17 @@ class Progress {
     const auto now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const bool last = done == total;
-    if (!last && now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(10))) return;
+    if (!last && now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(10)))
+      return;
     last_ = now;
     const double rate = elapsed > 0 ? done / elapsed : 0;
     const double eta = rate > 0 ? (total - done) / rate : 0;
     if (tty_) {
-      const int width = 30, filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
-      std::fprintf(stderr, "\r[%s%s] %zu/%zu  %.0f img/s  ETA %.0fs ", std::string(filled, '#').c_str(),
-                   std::string(width - filled, ' ').c_str(), done, total, rate, eta);
+      const int width = 30,
+                filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
+      std::fprintf(stderr, "\r[%s%s] %zu/%zu  %.0f img/s  ETA %.0fs ",
+                   std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(), done,
+                   total, rate, eta);
       if (last) std::fprintf(stderr, "\n");
       std::fflush(stderr);
     } else {
@@ -107,7 +114,8 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
   DetectorCard card;
   card.score = score.name;
   card.temperature = 1.0;
-  if (score.name.rfind("energy_T", 0) == 0) card.temperature = ParseDouble(score.name.substr(8)).value_or(1.0);
+  if (score.name.rfind("energy_T", 0) == 0)
+    card.temperature = ParseDouble(score.name.substr(8)).value_or(1.0);
   card.threshold = RawThreshold(score, threshold.threshold);
   if (score.rank_column == "log_msp") card.log_msp_threshold = threshold.threshold;
   card.tpr_target = tpr_target;
@@ -129,14 +137,16 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
     for (const auto& sample : s.samples) all_npy = all_npy && sample.npy != nullptr;
   }
   if (opt.preset.empty() && !all_npy) {
-    throw UsageError("--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
+    throw UsageError(
+        "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
   }
   if (!opt.preset.empty()) result.preset = LoadPreset(opt.preset);
 
   // Cheap checks before the expensive model load.
   std::vector<double> temps = {1.0};
   for (double t : opt.temperatures) {
-    if (!(t > 0) || !std::isfinite(t)) throw UsageError("temperature must be > 0, got " + std::to_string(t));
+    if (!(t > 0) || !std::isfinite(t))
+      throw UsageError("temperature must be > 0, got " + std::to_string(t));
     if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
   }
   result.model_sha256 = Sha256File(opt.model_path);
@@ -171,7 +181,8 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   int card_column = -1;
   if (card) {
     const std::string apply = card->ApplyColumn();
-    card_column = static_cast<int>(std::find(columns.begin(), columns.end(), apply) - columns.begin());
+    card_column =
+        static_cast<int>(std::find(columns.begin(), columns.end(), apply) - columns.begin());
     if (card_column == static_cast<int>(columns.size())) {
       throw Error("detector card's score '" + card->score + "' is not one this run computes");
     }
@@ -220,8 +231,11 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
     for (const auto& k : result.stats.skipped) {
       if (k.set == c.name) skipped.push_back({{"path", k.path}, {"reason", k.reason}});
     }
-    counts.push_back({{"name", c.name}, {"found", c.found}, {"scored", c.scored},
-                      {"skipped", c.skipped}, {"skipped_files", skipped}});
+    counts.push_back({{"name", c.name},
+                      {"found", c.found},
+                      {"scored", c.scored},
+                      {"skipped", c.skipped},
+                      {"skipped_files", skipped}});
     result.classes.push_back(sets[s].classes);
   }
   for (const auto& k : result.stats.skipped) {
@@ -236,13 +250,16 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
       {"libtorch", TorchVersion()},
       {"device", model->device()},
       {"dtype", model->dtype()},
-      {"threads", {{"intra_op", IntraOpThreads()},
-                   {"workers", popt.workers > 0 ? popt.workers
-                                                : static_cast<int>(std::thread::hardware_concurrency())}}},
+      {"threads",
+       {{"intra_op", IntraOpThreads()},
+        {"workers",
+         popt.workers > 0 ? popt.workers : static_cast<int>(std::thread::hardware_concurrency())}}},
       {"batch_size", popt.batch_size},
       {"graph", model->optimization()},
-      {"model", {{"path", opt.model_path}, {"sha256", result.model_sha256},
-                 {"num_classes", result.stats.num_classes}}},
+      {"model",
+       {{"path", opt.model_path},
+        {"sha256", result.model_sha256},
+        {"num_classes", result.stats.num_classes}}},
       {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},
       {"preset", result.preset.json.empty() ? nlohmann::json(nullptr)
                                             : nlohmann::json::parse(result.preset.json)},

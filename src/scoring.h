@@ -3,16 +3,15 @@
 #ifndef OODSCORE_SRC_SCORING_H_
 #define OODSCORE_SRC_SCORING_H_
 
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include "oodscore/card.h"
-#include "oodscore/model.h"
 #include "oodscore/metrics.h"
+#include "oodscore/model.h"
 #include "oodscore/pipeline.h"
 #include "oodscore/preset.h"
 #include "oodscore/score_table.h"
@@ -35,10 +34,10 @@ struct ScoringOptions {
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
 
 struct ScoringResult {
-  ScoreTable table;                 // filled when keep_rows
+  ScoreTable table;                               // filled when keep_rows
   std::vector<std::vector<std::string>> classes;  // per set: folder classes, if any
   PipelineStats stats;
-  nlohmann::json run;               // the reproducibility stamp
+  nlohmann::json run;  // the reproducibility stamp
   Preset preset;
   std::string model_sha256;
 };

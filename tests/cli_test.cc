@@ -1,5 +1,6 @@
 // End-to-end tests of the real oodscore binary.
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "oodscore/score_table.h"
@@ -10,8 +11,8 @@ namespace oodscore {
 namespace {
 
 using testing::ReadText;
-using testing::RunResult;
 using testing::RunOodscore;
+using testing::RunResult;
 using testing::TempDir;
 using testing::WriteText;
 
@@ -26,7 +27,9 @@ class CliTest : public ::testing::Test {
     WriteText(tmp_ / "grey8.json", kPreset);
     // ID: class folders; OOD: a flat folder of larger, differently made images.
     for (int i = 0; i < 12; ++i) {
-      testing::WritePnm(tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm"), 8, 8, 1, i);
+      testing::WritePnm(
+          tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm"), 8, 8, 1,
+          i);
       testing::WritePnm(tmp_ / ("far/" + std::to_string(i) + ".ppm"), 16, 12, 3, 1000 + 7 * i);
     }
   }
@@ -43,7 +46,8 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
   ASSERT_EQ(t.rows.size(), 24u);
-  EXPECT_EQ(t.columns, (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy"}));
+  EXPECT_EQ(t.columns,
+            (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy"}));
   EXPECT_EQ(t.rows[0].set, "id");
   EXPECT_EQ(t.rows[0].path, tmp_ / "id/0_cls/0.pgm");
   EXPECT_EQ(t.rows[0].label, "0");
@@ -51,8 +55,9 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   EXPECT_EQ(t.rows[23].label, "");
   // Same file whatever the thread count. (The batch size may change the last bits of the
   // logits, since the GEMM blocking changes with it; so it does in PyTorch.)
-  auto r2 = Cli("score -q " + Common() + "--batch-size 5 --workers 3 --threads 1 --input '" + (tmp_ / "id") +
-                "' --input other='" + (tmp_ / "far") + "' --output '" + (tmp_ / "s2.csv") + "'");
+  auto r2 = Cli("score -q " + Common() + "--batch-size 5 --workers 3 --threads 1 --input '" +
+                (tmp_ / "id") + "' --input other='" + (tmp_ / "far") + "' --output '" +
+                (tmp_ / "s2.csv") + "'");
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(ReadText(tmp_ / "s.csv"), ReadText(tmp_ / "s2.csv"));
 }
@@ -75,11 +80,15 @@ TEST_F(CliTest, ScoreToStdoutWithExtraTemperatures) {
 
 TEST_F(CliTest, BadImagesAreSkippedOrFatalWithStrict) {
   WriteText(tmp_ / "far/zero.png", "");
-  auto r = Cli("score " + Common() + "--input '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'");
+  auto r =
+      Cli("score " + Common() + "--input '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("skipped '" + (tmp_ / "far/zero.png") + "': zero-byte file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped '" + (tmp_ / "far/zero.png") + "': zero-byte file"),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(ReadScoreFiles({tmp_ / "s.csv"}).rows.size(), 12u);
-  r = Cli("score --strict " + Common() + "--input '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'");
+  r = Cli("score --strict " + Common() + "--input '" + (tmp_ / "far") + "' -o '" +
+          (tmp_ / "s.csv") + "'");
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("zero-byte file (--strict)"), std::string::npos) << r.err;
 }
@@ -87,14 +96,15 @@ TEST_F(CliTest, BadImagesAreSkippedOrFatalWithStrict) {
 TEST_F(CliTest, InputAndModelErrorsExitThree) {
   auto r = Cli("score " + Common() + "--input '" + (tmp_ / "nothing") + "'");
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.err.find("input '" + (tmp_ / "nothing") + "' does not exist"), std::string::npos) << r.err;
-  r = Cli("score --model '" + (tmp_ / "none.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --input '" +
-          (tmp_ / "id") + "'");
+  EXPECT_NE(r.err.find("input '" + (tmp_ / "nothing") + "' does not exist"), std::string::npos)
+      << r.err;
+  r = Cli("score --model '" + (tmp_ / "none.pt") + "' --preset '" + (tmp_ / "grey8.json") +
+          "' --input '" + (tmp_ / "id") + "'");
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("cannot open '" + (tmp_ / "none.pt") + "'"), std::string::npos) << r.err;
   testing::WriteOddModel(tmp_ / "vec.pt", "vector", 64);
-  r = Cli("score --model '" + (tmp_ / "vec.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --input '" +
-          (tmp_ / "id") + "'");
+  r = Cli("score --model '" + (tmp_ / "vec.pt") + "' --preset '" + (tmp_ / "grey8.json") +
+          "' --input '" + (tmp_ / "id") + "'");
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("expected a float tensor of shape"), std::string::npos) << r.err;
 }
@@ -102,9 +112,11 @@ TEST_F(CliTest, InputAndModelErrorsExitThree) {
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Cli("score --input x").exit_code, 2);  // --model missing
   EXPECT_EQ(Cli("frobnicate").exit_code, 2);
-  auto r = Cli("score --model '" + (tmp_ / "m.pt") + "' --preset cifar1 --input '" + (tmp_ / "id") + "'");
+  auto r = Cli("score --model '" + (tmp_ / "m.pt") + "' --preset cifar1 --input '" + (tmp_ / "id") +
+               "'");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("unknown preset 'cifar1', did you mean 'cifar10'?"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown preset 'cifar1', did you mean 'cifar10'?"), std::string::npos)
+      << r.err;
   WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
   EXPECT_EQ(Cli("metrics --tpr 1.5 --id id '" + (tmp_ / "s.csv") + "'").exit_code, 2);
   EXPECT_EQ(Cli("metrics --id id '" + (tmp_ / "s.csv") + "'").exit_code, 0);
@@ -113,8 +125,8 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
   const std::string out = tmp_ / "report";
-  auto r = Cli("eval " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") + "' --out-dir '" +
-               out + "'");
+  auto r = Cli("eval " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+               "' --out-dir '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* f : {"scores.csv", "report.json", "report.md", "report.html", "card-energy.json",
                         "card-msp.json"}) {
@@ -132,8 +144,10 @@ TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
 
   // The metrics command on the written scores gives the same numbers, bit for bit.
   const std::string out2 = tmp_ / "report2";
-  r = Cli("metrics '" + out + "/scores.csv' --id id --score energy --score msp --score maxlogit --score entropy "
-          "--out-dir '" + out2 + "'");
+  r = Cli("metrics '" + out +
+          "/scores.csv' --id id --score energy --score msp --score maxlogit --score entropy "
+          "--out-dir '" +
+          out2 + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto metrics_report = nlohmann::json::parse(ReadText(out2 + "/report.json"));
   EXPECT_EQ(metrics_report["ood"], eval_report["ood"]);
@@ -141,8 +155,8 @@ TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
 }
 
 TEST_F(CliTest, GatesDecideTheExitCode) {
-  const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
-                           "' --out-dir '" + (tmp_ / "r") + "' ";
+  const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" +
+                           (tmp_ / "far") + "' --out-dir '" + (tmp_ / "r") + "' ";
   auto pass = Cli(base + "--gate 'energy.auroc>=0' --gate 'mean.msp.fpr_at_tpr<=1'");
   EXPECT_EQ(pass.exit_code, 0) << pass.err;
   auto fail = Cli(base + "--gate 'far.energy.auroc>1'");
@@ -155,31 +169,33 @@ TEST_F(CliTest, GatesDecideTheExitCode) {
 }
 
 TEST_F(CliTest, BaselineRegressionFailsTheRun) {
-  const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") + "' ";
+  const std::string base =
+      "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") + "' ";
   ASSERT_EQ(Cli(base + "--out-dir '" + (tmp_ / "old") + "'").exit_code, 0);
   // Same model and data: no change, passes.
-  auto same = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" + (tmp_ / "old/report.json") +
-                  "' --max-drop auroc=0 --max-rise fpr_at_tpr=0");
+  auto same = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" +
+                  (tmp_ / "old/report.json") + "' --max-drop auroc=0 --max-rise fpr_at_tpr=0");
   EXPECT_EQ(same.exit_code, 0) << same.err;
   // A baseline that claims better numbers: regression.
   auto j = nlohmann::json::parse(ReadText(tmp_ / "old/report.json"));
   j["ood"][0]["metrics"]["energy"]["auroc"] = 1.5;
   WriteText(tmp_ / "better.json", j.dump());
-  auto worse = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" + (tmp_ / "better.json") +
-                   "' --max-drop auroc=0.01");
+  auto worse = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" +
+                   (tmp_ / "better.json") + "' --max-drop auroc=0.01");
   EXPECT_EQ(worse.exit_code, 1) << worse.err;
   EXPECT_NE(worse.err.find("far.energy.auroc moved 1.5 -> "), std::string::npos) << worse.err;
 }
 
 TEST_F(CliTest, CalibratedCardAddsIsOodAndChecksTheModel) {
-  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --tpr 0.75 -o '" + (tmp_ / "card.json") + "'");
+  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --tpr 0.75 -o '" +
+               (tmp_ / "card.json") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
   EXPECT_EQ(card["score"], "energy");
   EXPECT_EQ(card["n"], 12);
   EXPECT_EQ(card["tpr_achieved"], 0.75);
-  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") + "' -o '" +
-          (tmp_ / "s.csv") + "'");
+  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' --input '" +
+          (tmp_ / "id") + "' -o '" + (tmp_ / "s.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
   const int col = t.ColumnIndex("is_ood");
@@ -188,10 +204,11 @@ TEST_F(CliTest, CalibratedCardAddsIsOodAndChecksTheModel) {
   for (const auto& row : t.rows) ood += row.values[col] == 1.0;
   EXPECT_EQ(ood, 3);  // 25% of the ID set falls beyond the 75% threshold
   testing::WriteLinearModel(tmp_ / "other.pt", 64, 3, 0.3);
-  r = Cli("score --model '" + (tmp_ / "other.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --card '" +
-          (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") + "'");
+  r = Cli("score --model '" + (tmp_ / "other.pt") + "' --preset '" + (tmp_ / "grey8.json") +
+          "' --card '" + (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") + "'");
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.err.find("detector card was made for a model with SHA-256"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("detector card was made for a model with SHA-256"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, MetricsReportsBadScoreFilesByLine) {
@@ -204,21 +221,25 @@ TEST_F(CliTest, MetricsReportsBadScoreFilesByLine) {
   WriteText(tmp_ / "good.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
   r = Cli("metrics '" + (tmp_ / "good.csv") + "' --id cifar");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no rows with set 'cifar' in the score files (sets: 'id', 'ood')"), std::string::npos)
+  EXPECT_NE(r.err.find("no rows with set 'cifar' in the score files (sets: 'id', 'ood')"),
+            std::string::npos)
       << r.err;
 }
 
 TEST_F(CliTest, MissingInputFilesExitThree) {
   auto r = Cli("metrics --id id '" + (tmp_ / "none.csv") + "'");
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.err.find("cannot open score file '" + (tmp_ / "none.csv") + "'"), std::string::npos) << r.err;
-  r = Cli("score " + Common() + "--card '" + (tmp_ / "none.json") + "' --input '" + (tmp_ / "id") + "'");
+  EXPECT_NE(r.err.find("cannot open score file '" + (tmp_ / "none.csv") + "'"), std::string::npos)
+      << r.err;
+  r = Cli("score " + Common() + "--card '" + (tmp_ / "none.json") + "' --input '" + (tmp_ / "id") +
+          "'");
   EXPECT_EQ(r.exit_code, 3);
 }
 
 TEST_F(CliTest, ThresholdGatesUseTheScoresOwnUnits) {
   WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-9\nid,b,,,-8\nood,c,,,-1\n");
-  const std::string base = "metrics -q --id id --tpr 1 '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "m") + "' ";
+  const std::string base =
+      "metrics -q --id id --tpr 1 '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "m") + "' ";
   // Every ID sample accepted: energy <= -8.
   EXPECT_EQ(Cli(base + "--gate 'ood.energy.threshold<=-7.5'").exit_code, 0);
   EXPECT_EQ(Cli(base + "--gate 'ood.energy.threshold>=-7.5'").exit_code, 1);
@@ -228,9 +249,12 @@ TEST_F(CliTest, ThresholdGatesUseTheScoresOwnUnits) {
 TEST_F(CliTest, PlainScoreFilesWithTheSameNameAreRefused) {
   WriteText(tmp_ / "a/s.txt", "1\n2\n");
   WriteText(tmp_ / "b/s.txt", "0\n");
-  auto r = Cli("metrics --id-file '" + (tmp_ / "a/s.txt") + "' --ood-file '" + (tmp_ / "b/s.txt") + "'");
+  auto r =
+      Cli("metrics --id-file '" + (tmp_ / "a/s.txt") + "' --ood-file '" + (tmp_ / "b/s.txt") + "'");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("two score files are named 's'; name them with NAME=FILE"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("two score files are named 's'; name them with NAME=FILE"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, CalibrateAcceptsEnergyAtTemperatureOne) {
@@ -243,13 +267,13 @@ TEST_F(CliTest, CalibrateAcceptsEnergyAtTemperatureOne) {
 }
 
 TEST_F(CliTest, MspCardsReproduceTheirCalibration) {
-  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --score msp --tpr 0.5 -o '" +
-               (tmp_ / "card.json") + "'");
+  auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") +
+               "' --score msp --tpr 0.5 -o '" + (tmp_ / "card.json") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
   ASSERT_TRUE(card.contains("log_msp_threshold"));
-  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") +
-          "' -o '" + (tmp_ / "s.csv") + "'");
+  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' --input '" +
+          (tmp_ / "id") + "' -o '" + (tmp_ / "s.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
   int accepted = 0;
@@ -258,23 +282,28 @@ TEST_F(CliTest, MspCardsReproduceTheirCalibration) {
 }
 
 TEST_F(CliTest, OodPositiveConventionsPrintAStrictAcceptRule) {
-  WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-9\nid,b,,,-8\nood,c,,,-8\nood,d,,,-1\n");
-  auto r = Cli("metrics -q --id id --fpr-convention openood '" + (tmp_ / "s.csv") + "' --out-dir '" +
-               (tmp_ / "m") + "'");
+  WriteText(tmp_ / "s.csv",
+            "set,path,label,pred,energy\nid,a,,,-9\nid,b,,,-8\nood,c,,,-8\nood,d,,,-1\n");
+  auto r = Cli("metrics -q --id id --fpr-convention openood '" + (tmp_ / "s.csv") +
+               "' --out-dir '" + (tmp_ / "m") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
   EXPECT_EQ(j["positive_class"], "ood");
-  EXPECT_EQ(j["ood"][0]["metrics"]["energy"]["accept_as_id"].get<std::string>().substr(0, 9), "energy < ");
+  EXPECT_EQ(j["ood"][0]["metrics"]["energy"]["accept_as_id"].get<std::string>().substr(0, 9),
+            "energy < ");
 }
 
 TEST_F(CliTest, BaselineSetMissingFromTheRunFails) {
   const std::string base = "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' ";
-  ASSERT_EQ(Cli(base + "--ood '" + (tmp_ / "far") + "' --ood far2='" + (tmp_ / "far") + "' --out-dir '" +
-                (tmp_ / "old") + "'").exit_code, 0);
-  auto r = Cli(base + "--ood '" + (tmp_ / "far") + "' --out-dir '" + (tmp_ / "new") + "' --baseline '" +
-               (tmp_ / "old/report.json") + "' --max-drop auroc=0.01");
+  ASSERT_EQ(Cli(base + "--ood '" + (tmp_ / "far") + "' --ood far2='" + (tmp_ / "far") +
+                "' --out-dir '" + (tmp_ / "old") + "'")
+                .exit_code,
+            0);
+  auto r = Cli(base + "--ood '" + (tmp_ / "far") + "' --out-dir '" + (tmp_ / "new") +
+               "' --baseline '" + (tmp_ / "old/report.json") + "' --max-drop auroc=0.01");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("OOD set 'far2' is in the baseline but not in this run"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("OOD set 'far2' is in the baseline but not in this run"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, BadGatesFailBeforeScoring) {
@@ -288,8 +317,8 @@ TEST_F(CliTest, BadGatesFailBeforeScoring) {
 TEST_F(CliTest, MetricsOnPlainScoreColumns) {
   WriteText(tmp_ / "id.txt", "3\n4\n5\n6\n");
   WriteText(tmp_ / "ood.txt", "1\n2\n3.5\n");
-  auto r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file noise='" + (tmp_ / "ood.txt") +
-               "' --out-dir '" + (tmp_ / "m") + "'");
+  auto r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file noise='" +
+               (tmp_ / "ood.txt") + "' --out-dir '" + (tmp_ / "m") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
   EXPECT_EQ(j["ood"][0]["name"], "noise");

@@ -1,8 +1,8 @@
 #include "oodscore/csv.h"
 
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 #include "oodscore/error.h"
 

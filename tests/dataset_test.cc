@@ -22,8 +22,8 @@ std::vector<std::string> Relative(const SampleSet& set, const std::filesystem::p
 
 TEST(DatasetTest, ClassFoldersFollowImageFolderOrder) {
   TempDir tmp;
-  for (const char* f : {"b/2.png", "b/10.png", "a/x/1.JPG", "a/0.jpeg", "a/notes.txt", "a.x/3.png",
-                        "a/z.webp"}) {
+  for (const char* f :
+       {"b/2.png", "b/10.png", "a/x/1.JPG", "a/0.jpeg", "a/notes.txt", "a.x/3.png", "a/z.webp"}) {
     WriteText(tmp / f, "x");
   }
   WriteText(tmp / "top.png", "x");  // ignored: ImageFolder ignores files beside class folders
@@ -44,9 +44,10 @@ TEST(DatasetTest, EmptyClassFolderIsAnErrorAsInImageFolder) {
     ListFolder(tmp.path(), "x");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "class folder 'b' in '" + tmp.path().string() +
-                                         "' holds no images (torchvision's ImageFolder refuses this "
-                                         "too; remove it)");
+    EXPECT_EQ(std::string(e.what()),
+              "class folder 'b' in '" + tmp.path().string() +
+                  "' holds no images (torchvision's ImageFolder refuses this "
+                  "too; remove it)");
   }
 }
 
@@ -89,9 +90,10 @@ TEST(DatasetTest, ListFilesResolveRelativePathsAndLabels) {
     ListFile(tmp / "bad.txt", "l");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "list file '" + (tmp / "bad.txt") +
-                                         "' line 1: expected PATH or PATH<tab>LABEL with an integer "
-                                         "label, got label 'cat'");
+    EXPECT_EQ(std::string(e.what()),
+              "list file '" + (tmp / "bad.txt") +
+                  "' line 1: expected PATH or PATH<tab>LABEL with an integer "
+                  "label, got label 'cat'");
   }
 }
 
@@ -110,14 +112,14 @@ TEST(DatasetTest, NpyRowsAreNamedByIndex) {
 TEST(DatasetTest, NpyOfTheWrongDtypeOrShapeIsRejected) {
   TempDir tmp;
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1), }";
-  WriteText(tmp / "f8.npy", std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' + header +
-                                std::string(8, '\0'));
+  WriteText(tmp / "f8.npy", std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' +
+                                header + std::string(8, '\0'));
   try {
     NpyArray::Open(tmp / "f8.npy");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "npy file '" + (tmp / "f8.npy") + "': dtype '<f8', expected '<f4' (little-endian float32)");
+    EXPECT_EQ(std::string(e.what()), "npy file '" + (tmp / "f8.npy") +
+                                         "': dtype '<f8', expected '<f4' (little-endian float32)");
   }
   float v[3] = {1, 2, 3};
   WriteNpy(tmp / "2d.npy", {1, 3}, v);
@@ -125,8 +127,8 @@ TEST(DatasetTest, NpyOfTheWrongDtypeOrShapeIsRejected) {
     NpyArray::Open(tmp / "2d.npy");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "npy file '" + (tmp / "2d.npy") + "': shape (1, 3), expected 4 dimensions [N, C, H, W]");
+    EXPECT_EQ(std::string(e.what()), "npy file '" + (tmp / "2d.npy") +
+                                         "': shape (1, 3), expected 4 dimensions [N, C, H, W]");
   }
 }
 

@@ -52,13 +52,15 @@ TEST(GateTest, MalformedGatesSayWhatWasExpected) {
   EXPECT_EQ(UsageErrorOf("energy.auroc"),
             "gate 'energy.auroc': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or == and a "
             "number, e.g. 'energy.auroc>=0.95'");
-  EXPECT_EQ(UsageErrorOf("energy.aroc>=1"),
-            "gate 'energy.aroc>=1': unknown metric 'aroc' (expected one of auroc, aupr_in, aupr_out, "
-            "fpr_at_tpr, detection_error, threshold, tpr_achieved)");
+  EXPECT_EQ(
+      UsageErrorOf("energy.aroc>=1"),
+      "gate 'energy.aroc>=1': unknown metric 'aroc' (expected one of auroc, aupr_in, aupr_out, "
+      "fpr_at_tpr, detection_error, threshold, tpr_achieved)");
   EXPECT_EQ(UsageErrorOf("enrgy.auroc>=1"),
             "gate 'enrgy.auroc>=1': no score named in 'enrgy' (scores in this report: energy, "
             "energy_T1.5, msp)");
-  EXPECT_EQ(UsageErrorOf("energy.auroc>=high"), "gate 'energy.auroc>=high': 'high' is not a number");
+  EXPECT_EQ(UsageErrorOf("energy.auroc>=high"),
+            "gate 'energy.auroc>=high': 'high' is not a number");
 }
 
 TEST(GateTest, UnqualifiedGateChecksEveryOodSet) {

@@ -1,8 +1,8 @@
 #include "oodscore/model.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "oodscore/error.h"
 #include "test_models.h"
@@ -42,7 +42,8 @@ TEST(ModelTest, LinearModelGivesTheExpectedLogits) {
     for (int c = 0; c < 4; ++c) {
       double want = 0.1 * c;
       for (int j = 0; j < 12; ++j) {
-        want += static_cast<float>(0.05 * std::sin(0.37 * (c + 1) * (j + 1))) * (0.1f * (n * 12 + j));
+        want +=
+            static_cast<float>(0.05 * std::sin(0.37 * (c + 1) * (j + 1))) * (0.1f * (n * 12 + j));
       }
       EXPECT_NEAR(logits[n * 4 + c], want, 1e-5) << n << "," << c;
     }
@@ -108,10 +109,11 @@ TEST(ModelTest, TupleOutputUsesTheFirstElement) {
 TEST(ModelTest, WrongOutputsSayWhatWasExpected) {
   TempDir tmp;
   testing::WriteOddModel(tmp / "v.pt", "vector", 12);
-  EXPECT_EQ(LoadError(tmp / "v.pt"),
-            "model '" + (tmp / "v.pt") +
-                "' returned a Float tensor of shape [2] for a batch of 2, expected a float tensor of "
-                "shape [2, K] with K >= 2 classes");
+  EXPECT_EQ(
+      LoadError(tmp / "v.pt"),
+      "model '" + (tmp / "v.pt") +
+          "' returned a Float tensor of shape [2] for a batch of 2, expected a float tensor of "
+          "shape [2, K] with K >= 2 classes");
   testing::WriteOddModel(tmp / "one.pt", "one_class", 12);
   EXPECT_NE(LoadError(tmp / "one.pt").find("shape [2, 1]"), std::string::npos);
   testing::WriteOddModel(tmp / "int.pt", "int", 12);
@@ -130,9 +132,12 @@ TEST(ModelTest, InputOfTheWrongSizeNamesTheBatchShape) {
 
 TEST(ModelTest, MissingOrCorruptModelIsAClearError) {
   TempDir tmp;
-  EXPECT_EQ(LoadError(tmp / "none.pt"), "model file '" + (tmp / "none.pt") + "' does not exist or is not a file");
+  EXPECT_EQ(LoadError(tmp / "none.pt"),
+            "model file '" + (tmp / "none.pt") + "' does not exist or is not a file");
   testing::WriteText(tmp / "junk.pt", "not a zip");
-  EXPECT_EQ(LoadError(tmp / "junk.pt").rfind("cannot load TorchScript model '" + (tmp / "junk.pt") + "': ", 0), 0u);
+  EXPECT_EQ(LoadError(tmp / "junk.pt")
+                .rfind("cannot load TorchScript model '" + (tmp / "junk.pt") + "': ", 0),
+            0u);
 }
 
 TEST(ModelTest, CudaOnAMachineWithoutItIsAnErrorNotACrash) {
@@ -147,7 +152,8 @@ TEST(ModelTest, CudaOnAMachineWithoutItIsAnErrorNotACrash) {
   opt.device = "auto";
   EXPECT_EQ(LoadError(tmp / "m.pt", opt), "");
   opt.device = "tpu";
-  EXPECT_EQ(LoadError(tmp / "m.pt", opt), "unknown device 'tpu' (expected cpu, cuda, cuda:N or auto)");
+  EXPECT_EQ(LoadError(tmp / "m.pt", opt),
+            "unknown device 'tpu' (expected cpu, cuda, cuda:N or auto)");
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ struct Collected {
 };
 
 PipelineStats ScoreAll(const std::vector<SampleSet>& sets, const PreprocessSpec& spec, Model& model,
-                  PipelineOptions opt, Collected* out) {
+                       PipelineOptions opt, Collected* out) {
   PipelineCallbacks cb;
   cb.on_row = [&](const ScoredSample& s) {
     out->paths.push_back(s.sample->path);
@@ -46,7 +46,8 @@ class PipelineTest : public ::testing::Test {
     testing::WriteLinearModel(tmp_ / "m.pt", 64, 3);
     model_ = Model::Load(tmp_ / "m.pt", {});
     for (int i = 0; i < 23; ++i) {
-      testing::WritePnm(tmp_ / ("id/img" + std::to_string(100 + i) + ".pgm"), 9 + i % 5, 7 + i % 3, 1, i);
+      testing::WritePnm(tmp_ / ("id/img" + std::to_string(100 + i) + ".pgm"), 9 + i % 5, 7 + i % 3,
+                        1, i);
     }
   }
   TempDir tmp_;
@@ -68,7 +69,8 @@ TEST_F(PipelineTest, RowsComeInInputOrderWhateverTheThreadCount) {
   for (std::size_t i = 0; i < one.scores.size(); ++i) {
     EXPECT_EQ(one.scores[i].energy, many.scores[i].energy) << i;
   }
-  for (std::size_t i = 0; i < sets[0].samples.size(); ++i) EXPECT_EQ(one.paths[i], sets[0].samples[i].path);
+  for (std::size_t i = 0; i < sets[0].samples.size(); ++i)
+    EXPECT_EQ(one.paths[i], sets[0].samples[i].path);
   EXPECT_EQ(many.batches, 6);  // ceil(23 / 4)
   EXPECT_EQ(stats.num_classes, 3);
   EXPECT_EQ(stats.sets[0].scored, 23u);
@@ -113,7 +115,8 @@ TEST_F(PipelineTest, BadFilesAreSkippedWithTheirReason) {
     ScoreAll(sets, Grey8x8(), *model_, strict, &got);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot read '" + (tmp_ / "id/img105.pgm") + "': zero-byte file (--strict)");
+    EXPECT_EQ(std::string(e.what()),
+              "cannot read '" + (tmp_ / "id/img105.pgm") + "': zero-byte file (--strict)");
   }
 }
 
@@ -150,7 +153,8 @@ TEST_F(PipelineTest, NanLogitsNameTheSample) {
     ScoreAll(sets, Grey8x8(), *nan_model, opt, &got);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "model produced NaN or Inf logits for '" + sets[0].samples[0].path + "'");
+    EXPECT_EQ(std::string(e.what()),
+              "model produced NaN or Inf logits for '" + sets[0].samples[0].path + "'");
   }
 }
 

@@ -1,8 +1,8 @@
 #include "oodscore/report.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "oodscore/error.h"
 #include "oodscore/gate.h"

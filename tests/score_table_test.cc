@@ -1,12 +1,11 @@
 #include "oodscore/score_table.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "oodscore/error.h"
 
@@ -40,8 +39,9 @@ class ScoreTableTest : public ::testing::Test {
 
 TEST_F(ScoreTableTest, WrittenScoresReadBackBitForBit) {
   const std::string path = (dir_ / "s.csv").string();
-  std::vector<ScoreRow> rows = {{"cifar10", "a,b.png", "3", "3", {-7.1234567890123456, 0.1, 1.0 / 3}},
-                                {"svhn", "x \"q\".png", "", "1", {-1e-300, 0.999999999999, -2.5}}};
+  std::vector<ScoreRow> rows = {
+      {"cifar10", "a,b.png", "3", "3", {-7.1234567890123456, 0.1, 1.0 / 3}},
+      {"svhn", "x \"q\".png", "", "1", {-1e-300, 0.999999999999, -2.5}}};
   {
     ScoreWriter w(path, {"energy", "msp", "maxlogit"});
     for (const auto& r : rows) w.Write(r);
@@ -77,13 +77,16 @@ TEST_F(ScoreTableTest, ErrorsNameFileLineAndColumn) {
   auto short_row = Write("short.csv", "set,path,label,pred,energy\nid,a,,\n");
   EXPECT_EQ(ErrorOf({short_row}), "'" + short_row + "' line 2: expected 5 fields, got 4");
   auto header = Write("header.csv", "path,set,label,pred,energy\n");
-  EXPECT_EQ(ErrorOf({header}), "'" + header +
-                                   "' line 1: header must start with set,path,label,pred (got 'path' "
-                                   "as column 1)");
+  EXPECT_EQ(ErrorOf({header}),
+            "'" + header +
+                "' line 1: header must start with set,path,label,pred (got 'path' "
+                "as column 1)");
   auto other = Write("other.csv", "set,path,label,pred,msp\n");
   auto first = Write("first.csv", "set,path,label,pred,energy\n");
-  EXPECT_EQ(ErrorOf({first, other}), "'" + other + "' line 1: header differs from the first score file's");
-  EXPECT_NE(ErrorOf({(dir_ / "missing.csv").string()}).find("cannot open score file"), std::string::npos);
+  EXPECT_EQ(ErrorOf({first, other}),
+            "'" + other + "' line 1: header differs from the first score file's");
+  EXPECT_NE(ErrorOf({(dir_ / "missing.csv").string()}).find("cannot open score file"),
+            std::string::npos);
 }
 
 TEST_F(ScoreTableTest, PlainColumnsSkipHeaderCommentsAndBlankLines) {

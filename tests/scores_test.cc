@@ -1,9 +1,9 @@
 #include "oodscore/scores.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 #include "oodscore/format.h"
 
@@ -40,7 +40,7 @@ TEST(ScoresTest, LogMspKeepsRankingWhereMspSaturates) {
   LogitScores sa, sb;
   ComputeLogitScores(a, 2, {1.0}, &sa);
   ComputeLogitScores(b, 2, {1.0}, &sb);
-  EXPECT_EQ(sa.msp, sb.msp);         // both round to 1.0 in double
+  EXPECT_EQ(sa.msp, sb.msp);          // both round to 1.0 in double
   EXPECT_GT(sa.log_msp, sb.log_msp);  // still ordered
 }
 

@@ -13,7 +13,8 @@ void WriteLinearModel(const std::string& path, int in_features, int classes, dou
   at::Tensor w = torch::empty({classes, in_features});
   auto acc = w.accessor<float, 2>();
   for (int i = 0; i < classes; ++i) {
-    for (int j = 0; j < in_features; ++j) acc[i][j] = static_cast<float>(scale * std::sin(0.37 * (i + 1) * (j + 1)));
+    for (int j = 0; j < in_features; ++j)
+      acc[i][j] = static_cast<float>(scale * std::sin(0.37 * (i + 1) * (j + 1)));
   }
   at::Tensor b = torch::arange(classes, torch::kFloat32) * 0.1;
   m.register_parameter("weight", w, false);
@@ -27,10 +28,13 @@ def forward(self, x):
 
 void WriteConvModel(const std::string& path, int in_channels, int classes) {
   torch::jit::Module m("TinyConv");
-  at::Tensor w = torch::arange(8 * in_channels * 9, torch::kFloat32).reshape({8, in_channels, 3, 3});
+  at::Tensor w =
+      torch::arange(8 * in_channels * 9, torch::kFloat32).reshape({8, in_channels, 3, 3});
   m.register_parameter("conv_weight", torch::sin(w * 0.7) * 0.3, false);
   m.register_parameter("conv_bias", torch::linspace(-0.1, 0.1, 8), false);
-  m.register_parameter("fc_weight", torch::cos(torch::arange(classes * 8, torch::kFloat32).reshape({classes, 8})), false);
+  m.register_parameter(
+      "fc_weight", torch::cos(torch::arange(classes * 8, torch::kFloat32).reshape({classes, 8})),
+      false);
   m.register_parameter("fc_bias", torch::zeros({classes}), false);
   m.define(R"(
 def forward(self, x):

@@ -2,6 +2,7 @@
 #ifndef OODSCORE_TESTS_TEST_UTIL_H_
 #define OODSCORE_TESTS_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace oodscore::testing {
 

@@ -8,10 +8,9 @@
 #define OODSCORE_CARD_H_
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "oodscore/scores.h"
 
@@ -26,7 +25,7 @@ struct DetectorCard {
   std::size_t n = 0;
   std::string id_set;
   std::string model_path, model_sha256;
-  nlohmann::json preset;         // the preset in full
+  nlohmann::json preset;  // the preset in full
   // For msp: the threshold on log_msp that calibration ranked by. Applying the card to
   // log_msp reproduces the calibration exactly, where msp itself may have rounded to 1.0.
   std::optional<double> log_msp_threshold;

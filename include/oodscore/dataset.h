@@ -14,8 +14,8 @@ class NpyArray;
 
 // One sample to score.
 struct Sample {
-  std::string path;   // file path, or "<file>#<index>" for a .npy row
-  std::string label;  // class index as text, or "" when unknown
+  std::string path;                     // file path, or "<file>#<index>" for a .npy row
+  std::string label;                    // class index as text, or "" when unknown
   std::shared_ptr<const NpyArray> npy;  // set for .npy rows
   std::size_t npy_index = 0;
 };
@@ -23,7 +23,7 @@ struct Sample {
 struct SampleSet {
   std::string name;
   std::vector<Sample> samples;
-  std::vector<std::string> classes;  // folder classes in label order (ImageFolder); may be empty
+  std::vector<std::string> classes;   // folder classes in label order (ImageFolder); may be empty
   std::vector<std::string> warnings;  // things the caller should log (files ignored, ...)
 };
 

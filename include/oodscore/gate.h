@@ -3,10 +3,9 @@
 #define OODSCORE_GATE_H_
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "oodscore/report.h"
 
@@ -17,7 +16,7 @@ namespace oodscore {
 //   "id.accuracy>=0.9" checks the ID classification accuracy.
 struct Gate {
   std::string text;
-  std::string set;     // "" = every OOD set
+  std::string set;  // "" = every OOD set
   std::string score;
   std::string metric;
   std::string op;

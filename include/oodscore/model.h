@@ -42,7 +42,8 @@ class Model {
   // Loads, moves to the device, sets eval mode and, when asked, freezes. Runs one probe
   // forward only when Probe() is called. Throws oodscore::Error naming the file on failure,
   // and for a CUDA device on a build or machine without CUDA.
-  static std::unique_ptr<Model> Load(const std::filesystem::path& path, const ModelOptions& options);
+  static std::unique_ptr<Model> Load(const std::filesystem::path& path,
+                                     const ModelOptions& options);
 
   // A host buffer of at least `floats` floats, reused across calls (pinned on CUDA).
   // Invalidated by the next call with a larger size.

@@ -19,10 +19,10 @@ namespace oodscore {
 
 struct PipelineOptions {
   int batch_size = 64;
-  int workers = 0;           // decode threads; 0 = the number of cores
-  int prefetch = 0;          // batch buffers in flight; 0 = enough for every worker to be
-                             // filling one while the model runs on another (at least 3)
-  bool strict = false;       // an unreadable image is fatal instead of skipped
+  int workers = 0;      // decode threads; 0 = the number of cores
+  int prefetch = 0;     // batch buffers in flight; 0 = enough for every worker to be
+                        // filling one while the model runs on another (at least 3)
+  bool strict = false;  // an unreadable image is fatal instead of skipped
   std::vector<double> temperatures = {1.0};  // energy temperatures, in column order
 };
 

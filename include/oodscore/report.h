@@ -10,11 +10,10 @@
 #define OODSCORE_REPORT_H_
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "oodscore/metrics.h"
 #include "oodscore/scores.h"
@@ -28,17 +27,17 @@ struct SetScores {
 };
 
 struct ReportInput {
-  std::vector<ScoreInfo> scores;   // what to report, in column order
+  std::vector<ScoreInfo> scores;  // what to report, in column order
   SetScores id;
-  std::vector<SetScores> ood;      // in the order given by the user
+  std::vector<SetScores> ood;  // in the order given by the user
   MetricOptions options;
 };
 
 // A gate or baseline check, as evaluated.
 struct CheckResult {
-  std::string kind;     // "gate" or "baseline"
-  std::string expr;     // as written by the user, or "<set>.<score>.<metric>" for baselines
-  double value = 0;     // the measured value (for baselines: the change, new - old)
+  std::string kind;  // "gate" or "baseline"
+  std::string expr;  // as written by the user, or "<set>.<score>.<metric>" for baselines
+  double value = 0;  // the measured value (for baselines: the change, new - old)
   bool pass = true;
   std::string message;  // one line, e.g. "svhn.energy.auroc = 0.9312 >= 0.95: FAIL"
 };

@@ -17,13 +17,13 @@
 namespace oodscore {
 
 struct LogitScores {
-  int pred = -1;                  // argmax; the first index among equal maxima
-  std::vector<double> energy;     // one per requested temperature, same order
+  int pred = -1;               // argmax; the first index among equal maxima
+  std::vector<double> energy;  // one per requested temperature, same order
   double msp = 0;
   double log_msp = 0;
   double maxlogit = 0;
   double entropy = 0;
-  bool finite = true;             // false when any logit is NaN or +-Inf (scores are then unset)
+  bool finite = true;  // false when any logit is NaN or +-Inf (scores are then unset)
 };
 
 // REQUIRES: k >= 1, every temperature > 0.
@@ -33,7 +33,7 @@ void ComputeLogitScores(const float* logits, int k, const std::vector<double>& t
 enum class Orientation { kHigherIsId, kLowerIsId };
 
 struct ScoreInfo {
-  std::string name;         // column name: "energy", "energy_T2", "msp", "maxlogit", "entropy"
+  std::string name;  // column name: "energy", "energy_T2", "msp", "maxlogit", "entropy"
   Orientation orientation;
   std::string rank_column;  // the column metrics rank by ("log_msp" for msp), else name
 };
