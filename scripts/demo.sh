@@ -11,17 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-missing=()
-dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q "install ok installed" ||
-  missing+=(dataset-fashion-mnist)
-command -v python3 >/dev/null || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "demo: installing ${missing[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+. scripts/lib.sh
+extra=(dataset-fashion-mnist)
+command -v python3 >/dev/null || extra+=(python3)
+install_missing demo "${extra[@]}"
 
 python3 scripts/make_demo_data.py demo-data
 build/oodscore eval \

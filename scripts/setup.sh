@@ -15,17 +15,8 @@ packages=(
   libturbojpeg0-dev libpng-dev libwebp-dev  # decoders that match PIL's pixels
   libgtest-dev libbenchmark-dev
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+. scripts/lib.sh
+install_missing setup "${packages[@]}"
 
 jobs=$(nproc)
 # LibTorch translation units need ~1.5 GiB each to compile; stay within memory.

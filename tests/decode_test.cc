@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -14,12 +16,9 @@
 namespace oodscore {
 namespace {
 
-const std::filesystem::path kFixtures = OODSCORE_FIXTURE_DIR;
+using testing::ReadBytes;
 
-std::vector<std::uint8_t> ReadBytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+const std::filesystem::path kFixtures = OODSCORE_FIXTURE_DIR;
 
 nlohmann::json Index() {
   std::ifstream in(kFixtures / "parity/index.json");

@@ -23,6 +23,18 @@ PreprocessSpec Grey8x8() {
   return spec;
 }
 
+// Scores of one [1, 1, 8, 8] input run through the model alone.
+LogitScores ForwardOne(Model& model, const float* input) {
+  float* in = model.InputBuffer(64);
+  std::copy(input, input + 64, in);
+  std::vector<float> logits;
+  int k = 0;
+  model.Forward(1, 1, 8, 8, &logits, &k);
+  LogitScores out;
+  ComputeLogitScores(logits.data(), k, {1.0}, &out);
+  return out;
+}
+
 struct Collected {
   std::vector<std::string> paths;
   std::vector<LogitScores> scores;
@@ -87,13 +99,9 @@ TEST_F(PipelineTest, ScoresEqualTheModelOnThePreprocessedTensor) {
   DecodeResult d = DecodeFile(sets[0].samples[5].path, spec.mode);
   ASSERT_TRUE(d.ok());
   Image img = TransformUint8(d.image, spec);
-  float* in = model_->InputBuffer(64);
-  ToTensorNormalize(img, spec, in);
-  std::vector<float> logits;
-  int k = 0;
-  model_->Forward(1, 1, 8, 8, &logits, &k);
-  LogitScores want;
-  ComputeLogitScores(logits.data(), k, {1.0}, &want);
+  std::vector<float> tensor(64);
+  ToTensorNormalize(img, spec, tensor.data());
+  const LogitScores want = ForwardOne(*model_, tensor.data());
   EXPECT_NEAR(got.scores[5].energy[0], want.energy[0], 1e-5);
   EXPECT_EQ(got.scores[5].pred, want.pred);
 }
@@ -130,13 +138,7 @@ TEST_F(PipelineTest, NpyInputSkipsDecoding) {
   opt.batch_size = 2;
   ScoreAll(sets, PreprocessSpec{}, *model_, opt, &got);
   ASSERT_EQ(got.paths.size(), 5u);
-  float* in = model_->InputBuffer(64);
-  std::copy(data.begin() + 3 * 64, data.begin() + 4 * 64, in);
-  std::vector<float> logits;
-  int k = 0;
-  model_->Forward(1, 1, 8, 8, &logits, &k);
-  LogitScores want;
-  ComputeLogitScores(logits.data(), k, {1.0}, &want);
+  const LogitScores want = ForwardOne(*model_, data.data() + 3 * 64);
   EXPECT_NEAR(got.scores[3].energy[0], want.energy[0], 1e-5);
 }
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -19,12 +21,9 @@
 namespace oodscore {
 namespace {
 
-const std::filesystem::path kFixtures = OODSCORE_FIXTURE_DIR;
+using testing::ReadBytes;
 
-std::vector<std::uint8_t> ReadBytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+const std::filesystem::path kFixtures = OODSCORE_FIXTURE_DIR;
 
 std::string ReadText(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -171,7 +170,7 @@ TEST(ResampleTest, WindowEqualsCropOfFullResize) {
     const int top = static_cast<int>(rng() % (oh - chh + 1));
     for (Interpolation interp :
          {Interpolation::kNearest, Interpolation::kBilinear, Interpolation::kBicubic}) {
-      SCOPED_TRACE(testing::Message()
+      SCOPED_TRACE(::testing::Message()
                    << in.width << "x" << in.height << "x" << channels << " -> " << ow << "x" << oh
                    << " window " << left << "," << top << " " << cw << "x" << chh << " interp "
                    << static_cast<int>(interp));
