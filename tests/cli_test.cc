@@ -209,6 +209,13 @@ TEST_F(CliTest, CalibratedCardAddsIsOodAndChecksTheModel) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("detector card was made for a model with SHA-256"), std::string::npos)
       << r.err;
+  // Same model, another preprocessing: refused too.
+  WriteText(tmp_ / "grey8b.json",
+            R"({"name": "grey8", "mode": "L", "resize": [8, 8], "mean": [0.4], "std": [0.25]})");
+  r = Cli("score --model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "grey8b.json") +
+          "' --card '" + (tmp_ / "card.json") + "' --input '" + (tmp_ / "id") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("detector card was made with preset"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, MetricsReportsBadScoreFilesByLine) {
