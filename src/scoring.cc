@@ -149,6 +149,10 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
       throw UsageError("temperature must be > 0, got " + std::to_string(t));
     if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
   }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
+    throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
+  }
   result.model_sha256 = Sha256File(opt.model_path);
   if (card) {
     if (card->model_sha256 != result.model_sha256) {

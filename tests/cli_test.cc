@@ -101,7 +101,9 @@ TEST_F(CliTest, InputAndModelErrorsExitThree) {
   r = Cli("score --model '" + (tmp_ / "none.pt") + "' --preset '" + (tmp_ / "grey8.json") +
           "' --input '" + (tmp_ / "id") + "'");
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.err.find("cannot open '" + (tmp_ / "none.pt") + "'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("model file '" + (tmp_ / "none.pt") + "' does not exist or is not a file"),
+            std::string::npos)
+      << r.err;
   testing::WriteOddModel(tmp_ / "vec.pt", "vector", 64);
   r = Cli("score --model '" + (tmp_ / "vec.pt") + "' --preset '" + (tmp_ / "grey8.json") +
           "' --input '" + (tmp_ / "id") + "'");

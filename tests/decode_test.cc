@@ -4,14 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
-
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "test_util.h"
 
 namespace oodscore {
 namespace {

@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
-
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -17,6 +15,7 @@
 #include "oodscore/decode.h"
 #include "oodscore/error.h"
 #include "oodscore/resample.h"
+#include "test_util.h"
 
 namespace oodscore {
 namespace {
