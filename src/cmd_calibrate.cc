@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
-#include "oodscore/format.h"
 #include "scoring.h"
 
 namespace oodscore {
@@ -26,8 +25,8 @@ int RunCalibrate(CalibrateCommand& cmd) {
     throw UsageError("unknown score '" + cmd.score +
                      "' (energy, energy_T<t>, msp, maxlogit, entropy)");
   }
-  if (score.rfind("energy_T", 0) == 0) {
-    cmd.scoring.temperatures.push_back(ParseDouble(score.substr(8)).value());
+  if (score != "energy" && EnergyTemperature(score)) {
+    cmd.scoring.temperatures.push_back(*EnergyTemperature(score));
   }
   auto sets = LoadInputs({cmd.id});
   ScoringResult scored = RunScoring(cmd.scoring, sets, "", /*keep_rows=*/true);

@@ -1,5 +1,6 @@
 #include "oodscore/gate.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "oodscore/error.h"
@@ -208,9 +209,9 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
   };
   for (const auto& old_set : baseline["ood"]) {
     const std::string name = old_set.value("name", "");
-    bool present = false;
-    for (const auto& new_set : current["ood"]) present = present || new_set["name"] == name;
-    if (!present) {  // dropping an OOD set must not make a regression pass
+    const auto new_set = std::find_if(current["ood"].begin(), current["ood"].end(),
+                                      [&](const nlohmann::json& s) { return s["name"] == name; });
+    if (new_set == current["ood"].end()) {  // dropping an OOD set must not make a regression pass
       CheckResult c;
       c.kind = "baseline";
       c.expr = name;
@@ -220,16 +221,14 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
       out.push_back(c);
       continue;
     }
-    for (const auto& new_set : current["ood"]) {
-      if (new_set["name"] != name) continue;
-      for (auto it = new_set["metrics"].begin(); it != new_set["metrics"].end(); ++it) {
-        if (!old_set.contains("metrics") || !old_set["metrics"].contains(it.key())) continue;
-        const auto& old_m = old_set["metrics"][it.key()];
-        for (const auto& [metric, tol] : max_drop)
-          check(name, it.key(), old_m, it.value(), metric, tol, true);
-        for (const auto& [metric, tol] : max_rise)
-          check(name, it.key(), old_m, it.value(), metric, tol, false);
-      }
+    const nlohmann::json& metrics = (*new_set)["metrics"];
+    for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+      if (!old_set.contains("metrics") || !old_set["metrics"].contains(it.key())) continue;
+      const auto& old_m = old_set["metrics"][it.key()];
+      for (const auto& [metric, tol] : max_drop)
+        check(name, it.key(), old_m, it.value(), metric, tol, true);
+      for (const auto& [metric, tol] : max_rise)
+        check(name, it.key(), old_m, it.value(), metric, tol, false);
     }
   }
   if (out.empty() && (!max_drop.empty() || !max_rise.empty())) {

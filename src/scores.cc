@@ -60,19 +60,21 @@ std::string EnergyColumn(double temperature) {
   return "energy_T" + FormatDouble(temperature);
 }
 
+std::optional<double> EnergyTemperature(const std::string& column) {
+  if (column == "energy") return 1.0;
+  if (column.rfind("energy_T", 0) != 0) return std::nullopt;
+  auto t = ParseDouble(std::string_view(column).substr(8));
+  if (!t || !(*t > 0) || !std::isfinite(*t)) return std::nullopt;
+  return t;
+}
+
 std::string CanonicalScoreName(const std::string& name) {
-  if (name.rfind("energy_T", 0) != 0) return name;
-  auto t = ParseDouble(std::string_view(name).substr(8));
-  if (!t || !(*t > 0) || !std::isfinite(*t)) return name;
-  return EnergyColumn(*t);
+  const auto t = EnergyTemperature(name);
+  return t ? EnergyColumn(*t) : name;
 }
 
 bool LookupScore(const std::string& column, ScoreInfo* info) {
-  if (column == "energy" || column.rfind("energy_T", 0) == 0) {
-    if (column != "energy") {
-      auto t = ParseDouble(std::string_view(column).substr(8));
-      if (!t || !(*t > 0)) return false;
-    }
+  if (EnergyTemperature(column)) {
     *info = {column, Orientation::kLowerIsId, column};
     return true;
   }

@@ -113,9 +113,7 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
                       const ScoringResult& scored) {
   DetectorCard card;
   card.score = score.name;
-  card.temperature = 1.0;
-  if (score.name.rfind("energy_T", 0) == 0)
-    card.temperature = ParseDouble(score.name.substr(8)).value_or(1.0);
+  card.temperature = EnergyTemperature(score.name).value_or(1.0);
   card.threshold = RawThreshold(score, threshold.threshold);
   if (score.rank_column == "log_msp") card.log_msp_threshold = threshold.threshold;
   card.tpr_target = tpr_target;
@@ -141,6 +139,9 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
         "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
   }
   if (!opt.preset.empty()) result.preset = LoadPreset(opt.preset);
+  const nlohmann::json preset_json = result.preset.json.empty()
+                                         ? nlohmann::json(nullptr)
+                                         : nlohmann::json::parse(result.preset.json);
 
   // Cheap checks before the expensive model load.
   std::vector<double> temps = {1.0};
@@ -159,11 +160,9 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
       throw Error("detector card was made for a model with SHA-256 " + card->model_sha256 +
                   ", but '" + opt.model_path + "' has " + result.model_sha256);
     }
-    nlohmann::json ours = result.preset.json.empty() ? nlohmann::json(nullptr)
-                                                     : nlohmann::json::parse(result.preset.json);
-    if (card->preset != ours) {
+    if (card->preset != preset_json) {
       throw Error("detector card was made with preset " + card->preset.dump() + ", this run uses " +
-                  ours.dump());
+                  preset_json.dump());
     }
     if (std::find(temps.begin(), temps.end(), card->temperature) == temps.end()) {
       temps.push_back(card->temperature);
@@ -265,8 +264,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
         {"sha256", result.model_sha256},
         {"num_classes", result.stats.num_classes}}},
       {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},
-      {"preset", result.preset.json.empty() ? nlohmann::json(nullptr)
-                                            : nlohmann::json::parse(result.preset.json)},
+      {"preset", preset_json},
       {"preset_source", result.preset.source},
       {"temperatures", temps},
       {"sets", counts},

@@ -11,6 +11,7 @@
 #ifndef OODSCORE_SCORES_H_
 #define OODSCORE_SCORES_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ bool LookupScore(const std::string& column, ScoreInfo* info);
 // Column name for the energy at temperature t: "energy" for t == 1, else "energy_T<t>"
 // with t in shortest round-trip form ("energy_T0.5", "energy_T1000").
 std::string EnergyColumn(double temperature);
+
+// The temperature of an energy column: 1 for "energy", t for "energy_T<t>" (t > 0, finite);
+// nullopt for any other name.
+std::optional<double> EnergyTemperature(const std::string& column);
 
 // The column name a score is written under: "energy_T1" -> "energy", "energy_T2.0" ->
 // "energy_T2"; other names unchanged.
