@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "oodscore/error.h"
-#include "oodscore/format.h"
 #include "oodscore/report.h"
 #include "oodscore/sha256.h"
 #include "oodscore/version.h"
