@@ -121,7 +121,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       << r.err;
   WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
   EXPECT_EQ(Cli("metrics --tpr 1.5 --id id '" + (tmp_ / "s.csv") + "'").exit_code, 2);
-  EXPECT_EQ(Cli("metrics --id id '" + (tmp_ / "s.csv") + "'").exit_code, 0);
+  EXPECT_EQ(Cli("metrics --id id '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "m") + "'").exit_code, 0);
   EXPECT_EQ(Cli("--help").exit_code, 0);
 }
 
