@@ -31,37 +31,52 @@ struct ReportOptions {
   std::string baseline;
   std::vector<std::string> max_drop, max_rise;
   std::filesystem::path out_dir;
+  std::string junit;  // JUnit XML path, "" = none
 };
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
 
 // What every score means and which way it points, for --help footers.
 extern const char* const kScoreConventions;
+
+// A --help footer: the example command lines, then kScoreConventions.
+std::string HelpFooter(const std::vector<std::string>& examples);
 MetricOptions ToMetricOptions(const ReportOptions& opt);
 
 // Splits "NAME=PATH" into name and path; a bare PATH is named after its base name
-// (a trailing ".csv"/".txt"/".npy" removed).
+// (a trailing ".csv"/".txt"/".npy" removed), and "-" (standard input) is named "stdin".
 std::pair<std::string, std::string> SplitNamed(const std::string& arg);
+
+// Set names must be unique; "mean" names the mean row in gates and "id" the ID set, so no
+// set may be called "mean", and only the ID set (the first, when first_is_id) "id".
+// Throws UsageError.
+void CheckSetNames(const std::vector<std::string>& names, bool first_is_id);
 
 // Picks the scores to report from a table's columns (opt.scores, or every known score),
 // and builds the report input for id_set against ood_sets.
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt);
 
-// The --gate, --baseline, --max-drop and --max-rise options, parsed and loaded. Built before
-// any expensive work, so that a typo fails at once. Throws UsageError / Error.
+// The --gate, --baseline, --max-drop, --max-rise and --max-skipped options, parsed and loaded.
+// Built before any expensive work, so that a typo fails at once. Refuses (UsageError) an
+// --out-dir of "-", and a --baseline that is (or links to) a file this run would write: a
+// failing run must not replace the baseline it failed against. Throws UsageError / Error.
 struct Checks {
   std::vector<Gate> gates;
   std::map<std::string, double> max_drop, max_rise;
   std::optional<nlohmann::json> baseline;
+  std::optional<double> max_skipped;  // a fraction; none = no skipped-share checks
 };
-Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names);
+Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
+                     std::optional<double> max_skipped = std::nullopt);
 
-// Evaluates the checks, writes report.json / report.md / report.html into opt.out_dir,
-// prints the Markdown table to stdout and a one-line verdict to stderr.
-// Returns kExitOk or kExitGateFailed.
+// Evaluates the checks, logs the report's warnings, writes report.json / report.md /
+// report.html into opt.out_dir (and opt.junit), prints the Markdown table to stdout and a
+// one-line verdict to stderr. suite names the run in the JUnit file; seconds is its wall time.
+// Returns kExitInput when a set skipped more than --max-skipped, else kExitGateFailed when a
+// check failed, else kExitOk.
 int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
-                 const Checks& checks);
+                 const Checks& checks, const std::string& suite, double seconds);
 
 // The subcommands. Each Setup adds its subcommand to app and arranges for *exit_code to be
 // set when it runs.
@@ -69,6 +84,8 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code);
 void SetupScoreCommand(CLI::App* app, int* exit_code);
 void SetupEvalCommand(CLI::App* app, int* exit_code);
 void SetupCalibrateCommand(CLI::App* app, int* exit_code);
+// `oodscore help [COMMAND]`.
+void SetupHelpCommand(CLI::App* app);
 
 }  // namespace oodscore
 

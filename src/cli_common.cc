@@ -8,6 +8,8 @@
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/html_report.h"
+#include "oodscore/junit.h"
+#include "oodscore/suggest.h"
 
 namespace oodscore {
 
@@ -18,6 +20,12 @@ const char* const kScoreConventions =
     "Metrics orient every score so that higher = ID, with ID as the positive class (exact,\n"
     "hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
     "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model error.";
+
+std::string HelpFooter(const std::vector<std::string>& examples) {
+  std::string s = "Examples:\n";
+  for (const auto& e : examples) s += "  " + e + "\n";
+  return s + "\n" + kScoreConventions;
+}
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall)")
@@ -37,13 +45,19 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--score", opt->scores,
                   "score column(s) to report (default: every known score column)");
   cmd->add_option("--gate", opt->gates,
-                  "[SET.]SCORE.METRIC OP VALUE, e.g. 'energy.auroc>=0.95', "
-                  "'mean.energy.fpr_at_tpr<=0.3', 'id.accuracy>=0.9'; a failing gate exits 1");
+                  "[SET.]SCORE.METRIC OP VALUE, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%', "
+                  "'mean.energy.fpr_at_tpr<=30%', 'id.accuracy>=0.9', 'noise.skipped<=0', "
+                  "'id.n>=5000'; shares are a fraction in [0, 1] or a percentage; a failing gate "
+                  "exits 1");
   cmd->add_option("--baseline", opt->baseline, "an earlier report.json to compare with");
   cmd->add_option("--max-drop", opt->max_drop,
-                  "METRIC=DELTA: largest allowed decrease vs --baseline, e.g. auroc=0.005");
+                  "METRIC=DELTA: largest allowed decrease vs --baseline, e.g. auroc=0.005 or "
+                  "auroc=0.5%");
   cmd->add_option("--max-rise", opt->max_rise,
-                  "METRIC=DELTA: largest allowed increase vs --baseline, e.g. fpr_at_tpr=0.01");
+                  "METRIC=DELTA: largest allowed increase vs --baseline, e.g. fpr_at_tpr=0.01 or "
+                  "fpr_at_tpr=1%");
+  cmd->add_option("--junit", opt->junit,
+                  "write a JUnit XML test report (one testcase per check) for CI");
 }
 
 MetricOptions ToMetricOptions(const ReportOptions& opt) {
@@ -58,6 +72,7 @@ MetricOptions ToMetricOptions(const ReportOptions& opt) {
 }
 
 std::pair<std::string, std::string> SplitNamed(const std::string& arg) {
+  if (arg == "-") return {"stdin", arg};
   const std::size_t eq = arg.find('=');
   if (eq != std::string::npos && eq > 0 && arg.find('/') > eq) {
     return {arg.substr(0, eq), arg.substr(eq + 1)};
@@ -74,12 +89,66 @@ std::pair<std::string, std::string> SplitNamed(const std::string& arg) {
   return {name.empty() ? arg : name, arg};
 }
 
+void CheckSetNames(const std::vector<std::string>& names, bool first_is_id) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "mean") {
+      throw UsageError("a set may not be called 'mean': gates use it for the mean row over OOD "
+                       "sets; name it with NAME=PATH");
+    }
+    if (names[i] == "id" && !(first_is_id && i == 0)) {
+      throw UsageError("only the ID set may be called 'id': gates use it for the ID set; name "
+                       "it with NAME=PATH");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (names[j] == names[i]) {
+        throw UsageError("two inputs are named '" + names[i] + "'; name them with NAME=PATH");
+      }
+    }
+  }
+}
+
+namespace {
+
+// True when `a` and `b` are the same file, or would be once written (links resolved).
+bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(a, b, ec) && !ec) return true;
+  const auto ca = std::filesystem::weakly_canonical(a, ec);
+  if (ec) return false;
+  const auto cb = std::filesystem::weakly_canonical(b, ec);
+  return !ec && ca == cb;
+}
+
+// Refuses a --baseline that this run would overwrite.
+void RefuseSelfOverwrite(const ReportOptions& opt) {
+  if (opt.baseline.empty()) return;
+  const std::filesystem::path baseline(opt.baseline);
+  std::vector<std::filesystem::path> written;
+  for (const char* f : {"report.json", "report.md", "report.html", "scores.csv"}) {
+    written.push_back(opt.out_dir / f);
+  }
+  if (!opt.junit.empty()) written.push_back(opt.junit);
+  std::error_code ec;
+  const std::string name = std::filesystem::weakly_canonical(baseline, ec).filename().string();
+  if (name.rfind("card-", 0) == 0) written.push_back(opt.out_dir / name);
+  for (const auto& w : written) {
+    if (SameFile(baseline, w)) {
+      throw UsageError("--baseline '" + opt.baseline + "' is '" + w.string() +
+                       "', which this run writes: a failing run would replace the baseline it "
+                       "failed against. Keep the baseline elsewhere (e.g. copy it to "
+                       "baseline.json) or write this run to another --out-dir");
+    }
+  }
+}
+
+}  // namespace
+
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
   ReportInput in;
   in.options = ToMetricOptions(opt);
   std::vector<std::string> names;
-  for (const auto& s : opt.scores) names.push_back(CanonicalScoreName(s));
+  for (const auto& s : opt.scores) names.push_back(CheckedScoreName(s, table.columns));
   if (names.empty()) {
     for (const auto& c : table.columns) {
       ScoreInfo info;
@@ -126,8 +195,15 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
   return in;
 }
 
-Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names) {
+Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
+                     std::optional<double> max_skipped) {
   Checks checks;
+  if (opt.out_dir == "-") {
+    throw UsageError("--out-dir -: reports are several files, so they need a folder (report.md "
+                     "is printed to stdout anyway)");
+  }
+  if (max_skipped && *max_skipped < 1) checks.max_skipped = max_skipped;
+  RefuseSelfOverwrite(opt);
   for (const auto& g : opt.gates) checks.gates.push_back(ParseGate(g, score_names));
   for (const auto& t : opt.max_drop) checks.max_drop.insert(ParseTolerance(t));
   for (const auto& t : opt.max_rise) checks.max_rise.insert(ParseTolerance(t));
@@ -149,7 +225,7 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
 }
 
 int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
-                 const Checks& checks) {
+                 const Checks& checks, const std::string& suite, double seconds) {
   report->checks = EvaluateGates(checks.gates, *report);
   if (checks.baseline) {
     try {
@@ -165,11 +241,20 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
       throw Error("baseline '" + opt.baseline + "': not an oodscore report: " + e.what());
     }
   }
+  bool too_many_skipped = false;
+  if (checks.max_skipped) {
+    for (auto& c : SkippedChecks(report->sets, *checks.max_skipped)) {
+      too_many_skipped = too_many_skipped || !c.pass;
+      report->checks.push_back(c);
+    }
+  }
+  for (const auto& w : report->warnings) spdlog::warn("{}", w);
 
   const std::string md = ReportMarkdown(*report);
   WriteFileAtomic(opt.out_dir / "report.json", ReportJson(*report).dump(2) + "\n");
   WriteFileAtomic(opt.out_dir / "report.md", md);
   WriteFileAtomic(opt.out_dir / "report.html", ReportHtml(*report, input));
+  if (!opt.junit.empty()) WriteFileAtomic(opt.junit, JunitXml(*report, suite, seconds));
   std::cout << md << std::flush;
 
   int failed = 0;
@@ -184,14 +269,16 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
       failed ? "FAIL: " + std::to_string(failed) + " of " + std::to_string(report->checks.size()) +
                    " checks failed"
       : report->checks.empty()
-          ? std::string("OK")
+          ? std::string("OK (no checks)")
           : "PASS: all " + std::to_string(report->checks.size()) + " checks passed";
+  verdict += "; sets (scored/found): " + SetsSummary(report->sets);
   char buf[200];
   std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%; report in '",
                 report->scores[0].name.c_str(), 100 * report->options.tpr,
                 100 * report->mean[0].fpr_at_tpr, 100 * report->mean[0].auroc);
   verdict += buf + opt.out_dir.string() + "'";
   std::fprintf(stderr, "oodscore: %s\n", verdict.c_str());
+  if (too_many_skipped) return kExitInput;
   return failed ? kExitGateFailed : kExitOk;
 }
 

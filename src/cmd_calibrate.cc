@@ -20,16 +20,16 @@ struct CalibrateCommand {
 
 int RunCalibrate(CalibrateCommand& cmd) {
   ScoreInfo info;
-  const std::string score = CanonicalScoreName(cmd.score);
-  if (!LookupScore(score, &info) || score == "score" || score == "score_lower") {
-    throw UsageError("unknown score '" + cmd.score +
-                     "' (energy, energy_T<t>, msp, maxlogit, entropy)");
-  }
+  const std::string score = CheckedScoreName(cmd.score);
+  LookupScore(score, &info);
   if (score != "energy" && EnergyTemperature(score)) {
     cmd.scoring.temperatures.push_back(*EnergyTemperature(score));
   }
-  auto sets = LoadInputs({cmd.id});
-  ScoringResult scored = RunScoring(cmd.scoring, sets, "", /*keep_rows=*/true);
+  const double max_skipped = MaxSkippedShare(cmd.scoring);
+  auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
+  ScoringOutputs outputs;
+  outputs.keep_rows = true;
+  ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<double> oriented =
       scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));
   for (double& v : oriented) v = Orient(v, info.orientation);
@@ -43,7 +43,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   }
   spdlog::info("threshold: accept as ID when {} (TPR {:.4f} on {} ID samples)",
                AcceptRule(info, card.threshold), t.tpr_achieved, t.n);
-  return kExitOk;
+  return SkippedVerdict(scored.stats, max_skipped);
 }
 
 }  // namespace
@@ -62,7 +62,10 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::Range(1e-9, 1.0))
       ->capture_default_str();
   sub->add_option("--output,-o", cmd->output, "card path (- = stdout)")->required();
-  sub->footer(kScoreConventions);
+  sub->footer(HelpFooter(
+      {"oodscore calibrate --model m.pt --preset cifar10 --id cifar10=data/val -o card.json",
+       "oodscore calibrate ... --score msp --tpr 0.99 -o card-msp.json",
+       "oodscore score --model m.pt --card card.json -i incoming/ -o -"}));
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     *exit_code = RunCalibrate(*cmd);

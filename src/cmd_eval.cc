@@ -1,10 +1,14 @@
 // oodscore eval: score an ID set and OOD sets with one model, then report, gate and calibrate.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "cli.h"
 #include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
 #include "oodscore/format.h"
+#include "oodscore/suggest.h"
 #include "scoring.h"
 
 namespace oodscore {
@@ -18,32 +22,65 @@ struct EvalCommand {
   ReportOptions report;
 };
 
+// The scores to report: --score (checked, each energy_T<t> adding its temperature), else
+// energy at every temperature, msp, maxlogit and entropy.
+void ResolveScores(EvalCommand& cmd) {
+  if (cmd.report.scores.empty()) {
+    cmd.report.scores = {"energy"};
+    for (double t : cmd.scoring.temperatures) {
+      if (t != 1.0 && t > 0) cmd.report.scores.push_back(EnergyColumn(t));
+    }
+    for (const char* s : {"msp", "maxlogit", "entropy"}) cmd.report.scores.push_back(s);
+    return;
+  }
+  for (auto& s : cmd.report.scores) {
+    s = CheckedScoreName(s);
+    const auto t = EnergyTemperature(s);
+    auto& temps = cmd.scoring.temperatures;
+    if (t && *t != 1.0 && std::find(temps.begin(), temps.end(), *t) == temps.end()) {
+      temps.push_back(*t);
+    }
+  }
+}
+
 int RunEval(EvalCommand& cmd) {
+  const auto start = std::chrono::steady_clock::now();
+  // Cheap checks before the expensive scoring.
+  ResolveScores(cmd);
+  ToMetricOptions(cmd.report);
+  const Checks checks =
+      PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
-  auto sets = LoadInputs(inputs);
-  // Cheap checks before the expensive scoring.
-  ToMetricOptions(cmd.report);
-  for (auto& s : cmd.report.scores) s = CanonicalScoreName(s);
-  const Checks checks = PrepareChecks(cmd.report, cmd.report.scores);
+  auto sets = LoadInputs(inputs, cmd.scoring.layout);
   std::error_code ec;
   std::filesystem::create_directories(cmd.report.out_dir, ec);
   if (ec) throw Error("cannot create '" + cmd.report.out_dir.string() + "': " + ec.message());
-  ScoringResult scored = RunScoring(cmd.scoring, sets, (cmd.report.out_dir / "scores.csv").string(),
-                                    /*keep_rows=*/true);
+
+  ScoringOutputs outputs;
+  outputs.csv_path = (cmd.report.out_dir / "scores.csv").string();
+  outputs.keep_rows = true;
+  ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<std::string> ood_names;
   for (std::size_t i = 1; i < sets.size(); ++i) ood_names.push_back(sets[i].name);
   ReportInput input = InputFromTable(scored.table, sets[0].name, ood_names, cmd.report);
   Report report = BuildReport(input);
+  report.sets = scored.stats.sets;
+  report.skipped = scored.stats.skipped;
 
   report.id_accuracy = LabelAccuracy(scored.table, sets[0].name);
-  if (!sets[0].classes.empty()) {
-    if (static_cast<int>(sets[0].classes.size()) != scored.stats.num_classes) {
-      spdlog::warn(
-          "ID folder has {} classes but the model outputs {} logits: accuracy assumes "
-          "class i = i-th sorted folder name",
-          sets[0].classes.size(), scored.stats.num_classes);
-    }
+  if (!sets[0].classes.empty() &&
+      static_cast<int>(sets[0].classes.size()) != scored.stats.num_classes) {
+    report.warnings.push_back("ID folder has " + std::to_string(sets[0].classes.size()) +
+                              " classes but the model outputs " +
+                              std::to_string(scored.stats.num_classes) +
+                              " logits: accuracy assumes class i = i-th sorted folder name");
+  }
+  if (report.id_accuracy) {
+    const int k = sets[0].classes.empty() ? scored.stats.num_classes
+                                          : static_cast<int>(sets[0].classes.size());
+    const std::string w = BelowChanceWarning(*report.id_accuracy, k);
+    if (!w.empty()) report.warnings.push_back(w);
   }
   report.run = scored.run;
   report.run["command"] = "eval";
@@ -56,7 +93,11 @@ int RunEval(EvalCommand& cmd) {
     WriteFileAtomic(cmd.report.out_dir / ("card-" + card.score + ".json"),
                     CardJson(card).dump(2) + "\n");
   }
-  return FinishReport(&report, input, cmd.report, checks);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return FinishReport(&report, input, cmd.report, checks,
+                      "oodscore eval: " + sets[0].name + " (ID) vs " + JoinNames(ood_names),
+                      seconds);
 }
 
 }  // namespace
@@ -64,7 +105,6 @@ int RunEval(EvalCommand& cmd) {
 void SetupEvalCommand(CLI::App* app, int* exit_code) {
   auto cmd = std::make_shared<EvalCommand>();
   cmd->report.out_dir = "oodscore-report";
-  cmd->report.scores = {};
   CLI::App* sub = app->add_subcommand(
       "eval",
       "score an ID set and OOD sets, write scores.csv, report.{json,md,html} and detector "
@@ -74,16 +114,13 @@ void SetupEvalCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--ood", cmd->ood, "[NAME=]PATH of an OOD set; repeatable")->required();
   sub->add_option("--out-dir", cmd->report.out_dir, "report folder")->capture_default_str();
   AddReportOptions(sub, &cmd->report);
-  sub->footer(kScoreConventions);
+  sub->footer(HelpFooter(
+      {"oodscore eval --model m.pt --preset cifar10 --id cifar10=data/test --ood svhn=data/svhn",
+       "oodscore eval ... --gate 'energy.fpr_at_tpr<=40%' --gate 'id.accuracy>=0.9' --junit "
+       "junit.xml",
+       "oodscore eval ... --out-dir new --baseline main/report.json --max-drop auroc=0.5%"}));
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
-    if (cmd->report.scores.empty()) {
-      cmd->report.scores = {"energy"};
-      for (double t : cmd->scoring.temperatures) {
-        if (t != 1.0 && t > 0) cmd->report.scores.push_back(EnergyColumn(t));
-      }
-      for (const char* s : {"msp", "maxlogit", "entropy"}) cmd->report.scores.push_back(s);
-    }
     *exit_code = RunEval(*cmd);
   });
 }

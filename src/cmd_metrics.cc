@@ -2,9 +2,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
+
+#include <chrono>
 
 #include "cli.h"
 #include "oodscore/error.h"
+#include "oodscore/suggest.h"
 
 namespace oodscore {
 
@@ -19,7 +23,27 @@ struct MetricsCommand {
   ReportOptions report;
 };
 
+// The column name of plain score files: "score" (higher = ID) or "score_lower" (lower = ID),
+// or a logit score's own name (--score energy), whose orientation --lower-is-id must match.
+std::string PlainColumn(const MetricsCommand& cmd) {
+  const std::string asked = cmd.report.scores.empty() ? "" : cmd.report.scores.front();
+  if (cmd.report.scores.size() > 1) {
+    throw UsageError("plain score files hold one score; give at most one --score");
+  }
+  if (asked.empty() || asked == "score" || asked == "score_lower") {
+    return cmd.lower_is_id || asked == "score_lower" ? "score_lower" : "score";
+  }
+  const std::string name = CheckedScoreName(asked, {"score", "score_lower"});
+  ScoreInfo info;
+  LookupScore(name, &info);
+  if (cmd.lower_is_id && info.orientation == Orientation::kHigherIsId) {
+    throw UsageError("--lower-is-id contradicts --score " + name + ", which is higher = ID");
+  }
+  return name;
+}
+
 int RunMetrics(MetricsCommand& cmd) {
+  const auto start = std::chrono::steady_clock::now();
   ScoreTable table;
   std::string id_name;
   std::vector<std::string> ood_names;
@@ -30,17 +54,14 @@ int RunMetrics(MetricsCommand& cmd) {
     if (cmd.id_files.size() != 1 || cmd.ood_files.empty()) {
       throw UsageError("--id-file needs exactly one file and --ood-file at least one");
     }
-    const std::string column = cmd.report.scores.empty()
-                                   ? (cmd.lower_is_id ? "score_lower" : "score")
-                                   : cmd.report.scores.front();
+    const std::string column = PlainColumn(cmd);
     table.columns = {column};
     std::vector<std::string> names;
+    for (const auto& f : cmd.id_files) names.push_back(SplitNamed(f).first);
+    for (const auto& f : cmd.ood_files) names.push_back(SplitNamed(f).first);
+    CheckSetNames(names, /*first_is_id=*/true);
     auto add = [&](const std::string& arg) {
       auto [name, path] = SplitNamed(arg);
-      if (std::find(names.begin(), names.end(), name) != names.end()) {
-        throw UsageError("two score files are named '" + name + "'; name them with NAME=FILE");
-      }
-      names.push_back(name);
       for (double v : ReadScoreColumn(path)) table.rows.push_back({name, path, "", "", {v}});
       return name;
     };
@@ -55,9 +76,8 @@ int RunMetrics(MetricsCommand& cmd) {
     bool found = false;
     for (const auto& s : sets) found = found || s == cmd.id;
     if (!found) {
-      std::string all;
-      for (const auto& s : sets) all += (all.empty() ? "'" : ", '") + s + "'";
-      throw UsageError("no rows with set '" + cmd.id + "' in the score files (sets: " + all + ")");
+      throw UsageError("no rows with set '" + cmd.id + "' in the score files" +
+                       DidYouMeanClause(cmd.id, sets) + " (sets: " + JoinNames(sets) + ")");
     }
     id_name = cmd.id;
     if (cmd.ood.empty()) {
@@ -67,7 +87,8 @@ int RunMetrics(MetricsCommand& cmd) {
     }
     for (const auto& o : cmd.ood) {  // in the order the user gave
       if (std::find(sets.begin(), sets.end(), o) == sets.end()) {
-        throw UsageError("no rows with set '" + o + "' in the score files");
+        throw UsageError("no rows with set '" + o + "' in the score files" +
+                         DidYouMeanClause(o, sets) + " (sets: " + JoinNames(sets) + ")");
       }
       if (o != cmd.id && std::find(ood_names.begin(), ood_names.end(), o) == ood_names.end()) {
         ood_names.push_back(o);
@@ -75,6 +96,9 @@ int RunMetrics(MetricsCommand& cmd) {
     }
     if (ood_names.empty())
       throw UsageError("the score files hold no set other than '" + cmd.id + "'");
+    std::vector<std::string> roles = {id_name};
+    roles.insert(roles.end(), ood_names.begin(), ood_names.end());
+    CheckSetNames(roles, /*first_is_id=*/true);
   }
   spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.rows.size(), id_name, ood_names.size());
   ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
@@ -83,13 +107,25 @@ int RunMetrics(MetricsCommand& cmd) {
   const Checks checks = PrepareChecks(cmd.report, score_names);
   Report report = BuildReport(input);
   report.id_accuracy = LabelAccuracy(table, id_name);
+  if (report.id_accuracy) {
+    std::set<std::string> labels;
+    for (const auto& r : table.rows) {
+      if (r.set == id_name && !r.label.empty()) labels.insert(r.label);
+    }
+    const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(labels.size()));
+    if (!w.empty()) report.warnings.push_back(w);
+  }
   std::vector<std::string> files;
   for (const auto& f : cmd.files) files.push_back(f.string());
   report.run = {{"command", "metrics"},
                 {"score_files", files},
                 {"id_files", cmd.id_files},
                 {"ood_files", cmd.ood_files}};
-  return FinishReport(&report, input, cmd.report, checks);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return FinishReport(&report, input, cmd.report, checks,
+                      "oodscore metrics: " + id_name + " (ID) vs " + JoinNames(ood_names),
+                      seconds);
 }
 
 }  // namespace
@@ -110,7 +146,10 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--out-dir", cmd->report.out_dir, "where report.json/.md/.html go")
       ->capture_default_str();
   AddReportOptions(sub, &cmd->report);
-  sub->footer(kScoreConventions);
+  sub->footer(HelpFooter(
+      {"oodscore metrics scores.csv --id cifar10 --gate 'energy.auroc>=95%' --junit junit.xml",
+       "oodscore metrics shard-*.csv --id cifar10 --out-dir report --fpr-convention openood",
+       "oodscore metrics --id-file id.txt --ood-file ood.txt --lower-is-id --out-dir report"}));
   sub->callback([cmd, exit_code] { *exit_code = RunMetrics(*cmd); });
 }
 

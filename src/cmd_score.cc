@@ -12,20 +12,32 @@ struct ScoreCommand {
   std::vector<std::string> inputs;
   std::string output = "-";
   std::string card;
+  std::string flagged;
 };
 
 int RunScore(const ScoreCommand& cmd) {
-  std::optional<DetectorCard> card;
-  if (!cmd.card.empty()) card = ReadCard(cmd.card);
-  auto sets = LoadInputs(cmd.inputs);
-  RunScoring(cmd.scoring, sets, cmd.output, /*keep_rows=*/false, card);
-  return kExitOk;
+  if (!cmd.flagged.empty() && cmd.card.empty()) {
+    throw UsageError("--flagged needs --card: the card's threshold decides what is flagged");
+  }
+  if (cmd.flagged == "-" && cmd.output == "-") {
+    throw UsageError("--flagged - and --output - would both write to stdout; send the CSV to a "
+                     "file with -o");
+  }
+  const double max_skipped = MaxSkippedShare(cmd.scoring);
+  ScoringOutputs outputs;
+  outputs.csv_path = cmd.output;
+  outputs.flagged_path = cmd.flagged;
+  if (!cmd.card.empty()) outputs.card = ReadCard(cmd.card);
+  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout);
+  const ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
+  return SkippedVerdict(scored.stats, max_skipped);
 }
 
 }  // namespace
 
 void SetupScoreCommand(CLI::App* app, int* exit_code) {
   auto cmd = std::make_shared<ScoreCommand>();
+  cmd->scoring.max_skipped = "1";  // shell use: skip per file, unless asked
   CLI::App* sub =
       app->add_subcommand("score",
                           "score images with a TorchScript classifier: one CSV row per image "
@@ -35,11 +47,20 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
                   "[NAME=]PATH: an image folder (ImageFolder layout or flat), a list file (- = "
                   "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
       ->required();
-  sub->add_option("--output,-o", cmd->output, "score CSV path, or - for stdout")
+  sub->add_option("--output,-o", cmd->output,
+                  "score CSV path (missing folders are created), or - for stdout")
       ->capture_default_str();
   sub->add_option("--card", cmd->card,
-                  "detector card (from calibrate/eval): adds an is_ood column");
-  sub->footer(kScoreConventions);
+                  "detector card (from calibrate/eval): adds an is_ood column; without --preset "
+                  "the card's preset is used");
+  sub->add_option("--flagged", cmd->flagged,
+                  "with --card: write the paths of the samples flagged OOD to FILE (- = stdout), "
+                  "each ended by a NUL byte, for xargs -0");
+  sub->footer(HelpFooter(
+      {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
+       "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
+       "    xargs -0 -r mv -t quarantine/",
+       "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -"}));
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     *exit_code = RunScore(*cmd);

@@ -48,58 +48,75 @@ std::vector<std::string> WalkImages(const fs::path& dir) {
 
 }  // namespace
 
-SampleSet ListFolder(const fs::path& dir, const std::string& name) {
+Layout ParseLayout(const std::string& text) {
+  if (text == "auto") return Layout::kAuto;
+  if (text == "classes") return Layout::kClasses;
+  if (text == "flat") return Layout::kFlat;
+  throw UsageError("unknown --layout '" + text + "' (expected auto, classes or flat)");
+}
+
+SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error("input folder '" + dir.string() + "' does not exist");
   SampleSet set;
   set.name = name;
+  const std::string kExtensions = "(.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)";
+  if (layout == Layout::kFlat) {
+    for (auto& p : WalkImages(dir)) set.samples.push_back({std::move(p), "", nullptr, 0});
+    if (set.samples.empty()) {
+      throw Error("input folder '" + dir.string() + "' holds no images below it " + kExtensions);
+    }
+    return set;
+  }
   std::vector<std::string> subdirs;
-  bool top_level_images = false;
+  std::vector<std::string> top_level;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.is_directory(ec)) {
       subdirs.push_back(entry.path().filename().string());
     } else if (HasImageExtension(entry.path())) {
-      top_level_images = true;
+      top_level.push_back(entry.path().string());
     }
   }
   if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
   std::sort(subdirs.begin(), subdirs.end());
+  std::sort(top_level.begin(), top_level.end());
   std::vector<std::vector<std::string>> per_class;
-  std::size_t in_classes = 0;
+  std::size_t in_classes = 0, classes_with_images = 0;
   for (const auto& sub : subdirs) {
     per_class.push_back(WalkImages(dir / sub));
     in_classes += per_class.back().size();
+    classes_with_images += !per_class.back().empty();
   }
-  if (in_classes == 0) {
+  if (layout == Layout::kAuto && in_classes > 0 && !top_level.empty()) {
+    throw Error("folder '" + dir.string() + "' holds " + std::to_string(top_level.size()) +
+                " images directly and " + std::to_string(in_classes) + " images in " +
+                std::to_string(classes_with_images) +
+                " subfolders; say which you mean: --layout classes (subfolders are classes, "
+                "the folder's own images are ignored, as torchvision's ImageFolder does) or "
+                "--layout flat (every image below the folder, no labels)");
+  }
+  if (layout == Layout::kAuto && in_classes == 0) {
     // A flat folder of images: no labels.
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (!entry.is_directory(ec) && HasImageExtension(entry.path())) {
-        set.samples.push_back({entry.path().string(), "", nullptr, 0});
-      }
-    }
-    std::sort(set.samples.begin(), set.samples.end(),
-              [](const Sample& a, const Sample& b) { return a.path < b.path; });
+    for (auto& p : top_level) set.samples.push_back({std::move(p), "", nullptr, 0});
   } else {
     set.classes = subdirs;
-    for (std::size_t c = 0; c < per_class.size(); ++c) {
-      for (auto& p : per_class[c])
-        set.samples.push_back({std::move(p), std::to_string(c), nullptr, 0});
-    }
     for (std::size_t c = 0; c < per_class.size(); ++c) {
       if (per_class[c].empty()) {
         throw Error("class folder '" + subdirs[c] + "' in '" + dir.string() +
                     "' holds no images (torchvision's ImageFolder refuses this too; remove it)");
       }
+      for (auto& p : per_class[c])
+        set.samples.push_back({std::move(p), std::to_string(c), nullptr, 0});
     }
-    if (top_level_images) {
-      set.warnings.push_back("'" + dir.string() +
-                             "' has class subfolders; image files directly in it are ignored "
-                             "(as ImageFolder does)");
+    if (!top_level.empty()) {
+      set.warnings.push_back("'" + dir.string() + "' has class subfolders; its " +
+                             std::to_string(top_level.size()) +
+                             " own image files are ignored (--layout classes, as ImageFolder "
+                             "does; --layout flat scores every image)");
     }
   }
   if (set.samples.empty()) {
-    throw Error("input folder '" + dir.string() +
-                "' holds no images (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)");
+    throw Error("input folder '" + dir.string() + "' holds no images " + kExtensions);
   }
   return set;
 }
@@ -124,8 +141,9 @@ SampleSet ListFile(const std::string& path, const std::string& name) {
     const std::size_t sep = line.find_last_of("\t,");
     if (sep != std::string::npos) {
       label = line.substr(sep + 1);
-      const bool numeric =
-          !label.empty() && label.find_first_not_of("0123456789") == std::string::npos;
+      const bool numeric = !label.empty() && label.size() <= 9 &&
+                           label.find_first_not_of("0123456789") == std::string::npos;
+      if (numeric) label = std::to_string(std::stol(label));  // "007" -> "7"
       if (!numeric) {
         throw Error("list file '" + path + "' line " + std::to_string(n) +
                     ": expected PATH or PATH<tab>LABEL with an integer label, got label '" + label +
@@ -141,9 +159,9 @@ SampleSet ListFile(const std::string& path, const std::string& name) {
   return set;
 }
 
-SampleSet ListInput(const std::string& path, const std::string& name) {
+SampleSet ListInput(const std::string& path, const std::string& name, Layout layout) {
   std::error_code ec;
-  if (path != "-" && fs::is_directory(path, ec)) return ListFolder(path, name);
+  if (path != "-" && fs::is_directory(path, ec)) return ListFolder(path, name, layout);
   if (fs::path(path).extension() == ".npy") {
     auto npy = NpyArray::Open(path);
     SampleSet set;

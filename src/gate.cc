@@ -5,6 +5,7 @@
 
 #include "oodscore/error.h"
 #include "oodscore/format.h"
+#include "oodscore/suggest.h"
 
 namespace oodscore {
 
@@ -32,13 +33,55 @@ bool IsMetric(const std::string& m) {
   return false;
 }
 
-std::string Join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
+bool IsSetMetric(const std::string& m) {
+  for (const auto& n : SetMetricNames()) {
+    if (n == m) return true;
+  }
+  return false;
+}
+
+// "0.9 or 90%" for a value v written bare.
+std::string FractionOrPercent(double v) {
+  return FormatDouble(v / 100) + " or " + FormatDouble(v) + "%";
 }
 
 }  // namespace
+
+const std::vector<std::string>& SetMetricNames() {
+  static const std::vector<std::string> names = {"n", "found", "skipped", "accuracy"};
+  return names;
+}
+
+double ParseMetricValue(const std::string& text, const std::string& metric,
+                        const std::string& what) {
+  std::string t = Trim(text);
+  const bool percent = !t.empty() && t.back() == '%';
+  if (percent) t = Trim(t.substr(0, t.size() - 1));
+  const auto v = ParseDouble(t);
+  if (!v || !std::isfinite(*v)) {
+    throw UsageError(what + ": '" + text + "' is not a number");
+  }
+  if (!IsRateMetric(metric)) {
+    if (percent) {
+      throw UsageError(what + ": " + metric + " is not a share, so '" + text +
+                       "' cannot be a percentage; write a plain number");
+    }
+    return *v;
+  }
+  if (percent) {
+    if (*v < 0 || *v > 100) {
+      throw UsageError(what + ": " + metric + " is a share, and " + text +
+                       " is not between 0% and 100%");
+    }
+    return *v / 100;
+  }
+  if (*v < 0 || *v > 1) {
+    throw UsageError(what + ": " + metric + " is a share, written as a fraction in [0, 1] or in " +
+                     "percent, and " + t + " is neither; did you mean " + FractionOrPercent(*v) +
+                     "?");
+  }
+  return *v;
+}
 
 Gate ParseGate(const std::string& text, const std::vector<std::string>& score_names) {
   Gate g;
@@ -54,30 +97,36 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
   if (pos == std::string::npos) {
     throw UsageError("gate '" + text +
                      "': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or =="
-                     " and a number, e.g. 'energy.auroc>=0.95'");
+                     " and a number, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%'");
   }
   const std::string lhs = Trim(text.substr(0, pos));
-  const std::string rhs = Trim(text.substr(pos + g.op.size()));
-  auto bound = ParseDouble(rhs);
-  if (!bound || std::isnan(*bound)) {
-    throw UsageError("gate '" + text + "': '" + rhs + "' is not a number");
-  }
-  g.bound = *bound;
-  if (lhs == "id.accuracy") {
-    g.set = "id";
-    g.metric = "accuracy";
+  const std::string rhs = text.substr(pos + g.op.size());
+  g.bound_text = Trim(rhs);
+  const std::string what = "gate '" + text + "'";
+  const std::size_t dot = lhs.rfind('.');
+  g.metric = dot == std::string::npos ? lhs : lhs.substr(dot + 1);
+  if (IsSetMetric(g.metric)) {
+    g.set = dot == std::string::npos ? "" : lhs.substr(0, dot);
+    if (g.metric == "accuracy" && g.set != "id") {
+      throw UsageError(what + ": accuracy is the ID set's; write 'id.accuracy'");
+    }
+    if (g.set == "mean") {
+      throw UsageError(what + ": the mean row has no " + g.metric + " (it is per set)");
+    }
+    g.bound = ParseMetricValue(rhs, g.metric, what);
     return g;
   }
-  const std::size_t dot = lhs.rfind('.');
   if (dot == std::string::npos) {
-    throw UsageError("gate '" + text + "': expected [SET.]SCORE.METRIC on the left, got '" + lhs +
-                     "'");
+    throw UsageError(what + ": expected [SET.]SCORE.METRIC on the left, got '" + lhs + "'");
   }
-  g.metric = lhs.substr(dot + 1);
   if (!IsMetric(g.metric)) {
-    throw UsageError("gate '" + text + "': unknown metric '" + g.metric + "' (expected one of " +
-                     Join(MetricNames()) + ")");
+    std::vector<std::string> all = MetricNames();
+    all.insert(all.end(), SetMetricNames().begin(), SetMetricNames().end());
+    throw UsageError(what + ": unknown metric '" + g.metric + "'" +
+                     DidYouMeanClause(g.metric, all) + " (expected one of " +
+                     JoinNames(MetricNames()) + "; or n, found, skipped for a set)");
   }
+  g.bound = ParseMetricValue(rhs, g.metric, what);
   const std::string prefix = lhs.substr(0, dot);
   for (const auto& s : score_names) {
     if (prefix == s) {
@@ -92,34 +141,60 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
       g.score = s;
       g.set = prefix.substr(0, prefix.size() - s.size() - 1);
       if (g.set == "mean" && (g.metric == "threshold" || g.metric == "tpr_achieved")) {
-        throw UsageError("gate '" + text + "': the mean row has no " + g.metric +
-                         " (it is per OOD set)");
+        throw UsageError(what + ": the mean row has no " + g.metric + " (it is per OOD set)");
       }
       return g;
     }
   }
-  throw UsageError("gate '" + text + "': no score named in '" + prefix +
-                   "' (scores in this report: " + Join(score_names) + ")");
+  const std::string last = prefix.substr(prefix.rfind('.') + 1);
+  throw UsageError(what + ": no score named in '" + prefix + "'" +
+                   DidYouMeanClause(last, score_names) +
+                   " (scores in this report: " + JoinNames(score_names) + ")");
 }
 
 std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Report& report) {
   std::vector<CheckResult> out;
   for (const Gate& g : gates) {
-    auto add = [&](const std::string& where, double v) {
+    const bool rate = IsRateMetric(g.metric);
+    auto add = [&](const std::string& subject, double v) {
       CheckResult c;
       c.kind = "gate";
       c.expr = g.text;
+      c.subject = subject;
       c.value = v;
+      c.rate = rate;
+      c.allowed = g.op + " " + g.bound_text;
       c.pass = std::isfinite(v) && Compare(v, g.op, g.bound);
-      c.message = where + " = " + FormatDouble(v) + (c.pass ? " satisfies " : " violates ") + g.op +
-                  " " + FormatDouble(g.bound);
+      c.message = subject + " = " + ShowValue(v, rate, 6) + (c.pass ? " satisfies " : " violates ") +
+                  "'" + g.text + "'";
       out.push_back(c);
     };
-    if (g.set == "id") {
+    std::vector<std::string> set_names;
+    for (const auto& s : report.sets) set_names.push_back(s.name);
+    if (g.metric == "accuracy") {
       if (!report.id_accuracy) {
         throw UsageError("gate '" + g.text + "': the ID set has no labels, so no accuracy");
       }
       add("id.accuracy", *report.id_accuracy);
+      continue;
+    }
+    if (g.score.empty()) {  // n, found, skipped
+      bool found = false;
+      for (std::size_t i = 0; i < report.sets.size(); ++i) {
+        const SetCounts& c = report.sets[i];
+        const bool match = g.set.empty() || g.set == c.name || (g.set == "id" && i == 0);
+        if (!match) continue;
+        found = true;
+        const double v = g.metric == "n"       ? static_cast<double>(c.scored)
+                         : g.metric == "found" ? static_cast<double>(c.found)
+                                               : static_cast<double>(c.skipped);
+        add(c.name + "." + g.metric, v);
+      }
+      if (!found) {
+        throw UsageError("gate '" + g.text + "': no set named '" + g.set + "'" +
+                         DidYouMeanClause(g.set, set_names) + " (sets: " + JoinNames(set_names) +
+                         ", or 'id')");
+      }
       continue;
     }
     std::size_t s = 0;
@@ -142,8 +217,9 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
     if (!found) {
       std::vector<std::string> names;
       for (const auto& o : report.ood) names.push_back(o.name);
-      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set +
-                       "' (sets: " + Join(names) + ", or 'mean')");
+      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set + "'" +
+                       DidYouMeanClause(g.set, names) + " (sets: " + JoinNames(names) +
+                       ", or 'mean')");
     }
   }
   return out;
@@ -152,18 +228,37 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
 std::pair<std::string, double> ParseTolerance(const std::string& text) {
   const std::size_t eq = text.find('=');
   if (eq == std::string::npos) {
-    throw UsageError("tolerance '" + text + "': expected METRIC=DELTA, e.g. 'auroc=0.005'");
+    throw UsageError("tolerance '" + text +
+                     "': expected METRIC=DELTA, e.g. 'auroc=0.005' or 'auroc=0.5%'");
   }
   std::string metric = Trim(text.substr(0, eq));
   if (!IsMetric(metric)) {
-    throw UsageError("tolerance '" + text + "': unknown metric '" + metric + "' (expected one of " +
-                     Join(MetricNames()) + ")");
+    throw UsageError("tolerance '" + text + "': unknown metric '" + metric + "'" +
+                     DidYouMeanClause(metric, MetricNames()) + " (expected one of " +
+                     JoinNames(MetricNames()) + ")");
   }
-  auto v = ParseDouble(Trim(text.substr(eq + 1)));
-  if (!v || !(*v >= 0)) {
-    throw UsageError("tolerance '" + text + "': delta must be a number >= 0");
+  const double v = ParseMetricValue(text.substr(eq + 1), metric, "tolerance '" + text + "'");
+  if (!(v >= 0)) throw UsageError("tolerance '" + text + "': delta must be >= 0");
+  return {metric, v};
+}
+
+std::vector<CheckResult> SkippedChecks(const std::vector<SetCounts>& sets, double max_share) {
+  std::vector<CheckResult> out;
+  for (const SetCounts& s : sets) {
+    CheckResult c;
+    c.kind = "skipped";
+    c.subject = c.expr = s.name + ".skipped_share";
+    c.value = s.SkippedShare();
+    c.rate = true;
+    c.allowed = "<= " + ShowValue(max_share, true, 6) + " (--max-skipped)";
+    c.pass = c.value <= max_share;
+    c.message = "set '" + s.name + "': " + std::to_string(s.skipped) + " of " +
+                std::to_string(s.found) + " files skipped (" + ShowValue(c.value, true) + ")" +
+                (c.pass ? ", within" : ", more than") + " --max-skipped " +
+                ShowValue(max_share, true, 6);
+    out.push_back(c);
   }
-  return {metric, *v};
+  return out;
 }
 
 std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
@@ -189,10 +284,15 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
     }
     const double o = old_m[metric].get<double>(), n = new_m[metric].get<double>();
     const double change = n - o;
+    const bool rate = IsRateMetric(metric);
     CheckResult c;
     c.kind = "baseline";
-    c.expr = set + "." + score + "." + metric;
-    c.value = change;
+    c.expr = c.subject = set + "." + score + "." + metric;
+    c.value = n;
+    c.baseline = o;
+    c.rate = rate;
+    c.allowed = std::string(drop ? "drop" : "rise") + " <= " +
+                (rate ? FormatDouble(100 * tol) + " pp" : FormatDouble(tol));
     c.pass = drop ? (-change <= tol) : (change <= tol);
     c.message = c.expr + " moved " + FormatDouble(o) + " -> " + FormatDouble(n) + " (" +
                 (change >= 0 ? "+" : "") + FormatDouble(change) + "; allowed " +
@@ -214,8 +314,9 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
     if (new_set == current["ood"].end()) {  // dropping an OOD set must not make a regression pass
       CheckResult c;
       c.kind = "baseline";
-      c.expr = name;
+      c.expr = c.subject = name;
       c.value = std::nan("");
+      c.allowed = "set present";
       c.pass = false;
       c.message = "OOD set '" + name + "' is in the baseline but not in this run";
       out.push_back(c);

@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
 #include "cli.h"
 #include "oodscore/error.h"
+#include "oodscore/suggest.h"
 #include "oodscore/version.h"
 
 // Called by the launcher (src/launcher.cc) once it has set up the environment.
@@ -39,6 +41,7 @@ extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, cha
   oodscore::SetupEvalCommand(&app, &exit_code);
   oodscore::SetupCalibrateCommand(&app, &exit_code);
   oodscore::SetupMetricsCommand(&app, &exit_code);
+  oodscore::SetupHelpCommand(&app);
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug
                       : quiet ? spdlog::level::warn
@@ -47,6 +50,20 @@ extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, cha
       spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore)");
   });
 
+  // The first word that is not an option must be a command: a typo gets a suggestion
+  // instead of CLI11's "argument was not expected".
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    std::vector<std::string> names;
+    for (const CLI::App* s : app.get_subcommands({})) names.push_back(s->get_name());
+    if (std::find(names.begin(), names.end(), word) == names.end()) {
+      spdlog::error("unknown command '{}'{} (commands: {}; see oodscore --help)", word,
+                    oodscore::DidYouMeanClause(word, names), oodscore::JoinNames(names));
+      return oodscore::kExitUsage;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

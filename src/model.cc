@@ -29,12 +29,28 @@ std::string Describe(const c10::IValue& v) {
   return "a value of type " + v.tagKind();
 }
 
+// Reads the first weight of the module (parameters in registration order).
+InputHint ReadInputHint(const torch::jit::Module& module) {
+  InputHint hint;
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) {
+    const at::Tensor& w = p.value;
+    if (w.dim() != 4 && w.dim() != 2) continue;
+    hint.layer = p.name;
+    hint.shape = Shape(w);
+    if (w.dim() == 4) hint.channels = static_cast<int>(w.size(1));
+    if (w.dim() == 2) hint.features = w.size(1);
+    break;
+  }
+  return hint;
+}
+
 class TorchModel : public Model {
  public:
   TorchModel(torch::jit::Module module, std::optional<torch::jit::Module> reference,
              torch::Device device, bool half, bool channels_last, std::string path,
-             std::string optimization)
-      : module_(std::move(module)),
+             std::string optimization, InputHint hint)
+      : hint_(std::move(hint)),
+        module_(std::move(module)),
         reference_(std::move(reference)),
         device_(device),
         half_(half),
@@ -85,22 +101,36 @@ class TorchModel : public Model {
   std::string device() const override { return device_.str(); }
   std::string dtype() const override { return half_ ? "float16" : "float32"; }
   std::string optimization() const override { return optimization_; }
+  InputHint input_hint() const override { return hint_; }
 
  private:
   c10::IValue Run(torch::jit::Module& module, const at::Tensor& input) {
+    std::string what;
     try {
       return module.forward({input});
     } catch (const c10::Error& e) {
-      throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
-                  e.what_without_backtrace());
+      what = e.what_without_backtrace();
     } catch (const std::exception& e) {
-      // TorchScript interpreter errors carry the script traceback; keep the last line.
-      std::string what = e.what();
-      while (!what.empty() && what.back() == '\n') what.pop_back();
-      const std::size_t nl = what.rfind('\n');
-      throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
-                  (nl == std::string::npos ? what : what.substr(nl + 1)));
+      what = e.what();
     }
+    // TorchScript interpreter errors carry the script traceback; keep the last line.
+    while (!what.empty() && what.back() == '\n') what.pop_back();
+    const std::size_t nl = what.rfind('\n');
+    if (nl != std::string::npos) what = what.substr(nl + 1);
+    const std::string message =
+        "model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " + what;
+    const long long per_sample = input.numel() / std::max<int64_t>(1, input.size(0));
+    const bool mismatch = (hint_.channels > 0 && hint_.channels != input.size(1)) ||
+                          (hint_.features > 0 && hint_.features != per_sample);
+    if (!mismatch) throw Error(message);
+    throw ModelInputError(
+        message + ". Its first layer '" + hint_.layer + "' " + hint_.shape + " takes " +
+            (hint_.channels > 0 ? std::to_string(hint_.channels) + " input channel(s)"
+                                : std::to_string(hint_.features) + " input features (c*h*w)") +
+            ", the batch has " +
+            (hint_.channels > 0 ? std::to_string(input.size(1)) + " channel(s)"
+                                : std::to_string(per_sample) + " values per sample"),
+        hint_);
   }
 
   // The [n, K] float logits inside a model's output, or an Error saying what came instead.
@@ -123,6 +153,7 @@ class TorchModel : public Model {
     return t;
   }
 
+  InputHint hint_;
   torch::jit::Module module_;
   std::optional<torch::jit::Module> reference_;
   torch::Device device_;
@@ -187,6 +218,7 @@ std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const Mode
     throw Error("model '" + path.string() + "' has no forward() method");
   }
   module.eval();
+  InputHint hint = ReadInputHint(module);
   if (options.half) module.to(torch::kHalf);
   if (options.freeze && !device.is_cuda()) {
     // A frozen (and optimised) graph has had its static optimisations; the profiling
@@ -218,7 +250,7 @@ std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const Mode
   }
   return std::make_unique<TorchModel>(std::move(module), std::move(reference), device, options.half,
                                       options.channels_last && !device.is_cuda(), path.string(),
-                                      optimization);
+                                      optimization, std::move(hint));
 }
 
 std::string TorchVersion() {

@@ -18,6 +18,7 @@ Report BuildReport(const ReportInput& input) {
   if (input.ood.empty()) throw Error("no OOD set to compare ID set '" + input.id.name + "' with");
   r.n_id = input.id.oriented.at(0).size();
   if (r.n_id == 0) throw Error("ID set '" + input.id.name + "' has no samples");
+  r.sets.push_back({input.id.name, r.n_id, r.n_id, 0});
   for (const auto& id : input.id.oriented) {
     r.id_thresholds.push_back(ThresholdFromId(id, input.options.tpr));
   }
@@ -32,6 +33,18 @@ Report BuildReport(const ReportInput& input) {
         res.metrics.push_back(ComputeMetrics(input.id.oriented[s], set.oriented[s], input.options));
       } catch (const Error& e) {
         throw Error("set '" + set.name + "', score '" + input.scores[s].name + "': " + e.what());
+      }
+    }
+    r.sets.push_back({set.name, res.n, res.n, 0});
+    for (std::size_t s = 0; s < input.scores.size(); ++s) {
+      const double auroc = res.metrics[s].auroc;
+      if (auroc < 0.5) {
+        const ScoreInfo& info = input.scores[s];
+        r.warnings.push_back(
+            "score '" + info.name + "' on '" + set.name + "': AUROC " + ShowValue(auroc, true) +
+            " is below 50%, so the score looks reversed (it is read as " +
+            (info.orientation == Orientation::kHigherIsId ? "higher" : "lower") +
+            " = ID): check --lower-is-id for plain score files, or which set is --id");
       }
     }
     r.ood.push_back(std::move(res));
@@ -54,6 +67,54 @@ Report BuildReport(const ReportInput& input) {
     }
   }
   return r;
+}
+
+std::string BelowChanceWarning(double accuracy, int num_classes) {
+  if (num_classes < 2 || !(accuracy < 1.0 / num_classes)) return "";
+  return "ID accuracy " + ShowValue(accuracy, true) + " is below chance (1/" +
+         std::to_string(num_classes) + " = " + ShowValue(1.0 / num_classes, true) +
+         "): the class order may not match the model's (class i is the i-th folder name in "
+         "byte order, as torchvision's ImageFolder sorts them)";
+}
+
+std::string SetsSummary(const std::vector<SetCounts>& sets) {
+  std::string s;
+  for (const auto& c : sets) {
+    s += (s.empty() ? "" : ", ") + c.name + " " + std::to_string(c.scored) + "/" +
+         std::to_string(c.found);
+    if (c.skipped) s += " (" + std::to_string(c.skipped) + " skipped)";
+  }
+  return s;
+}
+
+bool IsRateMetric(const std::string& metric) {
+  for (const char* m : {"auroc", "aupr_in", "aupr_out", "fpr_at_tpr", "detection_error",
+                        "tpr_achieved", "accuracy", "skipped_share"}) {
+    if (metric == m) return true;
+  }
+  return false;
+}
+
+std::string ShowValue(double value, bool rate, int digits) {
+  if (std::isnan(value)) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), rate ? "%.*g%%" : "%.*g", digits, rate ? 100 * value : value);
+  return buf;
+}
+
+std::vector<std::string> CheckCells(const CheckResult& c) {
+  std::string change = "-";
+  if (c.baseline) {
+    const double d = c.value - *c.baseline;
+    change = (d >= 0 ? "+" : "") + ShowValue(d, false, 4);
+    if (c.rate) {
+      char buf[48];
+      std::snprintf(buf, sizeof(buf), "%+.4g pp", 100 * d);
+      change = buf;
+    }
+  }
+  return {c.baseline ? ShowValue(*c.baseline, c.rate) : "-", ShowValue(c.value, c.rate), change,
+          c.allowed, c.pass ? "pass" : "**FAIL**"};
 }
 
 double RawThreshold(const ScoreInfo& score, double oriented) {
@@ -111,6 +172,19 @@ nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_t
                  {"fpr_at_tpr", {Num(m.fpr_ci.lo), Num(m.fpr_ci.hi)}}};
   }
   return j;
+}
+
+std::string CheckTableMarkdown(const std::vector<CheckResult>& checks) {
+  if (checks.empty()) return "";
+  std::string md =
+      "\n| check | baseline | value | change | allowed | verdict |\n"
+      "|---|---:|---:|---:|---|---|\n";
+  for (const auto& c : checks) {
+    md += "| `" + c.subject + "`";
+    for (const auto& cell : CheckCells(c)) md += " | " + cell;
+    md += " |\n";
+  }
+  return md;
 }
 
 std::string Percent(double v) {
@@ -171,15 +245,35 @@ nlohmann::json ReportJson(const Report& r) {
     mean[r.scores[s].name] = MetricsJson(r.mean[s], r.scores[s], false, false);
   }
   j["mean"] = mean;
+  nlohmann::json sets = nlohmann::json::array();
+  for (std::size_t i = 0; i < r.sets.size(); ++i) {
+    const SetCounts& c = r.sets[i];
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& k : r.skipped) {
+      if (k.set == c.name) skipped.push_back({{"path", k.path}, {"reason", k.reason}});
+    }
+    sets.push_back({{"name", c.name},
+                    {"role", i == 0 ? "id" : "ood"},
+                    {"found", c.found},
+                    {"scored", c.scored},
+                    {"skipped", c.skipped},
+                    {"skipped_files", skipped}});
+  }
+  j["sets"] = sets;
+  j["warnings"] = r.warnings;
   if (!r.checks.empty()) {
     nlohmann::json checks = nlohmann::json::array();
     bool all = true;
     for (const auto& c : r.checks) {
-      checks.push_back({{"kind", c.kind},
-                        {"expr", c.expr},
-                        {"value", Num(c.value)},
-                        {"pass", c.pass},
-                        {"message", c.message}});
+      nlohmann::json cj = {{"kind", c.kind},         {"expr", c.expr},
+                           {"subject", c.subject},   {"value", Num(c.value)},
+                           {"allowed", c.allowed},   {"pass", c.pass},
+                           {"message", c.message}};
+      if (c.baseline) {
+        cj["baseline"] = Num(*c.baseline);
+        cj["change"] = Num(c.value - *c.baseline);
+      }
+      checks.push_back(cj);
       all = all && c.pass;
     }
     j["checks"] = checks;
@@ -236,14 +330,14 @@ std::string ReportMarkdown(const Report& r) {
     md += (s ? "; " : " ") + AcceptRule(r.scores[s], RawThreshold(r.scores[s], t.threshold)) +
           " (achieved TPR " + Percent(t.tpr_achieved) + "%)";
   }
-  md += "\n";
-  if (!r.checks.empty()) {
-    md += "\n| check | value | verdict |\n|---|---:|---|\n";
-    for (const auto& c : r.checks) {
-      md += "| `" + c.expr + "` | " + FormatDouble(c.value) + " | " +
-            (c.pass ? "pass" : "**FAIL**: " + c.message) + " |\n";
-    }
+  md += "\n\n| set | role | found | scored | skipped |\n|---|---|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < r.sets.size(); ++i) {
+    const SetCounts& c = r.sets[i];
+    md += "| " + c.name + " | " + (i == 0 ? "ID" : "OOD") + " | " + std::to_string(c.found) +
+          " | " + std::to_string(c.scored) + " | " + std::to_string(c.skipped) + " |\n";
   }
+  for (const auto& w : r.warnings) md += "\n**Warning:** " + w + "\n";
+  md += CheckTableMarkdown(r.checks);
   return md;
 }
 

@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include "oodscore/csv.h"
 #include "oodscore/error.h"
@@ -43,12 +45,24 @@ std::vector<double> ScoreTable::Column(const std::string& set, int column) const
   return out;
 }
 
+namespace {
+
+// Class indices compare as integers: "007" and "7" are the same class.
+std::string_view WithoutLeadingZeros(std::string_view s) {
+  const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!digits) return s;
+  const std::size_t nz = s.find_first_not_of('0');
+  return nz == std::string_view::npos ? s.substr(s.size() - 1) : s.substr(nz);
+}
+
+}  // namespace
+
 std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set) {
   std::size_t labelled = 0, correct = 0;
   for (const auto& row : table.rows) {
     if (row.set != set || row.label.empty() || row.pred.empty()) continue;
     ++labelled;
-    correct += row.label == row.pred;
+    correct += WithoutLeadingZeros(row.label) == WithoutLeadingZeros(row.pred);
   }
   if (labelled == 0) return std::nullopt;
   return static_cast<double>(correct) / labelled;
@@ -146,24 +160,32 @@ std::vector<double> ReadScoreColumn(const std::filesystem::path& file) {
 
 ScoreWriter::ScoreWriter(const std::string& path, const std::vector<std::string>& columns)
     : path_(path), n_columns_(columns.size()) {
-  if (path == "-") {
-    file_ = stdout;
-  } else {
-    file_ = std::fopen(path.c_str(), "wb");
-    if (!file_) throw Error("cannot write '" + path + "': " + std::strerror(errno));
-    owned_ = true;
-  }
   std::vector<std::string> header(std::begin(kScoreKeyColumns), std::end(kScoreKeyColumns));
   header.insert(header.end(), columns.begin(), columns.end());
   AppendCsvRecord(header, &buffer_);
-  Flush();
 }
 
 ScoreWriter::~ScoreWriter() {
+  if (!file_) return;  // never flushed: leave no file behind
   try {
     Close();
   } catch (...) {
   }
+}
+
+void ScoreWriter::Open() {
+  if (file_ || closed_) return;
+  if (path_ == "-") {
+    file_ = stdout;
+    return;
+  }
+  const std::filesystem::path p(path_);
+  std::error_code ec;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  if (ec) throw Error("cannot create folder '" + p.parent_path().string() + "': " + ec.message());
+  file_ = std::fopen(path_.c_str(), "wb");
+  if (!file_) throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
+  owned_ = true;
 }
 
 void ScoreWriter::Write(const ScoreRow& row) {
@@ -182,7 +204,8 @@ void ScoreWriter::Write(const ScoreRow& row) {
 }
 
 void ScoreWriter::Flush() {
-  if (!file_) return;
+  if (closed_) return;
+  Open();
   if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
     throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
   }
@@ -192,13 +215,14 @@ void ScoreWriter::Flush() {
 }
 
 void ScoreWriter::Close() {
-  if (!file_) return;
+  if (closed_) return;
   Flush();
-  if (owned_ && std::fclose(file_) != 0) {
-    file_ = nullptr;
+  closed_ = true;
+  std::FILE* f = file_;
+  file_ = nullptr;
+  if (owned_ && std::fclose(f) != 0) {
     throw Error("closing '" + path_ + "' failed: " + std::strerror(errno));
   }
-  file_ = nullptr;
 }
 
 }  // namespace oodscore

@@ -1,9 +1,12 @@
 #include "oodscore/scores.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "oodscore/error.h"
 #include "oodscore/format.h"
+#include "oodscore/suggest.h"
 
 namespace oodscore {
 
@@ -71,6 +74,36 @@ std::optional<double> EnergyTemperature(const std::string& column) {
 std::string CanonicalScoreName(const std::string& name) {
   const auto t = EnergyTemperature(name);
   return t ? EnergyColumn(*t) : name;
+}
+
+const std::vector<std::string>& LogitScoreNames() {
+  static const std::vector<std::string> names = {"energy", "msp", "maxlogit", "entropy"};
+  return names;
+}
+
+std::string CheckedScoreName(const std::string& name, const std::vector<std::string>& also) {
+  const std::string canonical = CanonicalScoreName(name);
+  if (EnergyTemperature(canonical)) return canonical;
+  for (const auto* list : {&LogitScoreNames(), &also}) {
+    for (const auto& n : *list) {
+      if (n == canonical) return canonical;
+    }
+  }
+  std::vector<std::string> candidates = LogitScoreNames();
+  candidates.insert(candidates.end(), also.begin(), also.end());
+  std::string known = "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy";
+  for (const auto& n : also) {
+    if (std::find(LogitScoreNames().begin(), LogitScoreNames().end(), n) ==
+            LogitScoreNames().end() &&
+        !EnergyTemperature(n)) {
+      known += ", " + n;
+    }
+  }
+  std::string hint = DidYouMeanClause(name, candidates);
+  if (hint.empty() && name.rfind("energy", 0) == 0) {
+    hint = ", did you mean 'energy_T<t>' with a temperature t > 0 (e.g. energy_T2)?";
+  }
+  throw UsageError("unknown score '" + name + "'" + hint + " (known: " + known + ")");
 }
 
 bool LookupScore(const std::string& column, ScoreInfo* info) {

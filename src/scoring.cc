@@ -1,18 +1,20 @@
 #include "scoring.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "cli.h"
 #include "oodscore/error.h"
+#include "oodscore/gate.h"
 #include "oodscore/report.h"
 #include "oodscore/sha256.h"
+#include "oodscore/suggest.h"
 #include "oodscore/version.h"
+#include "progress.h"
 
 namespace oodscore {
 
@@ -22,7 +24,16 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
       ->required();
   cmd->add_option("--preset", opt->preset,
                   "preprocessing: a shipped preset (cifar10, cifar100, svhn, imagenet, mnist, "
-                  "fashion-mnist) or a preset .json file");
+                  "fashion-mnist; aliases such as fmnist, cifar-10 work) or a preset .json file");
+  cmd->add_option("--layout", opt->layout,
+                  "folders: auto (class subfolders, or a flat folder; both is an error), classes "
+                  "(ImageFolder), flat (every image below, no labels)")
+      ->check(CLI::IsMember({"auto", "classes", "flat"}))
+      ->capture_default_str();
+  cmd->add_option("--max-skipped", opt->max_skipped,
+                  "largest share of a set's files that may be unreadable, as 0.01 or 1%; more "
+                  "exits 3 once every output is written (1 = no limit)")
+      ->capture_default_str();
   cmd->add_option("--temperature,-T", opt->temperatures,
                   "energy temperature(s) T > 0; energy at T=1 is always written, each other T adds "
                   "a column energy_T<T>");
@@ -51,16 +62,20 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
                 "CPU: NHWC batches (some CNNs run faster)");
 }
 
-std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args) {
+double MaxSkippedShare(const ScoringOptions& opt) {
+  return ParseMetricValue(opt.max_skipped, "skipped_share", "--max-skipped");
+}
+
+std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args,
+                                  const std::string& layout) {
+  const Layout l = ParseLayout(layout);
+  std::vector<std::string> names;
+  for (const auto& arg : args) names.push_back(SplitNamed(arg).first);
+  CheckSetNames(names, /*first_is_id=*/true);
   std::vector<SampleSet> sets;
   for (const auto& arg : args) {
     auto [name, path] = SplitNamed(arg);
-    for (const auto& s : sets) {
-      if (s.name == name) {
-        throw UsageError("two inputs are named '" + name + "'; name them with NAME=PATH");
-      }
-    }
-    sets.push_back(ListInput(path, name));
+    sets.push_back(ListInput(path, name, l));
     for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
     spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
                  sets.back().classes.empty()
@@ -69,43 +84,6 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args) {
   }
   return sets;
 }
-
-namespace {
-
-class Progress {
- public:
-  Progress(bool quiet) : quiet_(quiet), tty_(::isatty(2)), start_(Clock::now()), last_(start_) {}
-
-  void Update(std::size_t done, std::size_t total) {
-    if (quiet_) return;
-    const auto now = Clock::now();
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const bool last = done == total;
-    if (!last && now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(10)))
-      return;
-    last_ = now;
-    const double rate = elapsed > 0 ? done / elapsed : 0;
-    const double eta = rate > 0 ? (total - done) / rate : 0;
-    if (tty_) {
-      const int width = 30,
-                filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
-      std::fprintf(stderr, "\r[%s%s] %zu/%zu  %.0f img/s  ETA %.0fs ",
-                   std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(), done,
-                   total, rate, eta);
-      if (last) std::fprintf(stderr, "\n");
-      std::fflush(stderr);
-    } else {
-      spdlog::info("{}/{} scored, {:.0f} img/s, ETA {:.0f}s", done, total, rate, eta);
-    }
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  bool quiet_, tty_;
-  Clock::time_point start_, last_;
-};
-
-}  // namespace
 
 DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
                       const std::string& id_set, const ScoringOptions& opt,
@@ -125,105 +103,137 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
   return card;
 }
 
-ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                         const std::string& csv_path, bool keep_rows,
-                         const std::optional<DetectorCard>& card) {
-  ScoringResult result;
-  bool all_npy = true;
-  for (const auto& s : sets) {
-    for (const auto& sample : s.samples) all_npy = all_npy && sample.npy != nullptr;
+int SkippedVerdict(const PipelineStats& stats, double max_share) {
+  if (max_share >= 1) return kExitOk;
+  int code = kExitOk;
+  for (const auto& c : SkippedChecks(stats.sets, max_share)) {
+    if (c.pass) continue;
+    spdlog::error("{}", c.message);
+    code = kExitInput;
   }
-  if (opt.preset.empty() && !all_npy) {
-    throw UsageError(
-        "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
-  }
-  if (!opt.preset.empty()) result.preset = LoadPreset(opt.preset);
-  const nlohmann::json preset_json = result.preset.json.empty()
-                                         ? nlohmann::json(nullptr)
-                                         : nlohmann::json::parse(result.preset.json);
+  return code;
+}
 
-  // Cheap checks before the expensive model load.
+namespace {
+
+// The preset: --preset, else the card's, else none (only .npy inputs need none).
+Preset ResolvePreset(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                     const std::optional<DetectorCard>& card) {
+  if (!opt.preset.empty()) return LoadPreset(opt.preset);
+  if (card && !card->preset.is_null()) {
+    spdlog::info("preset from the detector card: '{}'", card->preset.value("name", "?"));
+    return PresetFromJson(card->preset.dump(), "detector card");
+  }
+  for (const auto& s : sets) {
+    for (const auto& sample : s.samples) {
+      if (sample.npy == nullptr) {
+        throw UsageError(
+            "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
+      }
+    }
+  }
+  return Preset{};
+}
+
+// T = 1 first, then each other temperature once (the card's included).
+std::vector<double> Temperatures(const ScoringOptions& opt,
+                                 const std::optional<DetectorCard>& card) {
   std::vector<double> temps = {1.0};
-  for (double t : opt.temperatures) {
+  std::vector<double> asked = opt.temperatures;
+  if (card) asked.push_back(card->temperature);
+  for (double t : asked) {
     if (!(t > 0) || !std::isfinite(t))
       throw UsageError("temperature must be > 0, got " + std::to_string(t));
     if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
   }
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
-    throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
-  }
-  result.model_sha256 = Sha256File(opt.model_path);
-  if (card) {
-    if (card->model_sha256 != result.model_sha256) {
-      throw Error("detector card was made for a model with SHA-256 " + card->model_sha256 +
-                  ", but '" + opt.model_path + "' has " + result.model_sha256);
-    }
-    if (card->preset != preset_json) {
-      throw Error("detector card was made with preset " + card->preset.dump() + ", this run uses " +
-                  preset_json.dump());
-    }
-    if (std::find(temps.begin(), temps.end(), card->temperature) == temps.end()) {
-      temps.push_back(card->temperature);
-    }
-  }
+  return temps;
+}
 
-  ModelOptions model_opt = opt.model;
-  model_opt.freeze = !opt.no_freeze;
-  model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
-  auto model = Model::Load(opt.model_path, model_opt);
-  spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
-               model->dtype(), IntraOpThreads());
+void CheckCard(const DetectorCard& card, const std::string& model_path,
+               const std::string& model_sha256, const nlohmann::json& preset) {
+  if (card.model_sha256 != model_sha256) {
+    throw Error("detector card was made for a model with SHA-256 " + card.model_sha256 +
+                ", but '" + model_path + "' has " + model_sha256);
+  }
+  if (card.preset != preset) {
+    throw Error("detector card was made with preset " + card.preset.dump() + ", this run uses " +
+                preset.dump());
+  }
+}
 
-  // Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy[, is_ood].
+// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy[, is_ood]. Sets
+// *card_column to the column the card applies to.
+std::vector<std::string> ScoreColumns(const std::vector<double>& temps,
+                                      const std::optional<DetectorCard>& card, int* card_column) {
   std::vector<std::string> columns = {"energy", "msp", "maxlogit"};
   for (std::size_t t = 1; t < temps.size(); ++t) columns.push_back(EnergyColumn(temps[t]));
   columns.push_back("log_msp");
   columns.push_back("entropy");
-  int card_column = -1;
+  *card_column = -1;
   if (card) {
-    const std::string apply = card->ApplyColumn();
-    card_column =
-        static_cast<int>(std::find(columns.begin(), columns.end(), apply) - columns.begin());
-    if (card_column == static_cast<int>(columns.size())) {
+    const auto it = std::find(columns.begin(), columns.end(), card->ApplyColumn());
+    if (it == columns.end()) {
       throw Error("detector card's score '" + card->score + "' is not one this run computes");
     }
+    *card_column = static_cast<int>(it - columns.begin());
     columns.push_back("is_ood");
   }
-  result.table.columns = columns;
+  return columns;
+}
 
-  std::unique_ptr<ScoreWriter> writer;
-  if (!csv_path.empty()) writer = std::make_unique<ScoreWriter>(csv_path, columns);
+// Paths of flagged samples, NUL-terminated (for xargs -0), as each batch ends.
+class FlaggedWriter {
+ public:
+  explicit FlaggedWriter(const std::string& path) : path_(path) {
+    if (path == "-") {
+      file_ = stdout;
+      return;
+    }
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  }
+  ~FlaggedWriter() {
+    if (file_ && file_ != stdout) std::fclose(file_);
+  }
+  void Add(const std::string& sample_path) {
+    buffer_ += sample_path;
+    buffer_.push_back('\0');
+  }
+  void Flush() {
+    if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
+      throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+    buffer_.clear();
+    if (std::fflush(file_) != 0) throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+  }
 
-  PipelineOptions popt = opt.pipeline;
-  popt.temperatures = temps;
-  Progress progress(opt.quiet);
-  ScoreRow row;
-  PipelineCallbacks cb;
-  cb.on_row = [&](const ScoredSample& s) {
-    row.set = sets[s.set_index].name;
-    row.path = s.sample->path;
-    row.label = s.sample->label;
-    row.pred = std::to_string(s.scores.pred);
-    row.values.clear();
-    row.values.push_back(s.scores.energy[0]);
-    row.values.push_back(s.scores.msp);
-    row.values.push_back(s.scores.maxlogit);
-    for (std::size_t t = 1; t < temps.size(); ++t) row.values.push_back(s.scores.energy[t]);
-    row.values.push_back(s.scores.log_msp);
-    row.values.push_back(s.scores.entropy);
-    if (card) row.values.push_back(card->IsOod(row.values[card_column]) ? 1.0 : 0.0);
-    if (writer) writer->Write(row);
-    if (keep_rows) result.table.rows.push_back(row);
-  };
-  cb.on_batch_end = [&] {
-    if (writer) writer->Flush();
-  };
-  cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
-  PreprocessSpec spec = result.preset.spec;
-  result.stats = RunPipeline(sets, spec, *model, popt, cb);
-  if (writer) writer->Close();
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::string buffer_;
+};
 
+// A model that rejects the preset's shape: say what the preset gives and which shipped
+// presets the model's first layer would take.
+Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
+  const InputHint& h = e.hint();
+  std::vector<std::string> fit = PresetsThatFit(h.channels, 0, 0, h.features);
+  std::string msg = e.what();
+  int c = 0, height = 0, w = 0;
+  if (!preset.source.empty()) {
+    msg += ". The preset '" + preset.spec.name + "' gives " +
+           (FixedOutputShape(preset.spec, &c, &height, &w)
+                ? std::to_string(c) + "x" + std::to_string(height) + "x" + std::to_string(w)
+                : std::to_string(c) + " channel(s)") +
+           " per image";
+  }
+  msg += fit.empty() ? "; no shipped preset fits: write a preset .json with the model's input size"
+                     : "; shipped presets that fit: " + JoinNames(fit);
+  return Error(msg);
+}
+
+nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, const Model& model,
+                        const PipelineOptions& popt, const nlohmann::json& preset_json,
+                        const std::vector<SampleSet>& sets) {
   std::size_t scored = 0;
   nlohmann::json counts = nlohmann::json::array();
   for (std::size_t s = 0; s < sets.size(); ++s) {
@@ -238,26 +248,19 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
                       {"scored", c.scored},
                       {"skipped", c.skipped},
                       {"skipped_files", skipped}});
-    result.classes.push_back(sets[s].classes);
-  }
-  for (const auto& k : result.stats.skipped) {
-    spdlog::warn("skipped '{}': {}", k.path, k.reason);
   }
   const double secs = result.stats.seconds;
-  spdlog::debug("model graph: {}", model->optimization());
-  spdlog::info("scored {} samples in {:.2f}s ({:.0f} img/s), {} skipped", scored, secs,
-               secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
-  result.run = {
+  return {
       {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}},
       {"libtorch", TorchVersion()},
-      {"device", model->device()},
-      {"dtype", model->dtype()},
+      {"device", model.device()},
+      {"dtype", model.dtype()},
       {"threads",
        {{"intra_op", IntraOpThreads()},
         {"workers",
          popt.workers > 0 ? popt.workers : static_cast<int>(std::thread::hardware_concurrency())}}},
       {"batch_size", popt.batch_size},
-      {"graph", model->optimization()},
+      {"graph", model.optimization()},
       {"model",
        {{"path", opt.model_path},
         {"sha256", result.model_sha256},
@@ -265,10 +268,99 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
       {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},
       {"preset", preset_json},
       {"preset_source", result.preset.source},
-      {"temperatures", temps},
+      {"layout", opt.layout},
+      {"temperatures", popt.temperatures},
       {"sets", counts},
       {"wall_seconds", secs},
       {"images_per_second", secs > 0 ? scored / secs : 0.0}};
+}
+
+}  // namespace
+
+ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                         const ScoringOutputs& out) {
+  const std::optional<DetectorCard>& card = out.card;
+  ScoringResult result;
+  // Cheap checks before the expensive model load.
+  result.preset = ResolvePreset(opt, sets, card);
+  const nlohmann::json preset_json = result.preset.json.empty()
+                                         ? nlohmann::json(nullptr)
+                                         : nlohmann::json::parse(result.preset.json);
+  PipelineOptions popt = opt.pipeline;
+  popt.temperatures = Temperatures(opt, card);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
+    throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
+  }
+  result.model_sha256 = Sha256File(opt.model_path);
+  if (card) CheckCard(*card, opt.model_path, result.model_sha256, preset_json);
+  int card_column = -1;
+  result.table.columns = ScoreColumns(popt.temperatures, card, &card_column);
+
+  ModelOptions model_opt = opt.model;
+  model_opt.freeze = !opt.no_freeze;
+  model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
+  auto model = Model::Load(opt.model_path, model_opt);
+  spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
+               model->dtype(), IntraOpThreads());
+
+  std::unique_ptr<ScoreWriter> writer;
+  if (!out.csv_path.empty()) writer = std::make_unique<ScoreWriter>(out.csv_path, result.table.columns);
+  std::unique_ptr<FlaggedWriter> flagged;
+  if (!out.flagged_path.empty()) flagged = std::make_unique<FlaggedWriter>(out.flagged_path);
+  std::vector<std::string> names;
+  std::vector<std::size_t> sizes;
+  for (const auto& s : sets) {
+    names.push_back(s.name);
+    sizes.push_back(s.samples.size());
+  }
+  Progress progress(opt.quiet, names, sizes);
+
+  const std::size_t n_temps = popt.temperatures.size();
+  ScoreRow row;
+  PipelineCallbacks cb;
+  cb.on_row = [&](const ScoredSample& s) {
+    row.set = sets[s.set_index].name;
+    row.path = s.sample->path;
+    row.label = s.sample->label;
+    row.pred = std::to_string(s.scores.pred);
+    row.values.clear();
+    row.values.push_back(s.scores.energy[0]);
+    row.values.push_back(s.scores.msp);
+    row.values.push_back(s.scores.maxlogit);
+    for (std::size_t t = 1; t < n_temps; ++t) row.values.push_back(s.scores.energy[t]);
+    row.values.push_back(s.scores.log_msp);
+    row.values.push_back(s.scores.entropy);
+    if (card) {
+      const bool ood = card->IsOod(row.values[card_column]);
+      row.values.push_back(ood ? 1.0 : 0.0);
+      if (ood && flagged) flagged->Add(row.path);
+    }
+    if (writer) writer->Write(row);
+    if (out.keep_rows) result.table.rows.push_back(row);
+  };
+  cb.on_batch_end = [&] {
+    if (writer) writer->Flush();
+    if (flagged) flagged->Flush();
+  };
+  cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
+  try {
+    result.stats = RunPipeline(sets, result.preset.spec, *model, popt, cb);
+  } catch (const ModelInputError& e) {
+    throw WithPresetHint(e, result.preset);
+  }
+  if (writer) writer->Close();
+  if (flagged) flagged->Flush();
+
+  for (const auto& s : sets) result.classes.push_back(s.classes);
+  for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);
+  std::size_t scored = 0;
+  for (const auto& c : result.stats.sets) scored += c.scored;
+  const double secs = result.stats.seconds;
+  spdlog::debug("model graph: {}", model->optimization());
+  spdlog::info("scored {} samples in {:.2f}s ({:.0f} img/s), {} skipped", scored, secs,
+               secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
+  result.run = RunStamp(opt, result, *model, popt, preset_json, sets);
   return result;
 }
 

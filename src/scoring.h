@@ -20,7 +20,11 @@ namespace oodscore {
 
 struct ScoringOptions {
   std::string model_path;
-  std::string preset;
+  std::string preset;  // "" = from the detector card, or none for .npy inputs
+  std::string layout = "auto";  // how folders are read: auto, classes, flat
+  // Largest share of a set's found files that may be skipped, as written ("0.01", "1%");
+  // more exits 3 after every output is written. "1" turns the check off.
+  std::string max_skipped = "0.01";
   std::vector<double> temperatures;  // as given; energy at T=1 is always written
   ModelOptions model;
   PipelineOptions pipeline;
@@ -29,9 +33,20 @@ struct ScoringOptions {
   bool no_optimize = false;
 };
 
-// Binds --model, --preset, --temperature, --device, --half, --batch-size, --workers,
-// --threads, --strict, --no-freeze, --no-optimize, --channels-last.
+// Binds --model, --preset, --layout, --max-skipped, --temperature, --device, --half,
+// --batch-size, --workers, --threads, --strict, --no-freeze, --no-optimize, --channels-last.
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
+
+// --max-skipped as a fraction. Throws UsageError.
+double MaxSkippedShare(const ScoringOptions& opt);
+
+// What RunScoring writes besides the table.
+struct ScoringOutputs {
+  std::string csv_path;  // "-" = stdout, "" = none
+  bool keep_rows = false;
+  std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
+  std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
+};
 
 struct ScoringResult {
   ScoreTable table;                               // filled when keep_rows
@@ -42,19 +57,22 @@ struct ScoringResult {
   std::string model_sha256;
 };
 
-// Scores every set, writing the score CSV to csv_path ("-" = stdout, "" = none) batch by
-// batch. With a card, adds an is_ood column after checking the card's model and preset.
+// Scores every set, writing the outputs batch by batch.
 ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                         const std::string& csv_path, bool keep_rows,
-                         const std::optional<DetectorCard>& card = std::nullopt);
+                         const ScoringOutputs& outputs);
+
+// The --max-skipped verdict for commands without a report: logs each set over the limit and
+// returns kExitInput, or kExitOk.
+int SkippedVerdict(const PipelineStats& stats, double max_share);
 
 // The detector card for a threshold picked from ID scores of this run.
 DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
                       const std::string& id_set, const ScoringOptions& opt,
                       const ScoringResult& scored);
 
-// Loads every "[NAME=]PATH" input as a sample set; names must be unique.
-std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args);
+// Loads every "[NAME=]PATH" input as a sample set; names must be unique, and no set may be
+// called "mean" (the mean row's name in gates), nor "id" unless it is the first (ID) set.
+std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout);
 
 }  // namespace oodscore
 

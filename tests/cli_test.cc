@@ -230,7 +230,7 @@ TEST_F(CliTest, MetricsReportsBadScoreFilesByLine) {
   WriteText(tmp_ / "good.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
   r = Cli("metrics '" + (tmp_ / "good.csv") + "' --id cifar");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("no rows with set 'cifar' in the score files (sets: 'id', 'ood')"),
+  EXPECT_NE(r.err.find("no rows with set 'cifar' in the score files (sets: id, ood)"),
             std::string::npos)
       << r.err;
 }
@@ -261,7 +261,7 @@ TEST_F(CliTest, PlainScoreFilesWithTheSameNameAreRefused) {
   auto r =
       Cli("metrics --id-file '" + (tmp_ / "a/s.txt") + "' --ood-file '" + (tmp_ / "b/s.txt") + "'");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("two score files are named 's'; name them with NAME=FILE"),
+  EXPECT_NE(r.err.find("two inputs are named 's'; name them with NAME=PATH"),
             std::string::npos)
       << r.err;
 }

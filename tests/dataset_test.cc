@@ -27,13 +27,49 @@ TEST(DatasetTest, ClassFoldersFollowImageFolderOrder) {
     WriteText(tmp / f, "x");
   }
   WriteText(tmp / "top.png", "x");  // ignored: ImageFolder ignores files beside class folders
-  SampleSet set = ListFolder(tmp.path(), "id");
+  SampleSet set = ListFolder(tmp.path(), "id", Layout::kClasses);
   EXPECT_EQ(set.classes, (std::vector<std::string>{"a", "a.x", "b"}));
   ASSERT_EQ(set.warnings.size(), 1u);  // top.png is ignored, and said so
   // sorted(os.walk()) visits "a" before "a/x"; names sort as bytes ("10" < "2").
   EXPECT_EQ(Relative(set, tmp.path()),
             (std::vector<std::string>{"a/0.jpeg:0", "a/z.webp:0", "a/x/1.JPG:0", "a.x/3.png:1",
                                       "b/10.png:2", "b/2.png:2"}));
+}
+
+TEST(DatasetTest, ImagesBesideClassFoldersNeedALayout) {
+  TempDir tmp;
+  for (const char* f : {"a/1.png", "a/2.png", "b/3.png", "top.png", "flagged/4.png"}) {
+    WriteText(tmp / f, "x");
+  }
+  try {
+    ListFolder(tmp.path(), "x");
+    FAIL() << "auto must not pick one and drop the other";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "folder '" + tmp.path().string() +
+                  "' holds 1 images directly and 4 images in 3 subfolders; say which you mean: "
+                  "--layout classes (subfolders are classes, the folder's own images are "
+                  "ignored, as torchvision's ImageFolder does) or --layout flat (every image "
+                  "below the folder, no labels)");
+  }
+  SampleSet flat = ListFolder(tmp.path(), "x", Layout::kFlat);
+  EXPECT_TRUE(flat.classes.empty());
+  EXPECT_EQ(Relative(flat, tmp.path()),
+            (std::vector<std::string>{"top.png:", "a/1.png:", "a/2.png:", "b/3.png:",
+                                      "flagged/4.png:"}));
+  EXPECT_EQ(ListFolder(tmp.path(), "x", Layout::kClasses).samples.size(), 4u);
+  EXPECT_EQ(ParseLayout("flat"), Layout::kFlat);
+  EXPECT_THROW(ParseLayout("flt"), UsageError);
+}
+
+TEST(DatasetTest, ListLabelsAreCanonicalIntegers) {
+  TempDir tmp;
+  WriteText(tmp / "list.txt", "a.png\t00\nb.png,01\nc.png,010\n");
+  SampleSet set = ListFile(tmp / "list.txt", "x");
+  ASSERT_EQ(set.samples.size(), 3u);
+  EXPECT_EQ(set.samples[0].label, "0");
+  EXPECT_EQ(set.samples[1].label, "1");
+  EXPECT_EQ(set.samples[2].label, "10");
 }
 
 TEST(DatasetTest, EmptyClassFolderIsAnErrorAsInImageFolder) {

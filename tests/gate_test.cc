@@ -51,14 +51,15 @@ TEST(GateTest, ScoreNamesMayContainDots) {
 TEST(GateTest, MalformedGatesSayWhatWasExpected) {
   EXPECT_EQ(UsageErrorOf("energy.auroc"),
             "gate 'energy.auroc': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or == and a "
-            "number, e.g. 'energy.auroc>=0.95'");
+            "number, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%'");
   EXPECT_EQ(
       UsageErrorOf("energy.aroc>=1"),
-      "gate 'energy.aroc>=1': unknown metric 'aroc' (expected one of auroc, aupr_in, aupr_out, "
-      "fpr_at_tpr, detection_error, threshold, tpr_achieved)");
+      "gate 'energy.aroc>=1': unknown metric 'aroc', did you mean 'auroc'? (expected one of "
+      "auroc, aupr_in, aupr_out, fpr_at_tpr, detection_error, threshold, tpr_achieved; or n, "
+      "found, skipped for a set)");
   EXPECT_EQ(UsageErrorOf("enrgy.auroc>=1"),
-            "gate 'enrgy.auroc>=1': no score named in 'enrgy' (scores in this report: energy, "
-            "energy_T1.5, msp)");
+            "gate 'enrgy.auroc>=1': no score named in 'enrgy', did you mean 'energy'? (scores in "
+            "this report: energy, energy_T1.5, msp)");
   EXPECT_EQ(UsageErrorOf("energy.auroc>=high"),
             "gate 'energy.auroc>=high': 'high' is not a number");
 }
@@ -69,7 +70,7 @@ TEST(GateTest, UnqualifiedGateChecksEveryOodSet) {
   ASSERT_EQ(res.size(), 2u);
   EXPECT_TRUE(res[0].pass) << res[0].message;   // far: 1.0
   EXPECT_FALSE(res[1].pass) << res[1].message;  // near: below
-  EXPECT_EQ(res[0].message, "far.energy.auroc = 1 satisfies >= 0.95");
+  EXPECT_EQ(res[0].message, "far.energy.auroc = 100% satisfies 'energy.auroc>=0.95'");
 }
 
 TEST(GateTest, NamedSetAndMeanGates) {
@@ -105,6 +106,78 @@ TEST(GateTest, BaselineWithAnotherConventionIsRejected) {
   nlohmann::json base = ReportJson(now);
   base["fpr_convention"] = "openood";
   EXPECT_THROW(CompareWithBaseline(base, now, {{"auroc", 0.01}}, {}), Error);
+}
+
+TEST(GateTest, SharesAreFractionsOrPercentNeverBareNumbersAboveOne) {
+  const std::vector<std::string> scores = {"energy", "msp"};
+  EXPECT_DOUBLE_EQ(ParseGate("energy.auroc>=90%", scores).bound, 0.9);
+  EXPECT_DOUBLE_EQ(ParseGate("energy.auroc>=0.9", scores).bound, 0.9);
+  EXPECT_DOUBLE_EQ(ParseGate("mean.energy.fpr_at_tpr<=30 %", scores).bound, 0.3);
+  EXPECT_EQ(UsageErrorOf("energy.auroc>=90"),
+            "gate 'energy.auroc>=90': auroc is a share, written as a fraction in [0, 1] or in "
+            "percent, and 90 is neither; did you mean 0.9 or 90%?");
+  EXPECT_EQ(UsageErrorOf("energy.fpr_at_tpr<=60"),
+            "gate 'energy.fpr_at_tpr<=60': fpr_at_tpr is a share, written as a fraction in [0, "
+            "1] or in percent, and 60 is neither; did you mean 0.6 or 60%?");
+  EXPECT_EQ(UsageErrorOf("energy.auroc>=120%"),
+            "gate 'energy.auroc>=120%': auroc is a share, and 120% is not between 0% and 100%");
+  // Thresholds are in the score's units: any number, never a percentage.
+  EXPECT_DOUBLE_EQ(ParseGate("energy.threshold<=-7.5", scores).bound, -7.5);
+  EXPECT_THROW(ParseGate("energy.threshold<=5%", scores), UsageError);
+  // Accuracy too.
+  EXPECT_DOUBLE_EQ(ParseGate("id.accuracy>=92%", scores).bound, 0.92);
+  EXPECT_THROW(ParseGate("id.accuracy>=92", scores), UsageError);
+  // Tolerances follow the same rule.
+  EXPECT_DOUBLE_EQ(ParseTolerance("auroc=0.5%").second, 0.005);
+  EXPECT_THROW(ParseTolerance("auroc=5"), UsageError);
+  EXPECT_DOUBLE_EQ(ParseTolerance("threshold=5").second, 5);
+}
+
+TEST(GateTest, CountGatesCheckEverySetOrANamedOne) {
+  Report r = TwoSetReport();
+  r.sets[2].found = 12;
+  r.sets[2].skipped = 7;
+  const std::vector<std::string> scores = {"energy", "msp"};
+  auto res = EvaluateGates({ParseGate("skipped<=0", scores)}, r);
+  ASSERT_EQ(res.size(), 3u);  // id, far, near
+  EXPECT_TRUE(res[0].pass);
+  EXPECT_TRUE(res[1].pass);
+  EXPECT_FALSE(res[2].pass);
+  EXPECT_EQ(res[2].subject, "near.skipped");
+  res = EvaluateGates({ParseGate("id.n>=5", scores), ParseGate("far.n>=6", scores)}, r);
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_EQ(res[0].subject, "id.n");
+  EXPECT_TRUE(res[0].pass);
+  EXPECT_FALSE(res[1].pass);
+  EXPECT_THROW(EvaluateGates({ParseGate("nera.n>=1", scores)}, r), UsageError);
+  EXPECT_THROW(ParseGate("mean.n>=1", scores), UsageError);
+  EXPECT_THROW(ParseGate("skipped<=1%", scores), UsageError);  // a count, not a share
+}
+
+TEST(GateTest, SkippedChecksCompareEachSetsShare) {
+  std::vector<SetCounts> sets = {{"id", 100, 99, 1}, {"noise", 10, 1, 9}};
+  auto res = SkippedChecks(sets, 0.01);
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_TRUE(res[0].pass);  // exactly 1%
+  EXPECT_FALSE(res[1].pass);
+  EXPECT_EQ(res[1].message,
+            "set 'noise': 9 of 10 files skipped (90%), more than --max-skipped 1%");
+}
+
+TEST(GateTest, BaselineChecksCarryBothValues) {
+  Report now = TwoSetReport();
+  nlohmann::json base = ReportJson(now);
+  base["ood"][1]["metrics"]["energy"]["auroc"] = now.ood[1].metrics[0].auroc + 0.02;
+  auto res = CompareWithBaseline(base, now, {{"auroc", 0.01}}, {});
+  const auto& c = res[2];  // near.energy.auroc
+  ASSERT_EQ(c.subject, "near.energy.auroc");
+  ASSERT_TRUE(c.baseline.has_value());
+  EXPECT_NEAR(*c.baseline - c.value, 0.02, 1e-12);
+  const auto cells = CheckCells(c);
+  EXPECT_EQ(cells[0], ShowValue(*c.baseline, true));
+  EXPECT_EQ(cells[2], "-2 pp");
+  EXPECT_EQ(cells[3], "drop <= 1 pp");
+  EXPECT_EQ(cells[4], "**FAIL**");
 }
 
 TEST(GateTest, TolerancesParse) {

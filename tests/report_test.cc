@@ -92,10 +92,10 @@ TEST(ReportTest, HtmlIsSelfContainedWithPlots) {
 }
 
 TEST(ReportTest, HistogramDrawsTheThresholdInsideTheRange) {
-  const std::string svg = HistogramSvg("t", {0, 1, 2}, {3, 4}, "ood<&>", 1.5, 4);
+  const std::string svg = HistogramSvg("t", "energy (lower = ID)", {0, 1, 2}, {3, 4}, "ood<&>", 1.5, 4);
   EXPECT_NE(svg.find("class=\"threshold\""), std::string::npos);
   EXPECT_NE(svg.find("ood&lt;&amp;&gt;"), std::string::npos);
-  const std::string outside = HistogramSvg("t", {0, 1}, {2}, "o", 99, 4);
+  const std::string outside = HistogramSvg("t", "x", {0, 1}, {2}, "o", 99, 4);
   EXPECT_EQ(outside.find("class=\"threshold\""), std::string::npos);
 }
 

@@ -31,19 +31,32 @@ struct SampleSet {
 // .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp
 bool HasImageExtension(const std::filesystem::path& path);
 
-// A folder with class subfolders: classes = sorted subfolder names (byte order), label =
-// class index, files found recursively and sorted. A folder with image files directly in
-// it and no class subfolder holding images: a flat set with empty labels.
-// Throws oodscore::Error for a missing folder, one without images, or (as ImageFolder does)
-// a class folder without images.
-SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name);
+// How a folder's images become samples.
+//   kClasses: torchvision's ImageFolder: classes = sorted subfolder names (byte order),
+//             label = class index, files found recursively and sorted; images directly in
+//             the folder are ignored (with a warning), as ImageFolder ignores them.
+//   kFlat:    every image below the folder, recursively, in the same order; no labels.
+//   kAuto:    kClasses when only subfolders hold images, kFlat (the folder's own images)
+//             when only the folder does; both is an error naming the counts and --layout,
+//             since picking one would silently drop the other.
+enum class Layout { kAuto, kClasses, kFlat };
+
+// Parses "auto", "classes" or "flat". Throws UsageError.
+Layout ParseLayout(const std::string& text);
+
+// Throws oodscore::Error for a missing folder, one without images, or (kClasses, as
+// ImageFolder does) a class folder without images.
+SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name,
+                     Layout layout = Layout::kAuto);
 
 // A text file (or "-" for stdin): one path per line, optional label after a tab or comma;
 // relative paths are relative to the list's folder. Blank lines and '#' comments skipped.
+// Labels are integers and are stored in canonical form ("007" -> "7").
 SampleSet ListFile(const std::string& path, const std::string& name);
 
 // Dispatches on what the path is: folder, .npy file, or list file.
-SampleSet ListInput(const std::string& path, const std::string& name);
+SampleSet ListInput(const std::string& path, const std::string& name,
+                    Layout layout = Layout::kAuto);
 
 }  // namespace oodscore
 

@@ -11,17 +11,33 @@
 
 namespace oodscore {
 
-// A parsed gate: [SET.]SCORE.METRIC OP VALUE, with OP one of >= <= > < ==.
-//   SET omitted: the bound must hold for every OOD set. SET = "mean": the mean row.
-//   "id.accuracy>=0.9" checks the ID classification accuracy.
+// A parsed gate, OP one of >= <= > < ==:
+//   [SET.]SCORE.METRIC OP VALUE   a metric of a score; SET omitted: every OOD set;
+//                                 SET = "mean": the mean row over OOD sets.
+//   [SET.]COUNT OP VALUE          COUNT = n (scored), found or skipped; SET omitted: every
+//                                 set; SET = "id": the ID set; or a set's name.
+//   id.accuracy OP VALUE          the ID classification accuracy.
+// Shares (auroc, aupr_in, aupr_out, fpr_at_tpr, detection_error, tpr_achieved, accuracy) are
+// written as a fraction in [0, 1] ("0.95") or in percent ("95%"); anything else is a usage
+// error that asks which was meant. threshold is in the score's own units.
 struct Gate {
   std::string text;
-  std::string set;  // "" = every OOD set
-  std::string score;
+  std::string set;    // "" = every OOD set (score metrics) or every set (counts)
+  std::string score;  // "" for counts and accuracy
   std::string metric;
   std::string op;
-  double bound = 0;
+  double bound = 0;        // a fraction for shares
+  std::string bound_text;  // as written ("95%")
 };
+
+// The set-level metrics a gate may name: "n", "found", "skipped", "accuracy".
+const std::vector<std::string>& SetMetricNames();
+
+// Parses VALUE for a metric: for shares "0.95" or "95%" (both 0.95); a bare value outside
+// [0, 1] is refused with "did you mean 0.9 or 90%?". Other metrics take a plain number.
+// `what` starts the error message ("gate 'energy.auroc>=90'"). Throws UsageError.
+double ParseMetricValue(const std::string& text, const std::string& metric,
+                        const std::string& what);
 
 // Parses a gate. Score names may contain dots ("energy_T1.5"), so SCORE is matched against
 // score_names. Throws oodscore::UsageError with a suggestion on a malformed gate.
@@ -31,12 +47,17 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
 // Throws oodscore::UsageError for a set the report does not have.
 std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Report& report);
 
-// Parses "auroc=0.005" into (metric, delta). Throws UsageError.
+// Parses "auroc=0.005" or "auroc=0.5%" into (metric, delta), by the rule of
+// ParseMetricValue. Throws UsageError.
 std::pair<std::string, double> ParseTolerance(const std::string& text);
+
+// One "skipped" check per set: its skipped share must not exceed max_share (a fraction).
+std::vector<CheckResult> SkippedChecks(const std::vector<SetCounts>& sets, double max_share);
 
 // Compares the report with a baseline report.json (same format), per OOD set and score
 // present in both. max_drop: metric -> largest allowed decrease (higher-is-better metrics);
-// max_rise: metric -> largest allowed increase (fpr_at_tpr, detection_error).
+// max_rise: metric -> largest allowed increase (fpr_at_tpr, detection_error). Each result
+// carries the baseline's value and this run's.
 // With bootstrap intervals in the baseline, each message says whether the new value lies
 // inside the baseline's 95% interval. An OOD set of the baseline missing from this run is a
 // failed check.

@@ -16,7 +16,30 @@
 #include <string>
 #include <vector>
 
+#include "oodscore/error.h"
+
 namespace oodscore {
+
+// What the model's first weight says about its input, read before freezing: a 4-D weight
+// [out, in, kh, kw] (a convolution) wants `channels` input channels; a 2-D weight
+// [out, in] first (a linear layer on flattened input) wants `features` = c * h * w.
+struct InputHint {
+  std::string layer;         // the parameter's name, "" when none was found
+  std::string shape;         // "[16, 3, 3, 3]"
+  int channels = 0;          // 0 = unknown
+  long long features = 0;    // 0 = unknown
+};
+
+// The model failed on a batch whose per-sample shape disagrees with its first layer.
+class ModelInputError : public Error {
+ public:
+  ModelInputError(const std::string& message, InputHint hint)
+      : Error(message), hint_(std::move(hint)) {}
+  const InputHint& hint() const { return hint_; }
+
+ private:
+  InputHint hint_;
+};
 
 struct ModelOptions {
   std::string device = "cpu";  // cpu | cuda | cuda:N | auto (CUDA when available)
@@ -51,7 +74,8 @@ class Model {
 
   // Runs the model on the first n*c*h*w floats of InputBuffer(), a [n, c, h, w] float32 batch.
   // Output must be a 2-D float tensor [n, K] with K >= 2, or a tuple/list whose first element is;
-  // otherwise throws oodscore::Error saying what was got and what was expected.
+  // otherwise throws oodscore::Error saying what was got and what was expected. A failure on
+  // an input that the first layer does not take throws ModelInputError.
   virtual void Forward(int n, int c, int h, int w, std::vector<float>* logits, int* k) = 0;
 
   virtual std::string device() const = 0;  // "cpu", "cuda:0"
@@ -59,6 +83,7 @@ class Model {
   // What was done to the graph: "frozen", "frozen+optimize_for_inference", "none", with the
   // self-check's result once the first batch has run (e.g. "...; max rel change 1.8e-07").
   virtual std::string optimization() const = 0;
+  virtual InputHint input_hint() const = 0;
 };
 
 // Build and runtime facts for the reproducibility stamp.

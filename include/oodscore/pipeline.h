@@ -14,6 +14,7 @@
 #include "oodscore/model.h"
 #include "oodscore/preprocess.h"
 #include "oodscore/scores.h"
+#include "oodscore/set_counts.h"
 
 namespace oodscore {
 
@@ -24,15 +25,6 @@ struct PipelineOptions {
                         // filling one while the model runs on another (at least 3)
   bool strict = false;  // an unreadable image is fatal instead of skipped
   std::vector<double> temperatures = {1.0};  // energy temperatures, in column order
-};
-
-struct SetCounts {
-  std::string name;
-  std::size_t found = 0, scored = 0, skipped = 0;
-};
-
-struct SkippedSample {
-  std::string set, path, reason;
 };
 
 struct PipelineStats {

@@ -17,6 +17,7 @@
 
 #include "oodscore/metrics.h"
 #include "oodscore/scores.h"
+#include "oodscore/set_counts.h"
 
 namespace oodscore {
 
@@ -33,13 +34,17 @@ struct ReportInput {
   MetricOptions options;
 };
 
-// A gate or baseline check, as evaluated.
+// A gate, baseline or skipped-share check, as evaluated.
 struct CheckResult {
-  std::string kind;  // "gate" or "baseline"
-  std::string expr;  // as written by the user, or "<set>.<score>.<metric>" for baselines
-  double value = 0;  // the measured value (for baselines: the change, new - old)
+  std::string kind;     // "gate", "baseline" or "skipped"
+  std::string expr;     // as written by the user (gates), else the same as subject
+  std::string subject;  // what was measured: "svhn.energy.auroc", "noise.skipped_share"
+  double value = 0;     // the measured value (this run's)
+  std::optional<double> baseline;  // baseline checks: the baseline's value
+  std::string allowed;  // the rule, in the metric's units: ">= 0.95", "drop <= 0.005"
+  bool rate = false;    // value is a share (shown as percent in tables)
   bool pass = true;
-  std::string message;  // one line, e.g. "svhn.energy.auroc = 0.9312 >= 0.95: FAIL"
+  std::string message;  // one line, e.g. "svhn.energy.auroc = 0.9312 violates >= 0.95"
 };
 
 struct Report {
@@ -56,12 +61,36 @@ struct Report {
   std::vector<OodResult> ood;
   std::vector<Metrics> mean;  // per score: plain mean over OOD sets (auroc, aupr_*, fpr, deterr)
   std::optional<double> id_accuracy;  // when the ID set has labels
+  // Per set, ID first then the OOD sets in order: found / scored / skipped. BuildReport
+  // fills them from the scores (nothing skipped); commands that score images replace them.
+  std::vector<SetCounts> sets;
+  std::vector<SkippedSample> skipped;  // the skipped files, with their reasons
+  std::vector<std::string> warnings;   // also logged: reversed-looking scores, ...
   std::vector<CheckResult> checks;
   nlohmann::json run = nlohmann::json::object();  // reproducibility stamp: config, versions, counts
 };
 
-// Computes every metric. Throws oodscore::Error if a set is empty.
+// Computes every metric, and warns (Report::warnings) for every (set, score) whose AUROC is
+// below 0.5: such a score looks reversed. Throws oodscore::Error if a set is empty.
 Report BuildReport(const ReportInput& input);
+
+// A warning when ID accuracy is below chance (1 / num_classes), else "".
+std::string BelowChanceWarning(double accuracy, int num_classes);
+
+// The verdict's summary of the sets: "fmnist-0to4 5000/5000, noise 998/1000 (2 skipped)"
+// (scored / found).
+std::string SetsSummary(const std::vector<SetCounts>& sets);
+
+// The share a metric is a share of (auroc, aupr_*, fpr_at_tpr, detection_error,
+// tpr_achieved, accuracy, skipped_share): written as a fraction or with '%', shown in percent.
+bool IsRateMetric(const std::string& metric);
+
+// "93.12%" for a share, else the value, to `digits` significant digits.
+std::string ShowValue(double value, bool rate, int digits = 4);
+
+// A check's table cells: baseline, value, change, allowed, verdict. Rounded to 4 significant
+// digits; shares in percent and changes of shares in percentage points.
+std::vector<std::string> CheckCells(const CheckResult& check);
 
 // Converts an oriented threshold back to the score's own units (an energy, an MSP).
 double RawThreshold(const ScoreInfo& score, double oriented);

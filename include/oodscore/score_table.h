@@ -36,8 +36,8 @@ struct ScoreTable {
   std::vector<double> Column(const std::string& set, int column) const;
 };
 
-// Share of the set's rows whose pred equals their label, over the rows that have both;
-// nullopt when none has.
+// Share of the set's rows whose pred equals their label (compared as integers: "07" equals
+// "7"), over the rows that have both; nullopt when none has.
 std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set);
 
 // Reads and pools score files (shards). Every file must have the same header.
@@ -50,7 +50,8 @@ ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files);
 std::vector<double> ReadScoreColumn(const std::filesystem::path& file);
 
 // Writes a score CSV row by row. Rows reach the file at each Flush(), so a run that dies
-// keeps what it flushed. "-" writes to stdout.
+// keeps what it flushed. The file (and missing parent folders) is created at the first
+// Flush(): a run that fails before it leaves no header-only file. "-" writes to stdout.
 class ScoreWriter {
  public:
   ScoreWriter(const std::string& path, const std::vector<std::string>& columns);
@@ -63,9 +64,12 @@ class ScoreWriter {
   void Close();
 
  private:
+  void Open();
+
   std::string path_;
   std::FILE* file_ = nullptr;
   bool owned_ = false;
+  bool closed_ = false;
   std::string buffer_;
   std::size_t n_columns_;
 };

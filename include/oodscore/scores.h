@@ -54,6 +54,15 @@ std::optional<double> EnergyTemperature(const std::string& column);
 // "energy_T2"; other names unchanged.
 std::string CanonicalScoreName(const std::string& name);
 
+// The scores a model run computes: energy (and energy_T<t>), msp, maxlogit, entropy.
+const std::vector<std::string>& LogitScoreNames();
+
+// The one check of a score name a user typed (--score, calibrate --score), made before any
+// expensive work: returns the canonical column name ("energy_T1" -> "energy"), or throws
+// oodscore::UsageError "unknown score 'enrgy', did you mean 'energy'? (known: ...)". Names in
+// `also` (e.g. a score file's own columns) are accepted too.
+std::string CheckedScoreName(const std::string& name, const std::vector<std::string>& also = {});
+
 // Maps a raw score to the oriented metric axis (higher = more ID), and back.
 inline double Orient(double value, Orientation o) {
   return o == Orientation::kHigherIsId ? value : -value;
