@@ -13,7 +13,7 @@ packages=(
   libtorch-dev libopenblas0-pthread        # LibTorch 1.13 and an optimised BLAS behind it
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libturbojpeg0-dev libpng-dev libwebp-dev  # decoders that match PIL's pixels
-  libgtest-dev libbenchmark-dev
+  libgtest-dev libbenchmark-dev libxml2-utils  # xmllint validates the JUnit reports in tests
 )
 . scripts/lib.sh
 install_missing setup "${packages[@]}"

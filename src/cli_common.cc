@@ -113,9 +113,9 @@ namespace {
 bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
   std::error_code ec;
   if (std::filesystem::equivalent(a, b, ec) && !ec) return true;
-  const auto ca = std::filesystem::weakly_canonical(a, ec);
+  const auto ca = std::filesystem::weakly_canonical(std::filesystem::absolute(a), ec);
   if (ec) return false;
-  const auto cb = std::filesystem::weakly_canonical(b, ec);
+  const auto cb = std::filesystem::weakly_canonical(std::filesystem::absolute(b), ec);
   return !ec && ca == cb;
 }
 

@@ -19,7 +19,7 @@ void SetupHelpCommand(CLI::App* app) {
     std::vector<std::string> names;
     for (const CLI::App* s : app->get_subcommands({})) {
       if (s->get_name() == *command) {
-        std::cout << s->help();
+        std::cout << s->help(app->get_name());
         return;
       }
       names.push_back(s->get_name());

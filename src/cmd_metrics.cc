@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
 
 #include <chrono>
 
@@ -108,11 +107,16 @@ int RunMetrics(MetricsCommand& cmd) {
   Report report = BuildReport(input);
   report.id_accuracy = LabelAccuracy(table, id_name);
   if (report.id_accuracy) {
-    std::set<std::string> labels;
+    // The class count, as far as the file shows it: the largest class index seen, plus one.
+    long classes = 0;
     for (const auto& r : table.rows) {
-      if (r.set == id_name && !r.label.empty()) labels.insert(r.label);
+      if (r.set != id_name) continue;
+      for (const std::string* v : {&r.label, &r.pred}) {
+        if (!v->empty() && v->size() < 10 && v->find_first_not_of("0123456789") == std::string::npos)
+          classes = std::max(classes, std::stol(*v) + 1);
+      }
     }
-    const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(labels.size()));
+    const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(classes));
     if (!w.empty()) report.warnings.push_back(w);
   }
   std::vector<std::string> files;

@@ -62,6 +62,8 @@ std::string Pct(double v) { return std::isfinite(v) ? F(100 * v, "%.2f") + "%" :
 
 constexpr double kW = 520, kH = 280, kLeft = 58, kRight = 12, kTop = 28, kBottom = 44;
 constexpr double kPw = kW - kLeft - kRight, kPh = kH - kTop - kBottom;
+// A white outline behind labels drawn over bars or curves.
+const char* const kHalo = " paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\"";
 const char* const kColors[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
 
 struct Tick {
@@ -184,15 +186,17 @@ std::string HistogramSvg(const std::string& title, const std::string& x_label,
     s += "<line class=\"threshold\" x1=\"" + F(x) + "\" x2=\"" + F(x) + "\" y1=\"" + F(kTop) +
          "\" y2=\"" + F(kTop + kPh) + "\" stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"" +
          F(x + (right ? 4 : -4)) + "\" y=\"" + F(kTop + 12) + "\" text-anchor=\"" +
-         (right ? "start" : "end") + "\">threshold " + F(threshold, "%.4g") + "</text>";
+         (right ? "start" : "end") + "\"" + kHalo + ">threshold " + F(threshold, "%.4g") +
+         "</text>";
   }
   const double lx = kLeft + 8, ly = kTop + 22;
   s += "<rect x=\"" + F(lx) + "\" y=\"" + F(ly) +
        "\" width=\"10\" height=\"10\" fill=\"#1b9e77\" fill-opacity=\"0.55\"/><text x=\"" +
-       F(lx + 14) + "\" y=\"" + F(ly + 9) + "\">ID</text>";
+       F(lx + 14) + "\" y=\"" + F(ly + 9) + "\"" + kHalo + ">ID</text>";
   s += "<rect x=\"" + F(lx) + "\" y=\"" + F(ly + 14) +
        "\" width=\"10\" height=\"10\" fill=\"#d95f02\" fill-opacity=\"0.55\"/><text x=\"" +
-       F(lx + 14) + "\" y=\"" + F(ly + 23) + "\">" + EscapeMarkup(ood_name) + "</text></svg>";
+       F(lx + 14) + "\" y=\"" + F(ly + 23) + "\"" + kHalo + ">" + EscapeMarkup(ood_name) +
+       "</text></svg>";
   return s;
 }
 
@@ -221,12 +225,12 @@ std::string RocSvg(const Report& report, const ReportInput& input, std::size_t s
            ": threshold accepts " + Pct(m.tpr_achieved) + " of ID and " + Pct(m.fpr_at_tpr) +
            " of OOD</title></circle>";
     }
-    s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 8 - 14.0 * o) +
-         "\" text-anchor=\"end\" fill=\"" + color + "\">" + EscapeMarkup(input.ood[o].name) +
-         " (AUROC " + Pct(m.auroc) + ")</text>";
+    s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 22 - 14.0 * o) +
+         "\" text-anchor=\"end\" fill=\"" + color + "\"" + kHalo + ">" +
+         EscapeMarkup(input.ood[o].name) + " (AUROC " + Pct(m.auroc) + ")</text>";
   }
-  s += "<text x=\"" + F(kLeft + 6) + "\" y=\"" + F(kTop + 14) +
-       "\">○ operating point at the ID threshold</text></svg>";
+  s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 8) +
+       "\" text-anchor=\"end\"" + kHalo + ">○ operating point at the ID threshold</text></svg>";
   return s;
 }
 

@@ -3,42 +3,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_fixture.h"
 #include "oodscore/score_table.h"
-#include "test_models.h"
-#include "test_util.h"
 
 namespace oodscore {
 namespace {
 
+using testing::CliTest;
 using testing::ReadText;
-using testing::RunOodscore;
 using testing::RunResult;
-using testing::TempDir;
 using testing::WriteText;
-
-constexpr const char* kPreset =
-    R"({"name": "grey8", "mode": "L", "resize": [8, 8], "crop": null, "interpolation": "bilinear",
-        "mean": [0.5], "std": [0.25]})";
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    testing::WriteLinearModel(tmp_ / "m.pt", 64, 3, 0.2);
-    WriteText(tmp_ / "grey8.json", kPreset);
-    // ID: class folders; OOD: a flat folder of larger, differently made images.
-    for (int i = 0; i < 12; ++i) {
-      testing::WritePnm(
-          tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm"), 8, 8, 1,
-          i);
-      testing::WritePnm(tmp_ / ("far/" + std::to_string(i) + ".ppm"), 16, 12, 3, 1000 + 7 * i);
-    }
-  }
-  RunResult Cli(const std::string& args) { return RunOodscore(args, tmp_.path()); }
-  std::string Common() {
-    return "--model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ";
-  }
-  TempDir tmp_;
-};
 
 TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   auto r = Cli("score -q " + Common() + "--batch-size 5 --workers 1 --input '" + (tmp_ / "id") +

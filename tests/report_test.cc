@@ -99,5 +99,68 @@ TEST(ReportTest, HistogramDrawsTheThresholdInsideTheRange) {
   EXPECT_EQ(outside.find("class=\"threshold\""), std::string::npos);
 }
 
+TEST(ReportTest, HtmlReadsAtAGlance) {
+  ReportInput in = ExampleW();
+  Report r = BuildReport(in);
+  r.run = {{"command", "eval"},
+           {"model", {{"path", "m.pt"}, {"sha256", "abc123"}}},
+           {"device", "cpu"},
+           {"preset", {{"name", "cifar10"}}}};
+  std::string html = ReportHtml(r, in);
+  EXPECT_NE(html.find("<div class=\"banner none\">NO CHECKS"), std::string::npos);
+  EXPECT_NE(html.find("name=\"viewport\""), std::string::npos);       // phones
+  EXPECT_NE(html.find("viewBox=\"0 0 520 280\""), std::string::npos);  // SVGs scale
+  EXPECT_NE(html.find("<div class=\"scroll\"><table>"), std::string::npos);
+  EXPECT_NE(html.find("AUROC (%)"), std::string::npos);
+  EXPECT_NE(html.find("<td>model SHA-256</td><td><code>abc123</code></td>"), std::string::npos);
+  // The stamp is a table; its JSON is collapsed below it.
+  EXPECT_NE(html.find("<details><summary>Full run stamp (JSON)</summary><pre>{"), std::string::npos);
+  // Every reported score has a section; energy and msp start open.
+  for (const auto& s : r.scores) {
+    EXPECT_NE(html.find("<summary>" + s.name + " ("), std::string::npos) << s.name;
+  }
+  EXPECT_NE(html.find("class=\"operating-point\""), std::string::npos);
+  CheckResult pass;
+  pass.subject = pass.expr = "x.energy.auroc";
+  r.checks = {pass};
+  EXPECT_NE(ReportHtml(r, in).find("<div class=\"banner pass\">PASS: all 1 checks passed"),
+            std::string::npos);
+}
+
+TEST(ReportTest, HistogramAxesNameTheScoreAndUseRoundTicks) {
+  std::vector<double> id, ood;
+  for (int i = 0; i < 1000; ++i) id.push_back(i < 900 ? 1.0 : 0.001 * i);  // a spike at 1.0
+  for (int i = 0; i < 100; ++i) ood.push_back(0.3 + 0.005 * i);
+  const std::string svg = HistogramSvg("t", "msp (higher = ID)", id, ood, "o", 0.8123456);
+  EXPECT_NE(svg.find(">msp (higher = ID)</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">share of set (square-root scale)</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">0.4</text>"), std::string::npos);  // round x ticks
+  EXPECT_NE(svg.find(">threshold 0.8123</text>"), std::string::npos);
+  EXPECT_NE(svg.find("class=\"ytick\""), std::string::npos);
+  // The spike (90% of ID in one bin) does not flatten the rest: on the square-root scale the
+  // 10% tick sits at about a third of the plot's height (sqrt(0.1 / 0.92)), not at a ninth.
+  EXPECT_NE(svg.find("<text x=\"52.0\" y=\"171.3\" text-anchor=\"end\">10%</text>"),
+            std::string::npos)
+      << svg;
+}
+
+TEST(ReportTest, MarkupEscapesNamesAndRepairsBadUtf8) {
+  EXPECT_EQ(EscapeMarkup("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(EscapeMarkup("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(EscapeMarkup("bad\xFFname\x01"), "bad\xEF\xBF\xBDname");
+  EXPECT_EQ(EscapeMarkup("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(ReportTest, WarningsFlagReversedScoresAndBelowChanceAccuracy) {
+  ReportInput in = ExampleW();
+  std::swap(in.id.oriented, in.ood[0].oriented);
+  Report r = BuildReport(in);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings[0].find("looks reversed"), std::string::npos) << r.warnings[0];
+  EXPECT_EQ(BelowChanceWarning(0.5, 10), "");
+  EXPECT_NE(BelowChanceWarning(0.05, 10).find("below chance (1/10 = 10%)"), std::string::npos);
+  EXPECT_EQ(SetsSummary({{"id", 10, 10, 0}, {"ood", 5, 3, 2}}), "id 10/10, ood 3/5 (2 skipped)");
+}
+
 }  // namespace
 }  // namespace oodscore

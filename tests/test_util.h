@@ -71,11 +71,13 @@ struct RunResult {
   std::string out, err;
 };
 
-// Runs the oodscore binary with a shell command line of arguments; stdin is /dev/null.
-inline RunResult RunOodscore(const std::string& args, const std::filesystem::path& tmp) {
+// Runs the oodscore binary with a shell command line of arguments; stdin is /dev/null
+// unless a file is given.
+inline RunResult RunOodscore(const std::string& args, const std::filesystem::path& tmp,
+                             const std::string& stdin_path = "/dev/null") {
   const std::string out = (tmp / "stdout.txt").string(), err = (tmp / "stderr.txt").string();
   const std::string cmd = std::string("'") + OODSCORE_BINARY + "' " + args + " >'" + out + "' 2>'" +
-                          err + "' </dev/null";
+                          err + "' <'" + stdin_path + "'";
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -1,0 +1,284 @@
+// The real binary as a CI job uses it: verdicts that cannot pass by accident, JUnit reports,
+// skipped files that count.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_fixture.h"
+
+namespace oodscore {
+namespace {
+
+using testing::CliTest;
+using testing::ReadText;
+using testing::WriteText;
+
+class CliCiTest : public CliTest {
+ protected:
+  std::string Eval(const std::string& out_dir) {
+    return "eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+           "' --out-dir '" + out_dir + "' ";
+  }
+  // Replaces half of the far images by files that do not decode.
+  void BreakHalfOfFar() {
+    for (int i = 0; i < 6; ++i) WriteText(tmp_ / ("far/" + std::to_string(i) + ".ppm"), "P6 junk");
+  }
+};
+
+TEST_F(CliCiTest, GateValuesAboveOneMustSayPercent) {
+  auto r = Cli(Eval(tmp_ / "r") + "--gate 'energy.fpr_at_tpr<=60'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("did you mean 0.6 or 60%?"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r/scores.csv"));  // refused before scoring
+  r = Cli(Eval(tmp_ / "r") + "--gate 'energy.auroc>=0%' --gate 'far.energy.fpr_at_tpr<=100%'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Cli(Eval(tmp_ / "r") + "--gate 'far.energy.auroc>=101%'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Cli(Eval(tmp_ / "r") + "--gate 'far.energy.auroc>=99.9999%'");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
+TEST_F(CliCiTest, ARunNeverOverwritesItsOwnBaseline) {
+  ASSERT_EQ(Cli(Eval(tmp_ / "r")).exit_code, 0);
+  const std::string before = ReadText(tmp_ / "r/report.json");
+  auto r = Cli(Eval(tmp_ / "r") + "--baseline '" + (tmp_ / "r/report.json") +
+               "' --max-drop auroc=0");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("which this run writes"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "r/report.json"), before);
+  // Through a link, and through another spelling of the folder.
+  ASSERT_EQ(::symlink((tmp_ / "r/report.json").c_str(), (tmp_ / "base.json").c_str()), 0);
+  r = Cli(Eval(tmp_ / "r/../r") + "--baseline '" + (tmp_ / "base.json") + "' --max-drop auroc=0");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  // metrics writes to the current folder by default.
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --baseline report.json " +
+          "--max-drop auroc=0");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--baseline 'report.json' is"), std::string::npos) << r.err;
+  // A copy elsewhere is fine.
+  std::filesystem::copy_file(tmp_ / "r/report.json", tmp_ / "copy.json");
+  r = Cli(Eval(tmp_ / "r") + "--baseline '" + (tmp_ / "copy.json") + "' --max-drop auroc=0");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(CliCiTest, OutDirDashIsAUsageError) {
+  auto r = Cli(Eval("-"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--out-dir -"), std::string::npos) << r.err;
+}
+
+TEST_F(CliCiTest, SkippedFilesCountAndFailTheRun) {
+  BreakHalfOfFar();
+  auto r = Cli(Eval(tmp_ / "r") + "--gate 'energy.auroc>=0'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // 50% skipped > the default 1%
+  EXPECT_NE(r.err.find("far 6/12 (6 skipped)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("6 of 12 files skipped (50%), more than --max-skipped 1%"),
+            std::string::npos)
+      << r.err;
+  // Every report is still written, and says so.
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  EXPECT_EQ(j["sets"][1]["name"], "far");
+  EXPECT_EQ(j["sets"][1]["found"], 12);
+  EXPECT_EQ(j["sets"][1]["scored"], 6);
+  EXPECT_EQ(j["sets"][1]["skipped"], 6);
+  EXPECT_EQ(j["sets"][1]["skipped_files"].size(), 6u);
+  EXPECT_EQ(j["checks_passed"], false);
+  EXPECT_NE(ReadText(tmp_ / "r/report.md").find("| far | OOD | 12 | 6 | 6 |"), std::string::npos);
+  // The limit can be raised or turned off; skipped and n are gate metrics.
+  EXPECT_EQ(Cli(Eval(tmp_ / "r") + "--max-skipped 50%").exit_code, 0);
+  EXPECT_EQ(Cli(Eval(tmp_ / "r") + "--max-skipped 1").exit_code, 0);
+  r = Cli(Eval(tmp_ / "r") + "--max-skipped 1 --gate 'far.skipped<=0'");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = Cli(Eval(tmp_ / "r") + "--max-skipped 1 --gate 'id.n>=12' --gate 'far.n>=6'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Cli(Eval(tmp_ / "r") + "--max-skipped 5").exit_code, 2);
+  // calibrate likewise; score only when asked.
+  r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "far") + "' -o '" + (tmp_ / "c.json") +
+          "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp_ / "c.json"));
+  r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") +
+          "' --max-skipped 0.1");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+}
+
+TEST_F(CliCiTest, ReversedScoresWarn) {
+  // ID and OOD swapped: every AUROC falls below 0.5.
+  auto r = Cli("eval " + Common() + "--id '" + (tmp_ / "far") + "' --ood id='" + (tmp_ / "id") +
+               "' --out-dir '" + (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // an OOD set may not be called "id"
+  r = Cli("eval " + Common() + "--id '" + (tmp_ / "far") + "' --ood near='" + (tmp_ / "id") +
+          "' --out-dir '" + (tmp_ / "r") + "' --score energy");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("score 'energy' on 'near': AUROC"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("looks reversed"), std::string::npos) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  ASSERT_EQ(j["warnings"].size(), 1u);
+  EXPECT_NE(ReadText(tmp_ / "r/report.html").find("looks reversed"), std::string::npos);
+}
+
+TEST_F(CliCiTest, LowerIsIdAppliesToNamedPlainScores) {
+  WriteText(tmp_ / "id.txt", "1\n2\n3\n");
+  WriteText(tmp_ / "ood.txt", "5\n6\n");
+  auto r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file '" + (tmp_ / "ood.txt") +
+               "' --lower-is-id --score score --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["ood"][0]["metrics"]["score_lower"]["auroc"], 1.0);
+  EXPECT_TRUE(j["warnings"].empty());
+  // Without --lower-is-id the same files look reversed, and the log says so.
+  r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file '" + (tmp_ / "ood.txt") +
+          "' --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--lower-is-id"), std::string::npos) << r.err;
+  r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file '" + (tmp_ / "ood.txt") +
+          "' --lower-is-id --score msp --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+TEST_F(CliCiTest, CheckTableShowsBaselineValueChangeAndAllowed) {
+  ASSERT_EQ(Cli(Eval(tmp_ / "old")).exit_code, 0);
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "old/report.json"));
+  j["ood"][0]["metrics"]["energy"]["auroc"] = 0.999;
+  WriteText(tmp_ / "base.json", j.dump());
+  auto r = Cli(Eval(tmp_ / "new") + "--score energy --baseline '" + (tmp_ / "base.json") +
+               "' --max-drop auroc=0.5%");
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  const std::string md = ReadText(tmp_ / "new/report.md");
+  EXPECT_NE(md.find("| check | baseline | value | change | allowed | verdict |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `far.energy.auroc` | 99.9% | "), std::string::npos) << md;
+  EXPECT_NE(md.find(" | drop <= 0.5 pp | **FAIL** |"), std::string::npos) << md;
+  auto out = nlohmann::json::parse(ReadText(tmp_ / "new/report.json"));
+  EXPECT_EQ(out["checks"][0]["baseline"], 0.999);  // exact doubles in JSON
+  const std::string html = ReadText(tmp_ / "new/report.html");
+  EXPECT_NE(html.find("<div class=\"banner fail\">FAIL: 1 of"), std::string::npos);
+  EXPECT_NE(html.find("far.energy.auroc moved 0.999"), std::string::npos);
+}
+
+bool HaveXmllint() { return std::system("command -v xmllint >/dev/null 2>&1") == 0; }
+
+void ExpectValidJunit(const std::string& path) {
+  if (!HaveXmllint()) GTEST_SKIP() << "xmllint missing (scripts/test.sh installs libxml2-utils)";
+  const std::string cmd = "xmllint --noout --schema '" OODSCORE_FIXTURE_DIR "/junit.xsd' '" +
+                          path + "' 2>/dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << ReadText(path);
+}
+
+TEST_F(CliCiTest, JunitHasATestcasePerCheck) {
+  auto r = Cli(Eval(tmp_ / "r") + "--gate 'energy.auroc>=99.99%' --gate 'id.n>=12' --junit '" +
+               (tmp_ / "j/junit.xml") + "'");
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  const std::string x = ReadText(tmp_ / "j/junit.xml");
+  // 2 gates + 2 skipped-share checks (one per set).
+  EXPECT_NE(x.find("<testsuites name=\"oodscore\" tests=\"4\" failures=\"1\" errors=\"0\""),
+            std::string::npos)
+      << x;
+  EXPECT_NE(x.find("<testcase classname=\"oodscore.gate\" name=\"far.energy.auroc &gt;= "
+                   "99.99%\" time=\"0\">\n      <failure type=\"gate\""),
+            std::string::npos)
+      << x;
+  EXPECT_NE(x.find("classname=\"oodscore.skipped\""), std::string::npos) << x;
+  ExpectValidJunit(tmp_ / "j/junit.xml");
+  // No checks: one passing testcase, so the report is never empty.
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --max-skipped 1 --out-dir '" +
+          (tmp_ / "m") + "' --junit '" + (tmp_ / "m.xml") + "'");
+  EXPECT_NE(r.exit_code, 0);  // metrics has no --max-skipped
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --out-dir '" + (tmp_ / "m") +
+          "' --junit '" + (tmp_ / "m.xml") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string m = ReadText(tmp_ / "m.xml");
+  EXPECT_NE(m.find("tests=\"1\" failures=\"0\""), std::string::npos) << m;
+  EXPECT_NE(m.find("name=\"report written (no checks configured)\""), std::string::npos) << m;
+  ExpectValidJunit(tmp_ / "m.xml");
+}
+
+TEST_F(CliCiTest, ScoreNamesAreCheckedBeforeScoring) {
+  auto r = Cli(Eval(tmp_ / "r") + "--score enrgy");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown score 'enrgy', did you mean 'energy'?"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("model '"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r/scores.csv"));
+  // energy_T<t> brings its temperature.
+  r = Cli(Eval(tmp_ / "r") + "--score energy_T2 --score msp");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  EXPECT_TRUE(j["scores"].contains("energy_T2"));
+  r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --score mps -o -");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'msp'?"), std::string::npos) << r.err;
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --score maxlogt --out-dir '" +
+          (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'maxlogit'?"), std::string::npos) << r.err;
+}
+
+TEST_F(CliCiTest, SetNamesThatCollideWithGatesAreRefused) {
+  auto r = Cli("eval " + Common() + "--id '" + (tmp_ / "id") + "' --ood mean='" + (tmp_ / "far") +
+               "' --out-dir '" + (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("a set may not be called 'mean'"), std::string::npos) << r.err;
+  ASSERT_EQ(Cli(Eval(tmp_ / "r")).exit_code, 0);
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --ood fra --out-dir '" +
+          (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no rows with set 'fra' in the score files, did you mean 'far'? (sets: id, "
+                       "far)"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliCiTest, AccuracyBelowChanceWarns) {
+  // Labels that disagree with every prediction: the class order does not match.
+  ASSERT_EQ(Cli(Eval(tmp_ / "r")).exit_code, 0);
+  std::string csv = ReadText(tmp_ / "r/scores.csv");
+  std::string out, line;
+  std::istringstream in(csv);
+  std::getline(in, line);
+  out += line + "\n";
+  while (std::getline(in, line)) {
+    // set,path,label,pred,...: make the label pred + 1 (mod 3) for the ID rows.
+    if (line.rfind("id,", 0) == 0) {
+      std::vector<std::string> f;
+      std::stringstream ss(line);
+      for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+      f[2] = std::to_string((std::stoi(f[3]) + 1) % 3);
+      line.clear();
+      for (std::size_t i = 0; i < f.size(); ++i) line += (i ? "," : "") + f[i];
+    }
+    out += line + "\n";
+  }
+  WriteText(tmp_ / "shifted.csv", out);
+  auto r = Cli("metrics '" + (tmp_ / "shifted.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ID accuracy 0% is below chance (1/"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the class order may not match the model's"), std::string::npos) << r.err;
+}
+
+TEST_F(CliCiTest, IntegerLabelsCompareAsIntegers) {
+  // A list file with zero-padded labels: 00, 01, 02 are the classes 0, 1, 2.
+  std::string list;
+  for (int i = 0; i < 12; ++i) {
+    list += (tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm")) +
+            ",0" + std::to_string(i % 3) + "\n";
+  }
+  WriteText(tmp_ / "list.txt", list);
+  auto folder = Cli(Eval(tmp_ / "a"));
+  ASSERT_EQ(folder.exit_code, 0) << folder.err;
+  auto r = Cli("eval -q " + Common() + "--id id='" + (tmp_ / "list.txt") + "' --ood '" +
+               (tmp_ / "far") + "' --out-dir '" + (tmp_ / "b") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto a = nlohmann::json::parse(ReadText(tmp_ / "a/report.json"));
+  auto b = nlohmann::json::parse(ReadText(tmp_ / "b/report.json"));
+  EXPECT_EQ(a["id"]["accuracy"], b["id"]["accuracy"]);
+}
+
+}  // namespace
+}  // namespace oodscore

@@ -1,0 +1,127 @@
+// The real binary as a person meets it in the first hour: presets, layouts, shell pipelines,
+// messages and help.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_fixture.h"
+#include "oodscore/score_table.h"
+
+namespace oodscore {
+namespace {
+
+using testing::CliTest;
+using testing::ReadText;
+using testing::WriteText;
+
+TEST_F(CliTest, PresetAliasesLoadAndTyposSuggestTheRightOne) {
+  testing::WriteConvModel(tmp_ / "c1.pt", 1, 3);
+  auto r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fmnist -i '" +
+               (tmp_ / "id") + "' -o '" + (tmp_ / "s.csv") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fashon-mnist -i '" +
+          (tmp_ / "id") + "' -o '" + (tmp_ / "s.csv") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown preset 'fashon-mnist', did you mean 'fashion-mnist'?"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliTest, AModelThatRejectsThePresetSaysWhatWouldFit) {
+  testing::WriteConvModel(tmp_ / "c1.pt", 1, 3);  // a 1-channel CNN
+  auto r = Cli("score --model '" + (tmp_ / "c1.pt") + "' --preset cifar10 -i '" + (tmp_ / "far") +
+               "' -o '" + (tmp_ / "out/s.csv") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("first layer 'conv_weight' [8, 1, 3, 3] takes 1 input channel(s), the "
+                       "batch has 3 channel(s). The preset 'cifar10' gives 3x32x32 per image; "
+                       "shipped presets that fit: mnist, fashion-mnist"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "out/s.csv"));  // no header-only CSV
+}
+
+TEST_F(CliTest, ScoreTakesThePresetFromTheCard) {
+  ASSERT_EQ(Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' -o '" +
+                (tmp_ / "card.json") + "'")
+                .exit_code,
+            0);
+  auto with = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' -i '" +
+                  (tmp_ / "far") + "' -o '" + (tmp_ / "a.csv") + "'");
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  auto without = Cli("score --model '" + (tmp_ / "m.pt") + "' --card '" + (tmp_ / "card.json") +
+                     "' -i '" + (tmp_ / "far") + "' -o '" + (tmp_ / "b.csv") + "'");
+  ASSERT_EQ(without.exit_code, 0) << without.err;
+  EXPECT_NE(without.err.find("preset from the detector card: 'grey8'"), std::string::npos);
+  EXPECT_EQ(ReadText(tmp_ / "a.csv"), ReadText(tmp_ / "b.csv"));
+}
+
+TEST_F(CliTest, FoldersWithImagesAndSubfoldersNeedALayout) {
+  testing::WritePnm(tmp_ / "far/flagged/x.ppm", 16, 12, 3, 5);
+  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("holds 12 images directly and 1 images in 1 subfolders"),
+            std::string::npos)
+      << r.err;
+  r = Cli("score -q " + Common() + "--layout flat -i '" + (tmp_ / "far") + "' -o -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("flagged/x.ppm"), std::string::npos);
+  r = Cli("score -q " + Common() + "--layout classes -i '" + (tmp_ / "far") + "' -o -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("far/0.ppm"), std::string::npos);
+}
+
+TEST_F(CliTest, FlaggedPathsAreNulTerminated) {
+  testing::WritePnm(tmp_ / "odd/a,b \"c\".ppm", 16, 12, 3, 3);
+  ASSERT_EQ(Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --tpr 0.5 -o '" +
+                (tmp_ / "card.json") + "'")
+                .exit_code,
+            0);
+  auto r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' -i '" +
+               (tmp_ / "far") + "' -i '" + (tmp_ / "odd") + "' -o '" + (tmp_ / "s.csv") +
+               "' --flagged '" + (tmp_ / "flagged") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  std::string want;
+  const int col = t.ColumnIndex("is_ood");
+  for (const auto& row : t.rows) {
+    if (row.values[col] == 1.0) want += row.path + std::string(1, '\0');
+  }
+  EXPECT_FALSE(want.empty());
+  EXPECT_EQ(ReadText(tmp_ / "flagged"), want);
+  EXPECT_EQ(Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' --flagged x").exit_code, 2);
+  EXPECT_EQ(Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") + "' -i '" +
+                (tmp_ / "far") + "' --flagged -")
+                .exit_code,
+            2);  // CSV and paths would share stdout
+}
+
+TEST_F(CliTest, ScoreCreatesOutputFoldersAndNamesStdin) {
+  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o '" +
+               (tmp_ / "a/b/c.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp_ / "a/b/c.csv"));
+  WriteText(tmp_ / "list.txt", tmp_ / "far/0.ppm");
+  r = testing::RunOodscore("score -q " + Common() + "-i - -o -", tmp_.path(), tmp_ / "list.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nstdin,"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, CommandTyposAndHelp) {
+  auto r = Cli("scor --model x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'scor', did you mean 'score'?"), std::string::npos)
+      << r.err;
+  r = Cli("help score");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("--input"), std::string::npos);
+  EXPECT_EQ(r.out, Cli("score --help").out);
+  EXPECT_EQ(Cli("help scroe").exit_code, 2);
+  for (const char* cmd : {"score", "eval", "calibrate", "metrics"}) {
+    r = Cli(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.out.find("Examples:\n  oodscore "), std::string::npos) << cmd;
+  }
+}
+
+}  // namespace
+}  // namespace oodscore
