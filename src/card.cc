@@ -3,6 +3,7 @@
 #include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
 #include "oodscore/format.h"
+#include "oodscore/json_text.h"
 #include "oodscore/version.h"
 
 namespace oodscore {
@@ -48,32 +49,50 @@ nlohmann::json CardJson(const DetectorCard& c) {
   return j;
 }
 
+namespace {
+
+// j[key] as T, or an Error naming the file, the field (as a JSON pointer) and what was expected.
+template <typename T>
+T Field(const nlohmann::json& j, const std::string& pointer, const std::string& where,
+        const char* expected, const T* fallback = nullptr) {
+  const nlohmann::json::json_pointer ptr(pointer);
+  if (!j.contains(ptr)) {
+    if (fallback) return *fallback;
+    throw Error(where + ": missing " + pointer + " (" + expected + ")");
+  }
+  try {
+    return j.at(ptr).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(where + ": " + pointer + " must be " + expected + ", got " +
+                DumpJson(j.at(ptr), -1));
+  }
+}
+
+}  // namespace
+
 DetectorCard ReadCard(const std::filesystem::path& path) {
   const std::string where = "detector card '" + path.string() + "'";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ReadFile(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": not valid JSON: " + e.what());
+  const nlohmann::json j = ParseJsonText(ReadFile(path), path.string());
+  if (!j.is_object() || j.value("kind", nlohmann::json()) != "oodscore-detector-card") {
+    throw Error(where + ": missing \"kind\": \"oodscore-detector-card\" (is it a card?)");
   }
   DetectorCard c;
-  try {
-    if (!j.is_object() || j.value("kind", "") != "oodscore-detector-card") {
-      throw Error(where + ": missing \"kind\": \"oodscore-detector-card\" (is it a card?)");
-    }
-    c.score = j.at("score").get<std::string>();
-    c.temperature = j.value("temperature", 1.0);
-    c.threshold = j.at("threshold").get<double>();
-    c.tpr_target = j.value("tpr_target", 0.0);
-    c.tpr_achieved = j.value("tpr_achieved", 0.0);
-    c.n = j.value("n", std::size_t{0});
-    c.id_set = j.value("id_set", "");
-    c.model_path = j.at("model").value("path", "");
-    c.model_sha256 = j.at("model").at("sha256").get<std::string>();
-    c.preset = j.at("preset");
-    if (j.contains("log_msp_threshold")) c.log_msp_threshold = j["log_msp_threshold"].get<double>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": " + e.what());
+  const double one = 1.0, zero = 0.0;
+  const std::size_t none = 0;
+  const std::string empty;
+  c.score = Field<std::string>(j, "/score", where, "a score name");
+  c.temperature = Field<double>(j, "/temperature", where, "a number", &one);
+  c.threshold = Field<double>(j, "/threshold", where, "a number");
+  c.tpr_target = Field<double>(j, "/tpr_target", where, "a number", &zero);
+  c.tpr_achieved = Field<double>(j, "/tpr_achieved", where, "a number", &zero);
+  c.n = Field<std::size_t>(j, "/n", where, "a count", &none);
+  c.id_set = Field<std::string>(j, "/id_set", where, "a string", &empty);
+  c.model_path = Field<std::string>(j, "/model/path", where, "a string", &empty);
+  c.model_sha256 = Field<std::string>(j, "/model/sha256", where, "a SHA-256 in hex");
+  if (!j.contains("preset")) throw Error(where + ": missing /preset (the preset in full)");
+  c.preset = j["preset"];
+  if (j.contains("log_msp_threshold")) {
+    c.log_msp_threshold = Field<double>(j, "/log_msp_threshold", where, "a number");
   }
   ScoreInfo info;
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");

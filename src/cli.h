@@ -16,6 +16,7 @@
 
 #include "oodscore/gate.h"
 #include "oodscore/report.h"
+#include "oodscore/report_folder.h"
 #include "oodscore/score_table.h"
 
 namespace oodscore {
@@ -48,9 +49,9 @@ MetricOptions ToMetricOptions(const ReportOptions& opt);
 std::pair<std::string, std::string> SplitNamed(const std::string& arg);
 
 // Set names must be unique; "mean" names the mean row in gates and "id" the ID set, so no
-// set may be called "mean", and only the ID set (the first, when first_is_id) "id".
+// set may be called "mean", and with roles (the first set is ID) only the ID set "id".
 // Throws UsageError.
-void CheckSetNames(const std::vector<std::string>& names, bool first_is_id);
+void CheckSetNames(const std::vector<std::string>& names, bool roles);
 
 // Picks the scores to report from a table's columns (opt.scores, or every known score),
 // and builds the report input for id_set against ood_sets.
@@ -70,13 +71,15 @@ struct Checks {
 Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
                      std::optional<double> max_skipped = std::nullopt);
 
-// Evaluates the checks, logs the report's warnings, writes report.json / report.md /
-// report.html into opt.out_dir (and opt.junit), prints the Markdown table to stdout and a
-// one-line verdict to stderr. suite names the run in the JUnit file; seconds is its wall time.
+// Evaluates the checks, logs the report's warnings, stages report.json / report.md /
+// report.html (and opt.junit, when it lies in the report folder) in `folder` and commits it,
+// writes opt.junit when it lies elsewhere, prints the Markdown table to stdout and a one-line
+// verdict to stderr. suite names the run in the JUnit file; seconds is its wall time.
 // Returns kExitInput when a set skipped more than --max-skipped, else kExitGateFailed when a
 // check failed, else kExitOk.
 int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
-                 const Checks& checks, const std::string& suite, double seconds);
+                 const Checks& checks, const std::string& suite, double seconds,
+                 ReportFolder* folder);
 
 // The subcommands. Each Setup adds its subcommand to app and arranges for *exit_code to be
 // set when it runs.

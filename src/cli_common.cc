@@ -8,6 +8,7 @@
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/html_report.h"
+#include "oodscore/json_text.h"
 #include "oodscore/junit.h"
 #include "oodscore/suggest.h"
 
@@ -89,13 +90,13 @@ std::pair<std::string, std::string> SplitNamed(const std::string& arg) {
   return {name.empty() ? arg : name, arg};
 }
 
-void CheckSetNames(const std::vector<std::string>& names, bool first_is_id) {
+void CheckSetNames(const std::vector<std::string>& names, bool roles) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (names[i] == "mean") {
       throw UsageError("a set may not be called 'mean': gates use it for the mean row over OOD "
                        "sets; name it with NAME=PATH");
     }
-    if (names[i] == "id" && !(first_is_id && i == 0)) {
+    if (roles && names[i] == "id" && i > 0) {
       throw UsageError("only the ID set may be called 'id': gates use it for the ID set; name "
                        "it with NAME=PATH");
     }
@@ -216,16 +217,13 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
   if (checks.max_drop.empty() && checks.max_rise.empty()) {
     throw UsageError("--baseline needs at least one --max-drop or --max-rise");
   }
-  try {
-    checks.baseline = nlohmann::json::parse(ReadFile(opt.baseline));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("baseline '" + opt.baseline + "': not valid JSON: " + e.what());
-  }
+  checks.baseline = ParseJsonText(ReadFile(opt.baseline), opt.baseline);
   return checks;
 }
 
 int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
-                 const Checks& checks, const std::string& suite, double seconds) {
+                 const Checks& checks, const std::string& suite, double seconds,
+                 ReportFolder* folder) {
   report->checks = EvaluateGates(checks.gates, *report);
   if (checks.baseline) {
     try {
@@ -238,7 +236,7 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
     } catch (const Error& e) {
       throw Error("baseline '" + opt.baseline + "': " + e.what());
     } catch (const nlohmann::json::exception& e) {
-      throw Error("baseline '" + opt.baseline + "': not an oodscore report: " + e.what());
+      throw Error("baseline '" + opt.baseline + "': not an oodscore report: " + JsonErrorText(e));
     }
   }
   bool too_many_skipped = false;
@@ -250,19 +248,31 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
   }
   for (const auto& w : report->warnings) spdlog::warn("{}", w);
 
+  int failed = 0;
+  for (const auto& c : report->checks) failed += !c.pass;
   const std::string md = ReportMarkdown(*report);
-  WriteFileAtomic(opt.out_dir / "report.json", ReportJson(*report).dump(2) + "\n");
-  WriteFileAtomic(opt.out_dir / "report.md", md);
-  WriteFileAtomic(opt.out_dir / "report.html", ReportHtml(*report, input));
-  if (!opt.junit.empty()) WriteFileAtomic(opt.junit, JunitXml(*report, suite, seconds));
+  WriteFileAtomic(folder->Stage("report.json"), DumpJson(ReportJson(*report)) + "\n");
+  WriteFileAtomic(folder->Stage("report.md"), md);
+  WriteFileAtomic(folder->Stage("report.html"), ReportHtml(*report, input));
+  // A JUnit file inside the report folder belongs to the run's set of files.
+  std::string junit = opt.junit;
+  if (!junit.empty() && SameFile(std::filesystem::path(junit).parent_path().empty()
+                                     ? std::filesystem::path(".")
+                                     : std::filesystem::path(junit).parent_path(),
+                                 opt.out_dir)) {
+    WriteFileAtomic(folder->Stage(std::filesystem::path(junit).filename().string()),
+                    JunitXml(*report, suite, seconds));
+    junit.clear();
+  }
+  folder->Commit({{"suite", suite},
+                  {"checks", report->checks.size()},
+                  {"failed", failed},
+                  {"verdict", failed ? "FAIL" : report->checks.empty() ? "OK" : "PASS"}});
+  if (!junit.empty()) WriteFileAtomic(junit, JunitXml(*report, suite, seconds));
   std::cout << md << std::flush;
 
-  int failed = 0;
   for (const auto& c : report->checks) {
-    if (!c.pass) {
-      ++failed;
-      spdlog::error("check failed: {}", c.message);
-    }
+    if (!c.pass) spdlog::error("check failed: {}", c.message);
   }
   // The verdict is a result, not a log line: printed even with --quiet.
   std::string verdict =

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
+#include "oodscore/json_text.h"
 #include "scoring.h"
 
 namespace oodscore {
@@ -35,7 +36,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   for (double& v : oriented) v = Orient(v, info.orientation);
   const IdThreshold t = ThresholdFromId(oriented, cmd.tpr);
   const DetectorCard card = MakeCard(info, t, cmd.tpr, sets[0].name, cmd.scoring, scored);
-  const std::string text = CardJson(card).dump(2) + "\n";
+  const std::string text = DumpJson(CardJson(card)) + "\n";
   if (cmd.output.empty() || cmd.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
   } else {

@@ -8,6 +8,7 @@
 #include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
 #include "oodscore/format.h"
+#include "oodscore/json_text.h"
 #include "oodscore/suggest.h"
 #include "scoring.h"
 
@@ -53,12 +54,10 @@ int RunEval(EvalCommand& cmd) {
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
   auto sets = LoadInputs(inputs, cmd.scoring.layout);
-  std::error_code ec;
-  std::filesystem::create_directories(cmd.report.out_dir, ec);
-  if (ec) throw Error("cannot create '" + cmd.report.out_dir.string() + "': " + ec.message());
+  ReportFolder folder(cmd.report.out_dir);
 
   ScoringOutputs outputs;
-  outputs.csv_path = (cmd.report.out_dir / "scores.csv").string();
+  outputs.csv_path = folder.Stage("scores.csv").string();
   outputs.keep_rows = true;
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<std::string> ood_names;
@@ -90,14 +89,13 @@ int RunEval(EvalCommand& cmd) {
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
     const DetectorCard card = MakeCard(report.scores[s], report.id_thresholds[s], cmd.report.tpr,
                                        sets[0].name, cmd.scoring, scored);
-    WriteFileAtomic(cmd.report.out_dir / ("card-" + card.score + ".json"),
-                    CardJson(card).dump(2) + "\n");
+    WriteFileAtomic(folder.Stage("card-" + card.score + ".json"), DumpJson(CardJson(card)) + "\n");
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + sets[0].name + " (ID) vs " + JoinNames(ood_names),
-                      seconds);
+                      seconds, &folder);
 }
 
 }  // namespace

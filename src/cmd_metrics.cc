@@ -58,7 +58,7 @@ int RunMetrics(MetricsCommand& cmd) {
     std::vector<std::string> names;
     for (const auto& f : cmd.id_files) names.push_back(SplitNamed(f).first);
     for (const auto& f : cmd.ood_files) names.push_back(SplitNamed(f).first);
-    CheckSetNames(names, /*first_is_id=*/true);
+    CheckSetNames(names, /*roles=*/true);
     auto add = [&](const std::string& arg) {
       auto [name, path] = SplitNamed(arg);
       for (double v : ReadScoreColumn(path)) table.rows.push_back({name, path, "", "", {v}});
@@ -97,7 +97,7 @@ int RunMetrics(MetricsCommand& cmd) {
       throw UsageError("the score files hold no set other than '" + cmd.id + "'");
     std::vector<std::string> roles = {id_name};
     roles.insert(roles.end(), ood_names.begin(), ood_names.end());
-    CheckSetNames(roles, /*first_is_id=*/true);
+    CheckSetNames(roles, /*roles=*/true);
   }
   spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.rows.size(), id_name, ood_names.size());
   ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
@@ -127,9 +127,10 @@ int RunMetrics(MetricsCommand& cmd) {
                 {"ood_files", cmd.ood_files}};
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ReportFolder folder(cmd.report.out_dir);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore metrics: " + id_name + " (ID) vs " + JoinNames(ood_names),
-                      seconds);
+                      seconds, &folder);
 }
 
 }  // namespace

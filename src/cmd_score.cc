@@ -28,7 +28,7 @@ int RunScore(const ScoreCommand& cmd) {
   outputs.csv_path = cmd.output;
   outputs.flagged_path = cmd.flagged;
   if (!cmd.card.empty()) outputs.card = ReadCard(cmd.card);
-  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout);
+  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
   const ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   return SkippedVerdict(scored.stats, max_skipped);
 }

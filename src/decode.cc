@@ -3,6 +3,12 @@
 // channels (alpha already dropped) that ConvertTo() then brings to the requested mode.
 #include "oodscore/decode.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <png.h>
 #include <turbojpeg.h>
 #include <webp/decode.h>
@@ -32,16 +38,15 @@ std::string Lower(std::string s) {
 }
 
 // PIL refuses images over twice Image.MAX_IMAGE_PIXELS (DecompressionBombError); so do we,
-// before allocating anything for them.
-constexpr long long kMaxPixels = 2LL * 89478485;
-
-std::string CheckSize(long long width, long long height) {
+// from the header, before allocating anything for them.
+std::string CheckSize(long long width, long long height, long long max_pixels) {
   if (width <= 0 || height <= 0) {
     return "invalid image size " + std::to_string(width) + "x" + std::to_string(height);
   }
-  if (width * height > kMaxPixels) {
-    return "image too large (" + std::to_string(width) + "x" + std::to_string(height) +
-           " pixels, limit " + std::to_string(kMaxPixels) + ")";
+  if (max_pixels > 0 && width * height > 2 * max_pixels) {
+    return "decompression bomb: " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+           std::to_string(width * height) + " pixels, over twice --max-image-pixels " +
+           std::to_string(max_pixels) + " (Pillow refuses it too)";
   }
   return "";
 }
@@ -88,7 +93,8 @@ struct TjDecompressor {
   }
 };
 
-DecodeResult DecodeJpeg(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodeJpeg(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels) {
   thread_local TjDecompressor tj;  // one handle per worker thread; handles are not shareable
   if (!tj.handle) return Fail("cannot initialise turbojpeg");
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
@@ -96,7 +102,7 @@ DecodeResult DecodeJpeg(const std::uint8_t* data, std::size_t size, ColorMode mo
                           &subsamp, &colorspace) != 0) {
     return Fail("corrupt jpeg header: " + Lower(tjGetErrorStr2(tj.handle)));
   }
-  if (std::string e = CheckSize(width, height); !e.empty()) return Fail(e);
+  if (std::string e = CheckSize(width, height, max_pixels); !e.empty()) return Fail(e);
   const bool grey = colorspace == TJCS_GRAY;
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int pf = grey ? TJPF_GRAY : (cmyk ? TJPF_CMYK : TJPF_RGB);
@@ -193,7 +199,8 @@ bool PngReadRows(png_structp png, png_bytepp rows) {
   return true;
 }
 
-DecodeResult DecodePng(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodePng(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels) {
   PngSource src{data, size, 8, false, {0}};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, PngError, PngWarning);
   if (!png) return Fail("cannot initialise libpng");
@@ -213,7 +220,7 @@ DecodeResult DecodePng(const std::uint8_t* data, std::size_t size, ColorMode mod
   };
   PngHeader h{};
   if (!PngReadHeader(png, info, &h)) return failure();
-  if (std::string e = CheckSize(h.width, h.height); !e.empty()) {
+  if (std::string e = CheckSize(h.width, h.height, max_pixels); !e.empty()) {
     png_destroy_read_struct(&png, &info, nullptr);
     return Fail(e);
   }
@@ -288,7 +295,8 @@ const char* BmpCompressionName(std::uint32_t c) {
   }
 }
 
-DecodeResult DecodeBmp(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodeBmp(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels) {
   if (size < 14 + 12) return Fail("truncated bmp header");
   const std::uint32_t offset = U32(data + 10);
   const std::uint32_t header_size = U32(data + 14);
@@ -320,7 +328,7 @@ DecodeResult DecodeBmp(const std::uint8_t* data, std::size_t size, ColorMode mod
   }
   const bool top_down = height < 0;
   if (top_down) height = -height;
-  if (std::string e = CheckSize(width, height); !e.empty()) return Fail(e);
+  if (std::string e = CheckSize(width, height, max_pixels); !e.empty()) return Fail(e);
   std::uint8_t lut[256][3];
   for (int i = 0; i < 256; ++i) lut[i][0] = lut[i][1] = lut[i][2] = static_cast<std::uint8_t>(i);
   if (bpp <= 8) {
@@ -382,7 +390,8 @@ long PnmInt(const std::uint8_t* data, std::size_t size, std::size_t* pos) {
   return digits ? v : -1;
 }
 
-DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels) {
   const char kind = static_cast<char>(data[1]);
   if (kind != '5' && kind != '6') {
     return Fail(std::string("unsupported pnm type p") + kind + " (only binary p5 and p6)");
@@ -395,7 +404,7 @@ DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mod
       !std::isspace(static_cast<unsigned char>(data[pos]))) {
     return Fail("corrupt pnm header");
   }
-  if (std::string e = CheckSize(w, h); !e.empty()) return Fail(e);
+  if (std::string e = CheckSize(w, h, max_pixels); !e.empty()) return Fail(e);
   if (maxval != 255) {
     return Fail("unsupported pnm maxval " + std::to_string(maxval) + " (only 255)");
   }
@@ -410,14 +419,15 @@ DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mod
 
 // ---------------------------------------------------------------------------- WebP
 
-DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels) {
   WebPBitstreamFeatures features;
   const VP8StatusCode status = WebPGetFeatures(data, size, &features);
   if (status == VP8_STATUS_NOT_ENOUGH_DATA) return Fail("truncated webp data");
   if (status != VP8_STATUS_OK) return Fail("corrupt webp header");
   if (features.has_animation) return Fail("animated webp is not supported");
   const int w = features.width, h = features.height;
-  if (std::string e = CheckSize(w, h); !e.empty()) return Fail(e);
+  if (std::string e = CheckSize(w, h, max_pixels); !e.empty()) return Fail(e);
   const int channels = features.has_alpha ? 4 : 3;
   std::vector<std::uint8_t> buf(static_cast<std::size_t>(w) * h * channels);
   const int stride = w * channels;
@@ -435,7 +445,8 @@ DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mo
   return ConvertTo(std::move(im), mode);
 }
 
-DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode);
+DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels);
 
 bool StartsWith(const std::uint8_t* data, std::size_t size, const char* magic, std::size_t n) {
   return size >= n && std::memcmp(data, magic, n) == 0;
@@ -443,9 +454,18 @@ bool StartsWith(const std::uint8_t* data, std::size_t size, const char* magic, s
 
 }  // namespace
 
-DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                         long long max_pixels) {
   try {
-    return DecodeAny(data, size, mode);
+    DecodeResult r = DecodeAny(data, size, mode, max_pixels);
+    const long long pixels = static_cast<long long>(r.image.width) * r.image.height;
+    if (r.ok() && max_pixels > 0 && pixels > max_pixels) {
+      r.warning = "large image: " + std::to_string(r.image.width) + "x" +
+                  std::to_string(r.image.height) + " = " + std::to_string(pixels) +
+                  " pixels, over --max-image-pixels " + std::to_string(max_pixels) +
+                  " (Pillow warns of a possible decompression bomb)";
+    }
+    return r;
   } catch (const std::bad_alloc&) {
     return Fail("out of memory decoding image");
   }
@@ -453,16 +473,17 @@ DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode m
 
 namespace {
 
-DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode) {
+DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                          long long max_pixels) {
   if (size == 0) return Fail("zero-byte file");
-  if (StartsWith(data, size, "\xff\xd8\xff", 3)) return DecodeJpeg(data, size, mode);
-  if (StartsWith(data, size, "\x89PNG\r\n\x1a\n", 8)) return DecodePng(data, size, mode);
-  if (StartsWith(data, size, "BM", 2)) return DecodeBmp(data, size, mode);
+  if (StartsWith(data, size, "\xff\xd8\xff", 3)) return DecodeJpeg(data, size, mode, max_pixels);
+  if (StartsWith(data, size, "\x89PNG\r\n\x1a\n", 8)) return DecodePng(data, size, mode, max_pixels);
+  if (StartsWith(data, size, "BM", 2)) return DecodeBmp(data, size, mode, max_pixels);
   if (size >= 12 && StartsWith(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0) {
-    return DecodeWebp(data, size, mode);
+    return DecodeWebp(data, size, mode, max_pixels);
   }
   if (size >= 3 && data[0] == 'P' && data[1] >= '1' && data[1] <= '7' && std::isspace(data[2])) {
-    return DecodePnm(data, size, mode);
+    return DecodePnm(data, size, mode, max_pixels);
   }
   if (StartsWith(data, size, "II*\0", 4) || StartsWith(data, size, "MM\0*", 4)) {
     return Fail("tiff is not supported");
@@ -479,28 +500,48 @@ DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mod
 
 }  // namespace
 
-DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    return Fail(exists ? "cannot read file" : "cannot read file: no such file");
+DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode, long long max_pixels) {
+  // O_NONBLOCK: opening a FIFO named like an image must never block the run.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return Fail(errno == ENOENT ? "cannot read file: no such file"
+                                : std::string("cannot read file: ") + std::strerror(errno));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Fail(std::string("cannot read file: ") + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                                              : "not a plain file";
+    return Fail(std::string("not a regular file (") + what + ")");
   }
   // Reuse one buffer per thread: files are read back to back by each worker.
   thread_local std::vector<std::uint8_t> buffer;
-  in.seekg(0, std::ios::end);
-  const std::streamoff length = in.tellg();
-  if (length < 0) return Fail("cannot read file");
-  in.seekg(0, std::ios::beg);
+  const std::size_t length = static_cast<std::size_t>(st.st_size);
   try {
-    buffer.resize(static_cast<std::size_t>(length));
+    buffer.resize(length);
   } catch (const std::bad_alloc&) {
-    return Fail("out of memory reading file");
+    ::close(fd);
+    return Fail("out of memory reading a file of " + std::to_string(length) + " bytes");
   }
-  if (length > 0 && !in.read(reinterpret_cast<char*>(buffer.data()), length)) {
-    return Fail("cannot read file");
+  std::size_t got = 0;
+  while (got < length) {
+    const ssize_t n = ::read(fd, buffer.data() + got, length - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
   }
-  return DecodeImage(buffer.data(), buffer.size(), mode);
+  ::close(fd);
+  buffer.resize(got);  // a file that shrank while read decodes as what was there (truncated)
+  return DecodeImage(buffer.data(), buffer.size(), mode, max_pixels);
 }
 
 }  // namespace oodscore

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "oodscore/json_text.h"
 #include "oodscore/version.h"
 
 namespace oodscore {
@@ -263,7 +264,7 @@ std::string Row(const std::vector<std::string>& cells, const char* tag = "td") {
 std::string RunTable(const Report& report) {
   const nlohmann::json& run = report.run;
   auto str = [&](const nlohmann::json& j) {
-    return EscapeMarkup(j.is_string() ? j.get<std::string>() : j.dump());
+    return EscapeMarkup(j.is_string() ? j.get<std::string>() : DumpJson(j, -1));
   };
   std::string h = "<div class=\"scroll\"><table class=\"run\">\n";
   auto add = [&](const std::string& key, const std::string& value) {
@@ -410,7 +411,7 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
   }
   h += "<h2>Run</h2>\n" + RunTable(report);
   h += "<details><summary>Full run stamp (JSON)</summary><pre>" +
-       EscapeMarkup(report.run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) +
+       EscapeMarkup(DumpJson(report.run)) +
        "</pre></details>\n</body></html>\n";
   return h;
 }

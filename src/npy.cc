@@ -33,10 +33,14 @@ std::string HeaderValue(const std::string& header, const std::string& key) {
 
 std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   const std::string where = "npy file '" + path.string() + "'";
-  int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: a FIFO named like a .npy file must not block the run.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw Error("cannot open " + where + ": " + std::strerror(errno));
   struct stat st;
-  ::fstat(fd, &st);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(where + ": not a regular file");
+  }
   const std::size_t size = static_cast<std::size_t>(st.st_size);
   void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
   ::close(fd);
@@ -81,11 +85,12 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
     if (b != std::string::npos) {
       std::size_t used = 0;
       long long v = -1;
+      const std::string text = dim.substr(b, dim.find_last_not_of(' ') - b + 1);
       try {
-        v = std::stoll(dim.substr(b), &used);
+        v = std::stoll(text, &used);
       } catch (const std::exception&) {
       }
-      if (v < 0) throw Error(where + ": bad shape (" + shape + ")");
+      if (v < 0 || used != text.size()) throw Error(where + ": bad shape (" + shape + ")");
       a->shape_.push_back(v);
     }
     if (comma == std::string::npos) break;
@@ -94,9 +99,29 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   if (a->shape_.size() != 4) {
     throw Error(where + ": shape (" + shape + "), expected 4 dimensions [N, C, H, W]");
   }
-  a->row_floats_ = static_cast<std::size_t>(a->shape_[1] * a->shape_[2] * a->shape_[3]);
+  for (int d = 1; d < 4; ++d) {
+    if (a->shape_[d] == 0) {
+      throw Error(where + ": shape (" + shape + ") has a zero-sized dimension; each row needs C, "
+                  "H and W > 0");
+    }
+  }
+  // Sizes come from the file: multiply without overflow, and check them against the bytes
+  // the file holds before anything relies on them.
+  std::size_t row_floats = 1, need = 0;
+  bool overflow = false;
+  for (int d = 1; d < 4; ++d) {
+    overflow = overflow || __builtin_mul_overflow(row_floats, static_cast<std::size_t>(a->shape_[d]),
+                                                  &row_floats);
+  }
+  overflow = overflow ||
+             __builtin_mul_overflow(static_cast<std::size_t>(a->shape_[0]), row_floats, &need) ||
+             __builtin_mul_overflow(need, sizeof(float), &need);
   const std::size_t data_offset = offset + header_len;
-  const std::size_t need = a->rows() * a->row_floats_ * sizeof(float);
+  if (overflow) {
+    throw Error(where + ": shape (" + shape + ") is too large for any file (its byte count "
+                "overflows); the file holds " + std::to_string(size - data_offset) + " data bytes");
+  }
+  a->row_floats_ = row_floats;
   if (size - data_offset < need) {
     throw Error(where + ": holds " + std::to_string(size - data_offset) + " data bytes, expected " +
                 std::to_string(need) + " for its shape");

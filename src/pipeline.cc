@@ -1,9 +1,12 @@
 #include "oodscore/pipeline.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -26,15 +29,18 @@ struct Slot {
   std::size_t batch = 0;      // which batch this slot holds now
   std::size_t remaining = 0;  // items not yet filled
   std::vector<float> data;
-  std::vector<std::string> errors;  // per item; "" = ok
+  std::vector<std::string> errors;    // per item; "" = ok
+  std::vector<std::string> warnings;  // per item; "" = none
 };
 
 std::string ShapeText(int c, int h, int w) {
   return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
 }
 
-// Fills out (c*h*w floats) from one sample. Returns "" or the reason it was skipped.
-std::string LoadItem(const Sample& s, const PreprocessSpec& spec, int c, int h, int w, float* out) {
+// Fills out (c*h*w floats) from one sample. Returns "" or the reason it was skipped; sets
+// *warning for a sample that is scored but deserves a log line.
+std::string LoadItem(const Sample& s, const PreprocessSpec& spec, long long max_pixels, int c,
+                     int h, int w, float* out, std::string* warning) {
   if (s.npy) {
     const auto& shape = s.npy->shape();
     if (shape[1] != c || shape[2] != h || shape[3] != w) {
@@ -44,8 +50,18 @@ std::string LoadItem(const Sample& s, const PreprocessSpec& spec, int c, int h, 
     std::memcpy(out, s.npy->row(s.npy_index), sizeof(float) * s.npy->row_floats());
     return "";
   }
-  DecodeResult d = DecodeFile(s.path, spec.mode);
+  DecodeResult d = DecodeFile(s.path, spec.mode, max_pixels);
   if (!d.ok()) return d.error;
+  *warning = d.warning;
+  // A bomb made by resizing: a thin strip under Resize(int) grows its long side.
+  const long long px = TransformPixels(spec, d.image.width, d.image.height);
+  if (px < 0 || (max_pixels > 0 && px > 2 * max_pixels)) {
+    return "resizing this " + std::to_string(d.image.width) + "x" +
+           std::to_string(d.image.height) + " image would make " +
+           (px < 0 ? std::string("a side longer than 2^31 pixels")
+                   : std::to_string(px) + " pixels, over twice --max-image-pixels " +
+                         std::to_string(max_pixels));
+  }
   Image img = TransformUint8(d.image, spec);
   if (img.channels != c || img.height != h || img.width != w) {
     return "image is " + ShapeText(img.channels, img.height, img.width) +
@@ -58,8 +74,8 @@ std::string LoadItem(const Sample& s, const PreprocessSpec& spec, int c, int h, 
 
 // The per-sample input shape: fixed by the preset when it crops or resizes to [h, w];
 // otherwise taken from the first sample.
-void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, int* c, int* h,
-                int* w) {
+void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, long long max_pixels,
+                int* c, int* h, int* w) {
   const Sample& first = *items.front().sample;
   if (first.npy) {
     *c = int(first.npy->shape()[1]);
@@ -80,14 +96,53 @@ void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, int*
   }
   for (const Item& it : items) {
     if (it.sample->npy) continue;
-    DecodeResult d = DecodeFile(it.sample->path, spec.mode);
+    DecodeResult d = DecodeFile(it.sample->path, spec.mode, max_pixels);
     if (!d.ok()) continue;
+    const long long px = TransformPixels(spec, d.image.width, d.image.height);
+    if (px < 0 || (max_pixels > 0 && px > 2 * max_pixels)) continue;
     Image img = TransformUint8(d.image, spec);
     *h = img.height;
     *w = img.width;
     return;
   }
   throw Error("no input image could be decoded (first: '" + first.path + "')");
+}
+
+// Bytes of memory available to this process: MemAvailable, else physical memory.
+double AvailableBytes() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (f) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), f)) {
+      unsigned long long kb = 0;
+      if (std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        std::fclose(f);
+        return kb * 1024.0;
+      }
+    }
+    std::fclose(f);
+  }
+  return static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+}
+
+// The batch buffers (n_buffers batches of per_item floats) must fit in half the memory
+// available, so that the model has the rest: a batch size that cannot is refused up front,
+// with the largest that fits, instead of dying in std::bad_alloc.
+void CheckBatchMemory(std::size_t n_buffers, std::size_t batch, std::size_t per_item, int c,
+                      int h, int w) {
+  const double bytes = static_cast<double>(n_buffers) * batch * per_item * sizeof(float);
+  const double budget = AvailableBytes() / 2;
+  if (bytes <= budget) return;
+  const double per_batch_item = static_cast<double>(n_buffers) * per_item * sizeof(float);
+  const long long fits = static_cast<long long>(budget / per_batch_item);
+  char buf[320];
+  std::snprintf(buf, sizeof(buf),
+                "--batch-size %zu needs %.1f GiB of batch buffers (%zu buffers x %zu images x "
+                "%dx%dx%d floats), more than half of the %.1f GiB of memory available; ",
+                batch, bytes / (1 << 30), n_buffers, batch, c, h, w, budget * 2 / (1 << 30));
+  throw UsageError(std::string(buf) +
+                   (fits >= 1 ? "--batch-size " + std::to_string(fits) + " or less fits"
+                              : std::string("not even one image per batch fits")));
 }
 
 }  // namespace
@@ -105,7 +160,7 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   if (items.empty()) throw Error("no samples to score");
 
   int c = 0, h = 0, w = 0;
-  InputShape(items, spec, &c, &h, &w);
+  InputShape(items, spec, options.max_image_pixels, &c, &h, &w);
   stats.channels = c;
   stats.height = h;
   stats.width = w;
@@ -122,12 +177,15 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
                                   ? static_cast<std::size_t>(options.prefetch)
                                   : std::max<std::size_t>(3, (2 * workers + batch - 1) / batch + 2);
 
+  // The slots, plus the model's own input buffer.
+  CheckBatchMemory(std::min(n_slots, n_batches) + 1, std::min(batch, n_items), per_item, c, h, w);
   std::vector<Slot> slots(std::min(n_slots, n_batches));
   for (std::size_t i = 0; i < slots.size(); ++i) {
     slots[i].batch = i;
     slots[i].remaining = std::min(batch, n_items - i * batch);
     slots[i].data.assign(batch * per_item, 0.f);
     slots[i].errors.assign(batch, "");
+    slots[i].warnings.assign(batch, "");
   }
   std::mutex mu;
   std::condition_variable slot_free, batch_ready;
@@ -145,14 +203,16 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
         slot_free.wait(lock, [&] { return abort || slot.batch == b; });
         if (abort) return;
       }
-      std::string err;
+      std::string err, warning;
       try {
-        err = LoadItem(*items[i].sample, spec, c, h, w, slot.data.data() + pos * per_item);
+        err = LoadItem(*items[i].sample, spec, options.max_image_pixels, c, h, w,
+                       slot.data.data() + pos * per_item, &warning);
       } catch (const std::exception& e) {
         err = e.what();
       }
       std::lock_guard<std::mutex> lock(mu);
       slot.errors[pos] = std::move(err);
+      slot.warnings[pos] = std::move(warning);
       if (--slot.remaining == 0) batch_ready.notify_all();
     }
   };
@@ -180,11 +240,14 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
       const std::size_t first = b * batch, n = std::min(batch, n_items - first);
       std::size_t good = 0;
       for (std::size_t j = 0; j < n; ++j) {
+        const Item& it = items[first + j];
+        if (!slot.warnings[j].empty()) {
+          stats.warnings.push_back({sets[it.set].name, it.sample->path, slot.warnings[j]});
+        }
         if (slot.errors[j].empty()) {
           ++good;
           continue;
         }
-        const Item& it = items[first + j];
         if (options.strict) {
           throw Error("cannot read '" + it.sample->path + "': " + slot.errors[j] + " (--strict)");
         }
@@ -218,6 +281,7 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
           slot.batch = nb;
           slot.remaining = std::min(batch, n_items - nb * batch);
           std::fill(slot.errors.begin(), slot.errors.end(), std::string());
+          std::fill(slot.warnings.begin(), slot.warnings.end(), std::string());
         }
       }
       slot_free.notify_all();

@@ -1,10 +1,12 @@
 #include "oodscore/preprocess.h"
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "oodscore/error.h"
+#include "oodscore/json_text.h"
 
 namespace oodscore {
 namespace {
@@ -34,6 +36,26 @@ void ResizedSize(const PreprocessSpec& spec, int in_w, int in_h, int* w, int* h)
 int CropOffset(int size, int crop) { return static_cast<int>(std::nearbyint((size - crop) / 2.0)); }
 
 }  // namespace
+
+long long TransformPixels(const PreprocessSpec& spec, int in_w, int in_h) {
+  double rw = in_w, rh = in_h;
+  if (spec.resize_short > 0) {
+    const bool w_short = in_w <= in_h;
+    const double shorter = w_short ? in_w : in_h, longer = w_short ? in_h : in_w;
+    const double new_long = std::floor(spec.resize_short * longer / shorter);
+    rw = w_short ? spec.resize_short : new_long;
+    rh = w_short ? new_long : spec.resize_short;
+  } else if (spec.resize_h > 0 && spec.resize_w > 0) {
+    rw = spec.resize_w;
+    rh = spec.resize_h;
+  }
+  if (rw > std::numeric_limits<int>::max() || rh > std::numeric_limits<int>::max()) return -1;
+  const bool crop = spec.crop_h > 0 && spec.crop_w > 0;
+  if (crop && spec.crop_w <= rw && spec.crop_h <= rh) {
+    return static_cast<long long>(spec.crop_w) * spec.crop_h;
+  }
+  return static_cast<long long>(rw) * static_cast<long long>(rh);
+}
 
 void OutputShape(const PreprocessSpec& spec, int in_w, int in_h, int* c, int* h, int* w) {
   *c = spec.channels();
@@ -118,13 +140,13 @@ bool ReadSize(const json& j, const char* key, const std::string& source, bool in
   auto positive = [&](const json& e) {
     if (!e.is_number_integer() || e.get<long long>() <= 0 || e.get<long long>() > 100000) {
       Bad(source,
-          std::string("key '") + key + "' must be a positive integer or [h, w], got " + v.dump());
+          std::string("key '") + key + "' must be a positive integer or [h, w], got " + DumpJson(v, -1));
     }
     return static_cast<int>(e.get<long long>());
   };
   if (v.is_array()) {
     if (v.size() != 2) {
-      Bad(source, std::string("key '") + key + "' must be [h, w], got " + v.dump());
+      Bad(source, std::string("key '") + key + "' must be [h, w], got " + DumpJson(v, -1));
     }
     *h = positive(v[0]);
     *w = positive(v[1]);
@@ -146,7 +168,7 @@ std::vector<float> ReadFloats(const json& j, const char* key, const std::string&
   std::vector<float> out;
   for (const json& e : v) {
     if (!e.is_number()) {
-      Bad(source, std::string("key '") + key + "' must be an array of numbers, got " + v.dump());
+      Bad(source, std::string("key '") + key + "' must be an array of numbers, got " + DumpJson(v, -1));
     }
     out.push_back(static_cast<float>(e.get<double>()));  // as torch.as_tensor(float32)
   }
@@ -156,12 +178,7 @@ std::vector<float> ReadFloats(const json& j, const char* key, const std::string&
 }  // namespace
 
 PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& source_name) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    throw Error("cannot parse preset '" + source_name + "': " + e.what());
-  }
+  const json j = ParseJsonText(json_text, source_name);
   if (!j.is_object()) Bad(source_name, "expected a json object");
   static const char* const kKeys[] = {"name",          "mode", "resize", "crop",
                                       "interpolation", "mean", "std"};
@@ -183,7 +200,7 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
     } else if (m == "L") {
       spec.mode = ColorMode::kL;
     } else {
-      Bad(source_name, "key 'mode' must be \"RGB\" or \"L\", got " + m.dump());
+      Bad(source_name, "key 'mode' must be \"RGB\" or \"L\", got " + DumpJson(m, -1));
     }
   }
   ReadSize(j, "resize", source_name, true, &spec.resize_short, &spec.resize_h, &spec.resize_w);
@@ -198,7 +215,7 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
       spec.interpolation = Interpolation::kNearest;
     } else {
       Bad(source_name,
-          "key 'interpolation' must be \"bilinear\", \"bicubic\" or \"nearest\", got " + i.dump());
+          "key 'interpolation' must be \"bilinear\", \"bicubic\" or \"nearest\", got " + DumpJson(i, -1));
     }
   }
   spec.mean = ReadFloats(j, "mean", source_name);
@@ -213,7 +230,7 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
                          std::to_string(c) + " for mode " + (c == 1 ? "L" : "RGB"));
   }
   for (float s : spec.std) {
-    if (!(s > 0.0f)) Bad(source_name, "key 'std' values must be > 0, got " + j["std"].dump());
+    if (!(s > 0.0f)) Bad(source_name, "key 'std' values must be > 0, got " + DumpJson(j["std"], -1));
   }
   return spec;
 }

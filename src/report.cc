@@ -5,6 +5,7 @@
 
 #include "oodscore/error.h"
 #include "oodscore/format.h"
+#include "oodscore/json_text.h"
 #include "oodscore/version.h"
 
 namespace oodscore {
@@ -250,14 +251,18 @@ nlohmann::json ReportJson(const Report& r) {
     const SetCounts& c = r.sets[i];
     nlohmann::json skipped = nlohmann::json::array();
     for (const auto& k : r.skipped) {
-      if (k.set == c.name) skipped.push_back({{"path", k.path}, {"reason", k.reason}});
+      if (k.set != c.name) continue;
+      nlohmann::json file = {{"reason", k.reason}};
+      AddNameField(&file, "path", k.path);
+      skipped.push_back(file);
     }
-    sets.push_back({{"name", c.name},
-                    {"role", i == 0 ? "id" : "ood"},
-                    {"found", c.found},
-                    {"scored", c.scored},
-                    {"skipped", c.skipped},
-                    {"skipped_files", skipped}});
+    nlohmann::json set = {{"role", i == 0 ? "id" : "ood"},
+                          {"found", c.found},
+                          {"scored", c.scored},
+                          {"skipped", c.skipped},
+                          {"skipped_files", skipped}};
+    AddNameField(&set, "name", c.name);
+    sets.push_back(set);
   }
   j["sets"] = sets;
   j["warnings"] = r.warnings;

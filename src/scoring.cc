@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
+#include "oodscore/json_text.h"
 #include "oodscore/report.h"
 #include "oodscore/sha256.h"
 #include "oodscore/suggest.h"
@@ -53,6 +54,12 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
       ->capture_default_str();
   cmd->add_flag("--strict", opt->pipeline.strict,
                 "an unreadable image is an error (exit 3), not skipped");
+  cmd->add_option("--max-image-pixels", opt->pipeline.max_image_pixels,
+                  "Pillow's MAX_IMAGE_PIXELS: larger images are scored with a warning, those over "
+                  "twice it (or whose resize would be) are skipped as decompression bombs; 0 = no "
+                  "limit")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("--no-freeze", opt->no_freeze, "do not torch::jit::freeze the model");
   cmd->add_flag(
       "--no-optimize", opt->no_optimize,
@@ -66,12 +73,12 @@ double MaxSkippedShare(const ScoringOptions& opt) {
   return ParseMetricValue(opt.max_skipped, "skipped_share", "--max-skipped");
 }
 
-std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args,
-                                  const std::string& layout) {
+std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
+                                  bool roles) {
   const Layout l = ParseLayout(layout);
   std::vector<std::string> names;
   for (const auto& arg : args) names.push_back(SplitNamed(arg).first);
-  CheckSetNames(names, /*first_is_id=*/true);
+  CheckSetNames(names, roles);
   std::vector<SampleSet> sets;
   for (const auto& arg : args) {
     auto [name, path] = SplitNamed(arg);
@@ -156,8 +163,8 @@ void CheckCard(const DetectorCard& card, const std::string& model_path,
                 ", but '" + model_path + "' has " + model_sha256);
   }
   if (card.preset != preset) {
-    throw Error("detector card was made with preset " + card.preset.dump() + ", this run uses " +
-                preset.dump());
+    throw Error("detector card was made with preset " + DumpJson(card.preset, -1) +
+                ", this run uses " + DumpJson(preset, -1));
   }
 }
 
@@ -241,13 +248,15 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
     scored += c.scored;
     nlohmann::json skipped = nlohmann::json::array();
     for (const auto& k : result.stats.skipped) {
-      if (k.set == c.name) skipped.push_back({{"path", k.path}, {"reason", k.reason}});
+      if (k.set != c.name) continue;
+      nlohmann::json file = {{"reason", k.reason}};
+      AddNameField(&file, "path", k.path);
+      skipped.push_back(file);
     }
-    counts.push_back({{"name", c.name},
-                      {"found", c.found},
-                      {"scored", c.scored},
-                      {"skipped", c.skipped},
-                      {"skipped_files", skipped}});
+    nlohmann::json set = {
+        {"found", c.found}, {"scored", c.scored}, {"skipped", c.skipped}, {"skipped_files", skipped}};
+    AddNameField(&set, "name", c.name);
+    counts.push_back(set);
   }
   const double secs = result.stats.seconds;
   return {
@@ -353,6 +362,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   if (flagged) flagged->Flush();
 
   for (const auto& s : sets) result.classes.push_back(s.classes);
+  for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);
   for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);
   std::size_t scored = 0;
   for (const auto& c : result.stats.sets) scored += c.scored;

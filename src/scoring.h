@@ -34,7 +34,8 @@ struct ScoringOptions {
 };
 
 // Binds --model, --preset, --layout, --max-skipped, --temperature, --device, --half,
-// --batch-size, --workers, --threads, --strict, --no-freeze, --no-optimize, --channels-last.
+// --batch-size, --workers, --threads, --strict, --max-image-pixels, --no-freeze,
+// --no-optimize, --channels-last.
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
 
 // --max-skipped as a fraction. Throws UsageError.
@@ -71,8 +72,10 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
                       const ScoringResult& scored);
 
 // Loads every "[NAME=]PATH" input as a sample set; names must be unique, and no set may be
-// called "mean" (the mean row's name in gates), nor "id" unless it is the first (ID) set.
-std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout);
+// called "mean" (the mean row's name in gates), nor, with roles (the first set is ID), "id"
+// unless it is the first.
+std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
+                                  bool roles = true);
 
 }  // namespace oodscore
 

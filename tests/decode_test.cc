@@ -3,6 +3,7 @@
 #include "oodscore/decode.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <iterator>
@@ -109,7 +110,39 @@ TEST(DecodeTest, RejectsDecompressionBombsBeforeAllocating) {
   bmp[26] = 1;
   bmp[28] = 24;
   const DecodeResult r = DecodeImage(bmp.data(), bmp.size(), ColorMode::kRgb);
-  EXPECT_EQ(r.error, "image too large (20000x20000 pixels, limit 178956970)");
+  EXPECT_EQ(r.error,
+            "decompression bomb: 20000x20000 = 400000000 pixels, over twice --max-image-pixels "
+            "89478485 (Pillow refuses it too)");
+  // A smaller limit applies the same rule; 0 lifts it (the header is then read as a
+  // truncated file instead).
+  put32(18, 30);
+  put32(22, 20);
+  EXPECT_EQ(DecodeImage(bmp.data(), bmp.size(), ColorMode::kRgb, 250).error.substr(0, 39),
+            "decompression bomb: 30x20 = 600 pixels,");
+  EXPECT_EQ(DecodeImage(bmp.data(), bmp.size(), ColorMode::kRgb, 0).error.find("bomb"),
+            std::string::npos);
+}
+
+TEST(DecodeTest, ImagesOverTheLimitDecodeWithAWarning) {
+  const DecodeResult r = DecodeFile(kFixtures / "images" / "bmp_24_37x23.bmp", ColorMode::kRgb, 800);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.warning,
+            "large image: 37x23 = 851 pixels, over --max-image-pixels 800 (Pillow warns of a "
+            "possible decompression bomb)");
+  EXPECT_TRUE(DecodeFile(kFixtures / "images" / "bmp_24_37x23.bmp", ColorMode::kRgb).warning.empty());
+}
+
+TEST(DecodeTest, SpecialFilesAreNeverReadBlocking) {
+  const std::string dir = ::testing::TempDir() + "oodscore_decode_special";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/sub.png");
+  ASSERT_EQ(::mkfifo((dir + "/fifo.png").c_str(), 0600), 0);
+  EXPECT_EQ(DecodeFile(dir + "/fifo.png", ColorMode::kRgb).error, "not a regular file (a FIFO)");
+  EXPECT_EQ(DecodeFile(dir + "/sub.png", ColorMode::kRgb).error,
+            "not a regular file (a directory)");
+  EXPECT_EQ(DecodeFile("/dev/null", ColorMode::kRgb).error,
+            "not a regular file (a character device)");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DecodeTest, MissingFileIsAnErrorValue) {

@@ -27,17 +27,26 @@ namespace oodscore {
 // the caller skips the file and reports `error` (lowercase, e.g. "truncated jpeg data",
 // "zero-byte file", "not a recognised image format (magic bytes 3c 68 74 6d)").
 struct DecodeResult {
-  Image image;        // valid only when ok(); channels == ChannelCount(mode)
-  std::string error;  // empty on success
+  Image image;          // valid only when ok(); channels == ChannelCount(mode)
+  std::string error;    // empty on success
+  std::string warning;  // set on success for an image over the pixel limit
   bool ok() const { return error.empty(); }
 };
 
+// Pillow's decompression-bomb rule, Image.MAX_IMAGE_PIXELS: an image of more pixels decodes
+// with a warning; one of more than twice as many is refused from its header, before anything
+// is allocated for it. 0 = no limit.
+constexpr long long kDefaultMaxImagePixels = 89478485;
+
 // Decodes an encoded file held in memory and converts it to `mode`.
-DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode mode);
+DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode mode,
+                         long long max_pixels = kDefaultMaxImagePixels);
 
 // Reads `path` and decodes it. A file that cannot be read is an error result
-// ("cannot read file: <reason>"), not an exception.
-DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode);
+// ("cannot read file: <reason>"), not an exception; so is anything but a regular file (after
+// following links): a FIFO, socket, device or directory is never opened for a blocking read.
+DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode,
+                        long long max_pixels = kDefaultMaxImagePixels);
 
 }  // namespace oodscore
 

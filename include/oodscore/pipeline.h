@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "oodscore/dataset.h"
+#include "oodscore/decode.h"
 #include "oodscore/model.h"
 #include "oodscore/preprocess.h"
 #include "oodscore/scores.h"
@@ -24,12 +25,16 @@ struct PipelineOptions {
   int prefetch = 0;     // batch buffers in flight; 0 = enough for every worker to be
                         // filling one while the model runs on another (at least 3)
   bool strict = false;  // an unreadable image is fatal instead of skipped
+  // Pillow's MAX_IMAGE_PIXELS (0 = none): images over it are scored with a warning, images
+  // over twice it are skipped, and so are images whose resize would make more than twice it.
+  long long max_image_pixels = kDefaultMaxImagePixels;
   std::vector<double> temperatures = {1.0};  // energy temperatures, in column order
 };
 
 struct PipelineStats {
   std::vector<SetCounts> sets;
   std::vector<SkippedSample> skipped;
+  std::vector<SkippedSample> warnings;  // scored, but worth a line in the log (large images)
   int num_classes = 0;
   int channels = 0, height = 0, width = 0;  // the model's input shape per sample
   double seconds = 0;

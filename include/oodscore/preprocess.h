@@ -39,6 +39,11 @@ struct PreprocessSpec {
 // if cropping, else the resize size, else the input size.
 void OutputShape(const PreprocessSpec& spec, int in_w, int in_h, int* c, int* h, int* w);
 
+// The pixels of the largest image TransformUint8 allocates for an in_w x in_h input (the
+// resized image, or only the crop window when the crop fits inside it); -1 when a side of
+// the resized image would not fit in an int (Resize(256) of a 1 x 10^8 strip).
+long long TransformPixels(const PreprocessSpec& spec, int in_w, int in_h);
+
 // Resize + CenterCrop on uint8 pixels (torchvision on a PIL image, then np.asarray).
 // REQUIRES: decoded.channels == spec.channels(), decoded non-empty.
 Image TransformUint8(const Image& decoded, const PreprocessSpec& spec);
