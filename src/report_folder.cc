@@ -1,6 +1,7 @@
 #include "oodscore/report_folder.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,6 +92,13 @@ void ReportFolder::Commit(const nlohmann::json& run) {
     AddNameField(&f, "name", name);
     f["bytes"] = fs::file_size(from, ec);
     files.push_back(f);
+    struct stat st;
+    if (::lstat(to.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      // A link or a special file named like a report file: written through, not replaced.
+      WriteFileAtomic(to, ReadFile(from));
+      fs::remove(from, ec);
+      continue;
+    }
     fs::rename(from, to, ec);
     if (ec) {
       throw Error("cannot move '" + from.string() + "' to '" + to.string() + "': " + ec.message());

@@ -1,5 +1,8 @@
 #include "oodscore/score_table.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -186,6 +189,11 @@ void ScoreWriter::Open() {
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
   owned_ = true;
+  // Unbuffered: this class buffers whole rows itself, so a failed write can be cut back to
+  // the last complete row.
+  std::setvbuf(file_, nullptr, _IONBF, 0);
+  struct stat st;
+  regular_ = ::fstat(::fileno(file_), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void ScoreWriter::Write(const ScoreRow& row) {
@@ -201,17 +209,31 @@ void ScoreWriter::Write(const ScoreRow& row) {
     buffer_ += FormatDouble(v);
   }
   buffer_.push_back('\n');
+  ++rows_buffered_;
 }
 
 void ScoreWriter::Flush() {
   if (closed_) return;
   Open();
-  if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
-    throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+  const bool ok = buffer_.empty() ||
+                  std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size();
+  if (!ok || std::fflush(file_) != 0) {
+    const int err = errno;
+    // Disk full halfway through a batch: cut the file back to its last complete row, so
+    // that it never ends in half a row, and stop writing.
+    if (regular_) {
+      const int rc = ::ftruncate(::fileno(file_), static_cast<off_t>(written_));
+      (void)rc;
+    }
+    closed_ = true;
+    if (owned_) std::fclose(file_);
+    file_ = nullptr;
+    throw Error("writing '" + path_ + "' failed: " + std::strerror(err) + " (the file keeps its " +
+                "first " + std::to_string(rows_written_) + " complete rows)");
   }
+  written_ += buffer_.size();
+  rows_written_ = rows_buffered_;
   buffer_.clear();
-  if (std::fflush(file_) != 0)
-    throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
 }
 
 void ScoreWriter::Close() {

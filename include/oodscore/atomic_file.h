@@ -7,8 +7,10 @@
 
 namespace oodscore {
 
-// Writes contents to a temporary file beside path, then renames it over path.
-// Creates missing parent folders. Throws oodscore::Error naming the path on failure.
+// Writes contents to a temporary file beside path, then renames it over path. Creates missing
+// parent folders. A symbolic link stays a link (the file it points to is written); an
+// existing file that is not a regular one (a FIFO, /dev/stdout) is written through, never
+// replaced. Throws oodscore::Error naming the path on failure.
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view contents);
 
 // Reads a whole file. Throws oodscore::Error naming the path on failure.

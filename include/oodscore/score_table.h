@@ -60,7 +60,9 @@ class ScoreWriter {
   ScoreWriter& operator=(const ScoreWriter&) = delete;
 
   void Write(const ScoreRow& row);
-  void Flush();  // throws oodscore::Error on a write failure (disk full)
+  // Throws oodscore::Error on a write failure (disk full), after cutting a regular file back
+  // to its last complete row; nothing more is written after that.
+  void Flush();
   void Close();
 
  private:
@@ -70,6 +72,9 @@ class ScoreWriter {
   std::FILE* file_ = nullptr;
   bool owned_ = false;
   bool closed_ = false;
+  bool regular_ = false;          // a regular file: can be cut back after a failed write
+  std::size_t written_ = 0;       // bytes of complete rows in the file
+  std::size_t rows_buffered_ = 0, rows_written_ = 0;
   std::string buffer_;
   std::size_t n_columns_;
 };
