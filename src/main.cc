@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "oodscore/error.h"
+#include "oodscore/json_text.h"
 #include "oodscore/suggest.h"
 #include "oodscore/version.h"
 
@@ -78,6 +79,15 @@ extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, cha
   } catch (const oodscore::Error& e) {
     spdlog::error("{}", e.what());
     return e.code();
+  } catch (const std::bad_alloc&) {
+    // Sizes from files are checked before allocating; what is left is a real shortage.
+    spdlog::error(
+        "out of memory: this run needs more memory than the machine gives it (fewer or smaller "
+        "inputs, or a smaller --batch-size, need less)");
+    return oodscore::kExitInput;
+  } catch (const nlohmann::json::exception& e) {
+    spdlog::error("unexpected JSON content: {}", oodscore::JsonErrorText(e));
+    return oodscore::kExitInput;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return oodscore::kExitInput;

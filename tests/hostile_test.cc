@@ -123,5 +123,65 @@ TEST_F(HostileTest, BatchesThatCannotFitAreRefusedWithWhatFits) {
   EXPECT_NE(r.err.find("or less fits"), std::string::npos) << r.err;
 }
 
+TEST_F(HostileTest, NamesThatAreNotUtf8KeepTheirBytesAndTheReport) {
+  const std::string odd = std::string("n") + '\xff' + "ise";
+  testing::WritePnm(tmp_ / ("far/" + odd + ".ppm"), 16, 12, 3, 77);
+  WriteText(tmp_ / ("far/" + odd + "-broken.ppm"), "P6 junk");
+  auto r = Cli("eval -q " + Common() + "--max-skipped 1 --id '" + (tmp_ / "id") + "' --ood '" +
+               odd + "=" + (tmp_ / "far") + "' --out-dir '" + (tmp_ / "r") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The score CSV keeps the bytes exactly; metrics reads it back.
+  const ScoreTable t = ReadScoreFiles({tmp_ / "r/scores.csv"});
+  EXPECT_EQ(t.rows.back().set, odd);
+  // report.json is valid JSON: the name shows U+FFFD, and name_hex / path_hex hold the bytes.
+  const auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  EXPECT_EQ(j["sets"][1]["name"], "n\xEF\xBF\xBDise");
+  EXPECT_EQ(j["sets"][1]["name_hex"], "6eff697365");
+  ASSERT_EQ(j["sets"][1]["skipped_files"].size(), 1u);
+  EXPECT_TRUE(j["sets"][1]["skipped_files"][0].contains("path_hex"));
+  EXPECT_TRUE(std::filesystem::exists(tmp_ / "r/report.html"));
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(HostileTest, DeeplyNestedJsonIsRefusedWithTheFileName) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  WriteText(tmp_ / "deep.json", deep);
+  auto r = Cli("score -q --model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "deep.json") +
+               "' -i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("deep.json': too deeply nested (more than 64 levels) at line 1, column 65"),
+            std::string::npos)
+      << r.err;
+  r = Cli("score -q " + Common() + "--card '" + (tmp_ / "deep.json") + "' -i '" + (tmp_ / "far") +
+          "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("deep.json': too deeply nested"), std::string::npos) << r.err;
+  ASSERT_EQ(Cli("eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+                "' --out-dir '" + (tmp_ / "r") + "'")
+                .exit_code,
+            0);
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --out-dir '" + (tmp_ / "m") +
+          "' --baseline '" + (tmp_ / "deep.json") + "' --max-drop auroc=0");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("deep.json': too deeply nested"), std::string::npos) << r.err;
+}
+
+TEST_F(HostileTest, CardFieldsOfTheWrongTypeNameTheField) {
+  ASSERT_EQ(Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' -o '" +
+                (tmp_ / "card.json") + "'")
+                .exit_code,
+            0);
+  auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  card["threshold"] = "low";
+  WriteText(tmp_ / "bad.json", card.dump());
+  auto r = Cli("score -q " + Common() + "--card '" + (tmp_ / "bad.json") + "' -i '" +
+               (tmp_ / "far") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("bad.json': /threshold must be a number, got \"low\""), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace oodscore
