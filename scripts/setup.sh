@@ -4,6 +4,7 @@
 # what changed.
 #   scripts/setup.sh            build everything (tool, tests, benchmarks)
 #   BUILD_DIR=out scripts/setup.sh
+#   CMAKE_ARGS="-DOODSCORE_SANITIZE=address,undefined" scripts/setup.sh   extra CMake options
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ jobs=$(nproc)
 # LibTorch translation units need ~1.5 GiB each to compile; stay within memory.
 mem_gib=$(awk '/MemTotal/ {print int($2 / 1048576)}' /proc/meminfo)
 [ "$mem_gib" -lt $((jobs * 2)) ] && jobs=$(( mem_gib / 2 > 0 ? mem_gib / 2 : 1 ))
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# shellcheck disable=SC2086  # CMAKE_ARGS holds several words on purpose
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j "$jobs"
 echo "setup: built $BUILD_DIR/oodscore" >&2

@@ -71,8 +71,12 @@ T Field(const nlohmann::json& j, const std::string& pointer, const std::string& 
 }  // namespace
 
 DetectorCard ReadCard(const std::filesystem::path& path) {
-  const std::string where = "detector card '" + path.string() + "'";
-  const nlohmann::json j = ParseJsonText(ReadFile(path), path.string());
+  return ParseCard(ReadFile(path), path.string());
+}
+
+DetectorCard ParseCard(const std::string& text, const std::string& source) {
+  const std::string where = "detector card '" + source + "'";
+  const nlohmann::json j = ParseJsonText(text, source);
   if (!j.is_object() || j.value("kind", nlohmann::json()) != "oodscore-detector-card") {
     throw Error(where + ": missing \"kind\": \"oodscore-detector-card\" (is it a card?)");
   }

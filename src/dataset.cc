@@ -122,19 +122,18 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
 }
 
 SampleSet ListFile(const std::string& path, const std::string& name) {
+  if (path == "-") return ParseList(std::cin, "-", fs::path(), name);
+  std::ifstream file(path);
+  if (!file) throw Error("cannot open list file '" + path + "'");
+  return ParseList(file, path, fs::path(path).parent_path(), name);
+}
+
+SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& base,
+                    const std::string& name) {
   SampleSet set;
   set.name = name;
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  fs::path base;
-  if (path != "-") {
-    file.open(path);
-    if (!file) throw Error("cannot open list file '" + path + "'");
-    in = &file;
-    base = fs::path(path).parent_path();
-  }
   std::string line;
-  for (std::size_t n = 1; std::getline(*in, line); ++n) {
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
     std::string file_path = line, label;

@@ -198,7 +198,10 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       continue;
     }
     std::size_t s = 0;
-    while (report.scores[s].name != g.score) ++s;
+    while (s < report.scores.size() && report.scores[s].name != g.score) ++s;
+    if (s == report.scores.size()) {
+      throw UsageError("gate '" + g.text + "': the report has no score '" + g.score + "'");
+    }
     if (g.set == "mean") {
       add("mean." + g.score + "." + g.metric, MetricValue(report.mean[s], g.metric).value());
       continue;

@@ -31,25 +31,8 @@ std::string HeaderValue(const std::string& header, const std::string& key) {
 
 }  // namespace
 
-std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
-  const std::string where = "npy file '" + path.string() + "'";
-  // O_NONBLOCK: a FIFO named like a .npy file must not block the run.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + where + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(where + ": not a regular file");
-  }
-  const std::size_t size = static_cast<std::size_t>(st.st_size);
-  void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-  ::close(fd);
-  if (map == MAP_FAILED) throw Error("cannot map " + where + " (empty or unreadable)");
-  std::shared_ptr<NpyArray> a(new NpyArray);
-  a->path_ = path.string();
-  a->map_ = map;
-  a->map_size_ = size;
-  const auto* bytes = static_cast<const unsigned char*>(map);
+NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std::string& where) {
+  NpyLayout out;
   if (size < 10 || std::memcmp(bytes, "\x93NUMPY", 6) != 0)
     throw Error(where + ": not a .npy file (bad magic)");
   const int major = bytes[6];
@@ -91,16 +74,16 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
       } catch (const std::exception&) {
       }
       if (v < 0 || used != text.size()) throw Error(where + ": bad shape (" + shape + ")");
-      a->shape_.push_back(v);
+      out.shape.push_back(v);
     }
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  if (a->shape_.size() != 4) {
+  if (out.shape.size() != 4) {
     throw Error(where + ": shape (" + shape + "), expected 4 dimensions [N, C, H, W]");
   }
   for (int d = 1; d < 4; ++d) {
-    if (a->shape_[d] == 0) {
+    if (out.shape[d] == 0) {
       throw Error(where + ": shape (" + shape + ") has a zero-sized dimension; each row needs C, "
                   "H and W > 0");
     }
@@ -110,23 +93,49 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   std::size_t row_floats = 1, need = 0;
   bool overflow = false;
   for (int d = 1; d < 4; ++d) {
-    overflow = overflow || __builtin_mul_overflow(row_floats, static_cast<std::size_t>(a->shape_[d]),
+    overflow = overflow || __builtin_mul_overflow(row_floats, static_cast<std::size_t>(out.shape[d]),
                                                   &row_floats);
   }
   overflow = overflow ||
-             __builtin_mul_overflow(static_cast<std::size_t>(a->shape_[0]), row_floats, &need) ||
+             __builtin_mul_overflow(static_cast<std::size_t>(out.shape[0]), row_floats, &need) ||
              __builtin_mul_overflow(need, sizeof(float), &need);
   const std::size_t data_offset = offset + header_len;
   if (overflow) {
     throw Error(where + ": shape (" + shape + ") is too large for any file (its byte count "
                 "overflows); the file holds " + std::to_string(size - data_offset) + " data bytes");
   }
-  a->row_floats_ = row_floats;
+  out.row_floats = row_floats;
   if (size - data_offset < need) {
     throw Error(where + ": holds " + std::to_string(size - data_offset) + " data bytes, expected " +
                 std::to_string(need) + " for its shape");
   }
-  a->data_ = reinterpret_cast<const float*>(bytes + data_offset);
+  out.data_offset = data_offset;
+  return out;
+}
+
+std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
+  const std::string where = "npy file '" + path.string() + "'";
+  // O_NONBLOCK: a FIFO named like a .npy file must not block the run.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + where + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(where + ": not a regular file");
+  }
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) throw Error("cannot map " + where + " (empty or unreadable)");
+  std::shared_ptr<NpyArray> a(new NpyArray);
+  a->path_ = path.string();
+  a->map_ = map;
+  a->map_size_ = size;
+  const auto* bytes = static_cast<const unsigned char*>(map);
+  const NpyLayout layout = ParseNpyHeader(bytes, size, where);
+  a->shape_ = layout.shape;
+  a->row_floats_ = layout.row_floats;
+  a->data_ = reinterpret_cast<const float*>(bytes + layout.data_offset);
   return a;
 }
 

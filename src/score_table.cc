@@ -77,9 +77,8 @@ std::string Where(const std::filesystem::path& file, std::size_t line) {
   return "'" + file.string() + "' line " + std::to_string(line);
 }
 
-void ReadOneFile(const std::filesystem::path& file, ScoreTable* table, bool first) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error("cannot open score file '" + file.string() + "': " + std::strerror(errno));
+void ReadOneStream(std::istream& in, const std::filesystem::path& file, ScoreTable* table,
+                   bool first) {
   CsvReader reader(in);
   std::vector<std::string> fields;
   try {
@@ -135,7 +134,19 @@ void ReadOneFile(const std::filesystem::path& file, ScoreTable* table, bool firs
 
 ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files) {
   ScoreTable table;
-  for (std::size_t i = 0; i < files.size(); ++i) ReadOneFile(files[i], &table, i == 0);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::ifstream in(files[i], std::ios::binary);
+    if (!in) {
+      throw Error("cannot open score file '" + files[i].string() + "': " + std::strerror(errno));
+    }
+    ReadOneStream(in, files[i], &table, i == 0);
+  }
+  return table;
+}
+
+ScoreTable ParseScoreCsv(std::istream& in, const std::string& source) {
+  ScoreTable table;
+  ReadOneStream(in, source, &table, true);
   return table;
 }
 

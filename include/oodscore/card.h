@@ -41,6 +41,8 @@ nlohmann::json CardJson(const DetectorCard& card);
 
 // Reads and validates a card. Throws oodscore::Error naming the file and the field.
 DetectorCard ReadCard(const std::filesystem::path& path);
+// The same from the card's text; `source` names it in messages.
+DetectorCard ParseCard(const std::string& text, const std::string& source);
 
 }  // namespace oodscore
 

@@ -4,6 +4,7 @@
 #define OODSCORE_DATASET_H_
 
 #include <filesystem>
+#include <istream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,11 @@ SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name,
 // relative paths are relative to the list's folder. Blank lines and '#' comments skipped.
 // Labels are integers and are stored in canonical form ("007" -> "7").
 SampleSet ListFile(const std::string& path, const std::string& name);
+
+// The same from a stream: `path` names it in messages, relative paths are resolved against
+// `base` (none when empty).
+SampleSet ParseList(std::istream& in, const std::string& path, const std::filesystem::path& base,
+                    const std::string& name);
 
 // Dispatches on what the path is: folder, .npy file, or list file.
 SampleSet ListInput(const std::string& path, const std::string& name,

@@ -10,6 +10,18 @@
 
 namespace oodscore {
 
+// Where the data of a .npy file lies, from its header.
+struct NpyLayout {
+  std::vector<std::int64_t> shape;  // [N, C, H, W], C, H, W > 0
+  std::size_t row_floats = 0;       // C * H * W
+  std::size_t data_offset = 0;      // bytes from the start of the file
+};
+
+// Validates a .npy header against the size of the file it came from (every size is checked
+// with overflow-safe arithmetic against the bytes there are). Throws oodscore::Error that
+// starts with `where`.
+NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std::string& where);
+
 class NpyArray {
  public:
   // Opens and validates the header. Throws oodscore::Error naming the file and saying what

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <istream>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& 
 // Throws oodscore::Error naming file, line and column on a missing column, a non-numeric
 // or NaN score, or a row with the wrong number of fields.
 ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files);
+
+// Parses one score CSV from a stream; `source` names it in messages.
+ScoreTable ParseScoreCsv(std::istream& in, const std::string& source);
 
 // Reads a plain column of scores (one number per line; blank lines and lines starting with
 // '#' are skipped; a header line that is not a number is allowed on line 1 only).

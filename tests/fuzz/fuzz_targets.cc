@@ -1,0 +1,148 @@
+#include "fuzz_targets.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "oodscore/card.h"
+#include "oodscore/dataset.h"
+#include "oodscore/decode.h"
+#include "oodscore/error.h"
+#include "oodscore/gate.h"
+#include "oodscore/json_text.h"
+#include "oodscore/npy.h"
+#include "oodscore/preprocess.h"
+#include "oodscore/report.h"
+#include "oodscore/score_table.h"
+
+namespace oodscore::fuzz {
+
+namespace {
+
+std::string Text(const std::uint8_t* data, std::size_t size) {
+  return size ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
+}
+
+// Runs f; oodscore::Error is the expected answer to bad input.
+template <typename F>
+void Expecting(F f) {
+  try {
+    f();
+  } catch (const Error&) {
+  }
+}
+
+void ScoreCsv(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    std::istringstream in(Text(data, size));
+    const ScoreTable t = ParseScoreCsv(in, "fuzz.csv");
+    for (const auto& s : t.SetNames()) LabelAccuracy(t, s);
+  });
+}
+
+void ListFileTarget(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    std::istringstream in(Text(data, size));
+    ParseList(in, "fuzz.txt", "/base", "fuzz");
+  });
+}
+
+void NpyHeader(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] { ParseNpyHeader(data, size, "npy file 'fuzz.npy'"); });
+}
+
+void PresetJson(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    const PreprocessSpec spec = ParsePresetJson(Text(data, size), "fuzz.json");
+    int c, h, w;
+    OutputShape(spec, 1000, 3, &c, &h, &w);
+    TransformPixels(spec, 1, 1 << 30);
+  });
+}
+
+void CardJson(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    const DetectorCard card = ParseCard(Text(data, size), "fuzz.json");
+    card.IsOod(0.5);
+  });
+}
+
+// A report to compare fuzzed baselines with.
+const Report& SmallReport() {
+  static const Report report = [] {
+    ReportInput in;
+    ScoreInfo energy, msp;
+    LookupScore("energy", &energy);
+    LookupScore("msp", &msp);
+    in.scores = {energy, msp};
+    in.id = {"id", {{5, 6, 7, 8}, {5, 6, 7, 8}}};
+    in.ood.push_back({"far", {{0, 1, 2, 9}, {0, 1, 6, 3}}});
+    return BuildReport(in);
+  }();
+  return report;
+}
+
+void BaselineJson(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    const nlohmann::json baseline = ParseJsonText(Text(data, size), "fuzz.json");
+    try {
+      CompareWithBaseline(baseline, SmallReport(), {{"auroc", 0.01}}, {{"fpr_at_tpr", 0.01}});
+    } catch (const nlohmann::json::exception& e) {  // the command reports these by name
+      throw Error(JsonErrorText(e));
+    }
+  });
+}
+
+void GateExpr(const std::uint8_t* data, std::size_t size) {
+  const std::string text = Text(data, size);
+  Expecting([&] {
+    const Gate g = ParseGate(text, {"energy", "energy_T1.5", "msp"});
+    EvaluateGates({g}, SmallReport());
+  });
+  Expecting([&] { ParseTolerance(text); });
+  Expecting([&] { ParseMetricValue(text, "auroc", "fuzz"); });
+}
+
+// Each decoder behind its magic bytes, so that the fuzzer spends its time inside it.
+template <const char* kMagic, std::size_t kLen>
+void Decode(const std::uint8_t* data, std::size_t size) {
+  std::string bytes(kMagic, kLen);
+  bytes += Text(data, size);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  for (ColorMode mode : {ColorMode::kRgb, ColorMode::kL}) {
+    const DecodeResult r = DecodeImage(p, bytes.size(), mode, /*max_pixels=*/1 << 20);
+    if (r.ok() && r.image.pixels.size() !=
+                      static_cast<std::size_t>(r.image.width) * r.image.height * r.image.channels) {
+      __builtin_trap();  // a decoder returned an image whose buffer does not match its size
+    }
+  }
+}
+
+constexpr char kPng[] = "\x89PNG\r\n\x1a\n";
+constexpr char kJpeg[] = "\xff\xd8\xff";
+constexpr char kBmp[] = "BM";
+constexpr char kPnm[] = "P";
+constexpr char kWebp[] = "RIFF";
+
+}  // namespace
+
+const std::vector<Target>& Targets() {
+  static const std::vector<Target> targets = {
+      {"score_csv", ScoreCsv},
+      {"list_file", ListFileTarget},
+      {"npy_header", NpyHeader},
+      {"preset_json", PresetJson},
+      {"card_json", CardJson},
+      {"baseline_json", BaselineJson},
+      {"gate_expr", GateExpr},
+      {"decode_png", Decode<kPng, 8>},
+      {"decode_jpeg", Decode<kJpeg, 3>},
+      {"decode_bmp", Decode<kBmp, 2>},
+      {"decode_pnm", Decode<kPnm, 1>},
+      {"decode_webp", Decode<kWebp, 4>},
+  };
+  return targets;
+}
+
+}  // namespace oodscore::fuzz
