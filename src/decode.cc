@@ -4,20 +4,18 @@
 #include "oodscore/decode.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <png.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 #include <webp/decode.h>
 
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <new>
 #include <string>
 #include <system_error>
@@ -40,7 +38,7 @@ std::string Lower(std::string s) {
 // PIL refuses images over twice Image.MAX_IMAGE_PIXELS (DecompressionBombError); so do we,
 // from the header, before allocating anything for them.
 std::string CheckSize(long long width, long long height, long long max_pixels) {
-  if (width <= 0 || height <= 0) {
+  if (width <= 0 || height <= 0 || width > INT_MAX || height > INT_MAX) {
     return "invalid image size " + std::to_string(width) + "x" + std::to_string(height);
   }
   if (max_pixels > 0 && width * height > 2 * max_pixels) {
@@ -345,7 +343,11 @@ DecodeResult DecodeBmp(const std::uint8_t* data, std::size_t size, ColorMode mod
   }
   const int w = static_cast<int>(width), h = static_cast<int>(height);
   const std::size_t stride = ((static_cast<std::size_t>(w) * bpp + 31) / 32) * 4;
-  if (offset > size || stride * h > size - offset) return Fail("truncated bmp data");
+  std::size_t bytes = 0;
+  if (offset > size || __builtin_mul_overflow(stride, static_cast<std::size_t>(h), &bytes) ||
+      bytes > size - offset) {
+    return Fail("truncated bmp data");
+  }
   Image im = NewImage(w, h, 3);
   for (int y = 0; y < h; ++y) {
     const std::uint8_t* s = data + offset + stride * (top_down ? y : h - 1 - y);
@@ -410,8 +412,12 @@ DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mod
   }
   ++pos;  // exactly one whitespace byte ends the header
   const int channels = kind == '6' ? 3 : 1;
-  const std::size_t need = static_cast<std::size_t>(w) * h * channels;
-  if (need > size - pos) return Fail("truncated pnm data");
+  std::size_t need = 0;
+  if (__builtin_mul_overflow(static_cast<std::size_t>(w) * static_cast<std::size_t>(h),
+                             static_cast<std::size_t>(channels), &need) ||
+      need > size - pos) {
+    return Fail("truncated pnm data");
+  }
   Image im = NewImage(static_cast<int>(w), static_cast<int>(h), channels);
   std::memcpy(im.pixels.data(), data + pos, need);
   return ConvertTo(std::move(im), mode);

@@ -27,20 +27,9 @@ std::string EscapeMarkup(std::string_view s) {
       ++i;
       continue;
     }
-    // A UTF-8 sequence: copy it if it is well formed (no overlong forms, no surrogates).
-    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && len >= 3) {
-      const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if (c == 0xE0 && c1 < 0xA0) ok = false;   // overlong
-      if (c == 0xED && c1 >= 0xA0) ok = false;  // surrogates
-      if (c == 0xF0 && c1 < 0x90) ok = false;   // overlong
-      if (c == 0xF4 && c1 >= 0x90) ok = false;  // above U+10FFFF
-    }
-    if (ok) {
+    // A UTF-8 sequence: copied when well formed.
+    const std::size_t len = Utf8SequenceLength(s, i);
+    if (len > 0) {
       out.append(s.data() + i, len);
       i += len;
     } else {

@@ -27,6 +27,10 @@ std::string DumpJson(const nlohmann::json& value, int indent = 2);
 
 bool IsValidUtf8(std::string_view s);
 
+// The length (2 to 4) of the well-formed UTF-8 sequence of a non-ASCII byte at s[i] (no
+// overlong forms, surrogates or code points above U+10FFFF), or 0.
+std::size_t Utf8SequenceLength(std::string_view s, std::size_t i);
+
 // {"<key>": name} for a name that is UTF-8; otherwise also {"<key>_hex": the bytes in
 // lowercase hex}, so that a reader can recover the exact bytes (the UTF-8 field then shows
 // U+FFFD where a byte was not UTF-8).
