@@ -13,6 +13,7 @@ struct ScoreCommand {
   std::string output = "-";
   std::string card;
   std::string flagged;
+  bool resume = false;
 };
 
 int RunScore(const ScoreCommand& cmd) {
@@ -27,6 +28,15 @@ int RunScore(const ScoreCommand& cmd) {
   ScoringOutputs outputs;
   outputs.csv_path = cmd.output;
   outputs.flagged_path = cmd.flagged;
+  // A stamp goes beside a CSV that is a plain file (not stdout, a FIFO or a device).
+  std::error_code ec;
+  const auto st = std::filesystem::status(cmd.output, ec);
+  outputs.stamp = cmd.output != "-" && (ec || !std::filesystem::exists(st) ||
+                                        std::filesystem::is_regular_file(st));
+  outputs.resume = cmd.resume;
+  if (cmd.resume && !outputs.stamp) {
+    throw UsageError("--resume needs -o FILE: a plain file to continue");
+  }
   if (!cmd.card.empty()) outputs.card = ReadCard(cmd.card);
   auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
   const ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
@@ -56,6 +66,9 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--flagged", cmd->flagged,
                   "with --card: write the paths of the samples flagged OOD to FILE (- = stdout), "
                   "each ended by a NUL byte, for xargs -0");
+  sub->add_flag("--resume", cmd->resume,
+                "continue -o FILE where a killed run stopped, if its stamp (FILE.json) matches "
+                "this run; the finished file equals an uninterrupted run's");
   sub->footer(HelpFooter(
       {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
        "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"

@@ -172,8 +172,10 @@ std::vector<double> ReadScoreColumn(const std::filesystem::path& file) {
   return out;
 }
 
-ScoreWriter::ScoreWriter(const std::string& path, const std::vector<std::string>& columns)
-    : path_(path), n_columns_(columns.size()) {
+ScoreWriter::ScoreWriter(const std::string& path, const std::vector<std::string>& columns,
+                         bool append)
+    : path_(path), append_(append), n_columns_(columns.size()) {
+  if (append) return;
   std::vector<std::string> header(std::begin(kScoreKeyColumns), std::end(kScoreKeyColumns));
   header.insert(header.end(), columns.begin(), columns.end());
   AppendCsvRecord(header, &buffer_);
@@ -197,13 +199,14 @@ void ScoreWriter::Open() {
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   if (ec) throw Error("cannot create folder '" + p.parent_path().string() + "': " + ec.message());
-  file_ = std::fopen(path_.c_str(), "wb");
+  file_ = std::fopen(path_.c_str(), append_ ? "ab" : "wb");
   if (!file_) throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
   owned_ = true;
+  struct stat st;
+  if (append_ && ::fstat(::fileno(file_), &st) == 0) written_ = static_cast<std::size_t>(st.st_size);
   // Unbuffered: this class buffers whole rows itself, so a failed write can be cut back to
   // the last complete row.
   std::setvbuf(file_, nullptr, _IONBF, 0);
-  struct stat st;
   regular_ = ::fstat(::fileno(file_), &st) == 0 && S_ISREG(st.st_mode);
 }
 

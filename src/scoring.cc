@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/json_text.h"
@@ -16,6 +17,7 @@
 #include "oodscore/suggest.h"
 #include "oodscore/version.h"
 #include "progress.h"
+#include "resume.h"
 
 namespace oodscore {
 
@@ -238,6 +240,34 @@ Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
   return Error(msg);
 }
 
+// What a score CSV's stamp records (src/resume.h): everything that decides its rows.
+nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                              const ScoringResult& result, const PipelineOptions& popt,
+                              const nlohmann::json& preset_json,
+                              const std::optional<DetectorCard>& card) {
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const auto& s : sets) {
+    nlohmann::json in = {{"found", s.samples.size()}};
+    AddNameField(&in, "name", s.name);
+    if (!s.samples.empty()) {
+      AddNameField(&in, "first", s.samples.front().path);
+      AddNameField(&in, "last", s.samples.back().path);
+    }
+    inputs.push_back(in);
+  }
+  return {{"kind", "oodscore-score-stamp"},
+          {"tool_version", ToolVersion()},
+          {"model_sha256", result.model_sha256},
+          {"preset", preset_json},
+          {"temperatures", popt.temperatures},
+          {"columns", result.table.columns},
+          {"layout", opt.layout},
+          {"batch_size", popt.batch_size},
+          {"max_image_pixels", popt.max_image_pixels},
+          {"card", card ? CardJson(*card) : nlohmann::json(nullptr)},
+          {"inputs", inputs}};
+}
+
 nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, const Model& model,
                         const PipelineOptions& popt, const nlohmann::json& preset_json,
                         const std::vector<SampleSet>& sets) {
@@ -306,6 +336,35 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   int card_column = -1;
   result.table.columns = ScoreColumns(popt.temperatures, card, &card_column);
 
+  // The CSV's stamp, and where a resumed run continues.
+  nlohmann::json stamp;
+  ResumePlan plan;
+  std::vector<SampleSet> remaining;
+  const std::vector<SampleSet>* to_score = &sets;
+  std::size_t total = 0;
+  for (const auto& s : sets) total += s.samples.size();
+  if (out.stamp) {
+    stamp = ScoreFileStamp(opt, sets, result, popt, preset_json, card);
+    if (out.resume && std::filesystem::exists(out.csv_path, ec)) {
+      plan = PlanResume(out.csv_path, stamp, sets, static_cast<std::size_t>(popt.batch_size),
+                        result.table.columns);
+      spdlog::info("--resume: '{}' holds {} rows; continuing after sample {} of {}", out.csv_path,
+                   plan.rows, plan.done, total);
+    }
+    if (plan.done == total) {
+      stamp["complete"] = true;
+      WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
+      spdlog::info("--resume: '{}' is already complete", out.csv_path);
+      return result;
+    }
+    stamp["complete"] = false;
+    WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
+    if (plan.done > 0) {
+      remaining = Remaining(sets, plan.done);
+      to_score = &remaining;
+    }
+  }
+
   ModelOptions model_opt = opt.model;
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
@@ -314,12 +373,15 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
                model->dtype(), IntraOpThreads());
 
   std::unique_ptr<ScoreWriter> writer;
-  if (!out.csv_path.empty()) writer = std::make_unique<ScoreWriter>(out.csv_path, result.table.columns);
+  if (!out.csv_path.empty()) {
+    writer = std::make_unique<ScoreWriter>(out.csv_path, result.table.columns,
+                                           /*append=*/plan.done > 0);
+  }
   std::unique_ptr<FlaggedWriter> flagged;
   if (!out.flagged_path.empty()) flagged = std::make_unique<FlaggedWriter>(out.flagged_path);
   std::vector<std::string> names;
   std::vector<std::size_t> sizes;
-  for (const auto& s : sets) {
+  for (const auto& s : *to_score) {
     names.push_back(s.name);
     sizes.push_back(s.samples.size());
   }
@@ -354,12 +416,19 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   };
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
-    result.stats = RunPipeline(sets, result.preset.spec, *model, popt, cb);
+    result.stats = RunPipeline(*to_score, result.preset.spec, *model, popt, cb);
   } catch (const ModelInputError& e) {
     throw WithPresetHint(e, result.preset);
   }
   if (writer) writer->Close();
   if (flagged) flagged->Flush();
+  if (out.stamp) {
+    std::size_t rows = plan.rows;
+    for (const auto& c : result.stats.sets) rows += c.scored;
+    stamp["complete"] = true;
+    stamp["rows"] = rows;
+    WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
+  }
 
   for (const auto& s : sets) result.classes.push_back(s.classes);
   for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);

@@ -47,6 +47,8 @@ struct ScoringOutputs {
   bool keep_rows = false;
   std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
   std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
+  bool stamp = false;   // write the run stamp csv_path.json (src/resume.h)
+  bool resume = false;  // continue csv_path if its stamp matches (src/resume.h)
 };
 
 struct ScoringResult {

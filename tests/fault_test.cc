@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli_fixture.h"
@@ -121,6 +122,31 @@ TEST_F(FaultTest, KilledRunsKeepWholeRowsAndTheEarlierReport) {
   EXPECT_EQ(cards, 1);  // the earlier run's card-msp.json etc. are gone: one run per folder
   auto m = nlohmann::json::parse(ReadText(out + "/" + kManifestName));
   EXPECT_EQ(m["files"].size(), 5u);  // scores.csv, card-energy.json, report.{json,md,html}
+}
+
+TEST_F(FaultTest, ResumeFinishesAKilledRunWithTheSameFile) {
+  const std::string list = SlowList(3000);
+  const std::string args = "score -q " + Common() + "--workers 1 --batch-size 8 -i '" + list +
+                           "' -i '" + (tmp_ / "far") + "' -o ";
+  ASSERT_EQ(Cli(args + "'" + (tmp_ / "whole.csv") + "'").exit_code, 0);
+  KillAfter(args + "'" + (tmp_ / "part.csv") + "'", 1.0);
+  auto stamp = nlohmann::json::parse(ReadText(tmp_ / "part.csv.json"));
+  ASSERT_EQ(stamp["complete"], false) << "the run finished before it was killed";
+  // A torn last line, as a full disk or a crash mid-write would leave.
+  { std::ofstream(tmp_ / "part.csv", std::ios::app) << "slow,/half/a/ro"; }
+  auto r = Cli(args + "'" + (tmp_ / "part.csv") + "' --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ReadText(tmp_ / "part.csv") == ReadText(tmp_ / "whole.csv"));
+  EXPECT_EQ(nlohmann::json::parse(ReadText(tmp_ / "part.csv.json"))["complete"], true);
+  // Resuming a complete file changes nothing; a file of another run is refused.
+  EXPECT_EQ(Cli(args + "'" + (tmp_ / "part.csv") + "' --resume").exit_code, 0);
+  EXPECT_TRUE(ReadText(tmp_ / "part.csv") == ReadText(tmp_ / "whole.csv"));
+  r = Cli(args + "'" + (tmp_ / "part.csv") + "' --resume -T 2");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("was written by another run: its columns is "),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Cli("score -q " + Common() + "-i '" + list + "' --resume").exit_code, 2);
 }
 
 // A small tmpfs, where the test runs as root and may mount; else skipped.

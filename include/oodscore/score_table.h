@@ -58,7 +58,9 @@ std::vector<double> ReadScoreColumn(const std::filesystem::path& file);
 // Flush(): a run that fails before it leaves no header-only file. "-" writes to stdout.
 class ScoreWriter {
  public:
-  ScoreWriter(const std::string& path, const std::vector<std::string>& columns);
+  // append: add rows to an existing file that already has this header (score --resume).
+  ScoreWriter(const std::string& path, const std::vector<std::string>& columns,
+              bool append = false);
   ~ScoreWriter();
   ScoreWriter(const ScoreWriter&) = delete;
   ScoreWriter& operator=(const ScoreWriter&) = delete;
@@ -76,6 +78,7 @@ class ScoreWriter {
   std::FILE* file_ = nullptr;
   bool owned_ = false;
   bool closed_ = false;
+  bool append_ = false;
   bool regular_ = false;          // a regular file: can be cut back after a failed write
   std::size_t written_ = 0;       // bytes of complete rows in the file
   std::size_t rows_buffered_ = 0, rows_written_ = 0;
