@@ -70,6 +70,8 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& source)
   } catch (const nlohmann::json::parse_error& e) {
     throw Error("'" + source + "': not valid JSON" + At(text, e.byte > 0 ? e.byte - 1 : 0) + ": " +
                 JsonErrorText(e));
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    throw Error("'" + source + "': not valid JSON: " + JsonErrorText(e));
   }
 }
 

@@ -261,6 +261,8 @@ TEST(PreprocessTest, PresetErrorsNameTheSourceAndKey) {
   EXPECT_EQ(PresetError("{"),
             "'x.json': not valid JSON at line 1, column 2: syntax error while parsing object key - "
             "unexpected end of input; expected string literal");
+  EXPECT_EQ(PresetError(R"({"mean": [1e999]})"),
+            "'x.json': not valid JSON: number overflow parsing '1e999'");  // found by fuzzing
   EXPECT_EQ(PresetError(std::string(100, '[')),
             "'x.json': too deeply nested (more than 64 levels) at line 1, column 65");
 }
