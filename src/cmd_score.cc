@@ -24,6 +24,10 @@ int RunScore(const ScoreCommand& cmd) {
     throw UsageError("--flagged - and --output - would both write to stdout; send the CSV to a "
                      "file with -o");
   }
+  if (cmd.resume && !cmd.flagged.empty()) {
+    throw UsageError("--flagged cannot follow a --resume (it would list the resumed part only); "
+                     "take the flagged paths from the finished CSV's is_ood column");
+  }
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   ScoringOutputs outputs;
   outputs.csv_path = cmd.output;
