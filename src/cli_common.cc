@@ -131,7 +131,7 @@ void RefuseSelfOverwrite(const ReportOptions& opt) {
   if (!opt.junit.empty()) written.push_back(opt.junit);
   std::error_code ec;
   const std::string name = std::filesystem::weakly_canonical(baseline, ec).filename().string();
-  if (name.rfind("card-", 0) == 0) written.push_back(opt.out_dir / name);
+  if (IsReportFileName(name)) written.push_back(opt.out_dir / name);
   for (const auto& w : written) {
     if (SameFile(baseline, w)) {
       throw UsageError("--baseline '" + opt.baseline + "' is '" + w.string() +

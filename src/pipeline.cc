@@ -37,6 +37,18 @@ std::string ShapeText(int c, int h, int w) {
   return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
 }
 
+// A bomb made by resizing (a thin strip under Resize(int) grows its long side): the reason
+// to skip an image whose transform would allocate more than twice max_pixels, or "".
+std::string ResizeBomb(const Image& decoded, const PreprocessSpec& spec, long long max_pixels) {
+  const long long px = TransformPixels(spec, decoded.width, decoded.height);
+  if (px >= 0 && (max_pixels <= 0 || px <= 2 * max_pixels)) return "";
+  return "resizing this " + std::to_string(decoded.width) + "x" + std::to_string(decoded.height) +
+         " image would make " +
+         (px < 0 ? std::string("a side longer than 2^31 pixels")
+                 : std::to_string(px) + " pixels, over twice --max-image-pixels " +
+                       std::to_string(max_pixels));
+}
+
 // Fills out (c*h*w floats) from one sample. Returns "" or the reason it was skipped; sets
 // *warning for a sample that is scored but deserves a log line.
 std::string LoadItem(const Sample& s, const PreprocessSpec& spec, long long max_pixels, int c,
@@ -53,15 +65,7 @@ std::string LoadItem(const Sample& s, const PreprocessSpec& spec, long long max_
   DecodeResult d = DecodeFile(s.path, spec.mode, max_pixels);
   if (!d.ok()) return d.error;
   *warning = d.warning;
-  // A bomb made by resizing: a thin strip under Resize(int) grows its long side.
-  const long long px = TransformPixels(spec, d.image.width, d.image.height);
-  if (px < 0 || (max_pixels > 0 && px > 2 * max_pixels)) {
-    return "resizing this " + std::to_string(d.image.width) + "x" +
-           std::to_string(d.image.height) + " image would make " +
-           (px < 0 ? std::string("a side longer than 2^31 pixels")
-                   : std::to_string(px) + " pixels, over twice --max-image-pixels " +
-                         std::to_string(max_pixels));
-  }
+  if (std::string bomb = ResizeBomb(d.image, spec, max_pixels); !bomb.empty()) return bomb;
   Image img = TransformUint8(d.image, spec);
   if (img.channels != c || img.height != h || img.width != w) {
     return "image is " + ShapeText(img.channels, img.height, img.width) +
@@ -97,9 +101,7 @@ void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, long
   for (const Item& it : items) {
     if (it.sample->npy) continue;
     DecodeResult d = DecodeFile(it.sample->path, spec.mode, max_pixels);
-    if (!d.ok()) continue;
-    const long long px = TransformPixels(spec, d.image.width, d.image.height);
-    if (px < 0 || (max_pixels > 0 && px > 2 * max_pixels)) continue;
+    if (!d.ok() || !ResizeBomb(d.image, spec, max_pixels).empty()) continue;
     Image img = TransformUint8(d.image, spec);
     *h = img.height;
     *w = img.width;

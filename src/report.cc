@@ -88,6 +88,20 @@ std::string SetsSummary(const std::vector<SetCounts>& sets) {
   return s;
 }
 
+nlohmann::json SetCountsJson(const SetCounts& c, const std::vector<SkippedSample>& skipped) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& k : skipped) {
+    if (k.set != c.name) continue;
+    nlohmann::json file = {{"reason", k.reason}};
+    AddNameField(&file, "path", k.path);
+    files.push_back(file);
+  }
+  nlohmann::json set = {
+      {"found", c.found}, {"scored", c.scored}, {"skipped", c.skipped}, {"skipped_files", files}};
+  AddNameField(&set, "name", c.name);
+  return set;
+}
+
 bool IsRateMetric(const std::string& metric) {
   for (const char* m : {"auroc", "aupr_in", "aupr_out", "fpr_at_tpr", "detection_error",
                         "tpr_achieved", "accuracy", "skipped_share"}) {
@@ -248,20 +262,8 @@ nlohmann::json ReportJson(const Report& r) {
   j["mean"] = mean;
   nlohmann::json sets = nlohmann::json::array();
   for (std::size_t i = 0; i < r.sets.size(); ++i) {
-    const SetCounts& c = r.sets[i];
-    nlohmann::json skipped = nlohmann::json::array();
-    for (const auto& k : r.skipped) {
-      if (k.set != c.name) continue;
-      nlohmann::json file = {{"reason", k.reason}};
-      AddNameField(&file, "path", k.path);
-      skipped.push_back(file);
-    }
-    nlohmann::json set = {{"role", i == 0 ? "id" : "ood"},
-                          {"found", c.found},
-                          {"scored", c.scored},
-                          {"skipped", c.skipped},
-                          {"skipped_files", skipped}};
-    AddNameField(&set, "name", c.name);
+    nlohmann::json set = SetCountsJson(r.sets[i], r.skipped);
+    set["role"] = i == 0 ? "id" : "ood";
     sets.push_back(set);
   }
   j["sets"] = sets;

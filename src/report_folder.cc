@@ -38,17 +38,19 @@ std::vector<std::string> EarlierFiles(const fs::path& dir) {
   }
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string n = entry.path().filename().string();
-    const bool card = n.rfind("card-", 0) == 0 && n.size() > 10 &&
-                      n.compare(n.size() - 5, 5, ".json") == 0;
-    if (card || n == "report.json" || n == "report.md" || n == "report.html" ||
-        n == "scores.csv") {
-      names.push_back(n);
-    }
+    if (IsReportFileName(n)) names.push_back(n);
   }
   return names;
 }
 
 }  // namespace
+
+bool IsReportFileName(const std::string& n) {
+  const bool card =
+      n.rfind("card-", 0) == 0 && n.size() > 10 && n.compare(n.size() - 5, 5, ".json") == 0;
+  return card || n == "report.json" || n == "report.md" || n == "report.html" ||
+         n == "scores.csv";
+}
 
 ReportFolder::ReportFolder(const fs::path& dir) : dir_(dir) {
   std::error_code ec;

@@ -274,19 +274,8 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
   std::size_t scored = 0;
   nlohmann::json counts = nlohmann::json::array();
   for (std::size_t s = 0; s < sets.size(); ++s) {
-    const SetCounts& c = result.stats.sets[s];
-    scored += c.scored;
-    nlohmann::json skipped = nlohmann::json::array();
-    for (const auto& k : result.stats.skipped) {
-      if (k.set != c.name) continue;
-      nlohmann::json file = {{"reason", k.reason}};
-      AddNameField(&file, "path", k.path);
-      skipped.push_back(file);
-    }
-    nlohmann::json set = {
-        {"found", c.found}, {"scored", c.scored}, {"skipped", c.skipped}, {"skipped_files", skipped}};
-    AddNameField(&set, "name", c.name);
-    counts.push_back(set);
+    scored += result.stats.sets[s].scored;
+    counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
   }
   const double secs = result.stats.seconds;
   return {

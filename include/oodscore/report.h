@@ -81,6 +81,11 @@ std::string BelowChanceWarning(double accuracy, int num_classes);
 // (scored / found).
 std::string SetsSummary(const std::vector<SetCounts>& sets);
 
+// A set's counts as JSON: name (with name_hex when not UTF-8), found, scored, skipped, and
+// skipped_files[]{path, reason} from `skipped` (the entries of this set). Shared by
+// report.json's sets[] and the run stamp.
+nlohmann::json SetCountsJson(const SetCounts& counts, const std::vector<SkippedSample>& skipped);
+
 // The share a metric is a share of (auroc, aupr_*, fpr_at_tpr, detection_error,
 // tpr_achieved, accuracy, skipped_share): written as a fraction or with '%', shown in percent.
 bool IsRateMetric(const std::string& metric);

@@ -24,6 +24,10 @@ namespace oodscore {
 
 constexpr const char* kManifestName = "oodscore-manifest.json";
 
+// The names of the files a run writes into its report folder: report.json, report.md,
+// report.html, scores.csv and card-<score>.json.
+bool IsReportFileName(const std::string& name);
+
 class ReportFolder {
  public:
   // Creates dir (and parents) and the staging folder; removes staging folders left by runs
