@@ -1,5 +1,6 @@
 // oodscore: out-of-distribution detection scores and reports for TorchScript classifiers.
-// The command-line front end, loaded by src/launcher.cc.
+// An ordinary executable without LibTorch: the model code, and LibTorch with it, is loaded
+// only when a command runs a model (src/model_loader.cc).
 #include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,8 +16,7 @@
 #include "oodscore/suggest.h"
 #include "oodscore/version.h"
 
-// Called by the launcher (src/launcher.cc) once it has set up the environment.
-extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, char** argv) {
+int main(int argc, char** argv) {
   // Batched inference allocates and frees large tensors every batch; keep them in the heap
   // instead of mapping and unmapping pages each time.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
@@ -47,8 +47,6 @@ extern "C" __attribute__((visibility("default"))) int OodscoreMain(int argc, cha
     spdlog::set_level(verbose ? spdlog::level::debug
                       : quiet ? spdlog::level::warn
                               : spdlog::level::info);
-    if (std::getenv("OODSCORE_SET_OMP_WAIT_POLICY"))
-      spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore)");
   });
 
   // The first word that is not an option must be a command: a typo gets a suggestion

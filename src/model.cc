@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "oodscore/error.h"
+#include "torch_api.h"
 
 namespace oodscore {
 
@@ -192,9 +193,8 @@ torch::Device ResolveDevice(const std::string& name) {
   throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
 }
 
-}  // namespace
-
-std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const ModelOptions& options) {
+std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
+                                      const ModelOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw Error("model file '" + path.string() + "' does not exist or is not a file");
@@ -253,7 +253,7 @@ std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const Mode
                                       optimization, std::move(hint));
 }
 
-std::string TorchVersion() {
+std::string TorchVersionString() {
 #ifdef TORCH_VERSION
   return TORCH_VERSION;
 #else
@@ -262,8 +262,19 @@ std::string TorchVersion() {
 #endif
 }
 
-bool CudaAvailable() { return torch::cuda::is_available(); }
+bool TorchCudaAvailable() { return torch::cuda::is_available(); }
 
-int IntraOpThreads() { return at::get_num_threads(); }
+int TorchIntraOpThreads() { return at::get_num_threads(); }
+
+}  // namespace
 
 }  // namespace oodscore
+
+// The one symbol liboodscore_torch.so exports (src/model_loader.cc looks it up).
+extern "C" __attribute__((visibility("default"))) const oodscore::TorchApi* OodscoreTorchApi() {
+  static const oodscore::TorchApi api = {oodscore::kTorchApiVersion, &oodscore::LoadTorchModel,
+                                         &oodscore::TorchVersionString,
+                                         &oodscore::TorchCudaAvailable,
+                                         &oodscore::TorchIntraOpThreads};
+  return &api;
+}

@@ -358,6 +358,8 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
   auto model = Model::Load(opt.model_path, model_opt);
+  if (SetOmpWaitPolicy())
+    spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");
   spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
                model->dtype(), IntraOpThreads());
 

@@ -39,10 +39,30 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
 TEST_F(CliTest, ModelCommandsRunWithPassiveOpenMpWaits) {
   auto r = Cli("score -v " + Common() + "--input '" + (tmp_ / "far") + "' -o /dev/null");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("OMP_WAIT_POLICY=PASSIVE (set by oodscore)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("model graph: frozen+optimize_for_inference; first-batch max change"),
             std::string::npos)
       << r.err;
+}
+
+// Only commands that run a model load LibTorch: with the model library made unreachable,
+// --version, --help and metrics still work, and score says what is missing.
+TEST_F(CliTest, OnlyModelCommandsLoadLibTorch) {
+  ::setenv("OODSCORE_TORCH_LIBRARY", "/nonexistent/liboodscore_torch.so", 1);
+  const RunResult version = Cli("--version");
+  const RunResult help = Cli("metrics --help");
+  const RunResult metrics = Cli("metrics -q '" + std::string(OODSCORE_SOURCE_DIR) +
+                                "/configs/examples/scores.csv' --id fmnist-0to4 --out-dir '" +
+                                (tmp_ / "rep") + "'");
+  const RunResult score = Cli("score -q " + Common() + "--input '" + (tmp_ / "far") + "' -o -");
+  ::unsetenv("OODSCORE_TORCH_LIBRARY");
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_EQ(metrics.exit_code, 0) << metrics.err;
+  EXPECT_EQ(score.exit_code, 3) << score.err;
+  EXPECT_NE(score.err.find("cannot load the model library (LibTorch)"), std::string::npos)
+      << score.err;
+  EXPECT_NE(score.err.find("/nonexistent/liboodscore_torch.so"), std::string::npos) << score.err;
 }
 
 TEST_F(CliTest, ScoreToStdoutWithExtraTemperatures) {

@@ -1,3 +1,5 @@
+// Built into liboodscore_testmodels.so, the tests' only LibTorch code, which
+// tests/test_models_loader.cc opens: the test binary itself, like the tool, links no LibTorch.
 #include "test_models.h"
 
 #include <torch/script.h>
@@ -8,7 +10,9 @@
 
 namespace oodscore::testing {
 
-void WriteLinearModel(const std::string& path, int in_features, int classes, double scale) {
+namespace {
+
+void LinearModel(const std::string& path, int in_features, int classes, double scale) {
   torch::jit::Module m("TinyLinear");
   at::Tensor w = torch::empty({classes, in_features});
   auto acc = w.accessor<float, 2>();
@@ -26,7 +30,7 @@ def forward(self, x):
   m.save(path);
 }
 
-void WriteConvModel(const std::string& path, int in_channels, int classes) {
+void ConvModel(const std::string& path, int in_channels, int classes) {
   torch::jit::Module m("TinyConv");
   at::Tensor w =
       torch::arange(8 * in_channels * 9, torch::kFloat32).reshape({8, in_channels, 3, 3});
@@ -45,7 +49,7 @@ def forward(self, x):
   m.save(path);
 }
 
-void WriteOddModel(const std::string& path, const std::string& kind, int in_features) {
+void OddModel(const std::string& path, const std::string& kind, int in_features) {
   torch::jit::Module m("Odd");
   m.register_parameter("weight", torch::ones({3, in_features}) * 0.01, false);
   std::string body;
@@ -68,4 +72,14 @@ void WriteOddModel(const std::string& path, const std::string& kind, int in_feat
   m.save(path);
 }
 
+}  // namespace
+
 }  // namespace oodscore::testing
+
+extern "C" __attribute__((visibility("default"))) const oodscore::testing::TestModelApi*
+OodscoreTestModelApi() {
+  static const oodscore::testing::TestModelApi api = {&oodscore::testing::LinearModel,
+                                                      &oodscore::testing::ConvModel,
+                                                      &oodscore::testing::OddModel};
+  return &api;
+}

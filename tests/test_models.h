@@ -1,4 +1,5 @@
-// Tiny TorchScript models for tests, built in C++ (no Python). LibTorch stays in the .cc.
+// Tiny TorchScript models for tests, built in C++ (no Python). LibTorch stays in
+// tests/test_models.cc, built into liboodscore_testmodels.so and opened on first use.
 #ifndef OODSCORE_TESTS_TEST_MODELS_H_
 #define OODSCORE_TESTS_TEST_MODELS_H_
 
@@ -18,6 +19,13 @@ void WriteConvModel(const std::string& path, int in_channels, int classes);
 // "int" (int64 logits), "nan" (NaN logits), "tuple" (returns (logits, features): valid),
 // "string" (returns a str).
 void WriteOddModel(const std::string& path, const std::string& kind, int in_features);
+
+// What liboodscore_testmodels.so exports (OodscoreTestModelApi()).
+struct TestModelApi {
+  void (*linear)(const std::string& path, int in_features, int classes, double scale);
+  void (*conv)(const std::string& path, int in_channels, int classes);
+  void (*odd)(const std::string& path, const std::string& kind, int in_features);
+};
 
 }  // namespace oodscore::testing
 

@@ -7,7 +7,9 @@
 //   std::vector<float> logits; int k;
 //   model->Forward(n, c, h, w, &logits, &k);           // logits: [n, k] row-major float32
 //
-// Only src/model.cc includes LibTorch headers.
+// Only src/model.cc includes LibTorch headers; it is built into liboodscore_torch.so, which
+// Load() opens on first use (src/torch_api.h), so a program that loads no model never loads
+// LibTorch.
 #ifndef OODSCORE_MODEL_H_
 #define OODSCORE_MODEL_H_
 
@@ -90,6 +92,8 @@ class Model {
 std::string TorchVersion();
 bool CudaAvailable();
 int IntraOpThreads();
+// True when loading LibTorch set OMP_WAIT_POLICY=PASSIVE (the user had set no policy).
+bool SetOmpWaitPolicy();
 
 }  // namespace oodscore
 

@@ -1,0 +1,34 @@
+// The boundary between the tool and LibTorch (front-end code, not part of the library API).
+//
+// Only the model needs LibTorch, so only a command that loads a model loads it: src/model.cc
+// is built into liboodscore_torch.so, which exports one function, OodscoreTorchApi(), and
+// src/model_loader.cc opens that library the first time a model is loaded (or a LibTorch fact
+// is asked for). `oodscore metrics`, `--help` and `--version` never load it (about 0.5 s and
+// 165 MB saved). Both sides are built together, by the same compiler, from the same headers.
+#ifndef OODSCORE_SRC_TORCH_API_H_
+#define OODSCORE_SRC_TORCH_API_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "oodscore/model.h"
+
+namespace oodscore {
+
+// Bumped whenever TorchApi changes: a stale library beside a new executable is refused.
+constexpr int kTorchApiVersion = 1;
+
+struct TorchApi {
+  int version;
+  std::unique_ptr<Model> (*load)(const std::filesystem::path& path, const ModelOptions& options);
+  std::string (*torch_version)();
+  bool (*cuda_available)();
+  int (*intra_op_threads)();
+};
+
+}  // namespace oodscore
+
+extern "C" const oodscore::TorchApi* OodscoreTorchApi();
+
+#endif  // OODSCORE_SRC_TORCH_API_H_
