@@ -55,13 +55,14 @@ int RunMetrics(MetricsCommand& cmd) {
     }
     const std::string column = PlainColumn(cmd);
     table.columns = {column};
+    table.KeepPaths(false);
     std::vector<std::string> names;
     for (const auto& f : cmd.id_files) names.push_back(SplitNamed(f).first);
     for (const auto& f : cmd.ood_files) names.push_back(SplitNamed(f).first);
     CheckSetNames(names, /*roles=*/true);
     auto add = [&](const std::string& arg) {
       auto [name, path] = SplitNamed(arg);
-      for (double v : ReadScoreColumn(path)) table.rows.push_back({name, path, "", "", {v}});
+      for (double v : ReadScoreColumn(path)) table.AddRow(name, path, "", "", &v);
       return name;
     };
     id_name = add(cmd.id_files[0]);
@@ -99,23 +100,18 @@ int RunMetrics(MetricsCommand& cmd) {
     roles.insert(roles.end(), ood_names.begin(), ood_names.end());
     CheckSetNames(roles, /*roles=*/true);
   }
-  spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.rows.size(), id_name, ood_names.size());
+  spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.size(), id_name, ood_names.size());
   ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
   std::vector<std::string> score_names;
   for (const auto& s : input.scores) score_names.push_back(s.name);
   const Checks checks = PrepareChecks(cmd.report, score_names);
+  const std::optional<double> accuracy = LabelAccuracy(table, id_name);
+  // The class count, as far as the file shows it: the largest class index seen, plus one.
+  const long classes = ClassCount(table, id_name);
+  table = ScoreTable();  // the report needs only `input` now: free the rows before sorting
   Report report = BuildReport(input);
-  report.id_accuracy = LabelAccuracy(table, id_name);
+  report.id_accuracy = accuracy;
   if (report.id_accuracy) {
-    // The class count, as far as the file shows it: the largest class index seen, plus one.
-    long classes = 0;
-    for (const auto& r : table.rows) {
-      if (r.set != id_name) continue;
-      for (const std::string* v : {&r.label, &r.pred}) {
-        if (!v->empty() && v->size() < 10 && v->find_first_not_of("0123456789") == std::string::npos)
-          classes = std::max(classes, std::stol(*v) + 1);
-      }
-    }
     const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(classes));
     if (!w.empty()) report.warnings.push_back(w);
   }

@@ -15,6 +15,14 @@ std::string FormatDouble(double value) {
 }
 
 std::optional<double> ParseDouble(std::string_view text) {
+  double v = 0;
+  if (!text.empty() && ((text[0] >= '0' && text[0] <= '9') ||
+                        (text[0] == '-' && text.size() > 1 && text[1] >= '0' && text[1] <= '9'))) {
+    // The common case, a plain number: straight to from_chars.
+    auto res = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (res.ec != std::errc() || res.ptr != text.data() + text.size()) return std::nullopt;
+    return v;
+  }
   if (text == "inf" || text == "+inf" || text == "Infinity" || text == "infinity") {
     return std::numeric_limits<double>::infinity();
   }
@@ -25,7 +33,6 @@ std::optional<double> ParseDouble(std::string_view text) {
     return std::numeric_limits<double>::quiet_NaN();
   }
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  double v = 0;
   auto res = std::from_chars(text.data(), text.data() + text.size(), v);
   if (res.ec != std::errc() || res.ptr != text.data() + text.size() || text.empty()) {
     return std::nullopt;

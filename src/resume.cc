@@ -1,7 +1,6 @@
 #include "resume.h"
 
 #include <filesystem>
-#include <sstream>
 
 #include "oodscore/atomic_file.h"
 #include "oodscore/error.h"
@@ -50,16 +49,15 @@ ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
   std::string text = ReadFile(csv_path);
   const std::size_t end = text.rfind('\n');
   text.resize(end == std::string::npos ? 0 : end + 1);
-  std::istringstream in(text);
   ScoreTable table;
-  if (!text.empty()) table = ParseScoreCsv(in, csv_path);
+  if (!text.empty()) table = ParseScoreCsv(text, csv_path, {/*keep_paths=*/true});
   if (!text.empty() && table.columns != columns) {
     throw Error("--resume: '" + csv_path + "' has other score columns than this run writes");
   }
   // Each row is the next of this run's samples (skipped samples have none).
-  std::vector<std::size_t> index(table.rows.size());
+  std::vector<std::size_t> index(table.size());
   std::size_t item = 0, s = 0, k = 0;
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+  for (std::size_t r = 0; r < table.size(); ++r) {
     for (;; ++item, ++k) {
       while (s < sets.size() && k == sets[s].samples.size()) {
         ++s;
@@ -67,23 +65,23 @@ ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
       }
       if (s == sets.size()) {
         throw Error("--resume: '" + csv_path + "' row " + std::to_string(r + 1) + " ('" +
-                    table.rows[r].path + "') is not one of this run's samples, in order");
+                    std::string(table.path(r)) + "') is not one of this run's samples, in order");
       }
-      if (sets[s].name == table.rows[r].set && sets[s].samples[k].path == table.rows[r].path) {
+      if (sets[s].name == table.set(r) && sets[s].samples[k].path == table.path(r)) {
         break;
       }
     }
     index[r] = item++;
     ++k;
   }
-  const std::size_t reached = table.rows.empty() ? 0 : index.back() + 1;
+  const std::size_t reached = index.empty() ? 0 : index.back() + 1;
   plan.done = reached / batch * batch;  // back to a batch boundary
   while (plan.rows < index.size() && index[plan.rows] < plan.done) ++plan.rows;
   // Rewrite the file with the kept rows, byte for byte as they were written.
   const std::string tmp = csv_path + ".resume-tmp";
   {
     ScoreWriter writer(tmp, columns);
-    for (std::size_t r = 0; r < plan.rows; ++r) writer.Write(table.rows[r]);
+    for (std::size_t r = 0; r < plan.rows; ++r) writer.Write(table.Row(r));
     writer.Close();
   }
   std::filesystem::rename(tmp, csv_path, ec);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+#include <algorithm>
 
 #include "oodscore/csv.h"
 #include "oodscore/error.h"
@@ -25,50 +26,143 @@ int ScoreTable::ColumnIndex(const std::string& name) const {
   return -1;
 }
 
-std::vector<std::string> ScoreTable::SetNames() const {
-  std::vector<std::string> names;
-  for (const ScoreRow& row : rows) {
-    if (names.empty() || names.back() != row.set) {
-      bool seen = false;
-      for (const auto& n : names) seen = seen || n == row.set;
-      if (!seen) names.push_back(row.set);
-    }
-  }
-  return names;
-}
-
 std::vector<double> ScoreTable::Column(const std::string& set, int column) const {
   if (column < 0 || column >= static_cast<int>(columns.size())) {
     throw Error("internal error: score column " + std::to_string(column) + " does not exist");
   }
   std::vector<double> out;
-  for (const ScoreRow& row : rows) {
-    if (row.set == set) out.push_back(row.values[column]);
+  const auto it = std::find(sets_.begin(), sets_.end(), set);
+  if (it == sets_.end() || values_.empty()) return out;
+  const auto s = static_cast<std::uint32_t>(it - sets_.begin());
+  const std::vector<double>& v = values_[column];
+  for (std::size_t r = 0; r < v.size(); ++r) {
+    if (set_of_[r] == s) out.push_back(v[r]);
   }
   return out;
 }
 
-namespace {
-
-// Class indices compare as integers: "007" and "7" are the same class.
-std::string_view WithoutLeadingZeros(std::string_view s) {
-  const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-  if (!digits) return s;
-  const std::size_t nz = s.find_first_not_of('0');
-  return nz == std::string_view::npos ? s.substr(s.size() - 1) : s.substr(nz);
+std::string_view ScoreTable::path(std::size_t row) const {
+  if (path_end_.empty()) return {};
+  const std::size_t b = row == 0 ? 0 : path_end_[row - 1];
+  return std::string_view(path_bytes_).substr(b, path_end_[row] - b);
 }
 
-}  // namespace
+std::string ScoreTable::ClassText(std::int32_t code) const {
+  if (code == kNoClass) return "";
+  if (code >= 0) return std::to_string(code);
+  return class_names_[static_cast<std::size_t>(-1 - code)];
+}
+
+ScoreRow ScoreTable::Row(std::size_t row) const {
+  ScoreRow r{set(row), std::string(path(row)), ClassText(label_[row]), ClassText(pred_[row]), {}};
+  for (const auto& v : values_) r.values.push_back(v[row]);
+  return r;
+}
+
+std::uint32_t ScoreTable::SetIndex(std::string_view name) {
+  if (!set_of_.empty() && sets_[set_of_.back()] == name) return set_of_.back();
+  for (std::size_t i = 0; i < sets_.size(); ++i) {
+    if (sets_[i] == name) return static_cast<std::uint32_t>(i);
+  }
+  sets_.emplace_back(name);
+  return static_cast<std::uint32_t>(sets_.size() - 1);
+}
+
+std::int32_t ScoreTable::ClassCode(std::string_view text) {
+  if (text.empty()) return kNoClass;
+  // Class indices compare as integers: "007" and "7" are the same class. Larger numbers than
+  // fit are kept as names.
+  const std::size_t digits = text.find_first_not_of('0') == std::string_view::npos
+                                 ? 1
+                                 : text.size() - text.find_first_not_of('0');
+  if (digits <= 9 && text.find_first_not_of("0123456789") == std::string_view::npos) {
+    std::int32_t v = 0;
+    for (char c : text) v = v * 10 + (c - '0');
+    return v;
+  }
+  for (std::size_t i = 0; i < class_names_.size(); ++i) {
+    if (class_names_[i] == text) return -1 - static_cast<std::int32_t>(i);
+  }
+  class_names_.emplace_back(text);
+  return -static_cast<std::int32_t>(class_names_.size());
+}
+
+void ScoreTable::AddRow(std::string_view set, std::string_view path, std::string_view label,
+                        std::string_view pred, const double* values) {
+  if (values_.size() != columns.size()) values_.resize(columns.size());
+  set_of_.push_back(SetIndex(set));
+  label_.push_back(ClassCode(label));
+  pred_.push_back(ClassCode(pred));
+  for (std::size_t c = 0; c < columns.size(); ++c) values_[c].push_back(values[c]);
+  if (keep_paths_) {
+    path_bytes_.append(path);
+    path_end_.push_back(path_bytes_.size());
+  }
+}
+
+void ScoreTable::Append(const ScoreTable& other) {
+  if (other.columns != columns) throw Error("internal error: appending a table with other columns");
+  if (values_.size() != columns.size()) values_.resize(columns.size());
+  if (other.size() == 0) return;
+  std::vector<std::uint32_t> set_map;
+  for (const auto& name : other.sets_) {
+    const auto it = std::find(sets_.begin(), sets_.end(), name);
+    set_map.push_back(static_cast<std::uint32_t>(it - sets_.begin()));
+    if (it == sets_.end()) sets_.push_back(name);
+  }
+  std::vector<std::int32_t> class_map;
+  for (const auto& name : other.class_names_) class_map.push_back(ClassCode(name));
+  auto remap = [&](std::int32_t code) {
+    return code >= 0 || code == kNoClass ? code : class_map[static_cast<std::size_t>(-1 - code)];
+  };
+  const std::size_t n = other.size();
+  for (std::size_t r = 0; r < n; ++r) {
+    set_of_.push_back(set_map[other.set_of_[r]]);
+    label_.push_back(remap(other.label_[r]));
+    pred_.push_back(remap(other.pred_[r]));
+  }
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    values_[c].insert(values_[c].end(), other.values_[c].begin(), other.values_[c].end());
+  }
+  if (keep_paths_) {
+    const std::size_t base = path_bytes_.size();
+    path_bytes_ += other.path_bytes_;
+    for (std::size_t e : other.path_end_) path_end_.push_back(base + e);
+    if (other.path_end_.size() != n) path_end_.resize(set_of_.size(), path_bytes_.size());
+  }
+}
+
+void ScoreTable::Reserve(std::size_t rows) {
+  if (values_.size() != columns.size()) values_.resize(columns.size());
+  set_of_.reserve(rows);
+  label_.reserve(rows);
+  pred_.reserve(rows);
+  for (auto& v : values_) v.reserve(rows);
+  if (keep_paths_) path_end_.reserve(rows);
+}
 
 std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set) {
   std::size_t labelled = 0, correct = 0;
-  for (const auto& row : table.rows) {
-    if (row.set != set || row.label.empty() || row.pred.empty()) continue;
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    const std::int32_t label = table.label(r), pred = table.pred(r);
+    if (label == ScoreTable::kNoClass || pred == ScoreTable::kNoClass || table.set(r) != set)
+      continue;
     ++labelled;
-    correct += WithoutLeadingZeros(row.label) == WithoutLeadingZeros(row.pred);
+    correct += label == pred;
   }
   if (labelled == 0) return std::nullopt;
   return static_cast<double>(correct) / labelled;
+}
+
+long ClassCount(const ScoreTable& table, const std::string& set) {
+  long classes = 0;
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    if (table.set(r) != set) continue;
+    for (std::int32_t code : {table.label(r), table.pred(r)}) {
+      if (code >= 0) classes = std::max<long>(classes, code + 1L);
+    }
+  }
+  return classes;
 }
 
 namespace {
@@ -77,78 +171,7 @@ std::string Where(const std::filesystem::path& file, std::size_t line) {
   return "'" + file.string() + "' line " + std::to_string(line);
 }
 
-void ReadOneStream(std::istream& in, const std::filesystem::path& file, ScoreTable* table,
-                   bool first) {
-  CsvReader reader(in);
-  std::vector<std::string> fields;
-  try {
-    if (!reader.Next(&fields)) throw Error("'" + file.string() + "' is empty (expected a header)");
-    for (int i = 0; i < 4; ++i) {
-      if (static_cast<int>(fields.size()) <= i || fields[i] != kScoreKeyColumns[i]) {
-        throw Error(Where(file, 1) + ": header must start with set,path,label,pred (got '" +
-                    (static_cast<int>(fields.size()) > i ? fields[i] : std::string()) +
-                    "' as column " + std::to_string(i + 1) + ")");
-      }
-    }
-    std::vector<std::string> columns(fields.begin() + 4, fields.end());
-    if (columns.empty()) throw Error(Where(file, 1) + ": no score columns after 'pred'");
-    if (first) {
-      table->columns = columns;
-    } else if (columns != table->columns) {
-      throw Error(Where(file, 1) + ": header differs from the first score file's");
-    }
-    while (reader.Next(&fields)) {
-      if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
-      if (fields.size() != columns.size() + 4) {
-        throw Error(Where(file, reader.line()) + ": expected " +
-                    std::to_string(columns.size() + 4) + " fields, got " +
-                    std::to_string(fields.size()));
-      }
-      ScoreRow row{std::move(fields[0]),
-                   std::move(fields[1]),
-                   std::move(fields[2]),
-                   std::move(fields[3]),
-                   {}};
-      row.values.reserve(columns.size());
-      for (std::size_t c = 0; c < columns.size(); ++c) {
-        const std::string& text = fields[c + 4];
-        auto v = ParseDouble(text);
-        if (!v || std::isnan(*v)) {
-          throw Error(Where(file, reader.line()) + " column '" + columns[c] + "': " +
-                      (text.empty()
-                           ? std::string("empty score")
-                           : (v ? std::string("score is NaN") : "not a number: '" + text + "'")));
-        }
-        row.values.push_back(*v);
-      }
-      table->rows.push_back(std::move(row));
-    }
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.rfind("line ", 0) == 0) msg = "'" + file.string() + "' " + msg;  // from CsvReader
-    throw Error(msg);
-  }
-}
-
 }  // namespace
-
-ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files) {
-  ScoreTable table;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    std::ifstream in(files[i], std::ios::binary);
-    if (!in) {
-      throw Error("cannot open score file '" + files[i].string() + "': " + std::strerror(errno));
-    }
-    ReadOneStream(in, files[i], &table, i == 0);
-  }
-  return table;
-}
-
-ScoreTable ParseScoreCsv(std::istream& in, const std::string& source) {
-  ScoreTable table;
-  ReadOneStream(in, source, &table, true);
-  return table;
-}
 
 std::vector<double> ReadScoreColumn(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

@@ -324,6 +324,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   if (card) CheckCard(*card, opt.model_path, result.model_sha256, preset_json);
   int card_column = -1;
   result.table.columns = ScoreColumns(popt.temperatures, card, &card_column);
+  result.table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
 
   // The CSV's stamp, and where a resumed run continues.
   nlohmann::json stamp;
@@ -399,7 +400,9 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
       if (ood && flagged) flagged->Add(row.path);
     }
     if (writer) writer->Write(row);
-    if (out.keep_rows) result.table.rows.push_back(row);
+    if (out.keep_rows) {
+      result.table.AddRow(row.set, row.path, row.label, row.pred, row.values.data());
+    }
   };
   cb.on_batch_end = [&] {
     if (writer) writer->Flush();

@@ -18,15 +18,15 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   auto r = Cli("score -q " + Common() + "--batch-size 5 --workers 1 --input '" + (tmp_ / "id") +
                "' --input other='" + (tmp_ / "far") + "' --output '" + (tmp_ / "s.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
-  ASSERT_EQ(t.rows.size(), 24u);
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"}, {/*keep_paths=*/true});
+  ASSERT_EQ(t.size(), 24u);
   EXPECT_EQ(t.columns,
             (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy"}));
-  EXPECT_EQ(t.rows[0].set, "id");
-  EXPECT_EQ(t.rows[0].path, tmp_ / "id/0_cls/0.pgm");
-  EXPECT_EQ(t.rows[0].label, "0");
-  EXPECT_EQ(t.rows[23].set, "other");
-  EXPECT_EQ(t.rows[23].label, "");
+  EXPECT_EQ(t.Row(0).set, "id");
+  EXPECT_EQ(t.Row(0).path, tmp_ / "id/0_cls/0.pgm");
+  EXPECT_EQ(t.Row(0).label, "0");
+  EXPECT_EQ(t.Row(23).set, "other");
+  EXPECT_EQ(t.Row(23).label, "");
   // Same file whatever the thread count. (The batch size may change the last bits of the
   // logits, since the GEMM blocking changes with it; so it does in PyTorch.)
   auto r2 = Cli("score -q " + Common() + "--batch-size 5 --workers 3 --threads 1 --input '" +
@@ -80,7 +80,7 @@ TEST_F(CliTest, BadImagesAreSkippedOrFatalWithStrict) {
   EXPECT_NE(r.err.find("skipped '" + (tmp_ / "far/zero.png") + "': zero-byte file"),
             std::string::npos)
       << r.err;
-  EXPECT_EQ(ReadScoreFiles({tmp_ / "s.csv"}).rows.size(), 12u);
+  EXPECT_EQ(ReadScoreFiles({tmp_ / "s.csv"}).size(), 12u);
   r = Cli("score --strict " + Common() + "--input '" + (tmp_ / "far") + "' -o '" +
           (tmp_ / "s.csv") + "'");
   EXPECT_EQ(r.exit_code, 3);
@@ -197,7 +197,7 @@ TEST_F(CliTest, CalibratedCardAddsIsOodAndChecksTheModel) {
   const int col = t.ColumnIndex("is_ood");
   ASSERT_GE(col, 0);
   int ood = 0;
-  for (const auto& row : t.rows) ood += row.values[col] == 1.0;
+  for (double v : t.values(col)) ood += v == 1.0;
   EXPECT_EQ(ood, 3);  // 25% of the ID set falls beyond the 75% threshold
   testing::WriteLinearModel(tmp_ / "other.pt", 64, 3, 0.3);
   r = Cli("score --model '" + (tmp_ / "other.pt") + "' --preset '" + (tmp_ / "grey8.json") +
@@ -280,7 +280,7 @@ TEST_F(CliTest, MspCardsReproduceTheirCalibration) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
   int accepted = 0;
-  for (const auto& row : t.rows) accepted += row.values[t.ColumnIndex("is_ood")] == 0.0;
+  for (double v : t.values(t.ColumnIndex("is_ood"))) accepted += v == 0.0;
   EXPECT_EQ(accepted, static_cast<int>(card["tpr_achieved"].get<double>() * 12 + 0.5));
 }
 

@@ -80,10 +80,11 @@ TEST_F(CliTest, FlaggedPathsAreNulTerminated) {
                (tmp_ / "far") + "' -i '" + (tmp_ / "odd") + "' -o '" + (tmp_ / "s.csv") +
                "' --flagged '" + (tmp_ / "flagged") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  const ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"}, {/*keep_paths=*/true});
   std::string want;
   const int col = t.ColumnIndex("is_ood");
-  for (const auto& row : t.rows) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const ScoreRow row = t.Row(i);
     if (row.values[col] == 1.0) want += row.path + std::string(1, '\0');
   }
   EXPECT_FALSE(want.empty());

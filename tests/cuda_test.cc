@@ -75,15 +75,16 @@ TEST_F(CudaTest, ScoreFilesFromCpuAndCudaAgree) {
             0);
   auto r = RunOodscore(common + "--device cuda -o '" + (tmp / "cuda.csv") + "'", tmp.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const ScoreTable a = ReadScoreFiles({tmp / "cpu.csv"}), b = ReadScoreFiles({tmp / "cuda.csv"});
-  ASSERT_EQ(a.rows.size(), 40u);
-  ASSERT_EQ(b.rows.size(), 40u);
-  for (std::size_t i = 0; i < a.rows.size(); ++i) {
-    EXPECT_EQ(a.rows[i].path, b.rows[i].path);
-    EXPECT_EQ(a.rows[i].pred, b.rows[i].pred);
+  const ScoreTable a = ReadScoreFiles({tmp / "cpu.csv"}, {/*keep_paths=*/true}),
+                   b = ReadScoreFiles({tmp / "cuda.csv"}, {/*keep_paths=*/true});
+  ASSERT_EQ(a.size(), 40u);
+  ASSERT_EQ(b.size(), 40u);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a.Row(i).path, b.Row(i).path);
+    EXPECT_EQ(a.Row(i).pred, b.Row(i).pred);
     for (std::size_t c = 0; c < a.columns.size(); ++c) {
-      EXPECT_NEAR(a.rows[i].values[c], b.rows[i].values[c], 1e-4)
-          << a.rows[i].path << " " << a.columns[c];
+      EXPECT_NEAR(a.Row(i).values[c], b.Row(i).values[c], 1e-4)
+          << a.Row(i).path << " " << a.columns[c];
     }
   }
 }

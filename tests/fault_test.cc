@@ -89,7 +89,7 @@ TEST_F(FaultTest, KilledRunsKeepWholeRowsAndTheEarlierReport) {
   const std::string csv = ReadText(tmp_ / "s.csv");
   ASSERT_FALSE(csv.empty());
   EXPECT_EQ(csv.back(), '\n');  // every flushed row is whole
-  const std::size_t rows = ReadScoreFiles({tmp_ / "s.csv"}).rows.size();
+  const std::size_t rows = ReadScoreFiles({tmp_ / "s.csv"}).size();
   EXPECT_GT(rows, 0u);
   EXPECT_LT(rows, 40000u) << "the run finished before it was killed: make it longer";
 
@@ -177,7 +177,7 @@ TEST_F(DiskFullTest, ScoreCutsBackToTheLastWholeRow) {
   const std::string csv = ReadText(disk_ + "/s.csv");
   ASSERT_FALSE(csv.empty());
   EXPECT_EQ(csv.back(), '\n');
-  const std::size_t rows = ReadScoreFiles({disk_ + "/s.csv"}).rows.size();
+  const std::size_t rows = ReadScoreFiles({disk_ + "/s.csv"}).size();
   EXPECT_NE(r.err.find("keeps its first " + std::to_string(rows) + " complete rows"),
             std::string::npos)
       << r.err;

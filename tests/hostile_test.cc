@@ -20,7 +20,7 @@ class HostileTest : public CliTest {
  protected:
   // `timeout` turns a hang into exit 124 instead of a stuck test run.
   testing::RunResult Run(const std::string& args) { return Cli(args); }
-  std::size_t Rows(const std::string& csv) { return ReadScoreFiles({csv}).rows.size(); }
+  std::size_t Rows(const std::string& csv) { return ReadScoreFiles({csv}).size(); }
 };
 
 TEST_F(HostileTest, FifosAndOtherSpecialFilesAreSkippedNotRead) {
@@ -132,7 +132,7 @@ TEST_F(HostileTest, NamesThatAreNotUtf8KeepTheirBytesAndTheReport) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The score CSV keeps the bytes exactly; metrics reads it back.
   const ScoreTable t = ReadScoreFiles({tmp_ / "r/scores.csv"});
-  EXPECT_EQ(t.rows.back().set, odd);
+  EXPECT_EQ(t.Row(t.size() - 1).set, odd);
   // report.json is valid JSON: the name shows U+FFFD, and name_hex / path_hex hold the bytes.
   const auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
   EXPECT_EQ(j["sets"][1]["name"], "n\xEF\xBF\xBDise");

@@ -62,6 +62,12 @@ struct Metrics {
 Metrics ComputeMetrics(const std::vector<double>& id, const std::vector<double>& ood,
                        const MetricOptions& options);
 
+// Sorts scores descending (-0.0 becoming 0.0). Every function here gives the same answer for
+// any order of its inputs, and skips its own sort for inputs in this order: a caller that
+// passes one set to many calls sorts it once. Leaves scores holding a NaN as they are (the
+// calls then name the NaN's index).
+void SortDescending(std::vector<double>* scores);
+
 // The threshold a deployment would use, from ID scores alone: the k-th largest ID score with
 // k the smallest integer with k / n >= tpr (so 0.95 * 20 gives k = 19, not 20), and the
 // achieved TPR #{id >= threshold} / n (> tpr when the threshold is tied). Throws like

@@ -7,12 +7,15 @@
 #ifndef OODSCORE_SCORE_TABLE_H_
 #define OODSCORE_SCORE_TABLE_H_
 
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <istream>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace oodscore {
@@ -20,34 +23,86 @@ namespace oodscore {
 // The four leading columns every score file has.
 extern const char* const kScoreKeyColumns[4];  // "set", "path", "label", "pred"
 
+// One row as text and numbers: what ScoreWriter writes, and ScoreTable::Row() gives back.
 struct ScoreRow {
   std::string set, path, label, pred;
   std::vector<double> values;  // aligned with ScoreTable::columns
 };
 
-struct ScoreTable {
-  std::vector<std::string> columns;  // the score columns, after "pred", in file order
-  std::vector<ScoreRow> rows;
+// A score file in memory, by column: a few bytes a row, no string per row. Labels and
+// predictions are class codes: a class index (digits, compared as integers: "07" is 7), an
+// interned class name, or none (an empty field).
+class ScoreTable {
+ public:
+  static constexpr std::int32_t kNoClass = INT32_MIN;
 
+  std::vector<std::string> columns;  // the score columns, after "pred", in file order
+
+  std::size_t size() const { return set_of_.size(); }
   // Index of a score column, or -1.
   int ColumnIndex(const std::string& name) const;
   // Set names in order of first appearance.
-  std::vector<std::string> SetNames() const;
+  const std::vector<std::string>& SetNames() const { return sets_; }
   // Raw values of one column for the rows of one set, in row order.
   std::vector<double> Column(const std::string& set, int column) const;
+  // All of one column, in row order.
+  const std::vector<double>& values(int column) const { return values_[column]; }
+  const std::string& set(std::size_t row) const { return sets_[set_of_[row]]; }
+  std::int32_t label(std::size_t row) const { return label_[row]; }
+  std::int32_t pred(std::size_t row) const { return pred_[row]; }
+  // The path; "" unless the table keeps paths (built in memory, or read with keep_paths).
+  std::string_view path(std::size_t row) const;
+  bool keeps_paths() const { return keep_paths_; }
+  // A class code as text ("" for none).
+  std::string ClassText(std::int32_t code) const;
+  ScoreRow Row(std::size_t row) const;
+
+  // Appends a row (values aligned with columns; with paths kept, path is stored).
+  void AddRow(std::string_view set, std::string_view path, std::string_view label,
+              std::string_view pred, const double* values);
+  // Appends every row of `other`, which must have the same columns.
+  void Append(const ScoreTable& other);
+  void KeepPaths(bool keep) { keep_paths_ = keep; }
+  void Reserve(std::size_t rows);
+
+ private:
+  std::uint32_t SetIndex(std::string_view name);
+  std::int32_t ClassCode(std::string_view text);
+
+  std::vector<std::string> sets_;
+  std::vector<std::uint32_t> set_of_;
+  std::vector<std::vector<double>> values_;  // [column][row]
+  std::vector<std::int32_t> label_, pred_;
+  std::vector<std::string> class_names_;     // code -1 - i is class_names_[i]
+  bool keep_paths_ = true;
+  std::string path_bytes_;
+  std::vector<std::size_t> path_end_;        // path r is path_bytes_[path_end_[r-1], path_end_[r])
 };
 
-// Share of the set's rows whose pred equals their label (compared as integers: "07" equals
-// "7"), over the rows that have both; nullopt when none has.
+// Share of the set's rows whose pred equals their label, over the rows that have both;
+// nullopt when none has.
 std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set);
 
-// Reads and pools score files (shards). Every file must have the same header.
-// Throws oodscore::Error naming file, line and column on a missing column, a non-numeric
-// or NaN score, or a row with the wrong number of fields.
-ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files);
+// The largest class index among the set's labels and predictions, plus one (0 when none).
+long ClassCount(const ScoreTable& table, const std::string& set);
 
-// Parses one score CSV from a stream; `source` names it in messages.
-ScoreTable ParseScoreCsv(std::istream& in, const std::string& source);
+struct ScoreReadOptions {
+  bool keep_paths = false;  // paths cost memory; only resume needs them
+  int threads = 0;          // parse threads for large files; 0 = the number of cores
+  std::size_t block_bytes = 0;  // bytes read at a time; 0 = 32 MiB (tests use tiny blocks)
+};
+
+// Reads and pools score files (shards), in the order given. Every file must have the same
+// header. Reads in large blocks, parsing them on several threads; RFC 4180 quoting (fields
+// with commas, quotes, line breaks), LF or CRLF, a UTF-8 byte order mark. Throws
+// oodscore::Error naming file, line and column on a missing column, a non-numeric or NaN
+// score, or a row with the wrong number of fields.
+ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files,
+                          const ScoreReadOptions& options = {});
+
+// Parses one score CSV held in memory; `source` names it in messages.
+ScoreTable ParseScoreCsv(std::string_view text, const std::string& source,
+                         const ScoreReadOptions& options = {});
 
 // Reads a plain column of scores (one number per line; blank lines and lines starting with
 // '#' are skipped; a header line that is not a number is allowed on line 1 only).

@@ -1,5 +1,7 @@
 #include "fuzz_targets.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -35,9 +37,34 @@ void Expecting(F f) {
 
 void ScoreCsv(const std::uint8_t* data, std::size_t size) {
   Expecting([&] {
-    std::istringstream in(Text(data, size));
-    const ScoreTable t = ParseScoreCsv(in, "fuzz.csv");
-    for (const auto& s : t.SetNames()) LabelAccuracy(t, s);
+    const std::string text = Text(data, size);
+    // Read in one block, and in tiny blocks parsed on three threads: the same table, or the
+    // same error.
+    std::string error_one, error_tiny;
+    ScoreTable one, tiny;
+    try {
+      one = ParseScoreCsv(text, "fuzz.csv");
+    } catch (const Error& e) {
+      error_one = e.what();
+    }
+    try {
+      tiny = ParseScoreCsv(text, "fuzz.csv", {/*keep_paths=*/true, /*threads=*/3, /*block_bytes=*/16});
+    } catch (const Error& e) {
+      error_tiny = e.what();
+    }
+    if (error_one != error_tiny) {
+      std::fprintf(stderr, "one block: '%s'\ntiny blocks: '%s'\n", error_one.c_str(),
+                   error_tiny.c_str());
+      std::abort();
+    }
+    if (!error_one.empty()) throw Error(error_one);
+    if (one.size() != tiny.size() || one.SetNames() != tiny.SetNames()) std::abort();
+    for (std::size_t r = 0; r < one.size(); ++r) {
+      const ScoreRow a = one.Row(r), b = tiny.Row(r);
+      if (a.set != b.set || a.label != b.label || a.pred != b.pred || a.values != b.values)
+        std::abort();
+    }
+    for (const auto& s : one.SetNames()) LabelAccuracy(one, s);
   });
 }
 
