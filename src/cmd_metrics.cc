@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "oodscore/error.h"
 #include "oodscore/suggest.h"
+#include "shards.h"
 
 namespace oodscore {
 
@@ -44,6 +45,7 @@ std::string PlainColumn(const MetricsCommand& cmd) {
 int RunMetrics(MetricsCommand& cmd) {
   const auto start = std::chrono::steady_clock::now();
   ScoreTable table;
+  MergedScores merged;  // score files: with shard stamps, checked and in shard order
   std::string id_name;
   std::vector<std::string> ood_names;
   if (!cmd.id_files.empty() || !cmd.ood_files.empty()) {
@@ -71,7 +73,8 @@ int RunMetrics(MetricsCommand& cmd) {
   } else {
     if (cmd.files.empty()) throw UsageError("no score files given");
     if (cmd.id.empty()) throw UsageError("--id NAME is required: which set is in-distribution");
-    table = ReadScoreFiles(cmd.files);
+    merged = ReadMergedScores(cmd.files);
+    table = std::move(merged.table);
     const auto sets = table.SetNames();
     bool found = false;
     for (const auto& s : sets) found = found || s == cmd.id;
@@ -110,17 +113,22 @@ int RunMetrics(MetricsCommand& cmd) {
   const long classes = ClassCount(table, id_name);
   table = ScoreTable();  // the report needs only `input` now: free the rows before sorting
   Report report = BuildReport(input);
+  if (merged.stamped) UseStampedCounts(merged, &report);
   report.id_accuracy = accuracy;
   if (report.id_accuracy) {
     const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(classes));
     if (!w.empty()) report.warnings.push_back(w);
   }
   std::vector<std::string> files;
-  for (const auto& f : cmd.files) files.push_back(f.string());
+  for (const auto& f : merged.files) files.push_back(f.string());
   report.run = {{"command", "metrics"},
                 {"score_files", files},
                 {"id_files", cmd.id_files},
                 {"ood_files", cmd.ood_files}};
+  if (merged.stamped) {
+    report.run["shards"] = merged.files.size();
+    report.run["score_stamp"] = merged.stamp;
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ReportFolder folder(cmd.report.out_dir);

@@ -14,6 +14,7 @@ struct ScoreCommand {
   std::string card;
   std::string flagged;
   bool resume = false;
+  std::string shard;
 };
 
 int RunScore(const ScoreCommand& cmd) {
@@ -40,6 +41,13 @@ int RunScore(const ScoreCommand& cmd) {
   outputs.resume = cmd.resume;
   if (cmd.resume && !outputs.stamp) {
     throw UsageError("--resume needs -o FILE: a plain file to continue");
+  }
+  if (!cmd.shard.empty()) {
+    outputs.shard = ParseShard(cmd.shard);
+    if (!outputs.stamp) {
+      throw UsageError("--shard needs -o FILE: each shard writes its CSV and a stamp beside it "
+                       "(FILE.json) that the merge checks");
+    }
   }
   if (!cmd.card.empty()) outputs.card = ReadCard(cmd.card);
   auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
@@ -73,11 +81,19 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_flag("--resume", cmd->resume,
                 "continue -o FILE where a killed run stopped, if its stamp (FILE.json) matches "
                 "this run; the finished file equals an uninterrupted run's");
+  sub->add_option("--shard", cmd->shard,
+                  "I/N: score only shard I (0-based) of N, a contiguous run of whole batches over "
+                  "all inputs; auto = from a Slurm array task (SLURM_ARRAY_TASK_ID, "
+                  "SLURM_ARRAY_TASK_COUNT), auto/N = index from Slurm or Kubernetes' "
+                  "JOB_COMPLETION_INDEX. Merge the shard CSVs with `metrics` or `eval "
+                  "--from-scores`");
   sub->footer(HelpFooter(
       {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
        "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
        "    xargs -0 -r mv -t quarantine/",
-       "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -"}));
+       "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -",
+       "oodscore score --model m.pt --preset cifar10 -i cifar10=test/ -i svhn=svhn/ --shard 2/8 "
+       "-o shards/2.csv"}));
   sub->callback([cmd, exit_code, app] {
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     *exit_code = RunScore(*cmd);

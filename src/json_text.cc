@@ -122,4 +122,18 @@ void AddNameField(nlohmann::json* object, const std::string& key, const std::str
   (*object)[key + "_hex"] = hex;
 }
 
+std::string ReadNameField(const nlohmann::json& object, const std::string& key) {
+  const auto hex = object.find(key + "_hex");
+  if (hex != object.end() && hex->is_string()) {
+    const std::string& h = hex->get_ref<const std::string&>();
+    std::string out;
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+      out.push_back(static_cast<char>(nibble(h[i]) * 16 + nibble(h[i + 1])));
+    return out;
+  }
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace oodscore

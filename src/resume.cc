@@ -77,6 +77,15 @@ ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
   const std::size_t reached = index.empty() ? 0 : index.back() + 1;
   plan.done = reached / batch * batch;  // back to a batch boundary
   while (plan.rows < index.size() && index[plan.rows] < plan.done) ++plan.rows;
+  plan.rows_per_set.assign(sets.size(), 0);
+  for (std::size_t r = 0; r < plan.rows; ++r) {
+    for (std::size_t s = 0; s < sets.size(); ++s) {
+      if (sets[s].name == table.set(r)) {
+        ++plan.rows_per_set[s];
+        break;
+      }
+    }
+  }
   // Rewrite the file with the kept rows, byte for byte as they were written.
   const std::string tmp = csv_path + ".resume-tmp";
   {

@@ -27,6 +27,7 @@ struct ResumePlan {
   std::size_t done = 0;  // samples (all sets in order, as the pipeline takes them) in the file
   std::size_t rows = 0;  // rows kept in the file
   bool complete = false;
+  std::vector<std::size_t> rows_per_set;  // rows kept, per set (aligned with the sets)
 };
 
 // Checks csv_path's stamp against `stamp` (this run's, without "complete"), then cuts the CSV

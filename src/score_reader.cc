@@ -389,11 +389,14 @@ ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files,
                           const ScoreReadOptions& options) {
   ScoreTable table;
   table.KeepPaths(options.keep_paths);
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    FileSource file(files[i]);
-    ReadOne(file, files[i].string(), options, &table, i == 0);
-  }
+  for (const auto& f : files) AppendScoreFile(f, options, &table);
   return table;
+}
+
+void AppendScoreFile(const std::filesystem::path& path, const ScoreReadOptions& options,
+                     ScoreTable* table) {
+  FileSource file(path);
+  ReadOne(file, path.string(), options, table, table->columns.empty());
 }
 
 ScoreTable ParseScoreCsv(std::string_view text, const std::string& source,

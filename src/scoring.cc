@@ -247,7 +247,7 @@ nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<Sampl
                               const std::optional<DetectorCard>& card) {
   nlohmann::json inputs = nlohmann::json::array();
   for (const auto& s : sets) {
-    nlohmann::json in = {{"found", s.samples.size()}};
+    nlohmann::json in = {{"found", s.samples.size()}, {"classes", s.classes.size()}};
     AddNameField(&in, "name", s.name);
     if (!s.samples.empty()) {
       AddNameField(&in, "first", s.samples.front().path);
@@ -266,6 +266,34 @@ nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<Sampl
           {"max_image_pixels", popt.max_image_pixels},
           {"card", card ? CardJson(*card) : nlohmann::json(nullptr)},
           {"inputs", inputs}};
+}
+
+// Marks the stamp complete with this run's rows and, per set, its counts and the first and
+// last index within the set (a shard's part of each set).
+// The counts are exact after a --resume too (rows kept plus rows added); the skipped files
+// listed are those of the last run.
+void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine,
+                 const PipelineStats& stats, const ResumePlan& plan, nlohmann::json* stamp) {
+  std::size_t rows = 0;
+  nlohmann::json counts = nlohmann::json::array();
+  for (std::size_t s = 0; s < mine.size(); ++s) {
+    SetCounts c{mine[s].name, mine[s].samples.size(), 0, 0};
+    if (s < plan.rows_per_set.size()) c.scored += plan.rows_per_set[s];
+    if (s < stats.sets.size()) c.scored += stats.sets[s].scored;
+    c.skipped = c.found - std::min(c.found, c.scored);
+    rows += c.scored;
+    nlohmann::json j = SetCountsJson(c, stats.skipped);
+    if (stamp->contains("shard") && !mine[s].samples.empty()) {
+      j["first_index"] = mine[s].offset;
+      j["last_index"] = mine[s].offset + mine[s].samples.size() - 1;
+    }
+    counts.push_back(j);
+  }
+  (*stamp)["complete"] = true;
+  (*stamp)["num_classes"] = stats.num_classes;
+  (*stamp)["rows"] = rows;
+  (*stamp)["sets"] = counts;
+  WriteFileAtomic(StampPath(csv_path), DumpJson(*stamp) + "\n");
 }
 
 nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, const Model& model,
@@ -326,33 +354,65 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   result.table.columns = ScoreColumns(popt.temperatures, card, &card_column);
   result.table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
 
+  // This shard's samples (all of them without --shard).
+  std::size_t total = 0;
+  for (const auto& s : sets) total += s.samples.size();
+  std::vector<SampleSet> shard_sets;
+  const std::vector<SampleSet>* mine = &sets;
+  ShardRange range{0, total};
+  if (out.shard) {
+    range = RangeOfShard(total, static_cast<std::size_t>(popt.batch_size), *out.shard);
+    shard_sets = SliceSets(sets, range);
+    mine = &shard_sets;
+    spdlog::info("shard {}/{}: samples {}..{} of {}", out.shard->index, out.shard->count,
+                 range.begin, range.end, total);
+  }
   // The CSV's stamp, and where a resumed run continues.
   nlohmann::json stamp;
   ResumePlan plan;
   std::vector<SampleSet> remaining;
-  const std::vector<SampleSet>* to_score = &sets;
-  std::size_t total = 0;
-  for (const auto& s : sets) total += s.samples.size();
+  const std::vector<SampleSet>* to_score = mine;
+  const std::size_t mine_total = range.end - range.begin;
   if (out.stamp) {
     stamp = ScoreFileStamp(opt, sets, result, popt, preset_json, card);
+    if (out.shard) {
+      stamp["shard"] = {{"index", out.shard->index},
+                        {"count", out.shard->count},
+                        {"begin", range.begin},
+                        {"end", range.end}};
+    }
     if (out.resume && std::filesystem::exists(out.csv_path, ec)) {
-      plan = PlanResume(out.csv_path, stamp, sets, static_cast<std::size_t>(popt.batch_size),
+      plan = PlanResume(out.csv_path, stamp, *mine, static_cast<std::size_t>(popt.batch_size),
                         result.table.columns);
       spdlog::info("--resume: '{}' holds {} rows; continuing after sample {} of {}", out.csv_path,
-                   plan.rows, plan.done, total);
+                   plan.rows, plan.done, mine_total);
     }
-    if (plan.done == total) {
-      stamp["complete"] = true;
-      WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
+    if (plan.complete) {
       spdlog::info("--resume: '{}' is already complete", out.csv_path);
       return result;
     }
+    stamp["model_path"] = opt.model_path;
     stamp["complete"] = false;
     WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
     if (plan.done > 0) {
-      remaining = Remaining(sets, plan.done);
+      remaining = Remaining(*mine, plan.done);
       to_score = &remaining;
     }
+  }
+  if (plan.done == mine_total && mine_total > 0) {
+    // Every row was written before the run was stopped; only the stamp was left to finish.
+    FinishStamp(out.csv_path, *mine, result.stats, plan, &stamp);
+    return result;
+  }
+  if (mine_total == 0 && out.shard) {
+    // More shards than batches: this one has nothing to score, and says so in its stamp.
+    spdlog::warn("shard {}/{} has no samples ({} samples make {} batch(es) of {})",
+                 out.shard->index, out.shard->count, total,
+                 (total + popt.batch_size - 1) / popt.batch_size, popt.batch_size);
+    if (!out.csv_path.empty()) ScoreWriter(out.csv_path, result.table.columns).Close();
+    for (const auto& s : *mine) result.stats.sets.push_back({s.name, 0, 0, 0});
+    if (out.stamp) FinishStamp(out.csv_path, *mine, result.stats, plan, &stamp);
+    return result;
   }
 
   ModelOptions model_opt = opt.model;
@@ -416,13 +476,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   }
   if (writer) writer->Close();
   if (flagged) flagged->Flush();
-  if (out.stamp) {
-    std::size_t rows = plan.rows;
-    for (const auto& c : result.stats.sets) rows += c.scored;
-    stamp["complete"] = true;
-    stamp["rows"] = rows;
-    WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
-  }
+  if (out.stamp) FinishStamp(out.csv_path, *mine, result.stats, plan, &stamp);
 
   for (const auto& s : sets) result.classes.push_back(s.classes);
   for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);

@@ -15,6 +15,7 @@
 #include "oodscore/pipeline.h"
 #include "oodscore/preset.h"
 #include "oodscore/score_table.h"
+#include "shards.h"
 
 namespace oodscore {
 
@@ -49,6 +50,7 @@ struct ScoringOutputs {
   std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
   bool stamp = false;   // write the run stamp csv_path.json (src/resume.h)
   bool resume = false;  // continue csv_path if its stamp matches (src/resume.h)
+  std::optional<ShardSpec> shard;  // score only this shard's samples (src/shards.h); needs stamp
 };
 
 struct ScoringResult {

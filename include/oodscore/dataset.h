@@ -26,6 +26,7 @@ struct SampleSet {
   std::vector<Sample> samples;
   std::vector<std::string> classes;   // folder classes in label order (ImageFolder); may be empty
   std::vector<std::string> warnings;  // things the caller should log (files ignored, ...)
+  std::size_t offset = 0;  // index of samples[0] in the whole set (a shard holds a slice)
 };
 
 // True for the extensions torchvision's ImageFolder accepts (case-insensitive):

@@ -36,6 +36,10 @@ std::size_t Utf8SequenceLength(std::string_view s, std::size_t i);
 // U+FFFD where a byte was not UTF-8).
 void AddNameField(nlohmann::json* object, const std::string& key, const std::string& name);
 
+// The exact bytes AddNameField stored: from "<key>_hex" when present, else "<key>"; "" when
+// neither is there.
+std::string ReadNameField(const nlohmann::json& object, const std::string& key);
+
 }  // namespace oodscore
 
 #endif  // OODSCORE_JSON_TEXT_H_

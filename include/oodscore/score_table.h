@@ -100,6 +100,11 @@ struct ScoreReadOptions {
 ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files,
                           const ScoreReadOptions& options = {});
 
+// Reads one more score file into *table, whose columns it sets when the table has none, and
+// must match otherwise. Throws like ReadScoreFiles.
+void AppendScoreFile(const std::filesystem::path& file, const ScoreReadOptions& options,
+                     ScoreTable* table);
+
 // Parses one score CSV held in memory; `source` names it in messages.
 ScoreTable ParseScoreCsv(std::string_view text, const std::string& source,
                          const ScoreReadOptions& options = {});
