@@ -23,5 +23,8 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_DIR="$BUILD_DIR" scripts/setup.sh
+# The Slurm test's cluster and data (tests/ CMake test slurm_recipe, scripts/test_slurm.sh).
+. scripts/lib.sh
+install_missing test slurm-wlm munge dataset-fashion-mnist python3
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" "$@"
