@@ -1,10 +1,6 @@
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <cstdio>
-#include <exception>
-#include <mutex>
-#include <thread>
 #include <iostream>
 
 #include "cli.h"
@@ -14,6 +10,7 @@
 #include "oodscore/html_report.h"
 #include "oodscore/json_text.h"
 #include "oodscore/junit.h"
+#include "oodscore/parallel.h"
 #include "oodscore/suggest.h"
 
 namespace oodscore {
@@ -203,24 +200,7 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
   for (auto& set : in.ood) {
     for (auto& v : set.oriented) columns.push_back(&v);
   }
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr failure;  // bad_alloc in a thread: rethrown here
-  std::mutex failure_mutex;
-  auto sort_some = [&] {
-    try {
-      for (std::size_t i; (i = next++) < columns.size();) SortDescending(columns[i]);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(failure_mutex);
-      failure = std::current_exception();
-    }
-  };
-  std::vector<std::thread> threads;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned t = 1; t < std::min<std::size_t>(cores, columns.size()); ++t)
-    threads.emplace_back(sort_some);
-  sort_some();
-  for (auto& t : threads) t.join();
-  if (failure) std::rethrow_exception(failure);
+  ParallelFor(columns.size(), [&](std::size_t i) { SortDescending(columns[i]); });
   return in;
 }
 

@@ -1,3 +1,4 @@
+#include "oodscore/parallel.h"
 #include "oodscore/html_report.h"
 
 #include <algorithm>
@@ -355,7 +356,10 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
     h += "</table></div>\n";
   }
 
-  for (std::size_t s = 0; s < report.scores.size(); ++s) {
+  // One section per score, made on every core (histograms and ROC curves walk every score).
+  std::vector<std::string> sections(report.scores.size());
+  ParallelFor(sections.size(), [&](std::size_t s) {
+    std::string& h = sections[s];
     const ScoreInfo& info = report.scores[s];
     const bool open = std::find(open_scores.begin(), open_scores.end(), info.name) !=
                       open_scores.end();
@@ -380,7 +384,8 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
            "</figure>\n";
     }
     h += "<figure>" + RocSvg(report, input, s) + "</figure>\n</details>\n";
-  }
+  });
+  for (const auto& section : sections) h += section;
 
   h += "<h2>Sets</h2><div class=\"scroll\"><table>" +
        Row({"set", "role", "found", "scored", "skipped"}, "th");

@@ -79,7 +79,6 @@ bool IsSortedDescending(const std::vector<double>& v) {
 // faster than std::sort at 10M, for one extra buffer.
 std::vector<double> SortedDescending(const std::vector<double>& v) {
   const std::size_t n = v.size();
-  if (IsSortedDescending(v)) return v;  // SortDescending() was called: one copy, no sort
   if (n < (1 << 14)) {
     std::vector<double> out(n);
     std::transform(v.begin(), v.end(), out.begin(), [](double x) { return x + 0.0; });
@@ -111,11 +110,20 @@ std::vector<double> SortedDescending(const std::vector<double>& v) {
   return out;
 }
 
-// Sorts both sets, on two threads when they are large enough to pay for one.
-void SortBoth(const std::vector<double>& id, const std::vector<double>& ood,
-              std::vector<double>* id_sorted, std::vector<double>* ood_sorted) {
+// Both sets in descending order: each input itself when it is already (SortDescending()),
+// else a sorted copy in its store; two copies are made on two threads when both are large.
+struct SortedPair {
+  const std::vector<double>& id;
+  const std::vector<double>& ood;
+};
+SortedPair SortBoth(const std::vector<double>& id, const std::vector<double>& ood,
+                    std::vector<double>* id_sorted, std::vector<double>* ood_sorted) {
+  const bool id_done = IsSortedDescending(id), ood_done = IsSortedDescending(ood);
   constexpr std::size_t kThreadMin = 1 << 16;
-  if (id.size() >= kThreadMin && ood.size() >= kThreadMin) {
+  if (id_done || ood_done) {
+    if (!id_done) *id_sorted = SortedDescending(id);
+    if (!ood_done) *ood_sorted = SortedDescending(ood);
+  } else if (id.size() >= kThreadMin && ood.size() >= kThreadMin) {
     std::exception_ptr failure;  // e.g. bad_alloc: rethrown here, never lost in the thread
     std::thread t([&] {
       try {
@@ -136,6 +144,7 @@ void SortBoth(const std::vector<double>& id, const std::vector<double>& ood,
     *id_sorted = SortedDescending(id);
     *ood_sorted = SortedDescending(ood);
   }
+  return {id_done ? id : *id_sorted, ood_done ? ood : *ood_sorted};
 }
 
 struct UnitWeight {
@@ -388,8 +397,9 @@ Metrics ComputeMetrics(const std::vector<double>& id, const std::vector<double>&
     throw Error("score sets too large for exact pair counts: " + std::to_string(id.size()) + " x " +
                 std::to_string(ood.size()));
   }
-  std::vector<double> a, b;
-  SortBoth(id, ood, &a, &b);
+  std::vector<double> id_store, ood_store;
+  const SortedPair sorted = SortBoth(id, ood, &id_store, &ood_store);
+  const std::vector<double>&a = sorted.id, &b = sorted.ood;
   Accumulator acc(a.size(), b.size(), options.tpr, options.convention, /*areas=*/true);
   WalkDescending(a, b, UnitWeight(), UnitWeight(),
                  [&](double v, Count ca, Count cb) { acc.Add(v, ca, cb); });
@@ -426,8 +436,9 @@ std::vector<RocPoint> RocCurve(const std::vector<double>& id, const std::vector<
   if (max_points < 2) {
     throw Error("roc curve needs max_points >= 2, got " + std::to_string(max_points), kExitUsage);
   }
-  std::vector<double> a, b;
-  SortBoth(id, ood, &a, &b);
+  std::vector<double> id_store, ood_store;
+  const SortedPair sorted = SortBoth(id, ood, &id_store, &ood_store);
+  const std::vector<double>&a = sorted.id, &b = sorted.ood;
   std::size_t total = 1;  // (0, 0), then one vertex per distinct score
   WalkDescending(a, b, UnitWeight(), UnitWeight(), [&](double, Count, Count) { ++total; });
   const double nid = static_cast<double>(a.size()), nood = static_cast<double>(b.size());

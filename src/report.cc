@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "oodscore/parallel.h"
+
 #include "oodscore/error.h"
 #include "oodscore/format.h"
 #include "oodscore/json_text.h"
@@ -25,17 +27,26 @@ Report BuildReport(const ReportInput& input) {
   }
   r.mean.assign(input.scores.size(), Metrics{});
   for (const SetScores& set : input.ood) {
+    if (set.oriented.at(0).empty()) throw Error("OOD set '" + set.name + "' has no samples");
+  }
+  // Every (OOD set, score) pair at once, on every core.
+  const std::size_t n_scores = input.scores.size();
+  std::vector<Metrics> pairs(input.ood.size() * n_scores);
+  ParallelFor(pairs.size(), [&](std::size_t i) {
+    const SetScores& set = input.ood[i / n_scores];
+    const std::size_t s = i % n_scores;
+    try {
+      pairs[i] = ComputeMetrics(input.id.oriented[s], set.oriented[s], input.options);
+    } catch (const Error& e) {
+      throw Error("set '" + set.name + "', score '" + input.scores[s].name + "': " + e.what());
+    }
+  });
+  for (std::size_t o = 0; o < input.ood.size(); ++o) {
+    const SetScores& set = input.ood[o];
     Report::OodResult res;
     res.name = set.name;
     res.n = set.oriented.at(0).size();
-    if (res.n == 0) throw Error("OOD set '" + set.name + "' has no samples");
-    for (std::size_t s = 0; s < input.scores.size(); ++s) {
-      try {
-        res.metrics.push_back(ComputeMetrics(input.id.oriented[s], set.oriented[s], input.options));
-      } catch (const Error& e) {
-        throw Error("set '" + set.name + "', score '" + input.scores[s].name + "': " + e.what());
-      }
-    }
+    res.metrics.assign(pairs.begin() + o * n_scores, pairs.begin() + (o + 1) * n_scores);
     r.sets.push_back({set.name, res.n, res.n, 0});
     for (std::size_t s = 0; s < input.scores.size(); ++s) {
       const double auroc = res.metrics[s].auroc;

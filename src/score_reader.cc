@@ -396,6 +396,7 @@ ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files,
 void AppendScoreFile(const std::filesystem::path& path, const ScoreReadOptions& options,
                      ScoreTable* table) {
   FileSource file(path);
+  if (table->size() == 0) table->KeepPaths(options.keep_paths);
   ReadOne(file, path.string(), options, table, table->columns.empty());
 }
 

@@ -101,7 +101,8 @@ ScoreTable ReadScoreFiles(const std::vector<std::filesystem::path>& files,
                           const ScoreReadOptions& options = {});
 
 // Reads one more score file into *table, whose columns it sets when the table has none, and
-// must match otherwise. Throws like ReadScoreFiles.
+// must match otherwise (an empty table also takes options.keep_paths). Throws like
+// ReadScoreFiles.
 void AppendScoreFile(const std::filesystem::path& file, const ScoreReadOptions& options,
                      ScoreTable* table);
 
