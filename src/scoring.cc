@@ -331,90 +331,108 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
       {"images_per_second", secs > 0 ? scored / secs : 0.0}};
 }
 
-}  // namespace
-
-ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                         const ScoringOutputs& out) {
-  const std::optional<DetectorCard>& card = out.card;
-  ScoringResult result;
-  // Cheap checks before the expensive model load.
-  result.preset = ResolvePreset(opt, sets, card);
-  const nlohmann::json preset_json = result.preset.json.empty()
-                                         ? nlohmann::json(nullptr)
-                                         : nlohmann::json::parse(result.preset.json);
-  PipelineOptions popt = opt.pipeline;
-  popt.temperatures = Temperatures(opt, card);
+// Step 1, cheap checks before the expensive model load: preset, temperatures, the model's
+// SHA-256, the card, the columns.
+struct RunSetup {
+  PipelineOptions pipeline;
+  nlohmann::json preset_json;
+  int card_column = -1;
+};
+RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                    const ScoringOutputs& out, ScoringResult* result) {
+  RunSetup setup;
+  result->preset = ResolvePreset(opt, sets, out.card);
+  setup.preset_json = result->preset.json.empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json::parse(result->preset.json);
+  setup.pipeline = opt.pipeline;
+  setup.pipeline.temperatures = Temperatures(opt, out.card);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
     throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
   }
-  result.model_sha256 = Sha256File(opt.model_path);
-  if (card) CheckCard(*card, opt.model_path, result.model_sha256, preset_json);
-  int card_column = -1;
-  result.table.columns = ScoreColumns(popt.temperatures, card, &card_column);
-  result.table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
+  result->model_sha256 = Sha256File(opt.model_path);
+  if (out.card) CheckCard(*out.card, opt.model_path, result->model_sha256, setup.preset_json);
+  result->table.columns = ScoreColumns(setup.pipeline.temperatures, out.card, &setup.card_column);
+  result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
+  return setup;
+}
 
-  // This shard's samples (all of them without --shard).
+// Step 2, which samples this run scores: the shard's slice (all without --shard), less what
+// a resumed CSV already holds; and the CSV's stamp, written before the first row.
+struct WorkPlan {
+  const std::vector<SampleSet>* all = nullptr;
+  std::vector<SampleSet> shard_sets, remaining;
+  bool sliced = false, resumed = false;
+  ShardRange range;
+  ResumePlan resume;
+  nlohmann::json stamp;
+  bool finished = false;  // nothing left to score (a complete CSV, or an empty shard)
+
+  const std::vector<SampleSet>& mine() const { return sliced ? shard_sets : *all; }
+  const std::vector<SampleSet>& to_score() const { return resumed ? remaining : mine(); }
+  std::size_t size() const { return range.end - range.begin; }
+};
+
+void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+              const ScoringOutputs& out, const ScoringResult& result, const RunSetup& setup,
+              WorkPlan* work) {
+  const std::size_t batch = static_cast<std::size_t>(setup.pipeline.batch_size);
   std::size_t total = 0;
   for (const auto& s : sets) total += s.samples.size();
-  std::vector<SampleSet> shard_sets;
-  const std::vector<SampleSet>* mine = &sets;
-  ShardRange range{0, total};
+  work->all = &sets;
+  work->range = {0, total};
   if (out.shard) {
-    range = RangeOfShard(total, static_cast<std::size_t>(popt.batch_size), *out.shard);
-    shard_sets = SliceSets(sets, range);
-    mine = &shard_sets;
+    work->range = RangeOfShard(total, batch, *out.shard);
+    work->shard_sets = SliceSets(sets, work->range);
+    work->sliced = true;
     spdlog::info("shard {}/{}: samples {}..{} of {}", out.shard->index, out.shard->count,
-                 range.begin, range.end, total);
+                 work->range.begin, work->range.end, total);
   }
-  // The CSV's stamp, and where a resumed run continues.
-  nlohmann::json stamp;
-  ResumePlan plan;
-  std::vector<SampleSet> remaining;
-  const std::vector<SampleSet>* to_score = mine;
-  const std::size_t mine_total = range.end - range.begin;
   if (out.stamp) {
-    stamp = ScoreFileStamp(opt, sets, result, popt, preset_json, card);
+    work->stamp =
+        ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card);
     if (out.shard) {
-      stamp["shard"] = {{"index", out.shard->index},
-                        {"count", out.shard->count},
-                        {"begin", range.begin},
-                        {"end", range.end}};
+      work->stamp["shard"] = {{"index", out.shard->index},
+                              {"count", out.shard->count},
+                              {"begin", work->range.begin},
+                              {"end", work->range.end}};
     }
+    std::error_code ec;
     if (out.resume && std::filesystem::exists(out.csv_path, ec)) {
-      plan = PlanResume(out.csv_path, stamp, *mine, static_cast<std::size_t>(popt.batch_size),
-                        result.table.columns);
+      work->resume = PlanResume(out.csv_path, work->stamp, work->mine(), batch,
+                                result.table.columns);
       spdlog::info("--resume: '{}' holds {} rows; continuing after sample {} of {}", out.csv_path,
-                   plan.rows, plan.done, mine_total);
+                   work->resume.rows, work->resume.done, work->size());
+      if (work->resume.complete) {
+        spdlog::info("--resume: '{}' is already complete", out.csv_path);
+        work->finished = true;
+        return;
+      }
     }
-    if (plan.complete) {
-      spdlog::info("--resume: '{}' is already complete", out.csv_path);
-      return result;
-    }
-    stamp["model_path"] = opt.model_path;
-    stamp["complete"] = false;
-    WriteFileAtomic(StampPath(out.csv_path), DumpJson(stamp) + "\n");
-    if (plan.done > 0) {
-      remaining = Remaining(*mine, plan.done);
-      to_score = &remaining;
+    work->stamp["model_path"] = opt.model_path;
+    work->stamp["complete"] = false;
+    WriteFileAtomic(StampPath(out.csv_path), DumpJson(work->stamp) + "\n");
+    if (work->resume.done > 0) {
+      work->remaining = Remaining(work->mine(), work->resume.done);
+      work->resumed = true;
     }
   }
-  if (plan.done == mine_total && mine_total > 0) {
+  if (work->resume.done == work->size() && work->size() > 0) {
     // Every row was written before the run was stopped; only the stamp was left to finish.
-    FinishStamp(out.csv_path, *mine, result.stats, plan, &stamp);
-    return result;
-  }
-  if (mine_total == 0 && out.shard) {
+    work->finished = true;
+  } else if (work->size() == 0 && out.shard) {
     // More shards than batches: this one has nothing to score, and says so in its stamp.
     spdlog::warn("shard {}/{} has no samples ({} samples make {} batch(es) of {})",
-                 out.shard->index, out.shard->count, total,
-                 (total + popt.batch_size - 1) / popt.batch_size, popt.batch_size);
+                 out.shard->index, out.shard->count, total, (total + batch - 1) / batch, batch);
     if (!out.csv_path.empty()) ScoreWriter(out.csv_path, result.table.columns).Close();
-    for (const auto& s : *mine) result.stats.sets.push_back({s.name, 0, 0, 0});
-    if (out.stamp) FinishStamp(out.csv_path, *mine, result.stats, plan, &stamp);
-    return result;
+    work->finished = true;
   }
+}
 
+// Step 3: the model over the samples, rows written (and kept, for eval) batch by batch.
+std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                                    const ScoringOutputs& out, const RunSetup& setup,
+                                    const WorkPlan& work, ScoringResult* result) {
   ModelOptions model_opt = opt.model;
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
@@ -426,20 +444,21 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
 
   std::unique_ptr<ScoreWriter> writer;
   if (!out.csv_path.empty()) {
-    writer = std::make_unique<ScoreWriter>(out.csv_path, result.table.columns,
-                                           /*append=*/plan.done > 0);
+    writer = std::make_unique<ScoreWriter>(out.csv_path, result->table.columns,
+                                           /*append=*/work.resumed);
   }
   std::unique_ptr<FlaggedWriter> flagged;
   if (!out.flagged_path.empty()) flagged = std::make_unique<FlaggedWriter>(out.flagged_path);
   std::vector<std::string> names;
   std::vector<std::size_t> sizes;
-  for (const auto& s : *to_score) {
+  for (const auto& s : work.to_score()) {
     names.push_back(s.name);
     sizes.push_back(s.samples.size());
   }
   Progress progress(opt.quiet, names, sizes);
 
-  const std::size_t n_temps = popt.temperatures.size();
+  const std::optional<DetectorCard>& card = out.card;
+  const std::size_t n_temps = setup.pipeline.temperatures.size();
   ScoreRow row;
   PipelineCallbacks cb;
   cb.on_row = [&](const ScoredSample& s) {
@@ -455,13 +474,13 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
     row.values.push_back(s.scores.log_msp);
     row.values.push_back(s.scores.entropy);
     if (card) {
-      const bool ood = card->IsOod(row.values[card_column]);
+      const bool ood = card->IsOod(row.values[setup.card_column]);
       row.values.push_back(ood ? 1.0 : 0.0);
       if (ood && flagged) flagged->Add(row.path);
     }
     if (writer) writer->Write(row);
     if (out.keep_rows) {
-      result.table.AddRow(row.set, row.path, row.label, row.pred, row.values.data());
+      result->table.AddRow(row.set, row.path, row.label, row.pred, row.values.data());
     }
   };
   cb.on_batch_end = [&] {
@@ -470,14 +489,32 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   };
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
-    result.stats = RunPipeline(*to_score, result.preset.spec, *model, popt, cb);
+    result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, setup.pipeline, cb);
   } catch (const ModelInputError& e) {
-    throw WithPresetHint(e, result.preset);
+    throw WithPresetHint(e, result->preset);
   }
   if (writer) writer->Close();
   if (flagged) flagged->Flush();
-  if (out.stamp) FinishStamp(out.csv_path, *mine, result.stats, plan, &stamp);
+  return model;
+}
 
+}  // namespace
+
+ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                         const ScoringOutputs& out) {
+  ScoringResult result;
+  const RunSetup setup = PrepareRun(opt, sets, out, &result);
+  WorkPlan work;
+  PlanWork(opt, sets, out, result, setup, &work);
+  if (work.finished) {
+    if (work.resume.complete) return result;
+    for (const auto& s : work.mine()) result.stats.sets.push_back({s.name, 0, 0, 0});
+    if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
+    return result;
+  }
+  const std::unique_ptr<Model> model = ScoreSamples(opt, sets, out, setup, work, &result);
+  // Step 4: the stamp, the log, the run record.
+  if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
   for (const auto& s : sets) result.classes.push_back(s.classes);
   for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);
   for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);
@@ -487,7 +524,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   spdlog::debug("model graph: {}", model->optimization());
   spdlog::info("scored {} samples in {:.2f}s ({:.0f} img/s), {} skipped", scored, secs,
                secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
-  result.run = RunStamp(opt, result, *model, popt, preset_json, sets);
+  result.run = RunStamp(opt, result, *model, setup.pipeline, setup.preset_json, sets);
   return result;
 }
 
