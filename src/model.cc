@@ -10,6 +10,7 @@
 
 #include "oodscore/error.h"
 #include "torch_api.h"
+#include "torch_device.h"
 
 namespace oodscore {
 
@@ -165,34 +166,6 @@ class TorchModel : public Model {
   at::Tensor buffer_ = torch::empty({0});
 };
 
-torch::Device ResolveDevice(const std::string& name) {
-  if (name == "auto")
-    return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device("cpu");
-  if (name == "cpu") return torch::Device("cpu");
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    if (!torch::cuda::is_available()) {
-      throw Error("device '" + name + "' requested, but " +
-                  (torch::cuda::device_count() == 0 && !torch::hasCUDA()
-                       ? std::string("this build of LibTorch has no CUDA support (build against an "
-                                     "official CUDA LibTorch, see README)")
-                       : std::string("no CUDA device is available")) +
-                  "; use --device cpu");
-    }
-    torch::Device d("cpu");
-    try {
-      d = name == "cuda" ? torch::Device("cuda:0") : torch::Device(name);
-    } catch (const c10::Error&) {
-      throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
-    }
-    if (d.index() >= static_cast<int>(torch::cuda::device_count())) {
-      throw Error("device '" + name + "' requested, but only " +
-                  std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
-    }
-    return d;
-  }
-  throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
-}
-
 std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
                                       const ModelOptions& options) {
   std::error_code ec;
@@ -268,11 +241,40 @@ int TorchIntraOpThreads() { return at::get_num_threads(); }
 
 }  // namespace
 
+torch::Device ResolveDevice(const std::string& name) {
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device("cpu");
+  if (name == "cpu") return torch::Device("cpu");
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw Error("device '" + name + "' requested, but " +
+                  (torch::cuda::device_count() == 0 && !torch::hasCUDA()
+                       ? std::string("this build of LibTorch has no CUDA support (build against an "
+                                     "official CUDA LibTorch, see README)")
+                       : std::string("no CUDA device is available")) +
+                  "; use --device cpu");
+    }
+    torch::Device d("cpu");
+    try {
+      d = name == "cuda" ? torch::Device("cuda:0") : torch::Device(name);
+    } catch (const c10::Error&) {
+      throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
+    }
+    if (d.index() >= static_cast<int>(torch::cuda::device_count())) {
+      throw Error("device '" + name + "' requested, but only " +
+                  std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
+    }
+    return d;
+  }
+  throw UsageError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
+}
+
 }  // namespace oodscore
 
 // The one symbol liboodscore_torch.so exports (src/model_loader.cc looks it up).
 extern "C" __attribute__((visibility("default"))) const oodscore::TorchApi* OodscoreTorchApi() {
   static const oodscore::TorchApi api = {oodscore::kTorchApiVersion, &oodscore::LoadTorchModel,
+                                         &oodscore::LoadTorchTrainer,
                                          &oodscore::TorchVersionString,
                                          &oodscore::TorchCudaAvailable,
                                          &oodscore::TorchIntraOpThreads};

@@ -15,6 +15,7 @@
 
 #include "oodscore/error.h"
 #include "oodscore/model.h"
+#include "oodscore/trainer.h"
 #include "torch_api.h"
 
 namespace oodscore {
@@ -75,6 +76,11 @@ const TorchApi& Api() {
 
 std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const ModelOptions& options) {
   return Api().load(path, options);
+}
+
+std::unique_ptr<Trainer> Trainer::Load(const std::filesystem::path& path,
+                                       const TrainerOptions& options) {
+  return Api().load_trainer(path, options);
 }
 
 std::string TorchVersion() { return Api().torch_version(); }

@@ -20,9 +20,10 @@ int TerminalColumns() {
 }  // namespace
 
 Progress::Progress(bool quiet, std::vector<std::string> set_names,
-                   std::vector<std::size_t> set_sizes)
+                   std::vector<std::size_t> set_sizes, std::string verb)
     : quiet_(quiet),
       tty_(::isatty(2)),
+      verb_(std::move(verb)),
       names_(std::move(set_names)),
       sizes_(std::move(set_sizes)),
       start_(Clock::now()),
@@ -38,7 +39,7 @@ std::string Progress::SetAt(std::size_t done) const {
 }
 
 std::string Progress::Line(const std::string& set, std::size_t done, std::size_t total,
-                           double rate, double eta, int columns) {
+                           double rate, double eta, int columns, const std::string& note) {
   char tail[96];
   std::snprintf(tail, sizeof(tail), " %zu/%zu  %.0f img/s  ETA %.0fs", done, total, rate, eta);
   const int room = columns - 1;  // never write into the last column: some terminals wrap there
@@ -55,11 +56,12 @@ std::string Progress::Line(const std::string& set, std::size_t done, std::size_t
     line += "[" + std::string(filled, '#') + std::string(width - filled, ' ') + "]";
   }
   line += tail;
+  if (!note.empty()) line += "  " + note;
   if (static_cast<int>(line.size()) > room) line.resize(std::max(0, room));
   return line;
 }
 
-void Progress::Update(std::size_t done, std::size_t total) {
+void Progress::Update(std::size_t done, std::size_t total, const std::string& note) {
   if (quiet_) return;
   const auto now = Clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
@@ -72,11 +74,12 @@ void Progress::Update(std::size_t done, std::size_t total) {
   const std::string set = SetAt(last ? done - 1 : done);
   if (tty_) {
     // \r, then clear to the end of the line: a shorter line leaves nothing of the last one.
-    std::fprintf(stderr, "\r%s\x1b[K%s", Line(set, done, total, rate, eta, TerminalColumns()).c_str(),
+    std::fprintf(stderr, "\r%s\x1b[K%s", Line(set, done, total, rate, eta, TerminalColumns(), note).c_str(),
                  last ? "\n" : "");
     std::fflush(stderr);
   } else {
-    spdlog::info("{}: {}/{} scored, {:.0f} img/s, ETA {:.0f}s", set, done, total, rate, eta);
+    spdlog::info("{}: {}/{} {}, {:.0f} img/s, ETA {:.0f}s{}", set, done, total, verb_, rate, eta,
+                 note.empty() ? "" : ", " + note);
   }
 }
 

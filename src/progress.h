@@ -15,20 +15,24 @@ namespace oodscore {
 // 10 s. Nothing with quiet.
 class Progress {
  public:
-  // set_names and set_sizes: the sets in scoring order.
-  Progress(bool quiet, std::vector<std::string> set_names, std::vector<std::size_t> set_sizes);
+  // set_names and set_sizes: the sets (or epochs) in order; verb says what the log line
+  // counts ("scored", "trained").
+  Progress(bool quiet, std::vector<std::string> set_names, std::vector<std::size_t> set_sizes,
+           std::string verb = "scored");
 
-  void Update(std::size_t done, std::size_t total);
+  // note: shown after the rate (finetune's loss terms), cut to the terminal's width.
+  void Update(std::size_t done, std::size_t total, const std::string& note = "");
 
   // The line for a terminal `columns` wide (exposed for tests).
   static std::string Line(const std::string& set, std::size_t done, std::size_t total,
-                          double rate, double eta, int columns);
+                          double rate, double eta, int columns, const std::string& note = "");
 
  private:
   using Clock = std::chrono::steady_clock;
   std::string SetAt(std::size_t done) const;
 
   bool quiet_, tty_;
+  std::string verb_;
   std::vector<std::string> names_;
   std::vector<std::size_t> sizes_;
   Clock::time_point start_, last_;

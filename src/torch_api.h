@@ -13,15 +13,18 @@
 #include <string>
 
 #include "oodscore/model.h"
+#include "oodscore/trainer.h"
 
 namespace oodscore {
 
 // Bumped whenever TorchApi changes: a stale library beside a new executable is refused.
-constexpr int kTorchApiVersion = 1;
+constexpr int kTorchApiVersion = 2;
 
 struct TorchApi {
   int version;
   std::unique_ptr<Model> (*load)(const std::filesystem::path& path, const ModelOptions& options);
+  std::unique_ptr<Trainer> (*load_trainer)(const std::filesystem::path& path,
+                                           const TrainerOptions& options);
   std::string (*torch_version)();
   bool (*cuda_available)();
   int (*intra_op_threads)();
@@ -30,5 +33,11 @@ struct TorchApi {
 }  // namespace oodscore
 
 extern "C" const oodscore::TorchApi* OodscoreTorchApi();
+
+namespace oodscore {
+// Defined in src/trainer.cc, exported through TorchApi.
+std::unique_ptr<Trainer> LoadTorchTrainer(const std::filesystem::path& path,
+                                          const TrainerOptions& options);
+}  // namespace oodscore
 
 #endif  // OODSCORE_SRC_TORCH_API_H_

@@ -1,0 +1,462 @@
+#include "finetune.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "cli.h"
+#include "oodscore/atomic_file.h"
+#include "oodscore/augment.h"
+#include "oodscore/dataset.h"
+#include "oodscore/decode.h"
+#include "oodscore/error.h"
+#include "oodscore/json_text.h"
+#include "oodscore/metrics.h"
+#include "oodscore/model.h"
+#include "oodscore/parallel.h"
+#include "oodscore/preset.h"
+#include "oodscore/scores.h"
+#include "oodscore/sha256.h"
+#include "oodscore/trainer.h"
+#include "oodscore/version.h"
+#include "progress.h"
+
+namespace oodscore {
+
+EnergySummary Summarize(std::vector<double> e) {
+  EnergySummary s;
+  s.n = e.size();
+  if (e.empty()) return s;
+  std::sort(e.begin(), e.end());
+  s.mean = std::accumulate(e.begin(), e.end(), 0.0) / static_cast<double>(e.size());
+  // numpy's default (linear) percentile.
+  auto pct = [&](double q) {
+    const double pos = q * static_cast<double>(e.size() - 1);
+    const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
+    const std::size_t hi = std::min(lo + 1, e.size() - 1);
+    return e[lo] + (e[hi] - e[lo]) * (pos - static_cast<double>(lo));
+  };
+  s.p5 = pct(0.05);
+  s.p50 = pct(0.50);
+  s.p95 = pct(0.95);
+  return s;
+}
+
+Margins AutoMargins(const EnergySummary& id, const EnergySummary& aux) {
+  Margins m{id.p5, aux.p95,
+            "m_in = 5th percentile of the ID training energies, m_out = 95th percentile of the "
+            "auxiliary energies, both from the pretrained model: the hinges push 95% of each "
+            "side apart"};
+  if (!(m.m_in < m.m_out)) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "m_in %.4g >= m_out %.4g", m.m_in, m.m_out);
+    throw Error(std::string("--margins auto: ") + buf +
+                ": the pretrained model already gives the auxiliary outliers lower energies "
+                "(more in-distribution) than the ID images; check --train and --aux, or give "
+                "--m-in and --m-out");
+  }
+  return m;
+}
+
+double CosineLr(std::size_t t, std::size_t total, double lr, double lr_min) {
+  const double pi = std::acos(-1.0);
+  return lr_min + (lr - lr_min) * 0.5 *
+                      (1 + std::cos(pi * static_cast<double>(t) / static_cast<double>(total)));
+}
+
+namespace {
+
+nlohmann::json SummaryJson(const EnergySummary& s) {
+  return {{"n", s.n}, {"mean", s.mean}, {"p5", s.p5}, {"p50", s.p50}, {"p95", s.p95}};
+}
+
+// The images of one step, preprocessed (and augmented) into one [n, c, h, w] block.
+struct Batch {
+  std::vector<float> pixels;
+  std::vector<std::int64_t> labels;
+  int n_in = 0, n_out = 0;
+};
+
+class Loader {
+ public:
+  Loader(const PreprocessSpec& spec, const Augment& augment, std::uint64_t seed)
+      : spec_(spec), augment_(augment), seed_(seed) {
+    if (!FixedOutputShape(spec, &c_, &h_, &w_)) {
+      throw UsageError("finetune needs a preset with a fixed output size (resize to [h, w], "
+                       "or a crop); preset '" + spec.name + "' has none");
+    }
+  }
+  int c() const { return c_; }
+  int h() const { return h_; }
+  int w() const { return w_; }
+  std::size_t floats() const { return static_cast<std::size_t>(c_) * h_ * w_; }
+
+  // Decodes the samples into out (one image after another); draw_seeds: one per sample
+  // (augmentation), or empty for none.
+  void Load(const std::vector<const Sample*>& samples, const std::vector<std::uint64_t>& seeds,
+            float* out) const {
+    ParallelFor(samples.size(), [&](std::size_t i) {
+      const Sample& s = *samples[i];
+      if (s.npy != nullptr) throw UsageError("finetune reads image folders, not .npy files");
+      DecodeResult d = DecodeFile(s.path, spec_.mode);
+      if (!d.ok()) throw Error("training image '" + s.path + "': " + d.error);
+      Image img = TransformUint8(d.image, spec_);
+      if (img.channels != c_ || img.height != h_ || img.width != w_) {
+        throw Error("image '" + s.path + "' does not come out of the preset at its fixed size");
+      }
+      if (!seeds.empty() && augment_.any()) img = ApplyAugment(img, augment_, seeds[i]);
+      ToTensorNormalize(img, spec_, out + i * floats());
+    });
+  }
+
+ private:
+  PreprocessSpec spec_;
+  Augment augment_;
+  std::uint64_t seed_;
+  int c_ = 0, h_ = 0, w_ = 0;
+};
+
+// Energies (T = 1) of samples in eval mode; labels' accuracy when `correct` is given.
+std::vector<double> Energies(Trainer& trainer, const Loader& loader,
+                             const std::vector<const Sample*>& samples, std::size_t* correct) {
+  std::vector<double> energies;
+  std::vector<float> logits;
+  LogitScores scores;
+  constexpr std::size_t kChunk = 256;
+  for (std::size_t b = 0; b < samples.size(); b += kChunk) {
+    const std::vector<const Sample*> chunk(
+        samples.begin() + static_cast<std::ptrdiff_t>(b),
+        samples.begin() + static_cast<std::ptrdiff_t>(std::min(samples.size(), b + kChunk)));
+    loader.Load(chunk, {}, trainer.InputBuffer(chunk.size() * loader.floats()));
+    int k = 0;
+    trainer.Evaluate(static_cast<int>(chunk.size()), loader.c(), loader.h(), loader.w(), &logits,
+                     &k);
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      ComputeLogitScores(logits.data() + i * k, k, {1.0}, &scores);
+      if (!scores.finite) throw Error("NaN or infinite logits for '" + chunk[i]->path + "'");
+      energies.push_back(scores.energy[0]);
+      if (correct && std::to_string(scores.pred) == chunk[i]->label) ++*correct;
+    }
+  }
+  return energies;
+}
+
+std::vector<const Sample*> Pointers(const SampleSet& set) {
+  std::vector<const Sample*> out;
+  for (const auto& s : set.samples) out.push_back(&s);
+  return out;
+}
+
+// Up to n samples, the same ones every run: the first n of a seeded shuffle.
+std::vector<const Sample*> Subset(const SampleSet& set, std::size_t n, std::uint64_t seed) {
+  std::vector<const Sample*> all = Pointers(set);
+  std::mt19937_64 rng(seed);
+  std::shuffle(all.begin(), all.end(), rng);
+  if (all.size() > n) all.resize(n);
+  return all;
+}
+
+// Auxiliary draws without replacement: draw d is in pass d / n of a permutation reshuffled
+// per pass, so the stream is a function of the seed alone (a resumed run continues it).
+class AuxStream {
+ public:
+  AuxStream(std::size_t n, std::uint64_t seed) : n_(n), seed_(seed) {}
+  std::size_t At(std::size_t draw) {
+    const std::size_t pass = draw / n_;
+    if (pass != pass_ || perm_.empty()) {
+      perm_.resize(n_);
+      std::iota(perm_.begin(), perm_.end(), std::size_t{0});
+      std::mt19937_64 rng(MixSeed(seed_, 2, pass));
+      std::shuffle(perm_.begin(), perm_.end(), rng);
+      pass_ = pass;
+    }
+    return perm_[draw % n_];
+  }
+
+ private:
+  std::size_t n_;
+  std::uint64_t seed_;
+  std::size_t pass_ = 0;
+  std::vector<std::size_t> perm_;
+};
+
+struct ValSet {
+  std::string name;
+  SampleSet set;
+};
+
+struct EpochRecord {
+  double loss = 0, ce = 0, hinge_in = 0, hinge_out = 0, train_accuracy = 0;
+  double images_per_second = 0;
+  nlohmann::json val = nlohmann::json::object();
+};
+
+nlohmann::json EpochJson(int epoch, const EpochRecord& r) {
+  return {{"epoch", epoch},
+          {"loss", r.loss},
+          {"ce", r.ce},
+          {"hinge_in", r.hinge_in},
+          {"hinge_out", r.hinge_out},
+          {"train_accuracy", r.train_accuracy},
+          {"images_per_second", r.images_per_second},
+          {"val", r.val}};
+}
+
+// Validation after an epoch: ID accuracy and, per OOD set, the energy score's FPR at 95% TPR
+// (exact convention) and AUROC.
+nlohmann::json Validate(Trainer& trainer, const Loader& loader, const SampleSet& val,
+                        const std::vector<ValSet>& val_ood) {
+  nlohmann::json out = nlohmann::json::object();
+  if (val.samples.empty()) return out;
+  std::size_t correct = 0;
+  std::vector<double> id = Energies(trainer, loader, Pointers(val), &correct);
+  out["id_accuracy"] = static_cast<double>(correct) / static_cast<double>(id.size());
+  for (double& e : id) e = -e;  // oriented: higher = ID
+  for (const auto& o : val_ood) {
+    std::vector<double> ood = Energies(trainer, loader, Pointers(o.set), nullptr);
+    for (double& e : ood) e = -e;
+    const Metrics m = ComputeMetrics(id, ood, MetricOptions{});
+    out["ood"][o.name] = {{"fpr_at_95_tpr", m.fpr_at_tpr}, {"auroc", m.auroc}};
+  }
+  return out;
+}
+
+std::string CheckpointName(const std::string& output, int epoch, const char* ext) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "/epoch-%03d.%s", epoch, ext);
+  return output + ".ckpt" + buf;
+}
+
+}  // namespace
+
+int RunFinetune(const FinetuneOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  // Cheap checks first.
+  if (opt.epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (!(opt.lr > 0) || !(opt.lambda >= 0)) throw UsageError("--lr must be > 0 and --lambda >= 0");
+  if (opt.batch_size < 1 || opt.aux_batch_size < 1) {
+    throw UsageError("--batch-size and --aux-batch-size must be at least 1");
+  }
+  if (opt.m_in.has_value() != opt.m_out.has_value()) {
+    throw UsageError("give both --m-in and --m-out, or neither (--margins auto)");
+  }
+  if (opt.m_in && !(*opt.m_in < *opt.m_out)) throw UsageError("--m-in must be below --m-out");
+  const Augment augment = ParseAugment(opt.augment);
+  const Preset preset = LoadPreset(opt.preset);
+  const Loader loader(preset.spec, augment, opt.seed);
+  const SampleSet train = ListInput(opt.train_dir, "train", Layout::kClasses);
+  const SampleSet aux = ListInput(opt.aux_dir, "aux", Layout::kFlat);
+  if (train.samples.empty()) throw UsageError("--train '" + opt.train_dir + "' holds no image");
+  if (aux.samples.empty()) throw UsageError("--aux '" + opt.aux_dir + "' holds no image");
+  SampleSet val;
+  std::vector<ValSet> val_ood;
+  if (!opt.val_dir.empty()) val = ListInput(opt.val_dir, "val", Layout::kClasses);
+  for (const auto& arg : opt.val_ood) {
+    if (opt.val_dir.empty()) throw UsageError("--val-ood needs --val (the ID validation set)");
+    auto [name, path] = SplitNamed(arg);
+    val_ood.push_back({name, ListInput(path, name, Layout::kAuto)});
+  }
+  spdlog::info("train: {} images in {} classes; aux: {} images; val: {} images, {} OOD set(s)",
+               train.samples.size(), train.classes.size(), aux.samples.size(),
+               val.samples.size(), val_ood.size());
+  const std::string base_sha = Sha256File(opt.model_path);
+  const std::size_t steps = (train.samples.size() + opt.batch_size - 1) / opt.batch_size;
+  const std::size_t total_steps = steps * static_cast<std::size_t>(opt.epochs);
+  nlohmann::json config = {
+      {"base_model", {{"path", opt.model_path}, {"sha256", base_sha}}},
+      {"preset", nlohmann::json::parse(preset.json)},
+      {"train", {{"path", opt.train_dir}, {"images", train.samples.size()},
+                 {"classes", train.classes}}},
+      {"aux", {{"path", opt.aux_dir}, {"images", aux.samples.size()}}},
+      {"epochs", opt.epochs},
+      {"steps_per_epoch", steps},
+      {"batch_size", opt.batch_size},
+      {"aux_batch_size", opt.aux_batch_size},
+      {"optimizer",
+       {{"name", "SGD"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
+      {"lr", {{"max", opt.lr}, {"min", opt.lr_min}, {"schedule", "cosine per step"}}},
+      {"lambda", opt.lambda},
+      {"augment", opt.augment},
+      {"seed", opt.seed},
+      {"threads", opt.threads},
+      {"device", opt.device}};
+
+  TrainerOptions topt;
+  topt.device = opt.device;
+  topt.threads = opt.threads;
+  topt.seed = opt.seed;
+  auto trainer = Trainer::Load(opt.model_path, topt);
+  spdlog::info("model '{}': {} trainable parameters on {}", opt.model_path,
+               trainer->parameter_count(), trainer->device());
+
+  // Resume: the state of the last finished epoch, if the run is the same.
+  const std::string ckpt_dir = opt.output + ".ckpt";
+  const std::string state_path = ckpt_dir + "/state.json";
+  nlohmann::json state;
+  int first_epoch = 1;
+  std::error_code ec;
+  if (opt.resume && std::filesystem::is_regular_file(state_path, ec)) {
+    state = ParseJsonText(ReadFile(state_path), state_path);
+    if (state.value("config", nlohmann::json()) != config) {
+      throw Error("--resume: '" + state_path + "' is from another run (other data, model or "
+                  "hyper-parameters); remove '" + ckpt_dir + "' to start over");
+    }
+    const int done = state.value("epochs_done", 0);
+    trainer->LoadCheckpoint(CheckpointName(opt.output, done, "pt"),
+                            CheckpointName(opt.output, done, "optim"));
+    first_epoch = done + 1;
+    spdlog::info("--resume: continuing after epoch {} of {}", done, opt.epochs);
+  } else {
+    state = {{"config", config}, {"epochs_done", 0}, {"history", nlohmann::json::array()}};
+    // Margins: given, or from the pretrained model's energies.
+    nlohmann::json margins;
+    if (opt.m_in) {
+      margins = {{"m_in", *opt.m_in}, {"m_out", *opt.m_out}, {"rule", "given (--m-in, --m-out)"}};
+    } else {
+      constexpr std::size_t kMarginSamples = 2000;
+      const EnergySummary id = Summarize(
+          Energies(*trainer, loader, Subset(train, kMarginSamples, MixSeed(opt.seed, 3)), nullptr));
+      const EnergySummary out = Summarize(
+          Energies(*trainer, loader, Subset(aux, kMarginSamples, MixSeed(opt.seed, 4)), nullptr));
+      const Margins m = AutoMargins(id, out);
+      spdlog::info("pretrained energies, ID train ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
+                   "{:.3f} / {:.3f}", id.n, id.mean, id.p5, id.p50, id.p95);
+      spdlog::info("pretrained energies, auxiliary ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
+                   "{:.3f} / {:.3f}", out.n, out.mean, out.p5, out.p50, out.p95);
+      spdlog::info("margins: m_in = {:.4f}, m_out = {:.4f} ({})", m.m_in, m.m_out, m.rule);
+      margins = {{"m_in", m.m_in},
+                 {"m_out", m.m_out},
+                 {"rule", m.rule},
+                 {"pretrained_energy", {{"id", SummaryJson(id)}, {"aux", SummaryJson(out)}}}};
+    }
+    state["margins"] = margins;
+    std::filesystem::create_directories(ckpt_dir, ec);
+    if (ec) throw Error("cannot create '" + ckpt_dir + "': " + ec.message());
+  }
+  const double m_in = state["margins"]["m_in"].get<double>();
+  const double m_out = state["margins"]["m_out"].get<double>();
+
+  // The epochs.
+  std::vector<std::string> names;
+  std::vector<std::size_t> sizes;
+  const std::size_t per_epoch =
+      train.samples.size() + steps * static_cast<std::size_t>(opt.aux_batch_size);
+  for (int e = first_epoch; e <= opt.epochs; ++e) {
+    names.push_back("epoch " + std::to_string(e) + "/" + std::to_string(opt.epochs));
+    sizes.push_back(per_epoch);
+  }
+  Progress progress(opt.quiet, names, sizes, "images trained");
+  AuxStream aux_stream(aux.samples.size(), MixSeed(opt.seed, 5));
+  std::size_t images_done = 0;
+  const std::size_t images_total = per_epoch * names.size();
+  for (int epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    std::vector<std::size_t> order(train.samples.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::mt19937_64 rng(MixSeed(opt.seed, 1, static_cast<std::uint64_t>(epoch)));
+    std::shuffle(order.begin(), order.end(), rng);
+    auto prepare = [&](std::size_t step) {
+      Batch b;
+      std::vector<const Sample*> samples;
+      std::vector<std::uint64_t> seeds;
+      const std::size_t begin = step * opt.batch_size;
+      const std::size_t end = std::min(order.size(), begin + opt.batch_size);
+      for (std::size_t i = begin; i < end; ++i) {
+        const Sample& s = train.samples[order[i]];
+        samples.push_back(&s);
+        seeds.push_back(MixSeed(opt.seed, static_cast<std::uint64_t>(epoch) << 32 | 1, order[i]));
+        b.labels.push_back(std::stoll(s.label));
+      }
+      b.n_in = static_cast<int>(samples.size());
+      const std::size_t first_draw =
+          ((static_cast<std::size_t>(epoch) - 1) * steps + step) * opt.aux_batch_size;
+      for (int j = 0; j < opt.aux_batch_size; ++j) {
+        const std::size_t a = aux_stream.At(first_draw + j);
+        samples.push_back(&aux.samples[a]);
+        seeds.push_back(MixSeed(opt.seed, first_draw + j, a) ^ 0xA5A5A5A5A5A5A5A5ull);
+      }
+      b.n_out = opt.aux_batch_size;
+      b.pixels.resize(samples.size() * loader.floats());
+      loader.Load(samples, seeds, b.pixels.data());
+      return b;
+    };
+    EpochRecord record;
+    std::size_t seen_in = 0, correct = 0;
+    std::future<Batch> next = std::async(std::launch::async, prepare, 0);
+    for (std::size_t step = 0; step < steps; ++step) {
+      Batch batch = next.get();
+      // The next batch is decoded while this one trains.
+      if (step + 1 < steps) next = std::async(std::launch::async, prepare, step + 1);
+      float* in = trainer->InputBuffer(batch.pixels.size());
+      std::copy(batch.pixels.begin(), batch.pixels.end(), in);
+      const std::size_t t = (static_cast<std::size_t>(epoch) - 1) * steps + step;
+      const StepLosses l =
+          trainer->Step(batch.n_in, batch.n_out, loader.c(), loader.h(), loader.w(), batch.labels,
+                        CosineLr(t, total_steps, opt.lr, opt.lr_min), m_in, m_out, opt.lambda);
+      if (!std::isfinite(l.total)) {
+        throw Error("the loss became " + std::to_string(l.total) + " at epoch " +
+                    std::to_string(epoch) + " step " + std::to_string(step + 1) +
+                    ": lower --lr or --lambda");
+      }
+      record.loss += l.total / steps;
+      record.ce += l.ce / steps;
+      record.hinge_in += l.hinge_in / steps;
+      record.hinge_out += l.hinge_out / steps;
+      seen_in += batch.n_in;
+      correct += l.correct;
+      images_done += batch.n_in + batch.n_out;
+      char note[96];
+      std::snprintf(note, sizeof(note), "loss %.4f (ce %.4f, in %.3f, out %.3f)", l.total, l.ce,
+                    l.hinge_in, l.hinge_out);
+      progress.Update(images_done, images_total, note);
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen_in);
+    record.images_per_second = secs > 0 ? per_epoch / secs : 0;
+    record.val = Validate(*trainer, loader, val, val_ood);
+    spdlog::info("epoch {}/{}: loss {:.4f} (ce {:.4f}, hinge in {:.4f}, out {:.4f}), train "
+                 "accuracy {:.2f}%, {:.0f} img/s{}", epoch, opt.epochs, record.loss, record.ce,
+                 record.hinge_in, record.hinge_out, 100 * record.train_accuracy,
+                 record.images_per_second,
+                 record.val.empty() ? "" : ", val " + DumpJson(record.val, -1));
+    // Checkpoint, then the state that points at it.
+    trainer->SaveCheckpoint(CheckpointName(opt.output, epoch, "pt"),
+                            CheckpointName(opt.output, epoch, "optim"));
+    state["history"].push_back(EpochJson(epoch, record));
+    state["epochs_done"] = epoch;
+    WriteFileAtomic(state_path, DumpJson(state) + "\n");
+    if (epoch > 1) {
+      std::filesystem::remove(CheckpointName(opt.output, epoch - 1, "pt"), ec);
+      std::filesystem::remove(CheckpointName(opt.output, epoch - 1, "optim"), ec);
+    }
+  }
+
+  // The tuned module, then its record.
+  const std::string tmp = opt.output + ".partial";
+  trainer->Save(tmp);
+  std::filesystem::rename(tmp, opt.output, ec);
+  if (ec) throw Error("cannot write '" + opt.output + "': " + ec.message());
+  nlohmann::json record = state;
+  record["kind"] = "oodscore-finetune";
+  record["tool"] = {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}};
+  record["libtorch"] = TorchVersion();
+  record["loss"] =
+      "CE(f(x_in), y) + lambda * (mean relu(E(x_in) - m_in)^2 + mean relu(m_out - E(x_out))^2), "
+      "E(x) = -logsumexp f(x)";
+  record["model_sha256"] = Sha256File(opt.output);
+  record["wall_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WriteFileAtomic(opt.output + ".json", DumpJson(record) + "\n");
+  spdlog::info("wrote '{}' and '{}.json'", opt.output, opt.output);
+  return kExitOk;
+}
+
+}  // namespace oodscore
