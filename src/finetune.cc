@@ -433,9 +433,9 @@ int RunFinetune(const FinetuneOptions& opt) {
     state["history"].push_back(EpochJson(epoch, record));
     state["epochs_done"] = epoch;
     WriteFileAtomic(state_path, DumpJson(state) + "\n");
-    if (epoch > 1) {
-      std::filesystem::remove(CheckpointName(opt.output, epoch - 1, "pt"), ec);
-      std::filesystem::remove(CheckpointName(opt.output, epoch - 1, "optim"), ec);
+    if (epoch > 2) {  // the last two epochs' checkpoints stay
+      std::filesystem::remove(CheckpointName(opt.output, epoch - 2, "pt"), ec);
+      std::filesystem::remove(CheckpointName(opt.output, epoch - 2, "optim"), ec);
     }
   }
 

@@ -6,7 +6,8 @@
 // the next 256 auxiliary outliers (drawn without replacement, reshuffled whenever they run
 // out), one SGD step with Nesterov momentum 0.9 and weight decay 5e-4, the learning rate
 // following a cosine from --lr at the first step to 1e-6 after the last. Each epoch ends with
-// a checkpoint (module + momentum buffers) in OUT.ckpt/ and, with --val, the ID accuracy and
+// a checkpoint (module + momentum buffers; the last two are kept) in OUT.ckpt/, where
+// state.json says which epoch is done, and, with --val, the ID accuracy and
 // the energy score's FPR at 95% TPR (exact convention) on each --val-ood set. The tuned module
 // is written in eval mode to OUT, with OUT.json: hyper-parameters, margins and how they were
 // chosen, seeds, the base model's SHA-256, per-epoch loss terms and validation.
