@@ -110,6 +110,15 @@ TEST(TrainerTest, RefusesModulesThatCannotTrain) {
         << e.what();
   }
   EXPECT_THROW(Trainer::Load(tmp / "missing.pt", {}), Error);
+  testing::WriteOddModel(tmp / "f.pt", "frozen", 4);
+  try {
+    Trainer::Load(tmp / "f.pt", {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no trainable parameters: a frozen or optimised"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(FinetuneTest, MarginsAutoRuleAndSchedule) {

@@ -2,6 +2,7 @@
 // tests/test_models_loader.cc opens: the test binary itself, like the tool, links no LibTorch.
 #include "test_models.h"
 
+#include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -65,6 +66,12 @@ void OddModel(const std::string& path, const std::string& kind, int in_features)
     body = "    y = torch.matmul(x.flatten(1), self.weight.t())\n    return (y, x.flatten(1))\n";
   } else if (kind == "string") {
     body = "    return 'logits'\n";
+  } else if (kind == "frozen") {
+    // Valid logits, but torch.jit.freeze'd: the weight is a constant, nothing trains.
+    m.define("def forward(self, x):\n    return torch.matmul(x.flatten(1), self.weight.t())\n");
+    m.eval();
+    torch::jit::freeze(m).save(path);
+    return;
   } else {
     throw std::invalid_argument("unknown odd model kind " + kind);
   }

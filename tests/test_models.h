@@ -17,7 +17,8 @@ void WriteConvModel(const std::string& path, int in_channels, int classes);
 
 // Models whose output is wrong in one way: "vector" (1-D output), "one_class" ([N, 1]),
 // "int" (int64 logits), "nan" (NaN logits), "tuple" (returns (logits, features): valid),
-// "string" (returns a str).
+// "string" (returns a str), "frozen" (valid logits from a torch.jit.freeze'd module: no
+// parameters left to train).
 void WriteOddModel(const std::string& path, const std::string& kind, int in_features);
 
 // What liboodscore_testmodels.so exports (OodscoreTestModelApi()).
