@@ -18,7 +18,8 @@ namespace oodscore {
 const char* const kScoreConventions =
     "Scores, from logits f (in double): energy = -T*logsumexp(f/T), lower = in-distribution (ID);\n"
     "msp = max softmax(f), higher = ID (ranked by log_msp = max f - logsumexp f, exact where msp\n"
-    "rounds to 1.0); maxlogit = max f, higher = ID; entropy of softmax(f), lower = ID.\n"
+    "rounds to 1.0); maxlogit = max f, higher = ID; entropy of softmax(f), lower = ID;\n"
+    "gen = -sum over the 100 largest p of p^0.1 (1-p)^0.1 (GEN, CVPR 2023), higher = ID.\n"
     "Metrics orient every score so that higher = ID, with ID as the positive class (exact,\n"
     "hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
     "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model error.";
@@ -159,7 +160,7 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
     if (names.empty()) {
       throw Error(
           "no known score column in the score file (expected energy, msp, maxlogit, "
-          "entropy or energy_T<t>)");
+          "entropy, gen or energy_T<t>)");
     }
   }
   std::vector<int> rank_columns;
@@ -167,7 +168,7 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
     ScoreInfo info;
     if (!LookupScore(name, &info)) {
       throw UsageError("unknown score '" + name +
-                       "' (known: energy, energy_T<t>, msp, maxlogit, entropy)");
+                       "' (known: energy, energy_T<t>, msp, maxlogit, entropy, gen)");
     }
     int col = table.ColumnIndex(info.rank_column);
     if (col < 0) {

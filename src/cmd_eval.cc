@@ -26,14 +26,14 @@ struct EvalCommand {
 };
 
 // The scores to report: --score (checked, each energy_T<t> adding its temperature), else
-// energy at every temperature, msp, maxlogit and entropy.
+// energy at every temperature, msp, maxlogit, entropy and gen.
 void ResolveScores(EvalCommand& cmd) {
   if (cmd.report.scores.empty()) {
     cmd.report.scores = {"energy"};
     for (double t : cmd.scoring.temperatures) {
       if (t != 1.0 && t > 0) cmd.report.scores.push_back(EnergyColumn(t));
     }
-    for (const char* s : {"msp", "maxlogit", "entropy"}) cmd.report.scores.push_back(s);
+    for (const char* s : {"msp", "maxlogit", "entropy", "gen"}) cmd.report.scores.push_back(s);
     return;
   }
   for (auto& s : cmd.report.scores) {

@@ -1,6 +1,8 @@
 #include "oodscore/scores.h"
 
 #include <algorithm>
+#include <functional>
+#include <vector>
 #include <cmath>
 #include <limits>
 
@@ -46,6 +48,33 @@ void ComputeLogitScores(const float* logits, int k, const std::vector<double>& t
   // H = -sum p log p = log S - (1/S) sum e_i d_i, with d_i = f_i - max f (d = 0 for the max).
   out->entropy = log_sum - weighted / sum;
 
+  // GEN over the top M probabilities. 1 - p is computed as (S - e_i) / S, and for the top
+  // class as rest / S, so it keeps its precision when the softmax saturates (the reference,
+  // computing 1 - p, rounds it to 0 there).
+  {
+    std::vector<double> e(static_cast<std::size_t>(k));
+    for (int i = 0; i < k; ++i) {
+      e[i] = i == arg ? 1.0 : std::exp(static_cast<double>(logits[i]) - max_logit);
+    }
+    const int m = std::min(k, kGenTopM);
+    if (m < k) {
+      std::nth_element(e.begin(), e.begin() + (m - 1), e.end(), std::greater<double>());
+      e.resize(static_cast<std::size_t>(m));
+    }
+    std::sort(e.begin(), e.end());  // ascending, as the reference sums them
+    double g = 0;
+    bool top_done = false;
+    for (double ei : e) {
+      const double p = ei / sum;
+      // The top class's complement is the rest of the sum (exactly), the others' S - e_i.
+      const bool top = ei == 1.0 && !top_done;
+      top_done = top_done || top;
+      const double q = (top ? rest : sum - ei) / sum;
+      g += std::pow(p, kGenGamma) * std::pow(q, kGenGamma);
+    }
+    out->gen = -g;
+  }
+
   for (std::size_t t = 0; t < temperatures.size(); ++t) {
     const double temp = temperatures[t];
     if (temp == 1.0) {
@@ -77,7 +106,7 @@ std::string CanonicalScoreName(const std::string& name) {
 }
 
 const std::vector<std::string>& LogitScoreNames() {
-  static const std::vector<std::string> names = {"energy", "msp", "maxlogit", "entropy"};
+  static const std::vector<std::string> names = {"energy", "msp", "maxlogit", "entropy", "gen"};
   return names;
 }
 
@@ -91,7 +120,7 @@ std::string CheckedScoreName(const std::string& name, const std::vector<std::str
   }
   std::vector<std::string> candidates = LogitScoreNames();
   candidates.insert(candidates.end(), also.begin(), also.end());
-  std::string known = "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy";
+  std::string known = "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy, gen";
   for (const auto& n : also) {
     if (std::find(LogitScoreNames().begin(), LogitScoreNames().end(), n) ==
             LogitScoreNames().end() &&
@@ -130,6 +159,10 @@ bool LookupScore(const std::string& column, ScoreInfo* info) {
   }
   if (column == "entropy") {
     *info = {column, Orientation::kLowerIsId, column};
+    return true;
+  }
+  if (column == "gen") {
+    *info = {column, Orientation::kHigherIsId, column};
     return true;
   }
   return false;

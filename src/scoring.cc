@@ -170,7 +170,7 @@ void CheckCard(const DetectorCard& card, const std::string& model_path,
   }
 }
 
-// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy[, is_ood]. Sets
+// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy, gen[, is_ood]. Sets
 // *card_column to the column the card applies to.
 std::vector<std::string> ScoreColumns(const std::vector<double>& temps,
                                       const std::optional<DetectorCard>& card, int* card_column) {
@@ -178,6 +178,7 @@ std::vector<std::string> ScoreColumns(const std::vector<double>& temps,
   for (std::size_t t = 1; t < temps.size(); ++t) columns.push_back(EnergyColumn(temps[t]));
   columns.push_back("log_msp");
   columns.push_back("entropy");
+  columns.push_back("gen");
   *card_column = -1;
   if (card) {
     const auto it = std::find(columns.begin(), columns.end(), card->ApplyColumn());
@@ -473,6 +474,7 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
     for (std::size_t t = 1; t < n_temps; ++t) row.values.push_back(s.scores.energy[t]);
     row.values.push_back(s.scores.log_msp);
     row.values.push_back(s.scores.entropy);
+    row.values.push_back(s.scores.gen);
     if (card) {
       const bool ood = card->IsOod(row.values[setup.card_column]);
       row.values.push_back(ood ? 1.0 : 0.0);

@@ -21,7 +21,7 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"}, {/*keep_paths=*/true});
   ASSERT_EQ(t.size(), 24u);
   EXPECT_EQ(t.columns,
-            (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy"}));
+            (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy", "gen"}));
   EXPECT_EQ(t.Row(0).set, "id");
   EXPECT_EQ(t.Row(0).path, tmp_ / "id/0_cls/0.pgm");
   EXPECT_EQ(t.Row(0).label, "0");
@@ -69,7 +69,7 @@ TEST_F(CliTest, ScoreToStdoutWithExtraTemperatures) {
   auto r = Cli("score -q " + Common() + "-T 2 -T 0.5 --input '" + (tmp_ / "far") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
-            "set,path,label,pred,energy,msp,maxlogit,energy_T2,energy_T0.5,log_msp,entropy");
+            "set,path,label,pred,energy,msp,maxlogit,energy_T2,energy_T0.5,log_msp,entropy,gen");
 }
 
 TEST_F(CliTest, BadImagesAreSkippedOrFatalWithStrict) {
@@ -142,6 +142,7 @@ TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
   const std::string out2 = tmp_ / "report2";
   r = Cli("metrics '" + out +
           "/scores.csv' --id id --score energy --score msp --score maxlogit --score entropy "
+          "--score gen "
           "--out-dir '" +
           out2 + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;

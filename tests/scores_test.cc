@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "oodscore/format.h"
 
@@ -72,6 +74,38 @@ TEST(ScoresTest, KnownColumnsHaveTheirOrientation) {
   EXPECT_FALSE(LookupScore("path", &info));
   EXPECT_FALSE(LookupScore("energy_Tx", &info));
   EXPECT_FALSE(LookupScore("log_msp", &info));
+}
+
+// GEN against OpenOOD v1.5's GENPostprocessor on float64 logits, K from 2 to 1000 (so both
+// K < M and K > M = 100), made by scripts/make_gen_fixtures.py.
+TEST(ScoresTest, GenEqualsTheReferenceCode) {
+  std::ifstream in(std::string(OODSCORE_FIXTURE_DIR) + "/gen_scores.json");
+  ASSERT_TRUE(in.good());
+  const nlohmann::json fixture = nlohmann::json::parse(in);
+  ASSERT_EQ(fixture["gamma"].get<double>(), kGenGamma);
+  ASSERT_EQ(fixture["M"].get<int>(), kGenTopM);
+  int n = 0;
+  for (const auto& c : fixture["cases"]) {
+    const std::vector<double> logits = c["logits"];
+    const std::vector<float> f(logits.begin(), logits.end());  // exact: made from float32
+    LogitScores s;
+    ComputeLogitScores(f.data(), static_cast<int>(f.size()), {1.0}, &s);
+    const double want = c["gen"];
+    EXPECT_NEAR(s.gen, want, 1e-12 * std::fabs(want)) << "K = " << f.size();
+    ++n;
+  }
+  EXPECT_EQ(n, 30);
+  // Saturated: the reference's 1 - p rounds to 0 for the top class; here it is rest / S.
+  const std::vector<float> sat = {60.0f, 0.0f, 0.0f};
+  LogitScores s;
+  ComputeLogitScores(sat.data(), 3, {1.0}, &s);
+  const double rest = 2 * std::exp(-60.0);
+  EXPECT_NEAR(s.gen, -(std::pow(rest / (1 + rest), 0.1) +
+                       2 * std::pow(std::exp(-60.0) / (1 + rest), 0.1)),
+              1e-15);
+  ScoreInfo info;
+  ASSERT_TRUE(LookupScore("gen", &info));
+  EXPECT_EQ(info.orientation, Orientation::kHigherIsId);
 }
 
 TEST(ScoresTest, EnergyColumnNamesUseShortestTemperature) {

@@ -24,8 +24,15 @@ struct LogitScores {
   double log_msp = 0;
   double maxlogit = 0;
   double entropy = 0;
+  // GEN (Liu et al., CVPR 2023): -sum over the kGenTopM largest softmax probabilities of
+  // p^gamma (1 - p)^gamma, gamma = kGenGamma; higher = ID.
+  double gen = 0;
   bool finite = true;  // false when any logit is NaN or +-Inf (scores are then unset)
 };
+
+// GEN's parameters, as in its reference code and OpenOOD v1.5.
+constexpr double kGenGamma = 0.1;
+constexpr int kGenTopM = 100;  // capped at K
 
 // REQUIRES: k >= 1, every temperature > 0.
 void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
