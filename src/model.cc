@@ -10,7 +10,7 @@
 
 #include "oodscore/error.h"
 #include "torch_api.h"
-#include "torch_device.h"
+#include "torch_common.h"
 
 namespace oodscore {
 
@@ -174,22 +174,8 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
   }
   torch::Device device = ResolveDevice(options.device);
   if (options.half && !device.is_cuda()) throw UsageError("--half needs a CUDA device");
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path.string(), device);
-  } catch (const c10::Error& e) {
-    throw Error("cannot load TorchScript model '" + path.string() +
-                "': " + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what());
-  }
-  if (!module.find_method("forward")) {
-    throw Error("model '" + path.string() + "' has no forward() method");
-  }
+  SetIntraOpThreads(options.threads);
+  torch::jit::Module module = LoadScriptModule(path, device);
   module.eval();
   InputHint hint = ReadInputHint(module);
   if (options.half) module.to(torch::kHalf);
@@ -240,6 +226,32 @@ bool TorchCudaAvailable() { return torch::cuda::is_available(); }
 int TorchIntraOpThreads() { return at::get_num_threads(); }
 
 }  // namespace
+
+torch::jit::Module LoadScriptModule(const std::filesystem::path& path, torch::Device device) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error("model file '" + path.string() + "' does not exist or is not a file");
+  }
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path.string(), device);
+  } catch (const c10::Error& e) {
+    throw Error("cannot load TorchScript model '" + path.string() +
+                "': " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what());
+  }
+  if (!module.find_method("forward")) {
+    throw Error("model '" + path.string() + "' has no forward() method");
+  }
+  return module;
+}
+
+void SetIntraOpThreads(int threads) {
+  at::set_num_threads(threads > 0
+                          ? threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
 
 torch::Device ResolveDevice(const std::string& name) {
   if (name == "auto")

@@ -5,10 +5,9 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include <thread>
 
 #include "oodscore/error.h"
-#include "torch_device.h"
+#include "torch_common.h"
 
 namespace oodscore {
 
@@ -24,10 +23,7 @@ class TorchTrainer : public Trainer {
  public:
   TorchTrainer(const std::filesystem::path& path, const TrainerOptions& options)
       : path_(path.string()), options_(options), device_(ResolveDevice(options.device)) {
-    const int threads = options.threads > 0
-                            ? options.threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(threads);
+    SetIntraOpThreads(options.threads);
     torch::manual_seed(options.seed);
     LoadModule(path);
   }
@@ -139,21 +135,7 @@ class TorchTrainer : public Trainer {
 
  private:
   void LoadModule(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
-      throw Error("model file '" + path.string() + "' does not exist or is not a file");
-    }
-    try {
-      module_ = torch::jit::load(path.string(), device_);
-    } catch (const c10::Error& e) {
-      throw Error("cannot load TorchScript model '" + path.string() +
-                  "': " + e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      throw Error("cannot load TorchScript model '" + path.string() + "': " + e.what());
-    }
-    if (!module_.find_method("forward")) {
-      throw Error("model '" + path.string() + "' has no forward() method");
-    }
+    module_ = LoadScriptModule(path, device_);
     params_.clear();
     for (const auto& p : module_.parameters(/*recurse=*/true)) {
       if (!p.is_floating_point()) continue;
