@@ -95,7 +95,6 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 int RunEval(EvalCommand& cmd) {
   const auto start = std::chrono::steady_clock::now();
-  if (cmd.scoring.model_path.empty()) throw UsageError("--model is required (or --from-scores)");
   if (cmd.id.empty() || cmd.ood.empty()) {
     throw UsageError("--id and at least one --ood are required (or --from-scores)");
   }

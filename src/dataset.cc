@@ -165,8 +165,21 @@ SampleSet ListInput(const std::string& path, const std::string& name, Layout lay
     auto npy = NpyArray::Open(path);
     SampleSet set;
     set.name = name;
+    set.logits = npy->logits();
+    // Logits [N, K] may come with their labels, FILE.labels.npy, int [N].
+    std::vector<std::int64_t> labels;
+    const std::string labels_path = path.substr(0, path.size() - 4) + ".labels.npy";
+    if (set.logits && fs::exists(labels_path, ec)) {
+      labels = ReadNpyLabels(labels_path);
+      if (labels.size() != npy->rows()) {
+        throw Error("labels file '" + labels_path + "' holds " + std::to_string(labels.size()) +
+                    " labels, but '" + path + "' holds " + std::to_string(npy->rows()) +
+                    " rows of logits");
+      }
+    }
     for (std::size_t i = 0; i < npy->rows(); ++i) {
-      set.samples.push_back({path + "#" + std::to_string(i), "", npy, i});
+      set.samples.push_back({path + "#" + std::to_string(i),
+                             labels.empty() ? "" : std::to_string(labels[i]), npy, i});
     }
     if (set.samples.empty()) throw Error("'" + path + "' holds no rows (shape[0] is 0)");
     return set;

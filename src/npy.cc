@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "oodscore/error.h"
 
@@ -31,7 +32,14 @@ std::string HeaderValue(const std::string& header, const std::string& key) {
 
 }  // namespace
 
-NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std::string& where) {
+namespace {
+
+// What a header may hold: the arrays that NpyArray maps (float32 images [N, C, H, W], float32
+// or float64 logits [N, K]), or labels (int64 or int32 [N]).
+enum class NpyKind { kArrays, kLabels };
+
+NpyLayout ParseHeader(const unsigned char* bytes, std::size_t size, const std::string& where,
+                      NpyKind kind) {
   NpyLayout out;
   if (size < 10 || std::memcmp(bytes, "\x93NUMPY", 6) != 0)
     throw Error(where + ": not a .npy file (bad magic)");
@@ -50,8 +58,19 @@ NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std
   if (offset + header_len > size) throw Error(where + ": truncated header");
   const std::string header(reinterpret_cast<const char*>(bytes + offset), header_len);
   const std::string descr = HeaderValue(header, "descr");
-  if (descr != "'<f4'" && descr != "'float32'") {
-    throw Error(where + ": dtype " + descr + ", expected '<f4' (little-endian float32)");
+  if (kind == NpyKind::kLabels) {
+    if (descr == "'<i8'" || descr == "'int64'") {
+      out.item_size = 8;
+    } else if (descr == "'<i4'" || descr == "'int32'") {
+      out.item_size = 4;
+    } else {
+      throw Error(where + ": dtype " + descr + ", expected '<i8' or '<i4' (class indices)");
+    }
+  } else if (descr == "'<f8'" || descr == "'float64'") {
+    out.item_size = 8;
+  } else if (descr != "'<f4'" && descr != "'float32'") {
+    throw Error(where + ": dtype " + descr +
+                ", expected '<f4' (little-endian float32; logits may also be '<f8')");
   }
   if (HeaderValue(header, "fortran_order") != "False") {
     throw Error(where + ": fortran_order True, expected C order");
@@ -79,26 +98,35 @@ NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  if (out.shape.size() != 4) {
-    throw Error(where + ": shape (" + shape + "), expected 4 dimensions [N, C, H, W]");
+  const std::size_t dims = out.shape.size();
+  if (kind == NpyKind::kLabels && dims != 1) {
+    throw Error(where + ": shape (" + shape + "), expected 1 dimension [N] of class indices");
   }
-  for (int d = 1; d < 4; ++d) {
+  if (kind == NpyKind::kArrays && dims != 4 && dims != 2) {
+    throw Error(where + ": shape (" + shape +
+                "), expected 4 dimensions [N, C, H, W] (images) or 2 [N, K] (logits)");
+  }
+  if (kind == NpyKind::kArrays && dims == 4 && out.item_size != 4) {
+    throw Error(where + ": dtype " + descr + " for images [N, C, H, W], expected '<f4' "
+                "(little-endian float32)");
+  }
+  for (std::size_t d = 1; d < dims; ++d) {
     if (out.shape[d] == 0) {
-      throw Error(where + ": shape (" + shape + ") has a zero-sized dimension; each row needs C, "
-                  "H and W > 0");
+      throw Error(where + ": shape (" + shape + ") has a zero-sized dimension; each row needs " +
+                  (dims == 4 ? "C, H and W > 0" : "K > 0"));
     }
   }
   // Sizes come from the file: multiply without overflow, and check them against the bytes
   // the file holds before anything relies on them.
   std::size_t row_floats = 1, need = 0;
   bool overflow = false;
-  for (int d = 1; d < 4; ++d) {
+  for (std::size_t d = 1; d < dims; ++d) {
     overflow = overflow || __builtin_mul_overflow(row_floats, static_cast<std::size_t>(out.shape[d]),
                                                   &row_floats);
   }
   overflow = overflow ||
              __builtin_mul_overflow(static_cast<std::size_t>(out.shape[0]), row_floats, &need) ||
-             __builtin_mul_overflow(need, sizeof(float), &need);
+             __builtin_mul_overflow(need, out.item_size, &need);
   const std::size_t data_offset = offset + header_len;
   if (overflow) {
     throw Error(where + ": shape (" + shape + ") is too large for any file (its byte count "
@@ -111,6 +139,37 @@ NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std
   }
   out.data_offset = data_offset;
   return out;
+}
+
+}  // namespace
+
+NpyLayout ParseNpyHeader(const unsigned char* bytes, std::size_t size, const std::string& where) {
+  return ParseHeader(bytes, size, where, NpyKind::kArrays);
+}
+
+std::vector<std::int64_t> ReadNpyLabels(const std::filesystem::path& path) {
+  const std::string where = "labels file '" + path.string() + "'";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + where + ": " + std::strerror(errno));
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  const NpyLayout layout = ParseHeader(data, bytes.size(), where, NpyKind::kLabels);
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(layout.shape[0]));
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const unsigned char* p = data + layout.data_offset + i * layout.item_size;
+    if (layout.item_size == 8) {
+      std::memcpy(&labels[i], p, 8);
+    } else {
+      std::int32_t v;
+      std::memcpy(&v, p, 4);
+      labels[i] = v;
+    }
+    if (labels[i] < 0) {
+      throw Error(where + ": label " + std::to_string(labels[i]) + " at index " +
+                  std::to_string(i) + " is negative (expected class indices 0..K-1)");
+    }
+  }
+  return labels;
 }
 
 std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
@@ -135,6 +194,7 @@ std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   const NpyLayout layout = ParseNpyHeader(bytes, size, where);
   a->shape_ = layout.shape;
   a->row_floats_ = layout.row_floats;
+  a->item_size_ = layout.item_size;
   a->data_ = reinterpret_cast<const float*>(bytes + layout.data_offset);
   return a;
 }

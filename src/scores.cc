@@ -12,8 +12,11 @@
 
 namespace oodscore {
 
-void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
-                        LogitScores* out) {
+namespace {
+
+template <typename T>
+void LogitScoresOf(const T* logits, int k, const std::vector<double>& temperatures,
+                   LogitScores* out) {
   out->energy.assign(temperatures.size(), std::numeric_limits<double>::quiet_NaN());
   out->finite = true;
   int arg = 0;
@@ -85,6 +88,18 @@ void ComputeLogitScores(const float* logits, int k, const std::vector<double>& t
     for (int i = 0; i < k; ++i) s += std::exp((static_cast<double>(logits[i]) - max_logit) / temp);
     out->energy[t] = -temp * (max_logit / temp + std::log(s));
   }
+}
+
+}  // namespace
+
+void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
+                        LogitScores* out) {
+  LogitScoresOf(logits, k, temperatures, out);
+}
+
+void ComputeLogitScores(const double* logits, int k, const std::vector<double>& temperatures,
+                        LogitScores* out) {
+  LogitScoresOf(logits, k, temperatures, out);
 }
 
 std::string EnergyColumn(double temperature) {

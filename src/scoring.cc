@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/json_text.h"
+#include "oodscore/npy.h"
 #include "oodscore/report.h"
 #include "oodscore/sha256.h"
 #include "oodscore/suggest.h"
@@ -23,8 +25,8 @@ namespace oodscore {
 
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
   cmd->add_option("--model", opt->model_path,
-                  "TorchScript classifier (.pt) returning [N, K] logits")
-      ->required();
+                  "TorchScript classifier (.pt) returning [N, K] logits; not for logits inputs "
+                  "(a 2-D .npy [N, K])");
   cmd->add_option("--preset", opt->preset,
                   "preprocessing: a shipped preset (cifar10, cifar100, svhn, imagenet, mnist, "
                   "fashion-mnist; aliases such as fmnist, cifar-10 work) or a preset .json file");
@@ -108,7 +110,7 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
   card.id_set = id_set;
   card.model_path = opt.model_path;
   card.model_sha256 = scored.model_sha256;
-  card.preset = scored.run["preset"];
+  card.preset = scored.run.value("preset", nlohmann::json(nullptr));
   return card;
 }
 
@@ -335,6 +337,7 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
 // Step 1, cheap checks before the expensive model load: preset, temperatures, the model's
 // SHA-256, the card, the columns.
 struct RunSetup {
+  bool logits = false;  // every input is logits: no model, no preset
   PipelineOptions pipeline;
   nlohmann::json preset_json;
   int card_column = -1;
@@ -342,17 +345,38 @@ struct RunSetup {
 RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                     const ScoringOutputs& out, ScoringResult* result) {
   RunSetup setup;
-  result->preset = ResolvePreset(opt, sets, out.card);
+  std::size_t logit_sets = 0;
+  for (const auto& s : sets) logit_sets += s.logits;
+  setup.logits = logit_sets > 0;
+  if (setup.logits && logit_sets != sets.size()) {
+    throw UsageError("the inputs mix logits (2-D .npy [N, K]) with images: score them in "
+                     "separate runs");
+  }
+  if (setup.logits && (!opt.model_path.empty() || !opt.preset.empty())) {
+    throw UsageError("logits inputs (2-D .npy [N, K]) are scored as they are: give no --model "
+                     "and no --preset");
+  }
+  if (!setup.logits && opt.model_path.empty()) {
+    throw UsageError("--model is required for image inputs (only logits .npy inputs need none)");
+  }
+  if (!setup.logits) result->preset = ResolvePreset(opt, sets, out.card);
   setup.preset_json = result->preset.json.empty() ? nlohmann::json(nullptr)
                                                   : nlohmann::json::parse(result->preset.json);
   setup.pipeline = opt.pipeline;
   setup.pipeline.temperatures = Temperatures(opt, out.card);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
-    throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
+  if (setup.logits) {
+    if (out.card && !out.card->model_sha256.empty()) {
+      spdlog::warn("the detector card was made for the model with SHA-256 {}; logits inputs "
+                   "cannot show which model made them", out.card->model_sha256);
+    }
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
+      throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
+    }
+    result->model_sha256 = Sha256File(opt.model_path);
+    if (out.card) CheckCard(*out.card, opt.model_path, result->model_sha256, setup.preset_json);
   }
-  result->model_sha256 = Sha256File(opt.model_path);
-  if (out.card) CheckCard(*out.card, opt.model_path, result->model_sha256, setup.preset_json);
   result->table.columns = ScoreColumns(setup.pipeline.temperatures, out.card, &setup.card_column);
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
   return setup;
@@ -430,6 +454,71 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
   }
 }
 
+// Where scored samples go: a row of the CSV, the flagged list (with a card) and, for eval,
+// the kept table.
+class RowSink {
+ public:
+  RowSink(const ScoringOutputs& out, const RunSetup& setup, const WorkPlan& work,
+          ScoringResult* result)
+      : out_(out), setup_(setup), result_(result) {
+    if (!out.csv_path.empty()) {
+      writer_ = std::make_unique<ScoreWriter>(out.csv_path, result->table.columns,
+                                              /*append=*/work.resumed);
+    }
+    if (!out.flagged_path.empty()) flagged_ = std::make_unique<FlaggedWriter>(out.flagged_path);
+  }
+
+  void Add(const std::string& set, const Sample& sample, const LogitScores& scores) {
+    row_.set = set;
+    row_.path = sample.path;
+    row_.label = sample.label;
+    row_.pred = std::to_string(scores.pred);
+    row_.values.clear();
+    row_.values.push_back(scores.energy[0]);
+    row_.values.push_back(scores.msp);
+    row_.values.push_back(scores.maxlogit);
+    for (std::size_t t = 1; t < scores.energy.size(); ++t) row_.values.push_back(scores.energy[t]);
+    row_.values.push_back(scores.log_msp);
+    row_.values.push_back(scores.entropy);
+    row_.values.push_back(scores.gen);
+    if (out_.card) {
+      const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
+      row_.values.push_back(ood ? 1.0 : 0.0);
+      if (ood && flagged_) flagged_->Add(row_.path);
+    }
+    if (writer_) writer_->Write(row_);
+    if (out_.keep_rows) {
+      result_->table.AddRow(row_.set, row_.path, row_.label, row_.pred, row_.values.data());
+    }
+  }
+  void EndBatch() {
+    if (writer_) writer_->Flush();
+    if (flagged_) flagged_->Flush();
+  }
+  void Close() {
+    if (writer_) writer_->Close();
+    if (flagged_) flagged_->Flush();
+  }
+
+ private:
+  const ScoringOutputs& out_;
+  const RunSetup& setup_;
+  ScoringResult* result_;
+  std::unique_ptr<ScoreWriter> writer_;
+  std::unique_ptr<FlaggedWriter> flagged_;
+  ScoreRow row_;
+};
+
+Progress MakeProgress(const ScoringOptions& opt, const WorkPlan& work) {
+  std::vector<std::string> names;
+  std::vector<std::size_t> sizes;
+  for (const auto& s : work.to_score()) {
+    names.push_back(s.name);
+    sizes.push_back(s.samples.size());
+  }
+  return Progress(opt.quiet, names, sizes);
+}
+
 // Step 3: the model over the samples, rows written (and kept, for eval) batch by batch.
 std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                                     const ScoringOutputs& out, const RunSetup& setup,
@@ -442,62 +531,81 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
     spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");
   spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
                model->dtype(), IntraOpThreads());
-
-  std::unique_ptr<ScoreWriter> writer;
-  if (!out.csv_path.empty()) {
-    writer = std::make_unique<ScoreWriter>(out.csv_path, result->table.columns,
-                                           /*append=*/work.resumed);
-  }
-  std::unique_ptr<FlaggedWriter> flagged;
-  if (!out.flagged_path.empty()) flagged = std::make_unique<FlaggedWriter>(out.flagged_path);
-  std::vector<std::string> names;
-  std::vector<std::size_t> sizes;
-  for (const auto& s : work.to_score()) {
-    names.push_back(s.name);
-    sizes.push_back(s.samples.size());
-  }
-  Progress progress(opt.quiet, names, sizes);
-
-  const std::optional<DetectorCard>& card = out.card;
-  const std::size_t n_temps = setup.pipeline.temperatures.size();
-  ScoreRow row;
+  RowSink sink(out, setup, work, result);
+  Progress progress = MakeProgress(opt, work);
   PipelineCallbacks cb;
-  cb.on_row = [&](const ScoredSample& s) {
-    row.set = sets[s.set_index].name;
-    row.path = s.sample->path;
-    row.label = s.sample->label;
-    row.pred = std::to_string(s.scores.pred);
-    row.values.clear();
-    row.values.push_back(s.scores.energy[0]);
-    row.values.push_back(s.scores.msp);
-    row.values.push_back(s.scores.maxlogit);
-    for (std::size_t t = 1; t < n_temps; ++t) row.values.push_back(s.scores.energy[t]);
-    row.values.push_back(s.scores.log_msp);
-    row.values.push_back(s.scores.entropy);
-    row.values.push_back(s.scores.gen);
-    if (card) {
-      const bool ood = card->IsOod(row.values[setup.card_column]);
-      row.values.push_back(ood ? 1.0 : 0.0);
-      if (ood && flagged) flagged->Add(row.path);
-    }
-    if (writer) writer->Write(row);
-    if (out.keep_rows) {
-      result->table.AddRow(row.set, row.path, row.label, row.pred, row.values.data());
-    }
-  };
-  cb.on_batch_end = [&] {
-    if (writer) writer->Flush();
-    if (flagged) flagged->Flush();
-  };
+  cb.on_row = [&](const ScoredSample& s) { sink.Add(sets[s.set_index].name, *s.sample, s.scores); };
+  cb.on_batch_end = [&] { sink.EndBatch(); };
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
     result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, setup.pipeline, cb);
   } catch (const ModelInputError& e) {
     throw WithPresetHint(e, result->preset);
   }
-  if (writer) writer->Close();
-  if (flagged) flagged->Flush();
+  sink.Close();
   return model;
+}
+
+// Step 3 for logits inputs: each row of each .npy is already a sample's logits.
+void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const RunSetup& setup,
+                 const WorkPlan& work, ScoringResult* result) {
+  const auto start = std::chrono::steady_clock::now();
+  RowSink sink(out, setup, work, result);
+  Progress progress = MakeProgress(opt, work);
+  std::size_t total = 0, done = 0;
+  for (const auto& s : work.to_score()) total += s.samples.size();
+  LogitScores scores;
+  for (const auto& set : work.to_score()) {
+    SetCounts counts{set.name, set.samples.size(), 0, 0};
+    for (const Sample& sample : set.samples) {
+      const NpyArray& a = *sample.npy;
+      const int k = static_cast<int>(a.row_floats());
+      if (result->stats.num_classes == 0) result->stats.num_classes = k;
+      if (k != result->stats.num_classes || k < 2) {
+        throw Error("'" + a.path() + "' holds logits of " + std::to_string(k) +
+                    " classes, expected " +
+                    (k < 2 ? std::string("at least 2") : std::to_string(result->stats.num_classes) +
+                                                             " like the inputs before it"));
+      }
+      if (a.float64()) {
+        ComputeLogitScores(a.row64(sample.npy_index), k, setup.pipeline.temperatures, &scores);
+      } else {
+        ComputeLogitScores(a.row(sample.npy_index), k, setup.pipeline.temperatures, &scores);
+      }
+      if (!scores.finite) throw Error("NaN or Inf logits in '" + sample.path + "'");
+      sink.Add(set.name, sample, scores);
+      ++counts.scored;
+      if (++done % 4096 == 0) {
+        sink.EndBatch();
+        progress.Update(done, total);
+      }
+    }
+    result->stats.sets.push_back(counts);
+  }
+  sink.EndBatch();
+  progress.Update(done, total);
+  sink.Close();
+  result->stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// What a logits run records in place of the model's facts.
+nlohmann::json LogitsRunStamp(const ScoringResult& result, const PipelineOptions& popt,
+                              const std::vector<SampleSet>& sets) {
+  nlohmann::json counts = nlohmann::json::array();
+  std::vector<std::string> files;
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
+    if (!sets[s].samples.empty()) files.push_back(sets[s].samples.front().npy->path());
+  }
+  return {{"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}},
+          {"input", "logits"},
+          {"logits_files", files},
+          {"model", {{"num_classes", result.stats.num_classes}}},
+          {"preset", nullptr},
+          {"temperatures", popt.temperatures},
+          {"sets", counts},
+          {"wall_seconds", result.stats.seconds}};
 }
 
 }  // namespace
@@ -514,7 +622,12 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
     if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
     return result;
   }
-  const std::unique_ptr<Model> model = ScoreSamples(opt, sets, out, setup, work, &result);
+  std::unique_ptr<Model> model;
+  if (setup.logits) {
+    ScoreLogits(opt, out, setup, work, &result);
+  } else {
+    model = ScoreSamples(opt, sets, out, setup, work, &result);
+  }
   // Step 4: the stamp, the log, the run record.
   if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
   for (const auto& s : sets) result.classes.push_back(s.classes);
@@ -523,9 +636,13 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   std::size_t scored = 0;
   for (const auto& c : result.stats.sets) scored += c.scored;
   const double secs = result.stats.seconds;
-  spdlog::debug("model graph: {}", model->optimization());
-  spdlog::info("scored {} samples in {:.2f}s ({:.0f} img/s), {} skipped", scored, secs,
+  spdlog::info("scored {} samples in {:.2f}s ({:.0f}/s), {} skipped", scored, secs,
                secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
+  if (!model) {
+    result.run = LogitsRunStamp(result, setup.pipeline, sets);
+    return result;
+  }
+  spdlog::debug("model graph: {}", model->optimization());
   result.run = RunStamp(opt, result, *model, setup.pipeline, setup.preset_json, sets);
   return result;
 }

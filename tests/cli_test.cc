@@ -106,7 +106,7 @@ TEST_F(CliTest, InputAndModelErrorsExitThree) {
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
-  EXPECT_EQ(Cli("score --input x").exit_code, 2);  // --model missing
+  EXPECT_EQ(Cli("score --input '" + (tmp_ / "far") + "'").exit_code, 2);  // --model missing
   EXPECT_EQ(Cli("frobnicate").exit_code, 2);
   auto r = Cli("score --model '" + (tmp_ / "m.pt") + "' --preset cifar1 --input '" + (tmp_ / "id") +
                "'");

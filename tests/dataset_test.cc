@@ -148,6 +148,7 @@ TEST(DatasetTest, NpyRowsAreNamedByIndex) {
 TEST(DatasetTest, NpyOfTheWrongDtypeOrShapeIsRejected) {
   TempDir tmp;
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1), }";
+  // float64 is for logits [N, K]; images are float32.
   WriteText(tmp / "f8.npy", std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' +
                                 header + std::string(8, '\0'));
   try {
@@ -155,17 +156,23 @@ TEST(DatasetTest, NpyOfTheWrongDtypeOrShapeIsRejected) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "npy file '" + (tmp / "f8.npy") +
-                                         "': dtype '<f8', expected '<f4' (little-endian float32)");
+                                         "': dtype '<f8' for images [N, C, H, W], expected '<f4' "
+                                         "(little-endian float32)");
   }
   float v[3] = {1, 2, 3};
-  WriteNpy(tmp / "2d.npy", {1, 3}, v);
+  WriteNpy(tmp / "3d.npy", {1, 3, 1}, v);
   try {
-    NpyArray::Open(tmp / "2d.npy");
+    NpyArray::Open(tmp / "3d.npy");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "npy file '" + (tmp / "2d.npy") +
-                                         "': shape (1, 3), expected 4 dimensions [N, C, H, W]");
+    EXPECT_EQ(std::string(e.what()),
+              "npy file '" + (tmp / "3d.npy") +
+                  "': shape (1, 3, 1), expected 4 dimensions [N, C, H, W] (images) or 2 [N, K] "
+                  "(logits)");
   }
+  // 2-D is logits.
+  WriteNpy(tmp / "2d.npy", {1, 3}, v);
+  EXPECT_TRUE(NpyArray::Open(tmp / "2d.npy")->logits());
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ struct SampleSet {
   std::vector<std::string> classes;   // folder classes in label order (ImageFolder); may be empty
   std::vector<std::string> warnings;  // things the caller should log (files ignored, ...)
   std::size_t offset = 0;  // index of samples[0] in the whole set (a shard holds a slice)
+  bool logits = false;     // a 2-D .npy: each sample is a row of logits, not an image
 };
 
 // True for the extensions torchvision's ImageFolder accepts (case-insensitive):

@@ -1,4 +1,5 @@
-// Read-only NumPy .npy arrays of float32 [N, C, H, W] (little-endian, C order), memory-mapped.
+// Read-only NumPy .npy arrays (little-endian, C order), memory-mapped: preprocessed images,
+// float32 [N, C, H, W], or logits, float32 or float64 [N, K]; and class labels, int [N].
 #ifndef OODSCORE_NPY_H_
 #define OODSCORE_NPY_H_
 
@@ -12,8 +13,9 @@ namespace oodscore {
 
 // Where the data of a .npy file lies, from its header.
 struct NpyLayout {
-  std::vector<std::int64_t> shape;  // [N, C, H, W], C, H, W > 0
-  std::size_t row_floats = 0;       // C * H * W
+  std::vector<std::int64_t> shape;  // [N, C, H, W] or [N, K], every dimension after N > 0
+  std::size_t row_floats = 0;       // values per row: C * H * W, or K
+  std::size_t item_size = 4;        // 4 (float32) or 8 (float64, logits only)
   std::size_t data_offset = 0;      // bytes from the start of the file
 };
 
@@ -34,8 +36,14 @@ class NpyArray {
   const std::vector<std::int64_t>& shape() const { return shape_; }
   std::size_t rows() const { return static_cast<std::size_t>(shape_[0]); }
   std::size_t row_floats() const { return row_floats_; }
-  // Row i: row_floats() contiguous floats.
+  // A 2-D array [N, K]: logits, not images.
+  bool logits() const { return shape_.size() == 2; }
+  bool float64() const { return item_size_ == 8; }
+  // Row i: row_floats() contiguous values, float32 (row) or float64 (row64).
   const float* row(std::size_t i) const { return data_ + i * row_floats_; }
+  const double* row64(std::size_t i) const {
+    return reinterpret_cast<const double*>(data_) + i * row_floats_;
+  }
   const std::string& path() const { return path_; }
 
  private:
@@ -43,10 +51,15 @@ class NpyArray {
   std::string path_;
   std::vector<std::int64_t> shape_;
   std::size_t row_floats_ = 0;
+  std::size_t item_size_ = 4;
   void* map_ = nullptr;
   std::size_t map_size_ = 0;
   const float* data_ = nullptr;
 };
+
+// Class labels, an int64 or int32 array [N] (FILE.labels.npy beside a logits file). Throws
+// oodscore::Error naming the file when it is not one, or a label is negative.
+std::vector<std::int64_t> ReadNpyLabels(const std::filesystem::path& path);
 
 // Writes a float32 .npy (used by tests and benchmarks).
 void WriteNpy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape,

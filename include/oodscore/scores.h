@@ -37,6 +37,9 @@ constexpr int kGenTopM = 100;  // capped at K
 // REQUIRES: k >= 1, every temperature > 0.
 void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
                         LogitScores* out);
+// The same for float64 logits (a logits .npy may hold either).
+void ComputeLogitScores(const double* logits, int k, const std::vector<double>& temperatures,
+                        LogitScores* out);
 
 enum class Orientation { kHigherIsId, kLowerIsId };
 
