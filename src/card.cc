@@ -46,6 +46,7 @@ nlohmann::json CardJson(const DetectorCard& c) {
       {"preset", c.preset},
       {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}}};
   if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
+  if (c.odin_epsilon) j["odin_epsilon"] = *c.odin_epsilon;
   return j;
 }
 
@@ -97,6 +98,12 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   c.preset = j["preset"];
   if (j.contains("log_msp_threshold")) {
     c.log_msp_threshold = Field<double>(j, "/log_msp_threshold", where, "a number");
+  }
+  if (j.contains("odin_epsilon")) {
+    c.odin_epsilon = Field<double>(j, "/odin_epsilon", where, "a number");
+  }
+  if (c.score == "odin" && !c.odin_epsilon) {
+    throw Error(where + ": an odin card needs \"odin_epsilon\" (and its T in \"temperature\")");
   }
   ScoreInfo info;
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");

@@ -26,6 +26,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   if (score != "energy" && EnergyTemperature(score)) {
     cmd.scoring.temperatures.push_back(*EnergyTemperature(score));
   }
+  if (score == "odin") cmd.scoring.odin = true;  // --score odin implies --odin
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
   ScoringOutputs outputs;

@@ -34,10 +34,12 @@ void ResolveScores(EvalCommand& cmd) {
       if (t != 1.0 && t > 0) cmd.report.scores.push_back(EnergyColumn(t));
     }
     for (const char* s : {"msp", "maxlogit", "entropy", "gen"}) cmd.report.scores.push_back(s);
+    if (cmd.scoring.odin) cmd.report.scores.push_back("odin");
     return;
   }
   for (auto& s : cmd.report.scores) {
     s = CheckedScoreName(s);
+    if (s == "odin") cmd.scoring.odin = true;  // --score odin implies --odin
     const auto t = EnergyTemperature(s);
     auto& temps = cmd.scoring.temperatures;
     if (t && *t != 1.0 && std::find(temps.begin(), temps.end(), *t) == temps.end()) {

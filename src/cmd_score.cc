@@ -49,9 +49,18 @@ int RunScore(const ScoreCommand& cmd) {
                        "(FILE.json) that the merge checks");
     }
   }
-  if (!cmd.card.empty()) outputs.card = ReadCard(cmd.card);
+  ScoringOptions scoring = cmd.scoring;
+  if (!cmd.card.empty()) {
+    outputs.card = ReadCard(cmd.card);
+    if (outputs.card->score == "odin") {
+      // The card's ODIN parameters decide its threshold: use them.
+      scoring.odin = true;
+      scoring.odin_temperature = outputs.card->temperature;
+      scoring.odin_epsilon = *outputs.card->odin_epsilon;
+    }
+  }
   auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
-  const ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
+  const ScoringResult scored = RunScoring(scoring, sets, outputs);
   return SkippedVerdict(scored.stats, max_skipped);
 }
 

@@ -49,10 +49,12 @@ InputHint ReadInputHint(const torch::jit::Module& module) {
 class TorchModel : public Model {
  public:
   TorchModel(torch::jit::Module module, std::optional<torch::jit::Module> reference,
-             torch::Device device, bool half, bool channels_last, std::string path,
-             std::string optimization, InputHint hint)
+             torch::jit::Module grad_module, bool odin, torch::Device device, bool half,
+             bool channels_last, std::string path, std::string optimization, InputHint hint)
       : hint_(std::move(hint)),
         module_(std::move(module)),
+        grad_module_(std::move(grad_module)),
+        odin_(odin),
         reference_(std::move(reference)),
         device_(device),
         half_(half),
@@ -97,6 +99,36 @@ class TorchModel : public Model {
     at::Tensor t = Logits(out, n);
     t = t.to(torch::kCPU, torch::kFloat32).contiguous();
     *k = static_cast<int>(t.size(1));
+    logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+
+  void ForwardOdin(int n, int c, int h, int w, const OdinOptions& odin,
+                   std::vector<float>* logits) override {
+    if (!odin_) throw Error("internal error: ODIN asked of a model loaded without it");
+    at::Tensor x = buffer_.narrow(0, 0, static_cast<int64_t>(n) * c * h * w)
+                       .view({n, c, h, w})
+                       .to(device_)
+                       .clone()
+                       .set_requires_grad(true);
+    at::Tensor out;
+    {
+      torch::AutoGradMode grad(true);
+      out = Logits(Run(grad_module_, x), n).to(torch::kFloat32);
+      const at::Tensor labels = out.detach().argmax(1);
+      const at::Tensor loss =
+          torch::nn::functional::cross_entropy(out / odin.temperature, labels);
+      loss.backward();
+    }
+    torch::NoGradGuard no_grad;
+    // sign with 0 -> +1, as torch.ge(grad, 0) does; then per channel / std.
+    at::Tensor g = (x.grad().ge(0).to(torch::kFloat32) - 0.5) * 2;
+    if (!odin.std.empty()) {
+      at::Tensor std = torch::tensor(odin.std, torch::kFloat32).to(device_).view({1, c, 1, 1});
+      g = g / std;
+    }
+    const at::Tensor perturbed = x.detach() - odin.epsilon * g;
+    at::Tensor t = Logits(Run(grad_module_, perturbed), n);
+    t = t.to(torch::kCPU, torch::kFloat32).contiguous();
     logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
 
@@ -157,6 +189,8 @@ class TorchModel : public Model {
 
   InputHint hint_;
   torch::jit::Module module_;
+  torch::jit::Module grad_module_;  // as loaded, in eval mode: ODIN's gradients go through it
+  bool odin_;
   std::optional<torch::jit::Module> reference_;
   torch::Device device_;
   bool half_;
@@ -178,6 +212,9 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
   torch::jit::Module module = LoadScriptModule(path, device);
   module.eval();
   InputHint hint = ReadInputHint(module);
+  // An independent copy before freezing, for what needs autograd (ODIN), only when asked:
+  // it holds a second set of weights.
+  torch::jit::Module grad_module = options.odin ? module.clone() : module;
   if (options.half) module.to(torch::kHalf);
   if (options.freeze && !device.is_cuda()) {
     // A frozen (and optimised) graph has had its static optimisations; the profiling
@@ -207,7 +244,8 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
       }
     }
   }
-  return std::make_unique<TorchModel>(std::move(module), std::move(reference), device, options.half,
+  return std::make_unique<TorchModel>(std::move(module), std::move(reference),
+                                      std::move(grad_module), options.odin, device, options.half,
                                       options.channels_last && !device.is_cuda(), path.string(),
                                       optimization, std::move(hint));
 }

@@ -231,7 +231,7 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
 
   try {
     for (int t = 0; t < workers; ++t) threads.emplace_back(worker);
-    std::vector<float> logits;
+    std::vector<float> logits, odin_logits;
     ScoredSample row;
     for (std::size_t b = 0; b < n_batches; ++b) {
       Slot& slot = slots[b % slots.size()];
@@ -262,10 +262,15 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
         int k = 0;
         model.Forward(static_cast<int>(n), c, h, w, &logits, &k);
         stats.num_classes = k;
+        if (options.odin) model.ForwardOdin(static_cast<int>(n), c, h, w, *options.odin, &odin_logits);
         for (std::size_t j = 0; j < n; ++j) {
           if (!slot.errors[j].empty()) continue;
           const Item& it = items[first + j];
           ComputeLogitScores(logits.data() + j * k, k, options.temperatures, &row.scores);
+          if (options.odin) {
+            row.scores.odin =
+                TemperedMsp(odin_logits.data() + j * k, k, options.odin->temperature);
+          }
           if (!row.scores.finite) {
             throw Error("model produced NaN or Inf logits for '" + it.sample->path + "'");
           }

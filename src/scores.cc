@@ -102,6 +102,14 @@ void ComputeLogitScores(const double* logits, int k, const std::vector<double>& 
   LogitScoresOf(logits, k, temperatures, out);
 }
 
+double TemperedMsp(const float* logits, int k, double temperature) {
+  double max_logit = logits[0];
+  for (int i = 1; i < k; ++i) max_logit = std::max<double>(max_logit, logits[i]);
+  double s = 0;
+  for (int i = 0; i < k; ++i) s += std::exp((static_cast<double>(logits[i]) - max_logit) / temperature);
+  return 1.0 / s;
+}
+
 std::string EnergyColumn(double temperature) {
   if (temperature == 1.0) return "energy";
   return "energy_T" + FormatDouble(temperature);
@@ -128,6 +136,7 @@ const std::vector<std::string>& LogitScoreNames() {
 std::string CheckedScoreName(const std::string& name, const std::vector<std::string>& also) {
   const std::string canonical = CanonicalScoreName(name);
   if (EnergyTemperature(canonical)) return canonical;
+  if (canonical == "odin") return canonical;  // computed by runs with --odin
   for (const auto* list : {&LogitScoreNames(), &also}) {
     for (const auto& n : *list) {
       if (n == canonical) return canonical;
@@ -135,7 +144,8 @@ std::string CheckedScoreName(const std::string& name, const std::vector<std::str
   }
   std::vector<std::string> candidates = LogitScoreNames();
   candidates.insert(candidates.end(), also.begin(), also.end());
-  std::string known = "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy, gen";
+  std::string known =
+      "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy, gen, odin (with --odin)";
   for (const auto& n : also) {
     if (std::find(LogitScoreNames().begin(), LogitScoreNames().end(), n) ==
             LogitScoreNames().end() &&
@@ -176,7 +186,7 @@ bool LookupScore(const std::string& column, ScoreInfo* info) {
     *info = {column, Orientation::kLowerIsId, column};
     return true;
   }
-  if (column == "gen") {
+  if (column == "gen" || column == "odin") {
     *info = {column, Orientation::kHigherIsId, column};
     return true;
   }

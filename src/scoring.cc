@@ -71,6 +71,15 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
       "the first batch's logits move by more than 1e-5 of their largest magnitude)");
   cmd->add_flag("--channels-last", opt->model.channels_last,
                 "CPU: NHWC batches (some CNNs run faster)");
+  cmd->add_flag("--odin", opt->odin,
+                "also the ODIN score (Liang et al., 2018), column odin, higher = ID: input "
+                "perturbation with a backward pass per batch, through the unfrozen model");
+  cmd->add_option("--odin-temperature", opt->odin_temperature, "ODIN's temperature T")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--odin-epsilon", opt->odin_epsilon, "ODIN's perturbation size epsilon")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 double MaxSkippedShare(const ScoringOptions& opt) {
@@ -102,6 +111,10 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
   DetectorCard card;
   card.score = score.name;
   card.temperature = EnergyTemperature(score.name).value_or(1.0);
+  if (score.name == "odin") {
+    card.temperature = opt.odin_temperature;
+    card.odin_epsilon = opt.odin_epsilon;
+  }
   card.threshold = RawThreshold(score, threshold.threshold);
   if (score.rank_column == "log_msp") card.log_msp_threshold = threshold.threshold;
   card.tpr_target = tpr_target;
@@ -151,7 +164,7 @@ std::vector<double> Temperatures(const ScoringOptions& opt,
                                  const std::optional<DetectorCard>& card) {
   std::vector<double> temps = {1.0};
   std::vector<double> asked = opt.temperatures;
-  if (card) asked.push_back(card->temperature);
+  if (card && EnergyTemperature(card->score)) asked.push_back(card->temperature);
   for (double t : asked) {
     if (!(t > 0) || !std::isfinite(t))
       throw UsageError("temperature must be > 0, got " + std::to_string(t));
@@ -172,15 +185,16 @@ void CheckCard(const DetectorCard& card, const std::string& model_path,
   }
 }
 
-// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy, gen[, is_ood]. Sets
+// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy, gen[, odin][, is_ood]. Sets
 // *card_column to the column the card applies to.
-std::vector<std::string> ScoreColumns(const std::vector<double>& temps,
+std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odin,
                                       const std::optional<DetectorCard>& card, int* card_column) {
   std::vector<std::string> columns = {"energy", "msp", "maxlogit"};
   for (std::size_t t = 1; t < temps.size(); ++t) columns.push_back(EnergyColumn(temps[t]));
   columns.push_back("log_msp");
   columns.push_back("entropy");
   columns.push_back("gen");
+  if (odin) columns.push_back("odin");
   *card_column = -1;
   if (card) {
     const auto it = std::find(columns.begin(), columns.end(), card->ApplyColumn());
@@ -263,6 +277,9 @@ nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<Sampl
           {"model_sha256", result.model_sha256},
           {"preset", preset_json},
           {"temperatures", popt.temperatures},
+          {"odin", popt.odin ? nlohmann::json{{"temperature", popt.odin->temperature},
+                                             {"epsilon", popt.odin->epsilon}}
+                             : nlohmann::json(nullptr)},
           {"columns", result.table.columns},
           {"layout", opt.layout},
           {"batch_size", popt.batch_size},
@@ -329,6 +346,9 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
       {"preset_source", result.preset.source},
       {"layout", opt.layout},
       {"temperatures", popt.temperatures},
+      {"odin", popt.odin ? nlohmann::json{{"temperature", popt.odin->temperature},
+                                         {"epsilon", popt.odin->epsilon}}
+                         : nlohmann::json(nullptr)},
       {"sets", counts},
       {"wall_seconds", secs},
       {"images_per_second", secs > 0 ? scored / secs : 0.0}};
@@ -377,7 +397,16 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
     result->model_sha256 = Sha256File(opt.model_path);
     if (out.card) CheckCard(*out.card, opt.model_path, result->model_sha256, setup.preset_json);
   }
-  result->table.columns = ScoreColumns(setup.pipeline.temperatures, out.card, &setup.card_column);
+  if (opt.odin) {
+    if (setup.logits) {
+      throw UsageError("--odin perturbs the input images through the model: it cannot score "
+                       "logits inputs");
+    }
+    setup.pipeline.odin = OdinOptions{opt.odin_temperature, opt.odin_epsilon,
+                                      result->preset.spec.std};
+  }
+  result->table.columns =
+      ScoreColumns(setup.pipeline.temperatures, opt.odin, out.card, &setup.card_column);
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
   return setup;
 }
@@ -481,6 +510,7 @@ class RowSink {
     row_.values.push_back(scores.log_msp);
     row_.values.push_back(scores.entropy);
     row_.values.push_back(scores.gen);
+    if (setup_.pipeline.odin) row_.values.push_back(scores.odin);
     if (out_.card) {
       const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
       row_.values.push_back(ood ? 1.0 : 0.0);
@@ -526,6 +556,7 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   ModelOptions model_opt = opt.model;
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
+  model_opt.odin = opt.odin;
   auto model = Model::Load(opt.model_path, model_opt);
   if (SetOmpWaitPolicy())
     spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");

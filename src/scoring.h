@@ -32,6 +32,8 @@ struct ScoringOptions {
   bool quiet = false;
   bool no_freeze = false;
   bool no_optimize = false;
+  bool odin = false;  // add the ODIN score column (a backward pass per batch)
+  double odin_temperature = 1000, odin_epsilon = 0.0014;
 };
 
 // Binds --model, --preset, --layout, --max-skipped, --temperature, --device, --half,

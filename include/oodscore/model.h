@@ -54,6 +54,17 @@ struct ModelOptions {
                                // kOptimizeTolerance * max|logit|, the frozen model is used.
   bool channels_last = false;  // CPU: feed NHWC-strided batches (faster for some CNNs)
   int threads = 0;             // intra-op threads; 0 = the number of cores
+  bool odin = false;           // keep an unfrozen copy of the module for ForwardOdin (memory)
+};
+
+// ODIN (Liang et al., ICLR 2018) input perturbation, as its reference code and OpenOOD v1.5
+// do it: x' = x - epsilon * g / std, g = +1 where d CE(f(x)/T, argmax f(x)) / dx >= 0 and
+// -1 elsewhere, divided per channel by the preset's std (the gradient is taken in the
+// normalised space); the score is then the max softmax of f(x')/T.
+struct OdinOptions {
+  double temperature = 1000;
+  double epsilon = 0.0014;
+  std::vector<float> std;  // per channel; empty = 1
 };
 
 // Largest change of a logit, relative to the batch's largest |logit|, that the default
@@ -79,6 +90,12 @@ class Model {
   // otherwise throws oodscore::Error saying what was got and what was expected. A failure on
   // an input that the first layer does not take throws ModelInputError.
   virtual void Forward(int n, int c, int h, int w, std::vector<float>* logits, int* k) = 0;
+
+  // ODIN's perturbed logits f(x') [n, K] for the first n*c*h*w floats of InputBuffer(). Runs
+  // a forward and a backward pass through the module as loaded (autograd cannot go through
+  // the frozen inference graph), then a forward pass on x'. Throws like Forward.
+  virtual void ForwardOdin(int n, int c, int h, int w, const OdinOptions& odin,
+                           std::vector<float>* logits) = 0;
 
   virtual std::string device() const = 0;  // "cpu", "cuda:0"
   virtual std::string dtype() const = 0;   // "float32" or "float16"

@@ -7,6 +7,7 @@
 #define OODSCORE_PIPELINE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct PipelineOptions {
   // over twice it are skipped, and so are images whose resize would make more than twice it.
   long long max_image_pixels = kDefaultMaxImagePixels;
   std::vector<double> temperatures = {1.0};  // energy temperatures, in column order
+  std::optional<OdinOptions> odin;           // also ODIN's score (a backward pass per batch)
 };
 
 struct PipelineStats {

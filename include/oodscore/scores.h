@@ -27,6 +27,8 @@ struct LogitScores {
   // GEN (Liu et al., CVPR 2023): -sum over the kGenTopM largest softmax probabilities of
   // p^gamma (1 - p)^gamma, gamma = kGenGamma; higher = ID.
   double gen = 0;
+  // ODIN: max softmax(f(x') / T) of the perturbed input; set only by runs with --odin.
+  double odin = 0;
   bool finite = true;  // false when any logit is NaN or +-Inf (scores are then unset)
 };
 
@@ -37,6 +39,9 @@ constexpr int kGenTopM = 100;  // capped at K
 // REQUIRES: k >= 1, every temperature > 0.
 void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
                         LogitScores* out);
+// max softmax(logits / temperature), in double with max subtraction (ODIN's score).
+double TemperedMsp(const float* logits, int k, double temperature);
+
 // The same for float64 logits (a logits .npy may hold either).
 void ComputeLogitScores(const double* logits, int k, const std::vector<double>& temperatures,
                         LogitScores* out);
