@@ -19,7 +19,8 @@ const char* const kScoreConventions =
     "Scores, from logits f (in double): energy = -T*logsumexp(f/T), lower = in-distribution (ID);\n"
     "msp = max softmax(f), higher = ID (ranked by log_msp = max f - logsumexp f, exact where msp\n"
     "rounds to 1.0); maxlogit = max f, higher = ID; entropy of softmax(f), lower = ID;\n"
-    "gen = -sum over the 100 largest p of p^0.1 (1-p)^0.1 (GEN, CVPR 2023), higher = ID.\n"
+    "gen = -sum over the 100 largest p of p^0.1 (1-p)^0.1 (GEN, CVPR 2023), higher = ID;\n"
+    "odin (with --odin) = max softmax(f(x')/T) of ODIN's perturbed input, higher = ID.\n"
     "Metrics orient every score so that higher = ID, with ID as the positive class (exact,\n"
     "hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
     "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model error.";

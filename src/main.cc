@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
 
   CLI::App app{
-      "oodscore: out-of-distribution detection with the energy score (Liu et al., 2020) and the\n"
-      "max-softmax baseline, for TorchScript image classifiers."};
+      "oodscore: out-of-distribution detection with the energy score (Liu et al., 2020), its\n"
+      "fine-tuning, and the MSP, GEN and ODIN baselines, for TorchScript image classifiers."};
   app.footer(oodscore::kScoreConventions);
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("oodscore ") + oodscore::ToolVersion());
