@@ -234,11 +234,16 @@ std::string CheckpointName(const std::string& output, int epoch, const char* ext
   return output + ".ckpt" + buf;
 }
 
-}  // namespace
+// The run's inputs, checked and listed (step 1).
+struct FinetuneData {
+  Augment augment;
+  Preset preset;
+  SampleSet train, aux, val;
+  std::vector<ValSet> val_ood;
+  std::size_t steps = 0;  // per epoch: the ID loader's length
+};
 
-int RunFinetune(const FinetuneOptions& opt) {
-  const auto start = std::chrono::steady_clock::now();
-  // Cheap checks first.
+FinetuneData LoadData(const FinetuneOptions& opt) {
   if (opt.epochs < 1) throw UsageError("--epochs must be at least 1");
   if (!(opt.lr > 0) || !(opt.lambda >= 0)) throw UsageError("--lr must be > 0 and --lambda >= 0");
   if (opt.batch_size < 1 || opt.aux_batch_size < 1) {
@@ -248,200 +253,189 @@ int RunFinetune(const FinetuneOptions& opt) {
     throw UsageError("give both --m-in and --m-out, or neither (--margins auto)");
   }
   if (opt.m_in && !(*opt.m_in < *opt.m_out)) throw UsageError("--m-in must be below --m-out");
-  const Augment augment = ParseAugment(opt.augment);
-  const Preset preset = LoadPreset(opt.preset);
-  const Loader loader(preset.spec, augment, opt.seed);
-  const SampleSet train = ListInput(opt.train_dir, "train", Layout::kClasses);
-  const SampleSet aux = ListInput(opt.aux_dir, "aux", Layout::kFlat);
-  if (train.samples.empty()) throw UsageError("--train '" + opt.train_dir + "' holds no image");
-  if (aux.samples.empty()) throw UsageError("--aux '" + opt.aux_dir + "' holds no image");
-  SampleSet val;
-  std::vector<ValSet> val_ood;
-  if (!opt.val_dir.empty()) val = ListInput(opt.val_dir, "val", Layout::kClasses);
+  FinetuneData d;
+  d.augment = ParseAugment(opt.augment);
+  d.preset = LoadPreset(opt.preset);
+  d.train = ListInput(opt.train_dir, "train", Layout::kClasses);
+  d.aux = ListInput(opt.aux_dir, "aux", Layout::kFlat);
+  if (d.train.samples.empty()) throw UsageError("--train '" + opt.train_dir + "' holds no image");
+  if (d.aux.samples.empty()) throw UsageError("--aux '" + opt.aux_dir + "' holds no image");
+  if (!opt.val_dir.empty()) d.val = ListInput(opt.val_dir, "val", Layout::kClasses);
   for (const auto& arg : opt.val_ood) {
     if (opt.val_dir.empty()) throw UsageError("--val-ood needs --val (the ID validation set)");
     auto [name, path] = SplitNamed(arg);
-    val_ood.push_back({name, ListInput(path, name, Layout::kAuto)});
+    d.val_ood.push_back({name, ListInput(path, name, Layout::kAuto)});
   }
+  d.steps = (d.train.samples.size() + opt.batch_size - 1) / opt.batch_size;
   spdlog::info("train: {} images in {} classes; aux: {} images; val: {} images, {} OOD set(s)",
-               train.samples.size(), train.classes.size(), aux.samples.size(),
-               val.samples.size(), val_ood.size());
-  const std::string base_sha = Sha256File(opt.model_path);
-  const std::size_t steps = (train.samples.size() + opt.batch_size - 1) / opt.batch_size;
-  const std::size_t total_steps = steps * static_cast<std::size_t>(opt.epochs);
-  nlohmann::json config = {
-      {"base_model", {{"path", opt.model_path}, {"sha256", base_sha}}},
-      {"preset", nlohmann::json::parse(preset.json)},
-      {"train", {{"path", opt.train_dir}, {"images", train.samples.size()},
-                 {"classes", train.classes}}},
-      {"aux", {{"path", opt.aux_dir}, {"images", aux.samples.size()}}},
-      {"epochs", opt.epochs},
-      {"steps_per_epoch", steps},
-      {"batch_size", opt.batch_size},
-      {"aux_batch_size", opt.aux_batch_size},
-      {"optimizer",
-       {{"name", "SGD"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
-      {"lr", {{"max", opt.lr}, {"min", opt.lr_min}, {"schedule", "cosine per step"}}},
-      {"lambda", opt.lambda},
-      {"augment", opt.augment},
-      {"seed", opt.seed},
-      {"threads", opt.threads},
-      {"device", opt.device}};
+               d.train.samples.size(), d.train.classes.size(), d.aux.samples.size(),
+               d.val.samples.size(), d.val_ood.size());
+  return d;
+}
 
-  TrainerOptions topt;
-  topt.device = opt.device;
-  topt.threads = opt.threads;
-  topt.seed = opt.seed;
-  auto trainer = Trainer::Load(opt.model_path, topt);
-  spdlog::info("model '{}': {} trainable parameters on {}", opt.model_path,
-               trainer->parameter_count(), trainer->device());
+// Everything that decides the tuned model: a resumed run must match it.
+nlohmann::json RunConfig(const FinetuneOptions& opt, const FinetuneData& d) {
+  return {{"base_model", {{"path", opt.model_path}, {"sha256", Sha256File(opt.model_path)}}},
+          {"preset", nlohmann::json::parse(d.preset.json)},
+          {"train", {{"path", opt.train_dir}, {"images", d.train.samples.size()},
+                     {"classes", d.train.classes}}},
+          {"aux", {{"path", opt.aux_dir}, {"images", d.aux.samples.size()}}},
+          {"epochs", opt.epochs},
+          {"steps_per_epoch", d.steps},
+          {"batch_size", opt.batch_size},
+          {"aux_batch_size", opt.aux_batch_size},
+          {"optimizer",
+           {{"name", "SGD"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
+          {"lr", {{"max", opt.lr}, {"min", opt.lr_min}, {"schedule", "cosine per step"}}},
+          {"lambda", opt.lambda},
+          {"augment", opt.augment},
+          {"seed", opt.seed},
+          {"threads", opt.threads},
+          {"device", opt.device}};
+}
 
-  // Resume: the state of the last finished epoch, if the run is the same.
+// The margins: given, or from the pretrained model's energies (--margins auto).
+nlohmann::json ChooseMargins(const FinetuneOptions& opt, const FinetuneData& d, Trainer& trainer,
+                             const Loader& loader) {
+  if (opt.m_in) {
+    return {{"m_in", *opt.m_in}, {"m_out", *opt.m_out}, {"rule", "given (--m-in, --m-out)"}};
+  }
+  constexpr std::size_t kMarginSamples = 2000;
+  const EnergySummary id = Summarize(
+      Energies(trainer, loader, Subset(d.train, kMarginSamples, MixSeed(opt.seed, 3)), nullptr));
+  const EnergySummary out = Summarize(
+      Energies(trainer, loader, Subset(d.aux, kMarginSamples, MixSeed(opt.seed, 4)), nullptr));
+  const Margins m = AutoMargins(id, out);
+  spdlog::info("pretrained energies, ID train ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
+               "{:.3f} / {:.3f}", id.n, id.mean, id.p5, id.p50, id.p95);
+  spdlog::info("pretrained energies, auxiliary ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
+               "{:.3f} / {:.3f}", out.n, out.mean, out.p5, out.p50, out.p95);
+  spdlog::info("margins: m_in = {:.4f}, m_out = {:.4f} ({})", m.m_in, m.m_out, m.rule);
+  return {{"m_in", m.m_in},
+          {"m_out", m.m_out},
+          {"rule", m.rule},
+          {"pretrained_energy", {{"id", SummaryJson(id)}, {"aux", SummaryJson(out)}}}};
+}
+
+// Step 2: the state of a stopped run that --resume continues (its checkpoint loaded into
+// the trainer), or a new one with its margins.
+nlohmann::json StartState(const FinetuneOptions& opt, const FinetuneData& d,
+                          const nlohmann::json& config, Trainer& trainer, const Loader& loader) {
   const std::string ckpt_dir = opt.output + ".ckpt";
   const std::string state_path = ckpt_dir + "/state.json";
-  nlohmann::json state;
-  int first_epoch = 1;
   std::error_code ec;
   if (opt.resume && std::filesystem::is_regular_file(state_path, ec)) {
-    state = ParseJsonText(ReadFile(state_path), state_path);
+    nlohmann::json state = ParseJsonText(ReadFile(state_path), state_path);
     if (state.value("config", nlohmann::json()) != config) {
       throw Error("--resume: '" + state_path + "' is from another run (other data, model or "
                   "hyper-parameters); remove '" + ckpt_dir + "' to start over");
     }
     const int done = state.value("epochs_done", 0);
-    trainer->LoadCheckpoint(CheckpointName(opt.output, done, "pt"),
-                            CheckpointName(opt.output, done, "optim"));
-    first_epoch = done + 1;
+    trainer.LoadCheckpoint(CheckpointName(opt.output, done, "pt"),
+                           CheckpointName(opt.output, done, "optim"));
     spdlog::info("--resume: continuing after epoch {} of {}", done, opt.epochs);
-  } else {
-    state = {{"config", config}, {"epochs_done", 0}, {"history", nlohmann::json::array()}};
-    // Margins: given, or from the pretrained model's energies.
-    nlohmann::json margins;
-    if (opt.m_in) {
-      margins = {{"m_in", *opt.m_in}, {"m_out", *opt.m_out}, {"rule", "given (--m-in, --m-out)"}};
-    } else {
-      constexpr std::size_t kMarginSamples = 2000;
-      const EnergySummary id = Summarize(
-          Energies(*trainer, loader, Subset(train, kMarginSamples, MixSeed(opt.seed, 3)), nullptr));
-      const EnergySummary out = Summarize(
-          Energies(*trainer, loader, Subset(aux, kMarginSamples, MixSeed(opt.seed, 4)), nullptr));
-      const Margins m = AutoMargins(id, out);
-      spdlog::info("pretrained energies, ID train ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
-                   "{:.3f} / {:.3f}", id.n, id.mean, id.p5, id.p50, id.p95);
-      spdlog::info("pretrained energies, auxiliary ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
-                   "{:.3f} / {:.3f}", out.n, out.mean, out.p5, out.p50, out.p95);
-      spdlog::info("margins: m_in = {:.4f}, m_out = {:.4f} ({})", m.m_in, m.m_out, m.rule);
-      margins = {{"m_in", m.m_in},
-                 {"m_out", m.m_out},
-                 {"rule", m.rule},
-                 {"pretrained_energy", {{"id", SummaryJson(id)}, {"aux", SummaryJson(out)}}}};
-    }
-    state["margins"] = margins;
-    std::filesystem::create_directories(ckpt_dir, ec);
-    if (ec) throw Error("cannot create '" + ckpt_dir + "': " + ec.message());
+    return state;
   }
-  const double m_in = state["margins"]["m_in"].get<double>();
-  const double m_out = state["margins"]["m_out"].get<double>();
+  nlohmann::json state = {{"config", config},
+                          {"epochs_done", 0},
+                          {"history", nlohmann::json::array()},
+                          {"margins", ChooseMargins(opt, d, trainer, loader)}};
+  std::filesystem::create_directories(ckpt_dir, ec);
+  if (ec) throw Error("cannot create '" + ckpt_dir + "': " + ec.message());
+  return state;
+}
 
-  // The epochs.
-  std::vector<std::string> names;
-  std::vector<std::size_t> sizes;
-  const std::size_t per_epoch =
-      train.samples.size() + steps * static_cast<std::size_t>(opt.aux_batch_size);
-  for (int e = first_epoch; e <= opt.epochs; ++e) {
-    names.push_back("epoch " + std::to_string(e) + "/" + std::to_string(opt.epochs));
-    sizes.push_back(per_epoch);
-  }
-  Progress progress(opt.quiet, names, sizes, "images trained");
-  AuxStream aux_stream(aux.samples.size(), MixSeed(opt.seed, 5));
+// Step 3, one epoch: shuffled ID batches with the next outliers, decoded while the previous
+// step trains.
+struct EpochContext {
+  const FinetuneOptions& opt;
+  const FinetuneData& data;
+  const Loader& loader;
+  Trainer& trainer;
+  AuxStream& aux;
+  Progress& progress;
+  double m_in, m_out;
+  std::size_t total_steps, images_total;
   std::size_t images_done = 0;
-  const std::size_t images_total = per_epoch * names.size();
-  for (int epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
-    std::vector<std::size_t> order(train.samples.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::mt19937_64 rng(MixSeed(opt.seed, 1, static_cast<std::uint64_t>(epoch)));
-    std::shuffle(order.begin(), order.end(), rng);
-    auto prepare = [&](std::size_t step) {
-      Batch b;
-      std::vector<const Sample*> samples;
-      std::vector<std::uint64_t> seeds;
-      const std::size_t begin = step * opt.batch_size;
-      const std::size_t end = std::min(order.size(), begin + opt.batch_size);
-      for (std::size_t i = begin; i < end; ++i) {
-        const Sample& s = train.samples[order[i]];
-        samples.push_back(&s);
-        seeds.push_back(MixSeed(opt.seed, static_cast<std::uint64_t>(epoch) << 32 | 1, order[i]));
-        b.labels.push_back(std::stoll(s.label));
-      }
-      b.n_in = static_cast<int>(samples.size());
-      const std::size_t first_draw =
-          ((static_cast<std::size_t>(epoch) - 1) * steps + step) * opt.aux_batch_size;
-      for (int j = 0; j < opt.aux_batch_size; ++j) {
-        const std::size_t a = aux_stream.At(first_draw + j);
-        samples.push_back(&aux.samples[a]);
-        seeds.push_back(MixSeed(opt.seed, first_draw + j, a) ^ 0xA5A5A5A5A5A5A5A5ull);
-      }
-      b.n_out = opt.aux_batch_size;
-      b.pixels.resize(samples.size() * loader.floats());
-      loader.Load(samples, seeds, b.pixels.data());
-      return b;
-    };
-    EpochRecord record;
-    std::size_t seen_in = 0, correct = 0;
-    std::future<Batch> next = std::async(std::launch::async, prepare, 0);
-    for (std::size_t step = 0; step < steps; ++step) {
-      Batch batch = next.get();
-      // The next batch is decoded while this one trains.
-      if (step + 1 < steps) next = std::async(std::launch::async, prepare, step + 1);
-      float* in = trainer->InputBuffer(batch.pixels.size());
-      std::copy(batch.pixels.begin(), batch.pixels.end(), in);
-      const std::size_t t = (static_cast<std::size_t>(epoch) - 1) * steps + step;
-      const StepLosses l =
-          trainer->Step(batch.n_in, batch.n_out, loader.c(), loader.h(), loader.w(), batch.labels,
-                        CosineLr(t, total_steps, opt.lr, opt.lr_min), m_in, m_out, opt.lambda);
-      if (!std::isfinite(l.total)) {
-        throw Error("the loss became " + std::to_string(l.total) + " at epoch " +
-                    std::to_string(epoch) + " step " + std::to_string(step + 1) +
-                    ": lower --lr or --lambda");
-      }
-      record.loss += l.total / steps;
-      record.ce += l.ce / steps;
-      record.hinge_in += l.hinge_in / steps;
-      record.hinge_out += l.hinge_out / steps;
-      seen_in += batch.n_in;
-      correct += l.correct;
-      images_done += batch.n_in + batch.n_out;
-      char note[96];
-      std::snprintf(note, sizeof(note), "loss %.4f (ce %.4f, in %.3f, out %.3f)", l.total, l.ce,
-                    l.hinge_in, l.hinge_out);
-      progress.Update(images_done, images_total, note);
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen_in);
-    record.images_per_second = secs > 0 ? per_epoch / secs : 0;
-    record.val = Validate(*trainer, loader, val, val_ood);
-    spdlog::info("epoch {}/{}: loss {:.4f} (ce {:.4f}, hinge in {:.4f}, out {:.4f}), train "
-                 "accuracy {:.2f}%, {:.0f} img/s{}", epoch, opt.epochs, record.loss, record.ce,
-                 record.hinge_in, record.hinge_out, 100 * record.train_accuracy,
-                 record.images_per_second,
-                 record.val.empty() ? "" : ", val " + DumpJson(record.val, -1));
-    // Checkpoint, then the state that points at it.
-    trainer->SaveCheckpoint(CheckpointName(opt.output, epoch, "pt"),
-                            CheckpointName(opt.output, epoch, "optim"));
-    state["history"].push_back(EpochJson(epoch, record));
-    state["epochs_done"] = epoch;
-    WriteFileAtomic(state_path, DumpJson(state) + "\n");
-    if (epoch > 2) {  // the last two epochs' checkpoints stay
-      std::filesystem::remove(CheckpointName(opt.output, epoch - 2, "pt"), ec);
-      std::filesystem::remove(CheckpointName(opt.output, epoch - 2, "optim"), ec);
-    }
-  }
+};
 
-  // The tuned module, then its record.
+EpochRecord TrainEpoch(EpochContext& ctx, int epoch) {
+  const FinetuneOptions& opt = ctx.opt;
+  const SampleSet& train = ctx.data.train;
+  const std::size_t steps = ctx.data.steps;
+  const std::size_t per_epoch = train.samples.size() + steps * opt.aux_batch_size;
+  const auto epoch_start = std::chrono::steady_clock::now();
+  std::vector<std::size_t> order(train.samples.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::mt19937_64 rng(MixSeed(opt.seed, 1, static_cast<std::uint64_t>(epoch)));
+  std::shuffle(order.begin(), order.end(), rng);
+  auto prepare = [&](std::size_t step) {
+    Batch b;
+    std::vector<const Sample*> samples;
+    std::vector<std::uint64_t> seeds;
+    const std::size_t begin = step * opt.batch_size;
+    const std::size_t end = std::min(order.size(), begin + opt.batch_size);
+    for (std::size_t i = begin; i < end; ++i) {
+      const Sample& s = train.samples[order[i]];
+      samples.push_back(&s);
+      seeds.push_back(MixSeed(opt.seed, static_cast<std::uint64_t>(epoch) << 32 | 1, order[i]));
+      b.labels.push_back(std::stoll(s.label));
+    }
+    b.n_in = static_cast<int>(samples.size());
+    const std::size_t first_draw =
+        ((static_cast<std::size_t>(epoch) - 1) * steps + step) * opt.aux_batch_size;
+    for (int j = 0; j < opt.aux_batch_size; ++j) {
+      const std::size_t a = ctx.aux.At(first_draw + j);
+      samples.push_back(&ctx.data.aux.samples[a]);
+      seeds.push_back(MixSeed(opt.seed, first_draw + j, a) ^ 0xA5A5A5A5A5A5A5A5ull);
+    }
+    b.n_out = opt.aux_batch_size;
+    b.pixels.resize(samples.size() * ctx.loader.floats());
+    ctx.loader.Load(samples, seeds, b.pixels.data());
+    return b;
+  };
+  EpochRecord record;
+  std::size_t seen_in = 0, correct = 0;
+  std::future<Batch> next = std::async(std::launch::async, prepare, 0);
+  for (std::size_t step = 0; step < steps; ++step) {
+    Batch batch = next.get();
+    if (step + 1 < steps) next = std::async(std::launch::async, prepare, step + 1);
+    std::copy(batch.pixels.begin(), batch.pixels.end(),
+              ctx.trainer.InputBuffer(batch.pixels.size()));
+    const std::size_t t = (static_cast<std::size_t>(epoch) - 1) * steps + step;
+    const StepLosses l = ctx.trainer.Step(
+        batch.n_in, batch.n_out, ctx.loader.c(), ctx.loader.h(), ctx.loader.w(), batch.labels,
+        CosineLr(t, ctx.total_steps, opt.lr, opt.lr_min), ctx.m_in, ctx.m_out, opt.lambda);
+    if (!std::isfinite(l.total)) {
+      throw Error("the loss became " + std::to_string(l.total) + " at epoch " +
+                  std::to_string(epoch) + " step " + std::to_string(step + 1) +
+                  ": lower --lr or --lambda");
+    }
+    record.loss += l.total / steps;
+    record.ce += l.ce / steps;
+    record.hinge_in += l.hinge_in / steps;
+    record.hinge_out += l.hinge_out / steps;
+    seen_in += batch.n_in;
+    correct += l.correct;
+    ctx.images_done += batch.n_in + batch.n_out;
+    char note[96];
+    std::snprintf(note, sizeof(note), "loss %.4f (ce %.4f, in %.3f, out %.3f)", l.total, l.ce,
+                  l.hinge_in, l.hinge_out);
+    ctx.progress.Update(ctx.images_done, ctx.images_total, note);
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+  record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen_in);
+  record.images_per_second = secs > 0 ? per_epoch / secs : 0;
+  return record;
+}
+
+// Step 4: the tuned module (eval mode), then its record beside it.
+void WriteTuned(const FinetuneOptions& opt, Trainer& trainer, const nlohmann::json& state,
+                std::chrono::steady_clock::time_point start) {
   const std::string tmp = opt.output + ".partial";
-  trainer->Save(tmp);
+  trainer.Save(tmp);
+  std::error_code ec;
   std::filesystem::rename(tmp, opt.output, ec);
   if (ec) throw Error("cannot write '" + opt.output + "': " + ec.message());
   nlohmann::json record = state;
@@ -456,6 +450,67 @@ int RunFinetune(const FinetuneOptions& opt) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   WriteFileAtomic(opt.output + ".json", DumpJson(record) + "\n");
   spdlog::info("wrote '{}' and '{}.json'", opt.output, opt.output);
+}
+
+}  // namespace
+
+int RunFinetune(const FinetuneOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  const FinetuneData data = LoadData(opt);
+  const Loader loader(data.preset.spec, data.augment, opt.seed);
+  const nlohmann::json config = RunConfig(opt, data);
+  TrainerOptions topt;
+  topt.device = opt.device;
+  topt.threads = opt.threads;
+  topt.seed = opt.seed;
+  auto trainer = Trainer::Load(opt.model_path, topt);
+  spdlog::info("model '{}': {} trainable parameters on {}", opt.model_path,
+               trainer->parameter_count(), trainer->device());
+  nlohmann::json state = StartState(opt, data, config, *trainer, loader);
+  const int first_epoch = state.value("epochs_done", 0) + 1;
+
+  std::vector<std::string> names;
+  std::vector<std::size_t> sizes;
+  const std::size_t per_epoch =
+      data.train.samples.size() + data.steps * static_cast<std::size_t>(opt.aux_batch_size);
+  for (int e = first_epoch; e <= opt.epochs; ++e) {
+    names.push_back("epoch " + std::to_string(e) + "/" + std::to_string(opt.epochs));
+    sizes.push_back(per_epoch);
+  }
+  Progress progress(opt.quiet, names, sizes, "images trained");
+  AuxStream aux(data.aux.samples.size(), MixSeed(opt.seed, 5));
+  EpochContext ctx{opt,
+                   data,
+                   loader,
+                   *trainer,
+                   aux,
+                   progress,
+                   state["margins"]["m_in"].get<double>(),
+                   state["margins"]["m_out"].get<double>(),
+                   data.steps * static_cast<std::size_t>(opt.epochs),
+                   per_epoch * names.size()};
+  const std::string state_path = opt.output + ".ckpt/state.json";
+  std::error_code ec;
+  for (int epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
+    EpochRecord record = TrainEpoch(ctx, epoch);
+    record.val = Validate(*trainer, loader, data.val, data.val_ood);
+    spdlog::info("epoch {}/{}: loss {:.4f} (ce {:.4f}, hinge in {:.4f}, out {:.4f}), train "
+                 "accuracy {:.2f}%, {:.0f} img/s{}", epoch, opt.epochs, record.loss, record.ce,
+                 record.hinge_in, record.hinge_out, 100 * record.train_accuracy,
+                 record.images_per_second,
+                 record.val.empty() ? "" : ", val " + DumpJson(record.val, -1));
+    // The checkpoint, then the state that points at it; the last two checkpoints stay.
+    trainer->SaveCheckpoint(CheckpointName(opt.output, epoch, "pt"),
+                            CheckpointName(opt.output, epoch, "optim"));
+    state["history"].push_back(EpochJson(epoch, record));
+    state["epochs_done"] = epoch;
+    WriteFileAtomic(state_path, DumpJson(state) + "\n");
+    if (epoch > 2) {
+      std::filesystem::remove(CheckpointName(opt.output, epoch - 2, "pt"), ec);
+      std::filesystem::remove(CheckpointName(opt.output, epoch - 2, "optim"), ec);
+    }
+  }
+  WriteTuned(opt, *trainer, state, start);
   return kExitOk;
 }
 
