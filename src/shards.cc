@@ -1,5 +1,7 @@
 #include "shards.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -217,8 +219,14 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
     std::error_code ec;
     if (std::filesystem::is_regular_file(stamp_path, ec)) {
       const nlohmann::json stamp = ParseJsonText(ReadFile(stamp_path), stamp_path);
-      if (stamp.is_object() && !stamp.contains("shard") && args.size() == 1 &&
-          stamp.contains("inputs") && stamp.value("kind", "") == "oodscore-score-stamp") {
+      const bool plain = stamp.is_object() && !stamp.contains("shard") && args.size() == 1 &&
+                         stamp.value("kind", "") == "oodscore-score-stamp";
+      if (plain && !(stamp.value("complete", false) && stamp.contains("sets") &&
+                     stamp.contains("inputs"))) {
+        // A stopped run, or a stamp from before per-set counts: read the rows as they are.
+        spdlog::warn("'{}' does not record a complete run; its rows are read without the "
+                     "stamp's counts", stamp_path);
+      } else if (plain) {
         // A plain run is its own single shard.
         nlohmann::json whole = stamp;
         std::size_t total = 0;

@@ -65,7 +65,9 @@ struct MergedScores {
 // checks that they belong to one run (the same tool version, model, preset, temperatures,
 // columns and inputs; every shard 0..N-1 present once and complete; the row counts the stamps
 // promise) and orders them by shard, throwing oodscore::Error (exit 3) naming the odd file.
-// A lone file whose stamp has no "shard" (a plain `score -o` run) counts as shard 0 of 1.
+// A lone file whose stamp has no "shard" (a plain `score -o` run) counts as shard 0 of 1 when
+// the stamp records a complete run; otherwise (a stopped run, an older stamp) its rows are
+// read as they are, with a warning.
 // Files without stamps are pooled in the order given, as before.
 MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args);
 

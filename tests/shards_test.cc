@@ -194,6 +194,32 @@ TEST_F(ShardCliTest, AKilledShardResumesToTheSameFile) {
             nlohmann::json::parse(ReadText(tmp_ / "whole/1.csv.json"))["sets"]);
 }
 
+TEST_F(ShardCliTest, ALonePlainRunIsOneShard) {
+  testing::WriteText(tmp_ / "far/broken.ppm", "P6\n16 12\n255\nshort");
+  auto s = Cli("score -q " + Common() + "-i id='" + (tmp_ / "id") + "' -i far='" + (tmp_ / "far") +
+               "' -o '" + (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto m = Cli("metrics -q '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  // The stamp's counts: the unreadable file is found and skipped, as in the scoring run.
+  const auto sets = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"))["sets"];
+  EXPECT_EQ(sets[1]["found"], 13);
+  EXPECT_EQ(sets[1]["skipped"], 1);
+  // eval's --max-skipped (1%) judges the stamp's counts: 1 of 13 is too many.
+  auto e = Cli("eval -q --from-scores '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "e") + "'");
+  EXPECT_EQ(e.exit_code, 3) << e.err;
+  e = Cli("eval -q --from-scores '" + (tmp_ / "s.csv") + "' --max-skipped 10% --out-dir '" +
+          (tmp_ / "e") + "'");
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  // A stopped run's file is still read, with a warning, by its rows alone.
+  auto stamp = nlohmann::json::parse(ReadText(tmp_ / "s.csv.json"));
+  stamp["complete"] = false;
+  testing::WriteText(tmp_ / "s.csv.json", stamp.dump());
+  auto stopped = Cli("metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m2") + "'");
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(stopped.err.find("does not record a complete run"), std::string::npos) << stopped.err;
+}
+
 TEST_F(ShardCliTest, ShardUsageErrors) {
   EXPECT_EQ(Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' --shard 1/2").exit_code, 2);
   EXPECT_EQ(Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' --shard 2/2 -o x.csv")
