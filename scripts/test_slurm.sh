@@ -17,7 +17,10 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "test_slurm: skipped: needs root to run the Slurm daemons" >&2
   exit 77
 fi
-install_missing test_slurm slurm-wlm munge dataset-fashion-mnist python3
+if ! install_missing test_slurm slurm-wlm munge dataset-fashion-mnist python3; then
+  echo "test_slurm: skipped: cannot install slurm-wlm, munge, dataset-fashion-mnist" >&2
+  exit 77
+fi
 [ -x "$build/oodscore" ] || { echo "test_slurm: no $build/oodscore (run scripts/setup.sh)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/oodscore-slurm.XXXXXX)

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <istream>
 #include <map>
 #include <optional>
 #include <string>
