@@ -136,7 +136,8 @@ echo "test_slurm: jobs done in $(python3 -c "import sys; print(round(float(sys.a
 # The same evaluation in one process.
 "$build/oodscore" eval -q --model "$model" --preset fashion-mnist --id "${inputs[0]}" \
   --ood "${inputs[1]}" --ood "${inputs[2]}" --out-dir "$tmp/single" >/dev/null 2>"$tmp/single.log"
-for f in scores.csv report.md card-energy.json card-msp.json card-maxlogit.json card-entropy.json; do
+for f in scores.csv report.md card-energy.json card-msp.json card-maxlogit.json card-entropy.json \
+  card-gen.json; do
   cmp -s "$tmp/single/$f" "$tmp/run/report/$f" || fail "$f differs between the Slurm run and one process"
 done
 # report.json: equal once the "run" stamps (how each was made: timings, device, shards) go.
