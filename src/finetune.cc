@@ -86,8 +86,7 @@ struct Batch {
 
 class Loader {
  public:
-  Loader(const PreprocessSpec& spec, const Augment& augment, std::uint64_t seed)
-      : spec_(spec), augment_(augment), seed_(seed) {
+  Loader(const PreprocessSpec& spec, const Augment& augment) : spec_(spec), augment_(augment) {
     if (!FixedOutputShape(spec, &c_, &h_, &w_)) {
       throw UsageError("finetune needs a preset with a fixed output size (resize to [h, w], "
                        "or a crop); preset '" + spec.name + "' has none");
@@ -98,8 +97,8 @@ class Loader {
   int w() const { return w_; }
   std::size_t floats() const { return static_cast<std::size_t>(c_) * h_ * w_; }
 
-  // Decodes the samples into out (one image after another); draw_seeds: one per sample
-  // (augmentation), or empty for none.
+  // Decodes the samples into out (one image after another); seeds: one per sample, for the
+  // augmentation's draws, or empty for none.
   void Load(const std::vector<const Sample*>& samples, const std::vector<std::uint64_t>& seeds,
             float* out) const {
     ParallelFor(samples.size(), [&](std::size_t i) {
@@ -119,7 +118,6 @@ class Loader {
  private:
   PreprocessSpec spec_;
   Augment augment_;
-  std::uint64_t seed_;
   int c_ = 0, h_ = 0, w_ = 0;
 };
 
@@ -457,7 +455,7 @@ void WriteTuned(const FinetuneOptions& opt, Trainer& trainer, const nlohmann::js
 int RunFinetune(const FinetuneOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const FinetuneData data = LoadData(opt);
-  const Loader loader(data.preset.spec, data.augment, opt.seed);
+  const Loader loader(data.preset.spec, data.augment);
   const nlohmann::json config = RunConfig(opt, data);
   TrainerOptions topt;
   topt.device = opt.device;
