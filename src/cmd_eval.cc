@@ -177,6 +177,12 @@ int RunEvalFromScores(EvalCommand& cmd) {
   }
   CheckSetNames(roles, /*roles=*/true);
   cmd.scoring.temperatures = stamp.value("temperatures", std::vector<double>{});
+  const nlohmann::json odin = stamp.value("odin", nlohmann::json(nullptr));
+  if (odin.is_object()) {  // the shards' ODIN settings, for the report and the odin card
+    cmd.scoring.odin = true;
+    cmd.scoring.odin_temperature = odin.value("temperature", cmd.scoring.odin_temperature);
+    cmd.scoring.odin_epsilon = odin.value("epsilon", cmd.scoring.odin_epsilon);
+  }
   ResolveScores(cmd);
   ToMetricOptions(cmd.report);
   const Checks checks =

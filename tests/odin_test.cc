@@ -70,6 +70,18 @@ TEST_F(CliTest, OdinColumnReportAndCard) {
                      "' -i '" + (tmp_ / "far") + "'");
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   EXPECT_NE(applied.out.find(",odin,is_ood"), std::string::npos);
+  // Shards scored with --odin: eval --from-scores reports odin, and its card keeps their T.
+  for (int i = 0; i < 2; ++i) {
+    auto r = Cli("score -q " + Common() + "--odin --odin-temperature 10 -i id='" +
+                 (tmp_ / "id") + "' -i far='" + (tmp_ / "far") + "' --shard " +
+                 std::to_string(i) + "/2 -o '" + (tmp_ / ("sh/" + std::to_string(i) + ".csv")) +
+                 "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto merged = Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" +
+                    (tmp_ / "mrep") + "'");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(ReadCard(tmp_ / "mrep/card-odin.json").temperature, 10);
   // Logits cannot be perturbed.
   const float v[6] = {1, 2, 3, 4, 5, 6};
   WriteNpy(tmp_ / "l.npy", {2, 3}, v);
