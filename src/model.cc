@@ -16,17 +16,11 @@ namespace oodscore {
 
 namespace {
 
-std::string Shape(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
 std::string Describe(const c10::IValue& v) {
   if (v.isTensor()) {
     const auto& t = v.toTensor();
     return std::string("a ") + std::string(c10::toString(t.scalar_type())) + " tensor of shape " +
-           Shape(t);
+           TensorShape(t);
   }
   return "a value of type " + v.tagKind();
 }
@@ -38,7 +32,7 @@ InputHint ReadInputHint(const torch::jit::Module& module) {
     const at::Tensor& w = p.value;
     if (w.dim() != 4 && w.dim() != 2) continue;
     hint.layer = p.name;
-    hint.shape = Shape(w);
+    hint.shape = TensorShape(w);
     if (w.dim() == 4) hint.channels = static_cast<int>(w.size(1));
     if (w.dim() == 2) hint.features = w.size(1);
     break;
@@ -152,7 +146,8 @@ class TorchModel : public Model {
     const std::size_t nl = what.rfind('\n');
     if (nl != std::string::npos) what = what.substr(nl + 1);
     const std::string message =
-        "model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " + what;
+        "model '" + path_ + "' failed on a batch of shape " + TensorShape(input) + ": " +
+        what;
     const long long per_sample = input.numel() / std::max<int64_t>(1, input.size(0));
     const bool mismatch = (hint_.channels > 0 && hint_.channels != input.size(1)) ||
                           (hint_.features > 0 && hint_.features != per_sample);
@@ -264,6 +259,12 @@ bool TorchCudaAvailable() { return torch::cuda::is_available(); }
 int TorchIntraOpThreads() { return at::get_num_threads(); }
 
 }  // namespace
+
+std::string TensorShape(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
 
 torch::jit::Module LoadScriptModule(const std::filesystem::path& path, torch::Device device) {
   std::error_code ec;

@@ -19,6 +19,9 @@ torch::Device ResolveDevice(const std::string& name);
 // cannot be loaded, or has no forward().
 torch::jit::Module LoadScriptModule(const std::filesystem::path& path, torch::Device device);
 
+// "[64, 10]": a tensor's shape for messages.
+std::string TensorShape(const at::Tensor& t);
+
 // LibTorch's intra-op threads: `threads`, or one per core when 0.
 void SetIntraOpThreads(int threads);
 

@@ -13,12 +13,6 @@ namespace oodscore {
 
 namespace {
 
-std::string Shape(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
 class TorchTrainer : public Trainer {
  public:
   TorchTrainer(const std::filesystem::path& path, const TrainerOptions& options)
@@ -168,7 +162,8 @@ class TorchTrainer : public Trainer {
       std::string what = e.what_without_backtrace();
       while (!what.empty() && what.back() == '\n') what.pop_back();
       const std::size_t nl = what.rfind('\n');
-      throw Error("model '" + path_ + "' failed on a batch of shape " + Shape(input) + ": " +
+      throw Error("model '" + path_ + "' failed on a batch of shape " + TensorShape(input) +
+                  ": " +
                   (nl == std::string::npos ? what : what.substr(nl + 1)));
     }
     c10::IValue first = out;
@@ -177,7 +172,7 @@ class TorchTrainer : public Trainer {
         first.toTensor().size(1) < 2 || !first.toTensor().is_floating_point()) {
       throw Error("model '" + path_ + "' must return float logits [N, K] (K >= 2) to be "
                   "fine-tuned; for a batch of " + std::to_string(n) + " it returned " +
-                  (first.isTensor() ? "a tensor of shape " + Shape(first.toTensor())
+                  (first.isTensor() ? "a tensor of shape " + TensorShape(first.toTensor())
                                     : "a " + first.tagKind()));
     }
     return first.toTensor().to(torch::kFloat32);

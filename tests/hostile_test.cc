@@ -53,14 +53,7 @@ TEST_F(HostileTest, ListEntriesThatAreFoldersOrDevicesAreSkipped) {
 }
 
 void WriteNpyHeader(const std::string& path, const std::string& shape, std::size_t data_bytes) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
-  header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  out.put(static_cast<char>(header.size() & 0xff));
-  out.put(static_cast<char>(header.size() >> 8));
-  out << header << std::string(data_bytes, '\0');
+  testing::WriteNpyBytes(path, "<f4", shape, nullptr, data_bytes);
 }
 
 TEST_F(HostileTest, NpyShapesAreCheckedAgainstTheFileBeforeAnyAllocation) {

@@ -17,22 +17,13 @@ namespace {
 using testing::CliTest;
 using testing::ReadText;
 
-// A .npy of the given dtype ('<f8', '<i8', ...) and shape, from raw bytes.
+// A .npy of the given dtype ('<f8', '<i8', ...) and shape.
 void WriteRawNpy(const std::string& path, const std::string& descr,
                  const std::vector<std::int64_t>& shape, const void* data, std::size_t bytes) {
   std::string dims;
   for (auto d : shape) dims += std::to_string(d) + ", ";
   if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims +
-                       "), }";
-  while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
-  header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  out.put(static_cast<char>(header.size() & 0xff));
-  out.put(static_cast<char>(header.size() >> 8));
-  out << header;
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  testing::WriteNpyBytes(path, descr, "(" + dims + ")", data, bytes);
 }
 
 class LogitsInputTest : public CliTest {

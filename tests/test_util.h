@@ -66,6 +66,27 @@ inline void WritePnm(const std::string& path, int w, int h, int channels, int se
   }
 }
 
+// A .npy file written byte by byte: dtype descr ('<f4', '<i8', ...), the shape as Python
+// writes it ("(2, 3)"), then `data_bytes` bytes of data (zeros when data is null), so that
+// tests can also make files whose shape and size disagree.
+inline void WriteNpyBytes(const std::string& path, const std::string& descr,
+                          const std::string& shape, const void* data, std::size_t data_bytes) {
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
+  header.push_back('\n');
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  out.put(static_cast<char>(header.size() & 0xff));
+  out.put(static_cast<char>(header.size() >> 8));
+  out << header;
+  if (data) {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(data_bytes));
+  } else {
+    out << std::string(data_bytes, '\0');
+  }
+}
+
 struct RunResult {
   int exit_code = -1;
   std::string out, err;
