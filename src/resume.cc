@@ -11,14 +11,10 @@ namespace oodscore {
 
 std::string StampPath(const std::string& csv_path) { return csv_path + ".json"; }
 
-namespace {
-
-std::string Short(const nlohmann::json& j) {
+std::string ShortStampValue(const nlohmann::json& j) {
   std::string s = DumpJson(j, -1);
   return s.size() > 120 ? s.substr(0, 117) + "..." : s;
 }
-
-}  // namespace
 
 ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
                       const std::vector<SampleSet>& sets, std::size_t batch,
@@ -33,8 +29,8 @@ ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
   for (auto it = stamp.begin(); it != stamp.end(); ++it) {
     if (!old.contains(it.key()) || old[it.key()] != it.value()) {
       throw Error("--resume: '" + csv_path + "' was written by another run: its " + it.key() +
-                  " is " + (old.contains(it.key()) ? Short(old[it.key()]) : "missing") +
-                  ", this run's is " + Short(it.value()) + "; remove it to start over");
+                  " is " + (old.contains(it.key()) ? ShortStampValue(old[it.key()]) : "missing") +
+                  ", this run's is " + ShortStampValue(it.value()) + "; remove it to start over");
     }
   }
   ResumePlan plan;

@@ -22,6 +22,9 @@ namespace oodscore {
 // The stamp's path for a score CSV: FILE.json.
 std::string StampPath(const std::string& csv_path);
 
+// A stamp value for a message: compact JSON, cut to 120 characters.
+std::string ShortStampValue(const nlohmann::json& value);
+
 // Where a resumed run continues.
 struct ResumePlan {
   std::size_t done = 0;  // samples (all sets in order, as the pipeline takes them) in the file

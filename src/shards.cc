@@ -118,11 +118,6 @@ std::string Label(const ShardFile& f) {
          std::to_string(f.count) + ")";
 }
 
-std::string Short(const nlohmann::json& j) {
-  std::string s = DumpJson(j, -1);
-  return s.size() > 100 ? s.substr(0, 97) + "..." : s;
-}
-
 std::vector<std::filesystem::path> ExpandFolders(const std::vector<std::filesystem::path>& args) {
   std::vector<std::filesystem::path> files;
   for (const auto& a : args) {
@@ -160,8 +155,8 @@ void CheckShards(std::vector<ShardFile>* files) {
       if (!f.stamp.contains(it.key()) || f.stamp[it.key()] != it.value()) {
         throw Error("shard " + Label(f) + " is from another run than " + Label(first) + ": its " +
                     it.key() + " is " +
-                    (f.stamp.contains(it.key()) ? Short(f.stamp[it.key()]) : "missing") +
-                    ", not " + Short(it.value()));
+                    (f.stamp.contains(it.key()) ? ShortStampValue(f.stamp[it.key()]) : "missing") +
+                    ", not " + ShortStampValue(it.value()));
       }
     }
   }
