@@ -88,6 +88,7 @@ void SetupScoreCommand(CLI::App* app, int* exit_code);
 void SetupEvalCommand(CLI::App* app, int* exit_code);
 void SetupCalibrateCommand(CLI::App* app, int* exit_code);
 void SetupFinetuneCommand(CLI::App* app, int* exit_code);
+void SetupFitCommand(CLI::App* app, int* exit_code);
 // `oodscore help [COMMAND]`.
 void SetupHelpCommand(CLI::App* app);
 

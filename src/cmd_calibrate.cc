@@ -27,6 +27,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
     cmd.scoring.temperatures.push_back(*EnergyTemperature(score));
   }
   if (score == "odin") cmd.scoring.odin = true;  // --score odin implies --odin
+  CheckFitFor(score, cmd.scoring);
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
   ScoringOutputs outputs;

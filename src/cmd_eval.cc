@@ -26,7 +26,8 @@ struct EvalCommand {
 };
 
 // The scores to report: --score (checked, each energy_T<t> adding its temperature), else
-// energy at every temperature, msp, maxlogit, entropy and gen.
+// energy at every temperature, msp, maxlogit, entropy and gen (and odin, and with --fit the
+// feature-space scores).
 void ResolveScores(EvalCommand& cmd) {
   if (cmd.report.scores.empty()) {
     cmd.report.scores = {"energy"};
@@ -35,10 +36,14 @@ void ResolveScores(EvalCommand& cmd) {
     }
     for (const char* s : {"msp", "maxlogit", "entropy", "gen"}) cmd.report.scores.push_back(s);
     if (cmd.scoring.odin) cmd.report.scores.push_back("odin");
+    if (!cmd.scoring.fit_path.empty()) {
+      for (const auto& s : FeatureScoreNames()) cmd.report.scores.push_back(s);
+    }
     return;
   }
   for (auto& s : cmd.report.scores) {
     s = CheckedScoreName(s);
+    CheckFitFor(s, cmd.scoring);
     if (s == "odin") cmd.scoring.odin = true;  // --score odin implies --odin
     const auto t = EnergyTemperature(s);
     auto& temps = cmd.scoring.temperatures;
@@ -183,6 +188,8 @@ int RunEvalFromScores(EvalCommand& cmd) {
     cmd.scoring.odin_temperature = odin.value("temperature", cmd.scoring.odin_temperature);
     cmd.scoring.odin_epsilon = odin.value("epsilon", cmd.scoring.odin_epsilon);
   }
+  const nlohmann::json fit = stamp.value("fit", nlohmann::json(nullptr));
+  if (fit.is_object()) cmd.scoring.fit_path = fit.value("path", "");  // the shards' columns
   ResolveScores(cmd);
   ToMetricOptions(cmd.report);
   const Checks checks =

@@ -44,8 +44,12 @@ class TorchModel : public Model {
  public:
   TorchModel(torch::jit::Module module, std::optional<torch::jit::Module> reference,
              torch::jit::Module grad_module, bool odin, torch::Device device, bool half,
-             bool channels_last, std::string path, std::string optimization, InputHint hint)
+             bool channels_last, std::string path, std::string optimization, InputHint hint,
+             std::optional<HeadWeights> head)
       : hint_(std::move(hint)),
+        method_(head ? kFeaturesMethod : "forward"),
+        head_(head ? std::move(*head) : HeadWeights()),
+        check_head_(head.has_value()),
         module_(std::move(module)),
         grad_module_(std::move(grad_module)),
         odin_(odin),
@@ -71,12 +75,12 @@ class TorchModel : public Model {
     if (device_.is_cuda()) input = input.to(device_, /*non_blocking=*/true);
     if (half_) input = input.to(torch::kHalf);
     if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
-    c10::IValue out = Run(module_, input);
+    c10::IValue out = Run(module_, method_, input);
     if (reference_) {
       // First batch of an optimised model: compare with the frozen model, keep it if the
       // optimisation moved the logits too far.
-      c10::IValue ref = Run(*reference_, input);
-      at::Tensor a = Logits(out, n), b = Logits(ref, n);
+      c10::IValue ref = Run(*reference_, method_, input);
+      at::Tensor a = Logits(ModelOutput(out), n), b = Logits(ModelOutput(ref), n);
       const double scale = b.abs().max().item<double>();
       const double change = (a - b).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
       char buf[96];
@@ -90,11 +94,15 @@ class TorchModel : public Model {
       }
       reference_.reset();
     }
-    at::Tensor t = Logits(out, n);
+    at::Tensor t = Logits(ModelOutput(out), n);
     t = t.to(torch::kCPU, torch::kFloat32).contiguous();
     *k = static_cast<int>(t.size(1));
     logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    if (method_ == kFeaturesMethod) KeepFeatures(out.toTupleRef().elements()[1], t);
   }
+
+  const std::vector<float>& features() const override { return features_; }
+  const HeadWeights& head() const override { return head_; }
 
   void ForwardOdin(int n, int c, int h, int w, const OdinOptions& odin,
                    std::vector<float>* logits) override {
@@ -107,7 +115,7 @@ class TorchModel : public Model {
     at::Tensor out;
     {
       torch::AutoGradMode grad(true);
-      out = Logits(Run(grad_module_, x), n).to(torch::kFloat32);
+      out = Logits(Run(grad_module_, "forward", x), n).to(torch::kFloat32);
       const at::Tensor labels = out.detach().argmax(1);
       const at::Tensor loss =
           torch::nn::functional::cross_entropy(out / odin.temperature, labels);
@@ -121,7 +129,7 @@ class TorchModel : public Model {
       g = g / std;
     }
     const at::Tensor perturbed = x.detach() - odin.epsilon * g;
-    at::Tensor t = Logits(Run(grad_module_, perturbed), n);
+    at::Tensor t = Logits(Run(grad_module_, "forward", perturbed), n);
     t = t.to(torch::kCPU, torch::kFloat32).contiguous();
     logits->assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
@@ -132,10 +140,10 @@ class TorchModel : public Model {
   InputHint input_hint() const override { return hint_; }
 
  private:
-  c10::IValue Run(torch::jit::Module& module, const at::Tensor& input) {
+  c10::IValue Run(torch::jit::Module& module, const std::string& method, const at::Tensor& input) {
     std::string what;
     try {
-      return module.forward({input});
+      return module.get_method(method)({input});
     } catch (const c10::Error& e) {
       what = e.what_without_backtrace();
     } catch (const std::exception& e) {
@@ -162,6 +170,44 @@ class TorchModel : public Model {
         hint_);
   }
 
+  // The model's own output: the first of kFeaturesMethod's pair.
+  const c10::IValue& ModelOutput(const c10::IValue& out) const {
+    return method_ == kFeaturesMethod ? out.toTupleRef().elements()[0] : out;
+  }
+
+  // Keeps the features [n, D]; on the first batch, checks that the head gives the logits.
+  void KeepFeatures(const c10::IValue& value, const at::Tensor& logits) {
+    if (!value.isTensor()) {
+      throw Error("model '" + path_ + "': the head's input is " + Describe(value) +
+                  ", expected a tensor");
+    }
+    at::Tensor f = value.toTensor().to(torch::kCPU, torch::kFloat32).flatten(1).contiguous();
+    if (f.size(1) != head_.dim) {
+      throw Error("model '" + path_ + "': the head '" + head_.name + "' takes " +
+                  std::to_string(head_.dim) + " features, its input has shape " + TensorShape(f));
+    }
+    if (check_head_) {
+      check_head_ = false;
+      const at::Tensor w = torch::from_blob(head_.weight.data(), {head_.classes, head_.dim});
+      const at::Tensor b = torch::from_blob(head_.bias.data(), {head_.classes});
+      if (head_.classes != logits.size(1)) {
+        throw Error("model '" + path_ + "': its head '" + head_.name + "' has " +
+                    std::to_string(head_.classes) + " outputs, but the model returns " +
+                    std::to_string(logits.size(1)) + " logits; name the final linear layer "
+                    "with --head");
+      }
+      const double scale = std::max(1.0, logits.abs().max().item<double>());
+      const double change = (torch::addmm(b, f, w.t()) - logits).abs().max().item<double>() / scale;
+      if (!(change <= 1e-3)) {
+        throw Error("model '" + path_ + "': its head '" + head_.name +
+                    "' applied to its input differs from the model's logits by " +
+                    std::to_string(change) + " of max|logit|: the model changes the head's output "
+                    "(or '" + head_.name + "' is not the final layer; name it with --head)");
+      }
+    }
+    features_.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  }
+
   // The [n, K] float logits inside a model's output, or an Error saying what came instead.
   at::Tensor Logits(const c10::IValue& out, int n) {
     c10::IValue first = out;
@@ -183,6 +229,10 @@ class TorchModel : public Model {
   }
 
   InputHint hint_;
+  std::string method_;  // "forward", or kFeaturesMethod: (output, features)
+  HeadWeights head_;
+  bool check_head_;
+  std::vector<float> features_;
   torch::jit::Module module_;
   torch::jit::Module grad_module_;  // as loaded, in eval mode: ODIN's gradients go through it
   bool odin_;
@@ -207,6 +257,10 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
   torch::jit::Module module = LoadScriptModule(path, device);
   module.eval();
   InputHint hint = ReadInputHint(module);
+  std::optional<HeadWeights> head;
+  if (options.features) head = AddFeaturesMethod(module, options.head, path.string());
+  std::vector<std::string> methods;
+  if (head) methods.push_back(kFeaturesMethod);
   // An independent copy before freezing, for what needs autograd (ODIN), only when asked:
   // it holds a second set of weights.
   torch::jit::Module grad_module = options.odin ? module.clone() : module;
@@ -222,7 +276,7 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
   std::optional<torch::jit::Module> reference;
   if (options.freeze) {
     try {
-      module = torch::jit::freeze(module);
+      module = torch::jit::freeze(module, methods);
       optimization = "frozen";
     } catch (const std::exception& e) {
       throw Error("cannot freeze model '" + path.string() + "' (try --no-freeze): " + e.what());
@@ -232,7 +286,7 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
         // optimize_for_inference rewrites the graph in place: keep an independent copy of
         // the frozen model for the first-batch check.
         reference = module.clone();
-        module = torch::jit::optimize_for_inference(module);
+        module = torch::jit::optimize_for_inference(module, methods);
         optimization = "frozen+optimize_for_inference";
       } catch (const std::exception& e) {
         optimization = "frozen (optimize_for_inference failed)";
@@ -242,7 +296,7 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
   return std::make_unique<TorchModel>(std::move(module), std::move(reference),
                                       std::move(grad_module), options.odin, device, options.half,
                                       options.channels_last && !device.is_cuda(), path.string(),
-                                      optimization, std::move(hint));
+                                      optimization, std::move(hint), std::move(head));
 }
 
 std::string TorchVersionString() {
@@ -328,6 +382,8 @@ extern "C" __attribute__((visibility("default"))) const oodscore::TorchApi* Oods
                                          &oodscore::LoadTorchTrainer,
                                          &oodscore::TorchVersionString,
                                          &oodscore::TorchCudaAvailable,
-                                         &oodscore::TorchIntraOpThreads};
+                                         &oodscore::TorchIntraOpThreads,
+                                         &oodscore::FitTorchDetectors,
+                                         &oodscore::MakeTorchFeatureScorer};
   return &api;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "oodscore/detectors.h"
 #include "oodscore/error.h"
 #include "oodscore/model.h"
 #include "oodscore/trainer.h"
@@ -81,6 +82,16 @@ std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const Mode
 std::unique_ptr<Trainer> Trainer::Load(const std::filesystem::path& path,
                                        const TrainerOptions& options) {
   return Api().load_trainer(path, options);
+}
+
+DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,
+                         const HeadWeights& head, const DetectorSettings& settings) {
+  return Api().fit_detectors(features, labels, n, head, settings);
+}
+
+std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit,
+                                                 const std::string& device) {
+  return Api().make_feature_scorer(fit, device);
 }
 
 std::string TorchVersion() { return Api().torch_version(); }

@@ -232,6 +232,8 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   try {
     for (int t = 0; t < workers; ++t) threads.emplace_back(worker);
     std::vector<float> logits, odin_logits;
+    std::vector<double> feature_scores;
+    const std::size_t n_feature_scores = FeatureScoreNames().size();
     ScoredSample row;
     for (std::size_t b = 0; b < n_batches; ++b) {
       Slot& slot = slots[b % slots.size()];
@@ -263,6 +265,9 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
         model.Forward(static_cast<int>(n), c, h, w, &logits, &k);
         stats.num_classes = k;
         if (options.odin) model.ForwardOdin(static_cast<int>(n), c, h, w, *options.odin, &odin_logits);
+        if (options.detectors) {
+          options.detectors->Score(model.features().data(), static_cast<int>(n), &feature_scores);
+        }
         for (std::size_t j = 0; j < n; ++j) {
           if (!slot.errors[j].empty()) continue;
           const Item& it = items[first + j];
@@ -273,6 +278,14 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
           }
           if (!row.scores.finite) {
             throw Error("model produced NaN or Inf logits for '" + it.sample->path + "'");
+          }
+          if (options.features) {
+            row.feature_dim = model.head().dim;
+            row.features = model.features().data() + j * static_cast<std::size_t>(row.feature_dim);
+          }
+          if (options.detectors) {
+            row.scores.feature.assign(feature_scores.begin() + j * n_feature_scores,
+                                      feature_scores.begin() + (j + 1) * n_feature_scores);
           }
           row.set_index = it.set;
           row.sample = it.sample;

@@ -14,6 +14,17 @@ namespace oodscore {
 
 namespace {
 
+// The feature-space detectors' columns (include/oodscore/detectors.h), and their orientation.
+struct FeatureScore {
+  const char* name;
+  Orientation orientation;
+};
+constexpr FeatureScore kFeatureScores[] = {{"react_energy", Orientation::kLowerIsId},
+                                           {"ash_energy", Orientation::kLowerIsId},
+                                           {"mahalanobis", Orientation::kHigherIsId},
+                                           {"knn", Orientation::kHigherIsId},
+                                           {"vim", Orientation::kHigherIsId}};
+
 template <typename T>
 void LogitScoresOf(const T* logits, int k, const std::vector<double>& temperatures,
                    LogitScores* out) {
@@ -133,19 +144,33 @@ const std::vector<std::string>& LogitScoreNames() {
   return names;
 }
 
+const std::vector<std::string>& FeatureScoreNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& n : kFeatureScores) v.push_back(n.name);
+    return v;
+  }();
+  return names;
+}
+
 std::string CheckedScoreName(const std::string& name, const std::vector<std::string>& also) {
   const std::string canonical = CanonicalScoreName(name);
   if (EnergyTemperature(canonical)) return canonical;
   if (canonical == "odin") return canonical;  // computed by runs with --odin
+  for (const auto& n : kFeatureScores) {       // computed by runs with --fit
+    if (canonical == n.name) return canonical;
+  }
   for (const auto* list : {&LogitScoreNames(), &also}) {
     for (const auto& n : *list) {
       if (n == canonical) return canonical;
     }
   }
   std::vector<std::string> candidates = LogitScoreNames();
+  for (const auto& n : kFeatureScores) candidates.push_back(n.name);
   candidates.insert(candidates.end(), also.begin(), also.end());
   std::string known =
-      "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy, gen, odin (with --odin)";
+      "energy, energy_T<t> (e.g. energy_T2), msp, maxlogit, entropy, gen, odin (with --odin), "
+      "react_energy, ash_energy, mahalanobis, knn, vim (with --fit)";
   for (const auto& n : also) {
     if (std::find(LogitScoreNames().begin(), LogitScoreNames().end(), n) ==
             LogitScoreNames().end() &&
@@ -189,6 +214,12 @@ bool LookupScore(const std::string& column, ScoreInfo* info) {
   if (column == "gen" || column == "odin") {
     *info = {column, Orientation::kHigherIsId, column};
     return true;
+  }
+  for (const auto& n : kFeatureScores) {
+    if (column == n.name) {
+      *info = {column, n.orientation, column};
+      return true;
+    }
   }
   return false;
 }

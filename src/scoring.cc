@@ -23,25 +23,17 @@
 
 namespace oodscore {
 
-void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
+void AddModelOptions(CLI::App* cmd, ScoringOptions* opt) {
   cmd->add_option("--model", opt->model_path,
                   "TorchScript classifier (.pt) returning [N, K] logits; not for logits inputs "
                   "(a 2-D .npy [N, K])");
   cmd->add_option("--preset", opt->preset,
                   "preprocessing: a shipped preset (cifar10, cifar100, svhn, imagenet, mnist, "
                   "fashion-mnist; aliases such as fmnist, cifar-10 work) or a preset .json file");
-  cmd->add_option("--layout", opt->layout,
-                  "folders: auto (class subfolders, or a flat folder; both is an error), classes "
-                  "(ImageFolder), flat (every image below, no labels)")
-      ->check(CLI::IsMember({"auto", "classes", "flat"}))
-      ->capture_default_str();
   cmd->add_option("--max-skipped", opt->max_skipped,
                   "largest share of a set's files that may be unreadable, as 0.01 or 1%; more "
                   "exits 3 once every output is written (1 = no limit)")
       ->capture_default_str();
-  cmd->add_option("--temperature,-T", opt->temperatures,
-                  "energy temperature(s) T > 0; energy at T=1 is always written, each other T adds "
-                  "a column energy_T<T>");
   cmd->add_option("--device", opt->model.device, "cpu, cuda, cuda:N or auto (CUDA when available)")
       ->capture_default_str();
   cmd->add_flag("--half", opt->model.half, "CUDA: run the model in float16");
@@ -71,6 +63,18 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
       "the first batch's logits move by more than 1e-5 of their largest magnitude)");
   cmd->add_flag("--channels-last", opt->model.channels_last,
                 "CPU: NHWC batches (some CNNs run faster)");
+}
+
+void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
+  AddModelOptions(cmd, opt);
+  cmd->add_option("--layout", opt->layout,
+                  "folders: auto (class subfolders, or a flat folder; both is an error), classes "
+                  "(ImageFolder), flat (every image below, no labels)")
+      ->check(CLI::IsMember({"auto", "classes", "flat"}))
+      ->capture_default_str();
+  cmd->add_option("--temperature,-T", opt->temperatures,
+                  "energy temperature(s) T > 0; energy at T=1 is always written, each other T adds "
+                  "a column energy_T<T>");
   cmd->add_flag("--odin", opt->odin,
                 "also the ODIN score (Liang et al., 2018), column odin, higher = ID: input "
                 "perturbation with a backward pass per batch, through the unfrozen model");
@@ -80,6 +84,42 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
   cmd->add_option("--odin-epsilon", opt->odin_epsilon, "ODIN's perturbation size epsilon")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--fit", opt->fit_path,
+                  "a fit file of this model (`oodscore fit`): adds the feature-space scores "
+                  "react_energy, ash_energy, mahalanobis, knn, vim");
+  cmd->add_option("--head", opt->head,
+                  "with --fit: the final linear layer's submodule name (default: the one in the "
+                  "fit, found automatically by `fit`)");
+}
+
+void CheckFitFor(const std::string& score, const ScoringOptions& opt) {
+  const auto& names = FeatureScoreNames();
+  if (opt.fit_path.empty() && std::find(names.begin(), names.end(), score) != names.end()) {
+    throw UsageError("score '" + score + "' is computed from the model's features: give --fit "
+                     "FILE, made once by `oodscore fit --model M --preset P --train DIR -o FILE`");
+  }
+}
+
+DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
+                       const std::string& model_sha256, const nlohmann::json& preset_json,
+                       const std::string& head) {
+  DetectorFit fit = ReadFit(fit_path);
+  if (fit.model_sha256 != model_sha256) {
+    throw Error("fit file '" + fit_path + "' was made for the model with SHA-256 " +
+                fit.model_sha256 + ", but '" + model_path + "' has " + model_sha256 +
+                ": run `oodscore fit` on this model");
+  }
+  const nlohmann::json fit_preset =
+      fit.preset_json.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(fit.preset_json);
+  if (fit_preset != preset_json) {
+    throw Error("fit file '" + fit_path + "' was made with preset " + DumpJson(fit_preset, -1) +
+                ", this run uses " + DumpJson(preset_json, -1));
+  }
+  if (!head.empty() && head != fit.head.name) {
+    throw UsageError("--head '" + head + "', but fit file '" + fit_path +
+                     "' was made for the head '" + fit.head.name + "'");
+  }
+  return fit;
 }
 
 double MaxSkippedShare(const ScoringOptions& opt) {
@@ -185,9 +225,10 @@ void CheckCard(const DetectorCard& card, const std::string& model_path,
   }
 }
 
-// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy, gen[, odin][, is_ood]. Sets
+// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy, gen[, odin][, react_energy,
+// ash_energy, mahalanobis, knn, vim][, is_ood]. Sets
 // *card_column to the column the card applies to.
-std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odin,
+std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odin, bool fit,
                                       const std::optional<DetectorCard>& card, int* card_column) {
   std::vector<std::string> columns = {"energy", "msp", "maxlogit"};
   for (std::size_t t = 1; t < temps.size(); ++t) columns.push_back(EnergyColumn(temps[t]));
@@ -195,11 +236,17 @@ std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odi
   columns.push_back("entropy");
   columns.push_back("gen");
   if (odin) columns.push_back("odin");
+  if (fit) {
+    for (const auto& n : FeatureScoreNames()) columns.push_back(n);
+  }
   *card_column = -1;
   if (card) {
     const auto it = std::find(columns.begin(), columns.end(), card->ApplyColumn());
     if (it == columns.end()) {
-      throw Error("detector card's score '" + card->score + "' is not one this run computes");
+      const auto& names = FeatureScoreNames();
+      const bool needs_fit = std::find(names.begin(), names.end(), card->score) != names.end();
+      throw Error("detector card's score '" + card->score + "' is not one this run computes" +
+                  (needs_fit ? std::string(" (it needs the model's fit file: give --fit)") : ""));
     }
     *card_column = static_cast<int>(it - columns.begin());
     columns.push_back("is_ood");
@@ -280,6 +327,7 @@ nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<Sampl
           {"odin", popt.odin ? nlohmann::json{{"temperature", popt.odin->temperature},
                                              {"epsilon", popt.odin->epsilon}}
                              : nlohmann::json(nullptr)},
+          {"fit", result.fit},
           {"columns", result.table.columns},
           {"layout", opt.layout},
           {"batch_size", popt.batch_size},
@@ -349,6 +397,7 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
       {"odin", popt.odin ? nlohmann::json{{"temperature", popt.odin->temperature},
                                          {"epsilon", popt.odin->epsilon}}
                          : nlohmann::json(nullptr)},
+      {"fit", result.fit},
       {"sets", counts},
       {"wall_seconds", secs},
       {"images_per_second", secs > 0 ? scored / secs : 0.0}};
@@ -359,6 +408,7 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
 struct RunSetup {
   bool logits = false;  // every input is logits: no model, no preset
   PipelineOptions pipeline;
+  std::shared_ptr<const DetectorFit> fit;  // with --fit
   nlohmann::json preset_json;
   int card_column = -1;
 };
@@ -405,8 +455,26 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
     setup.pipeline.odin = OdinOptions{opt.odin_temperature, opt.odin_epsilon,
                                       result->preset.spec.std};
   }
-  result->table.columns =
-      ScoreColumns(setup.pipeline.temperatures, opt.odin, out.card, &setup.card_column);
+  if (!opt.fit_path.empty()) {
+    if (setup.logits) {
+      throw UsageError("--fit's detectors work on the model's features: logits inputs have none");
+    }
+    setup.fit = std::make_shared<const DetectorFit>(LoadFitFor(
+        opt.fit_path, opt.model_path, result->model_sha256, setup.preset_json, opt.head));
+    result->fit = {{"path", opt.fit_path},
+                   {"sha256", Sha256File(opt.fit_path)},
+                   {"head", setup.fit->head.name},
+                   {"train_path", setup.fit->train_path},
+                   {"train_samples", setup.fit->train_samples},
+                   {"knn_k", setup.fit->settings.knn_k},
+                   {"react_percentile", setup.fit->settings.react_percentile},
+                   {"ash_percentile", setup.fit->settings.ash_percentile},
+                   {"vim_dim", setup.fit->vim_dim}};
+  } else if (!opt.head.empty() && !out.on_features) {
+    throw UsageError("--head names the layer whose input the --fit detectors read: give --fit");
+  }
+  result->table.columns = ScoreColumns(setup.pipeline.temperatures, opt.odin, setup.fit != nullptr,
+                                       out.card, &setup.card_column);
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
   return setup;
 }
@@ -511,6 +579,7 @@ class RowSink {
     row_.values.push_back(scores.entropy);
     row_.values.push_back(scores.gen);
     if (setup_.pipeline.odin) row_.values.push_back(scores.odin);
+    row_.values.insert(row_.values.end(), scores.feature.begin(), scores.feature.end());
     if (out_.card) {
       const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
       row_.values.push_back(ood ? 1.0 : 0.0);
@@ -557,7 +626,16 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
   model_opt.odin = opt.odin;
+  model_opt.features = setup.fit != nullptr || out.on_features;
+  model_opt.head = setup.fit ? setup.fit->head.name : opt.head;
   auto model = Model::Load(opt.model_path, model_opt);
+  PipelineOptions pipeline = setup.pipeline;
+  std::unique_ptr<FeatureScorer> detectors;
+  if (setup.fit) {
+    detectors = MakeFeatureScorer(*setup.fit, model->device());
+    pipeline.features = true;
+    pipeline.detectors = detectors.get();
+  }
   if (SetOmpWaitPolicy())
     spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");
   spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
@@ -565,15 +643,20 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   RowSink sink(out, setup, work, result);
   Progress progress = MakeProgress(opt, work);
   PipelineCallbacks cb;
-  cb.on_row = [&](const ScoredSample& s) { sink.Add(sets[s.set_index].name, *s.sample, s.scores); };
+  cb.on_row = [&](const ScoredSample& s) {
+    sink.Add(sets[s.set_index].name, *s.sample, s.scores);
+    if (out.on_features) out.on_features(s);
+  };
   cb.on_batch_end = [&] { sink.EndBatch(); };
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
-    result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, setup.pipeline, cb);
+    if (model_opt.features) pipeline.features = true;
+    result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, pipeline, cb);
   } catch (const ModelInputError& e) {
     throw WithPresetHint(e, result->preset);
   }
   sink.Close();
+  if (model_opt.features) result->head = model->head();
   return model;
 }
 

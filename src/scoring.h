@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,11 +35,14 @@ struct ScoringOptions {
   bool no_optimize = false;
   bool odin = false;  // add the ODIN score column (a backward pass per batch)
   double odin_temperature = 1000, odin_epsilon = 0.0014;
+  std::string fit_path;  // `oodscore fit`'s output: adds the feature-space score columns
+  std::string head;      // the final linear layer's name ("" = found automatically)
 };
 
-// Binds --model, --preset, --layout, --max-skipped, --temperature, --device, --half,
-// --batch-size, --workers, --threads, --strict, --max-image-pixels, --no-freeze,
-// --no-optimize, --channels-last.
+// Binds --model, --preset, --max-skipped, --device, --half, --batch-size, --workers,
+// --threads, --strict, --max-image-pixels, --no-freeze, --no-optimize, --channels-last.
+void AddModelOptions(CLI::App* cmd, ScoringOptions* opt);
+// AddModelOptions, and --layout, --temperature, --odin*, --fit, --head.
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
 
 // --max-skipped as a fraction. Throws UsageError.
@@ -53,6 +57,9 @@ struct ScoringOutputs {
   bool stamp = false;   // write the run stamp csv_path.json (src/resume.h)
   bool resume = false;  // continue csv_path if its stamp matches (src/resume.h)
   std::optional<ShardSpec> shard;  // score only this shard's samples (src/shards.h); needs stamp
+  // Called with each scored sample and its penultimate features (the model is loaded with
+  // ModelOptions::features and ScoringOptions::head): what `oodscore fit` collects.
+  std::function<void(const ScoredSample&)> on_features;
 };
 
 struct ScoringResult {
@@ -60,8 +67,10 @@ struct ScoringResult {
   std::vector<std::vector<std::string>> classes;  // per set: folder classes, if any
   PipelineStats stats;
   nlohmann::json run;  // the reproducibility stamp
+  nlohmann::json fit;  // the fit file's path, SHA-256 and settings (null without --fit)
   Preset preset;
   std::string model_sha256;
+  HeadWeights head;  // with --fit or on_features: the model's final linear layer
 };
 
 // Scores every set, writing the outputs batch by batch.
@@ -71,6 +80,14 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
 // The --max-skipped verdict for commands without a report: logs each set over the limit and
 // returns kExitInput, or kExitOk.
 int SkippedVerdict(const PipelineStats& stats, double max_share);
+
+// A feature-space score (react_energy, ..., vim) needs --fit: throws UsageError without one.
+void CheckFitFor(const std::string& score, const ScoringOptions& opt);
+
+// Reads a fit file (`oodscore fit`) and refuses one made for another model, preset or head.
+DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
+                       const std::string& model_sha256, const nlohmann::json& preset_json,
+                       const std::string& head);
 
 // The detector card for a threshold picked from ID scores of this run.
 DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,

@@ -12,13 +12,14 @@
 #include <memory>
 #include <string>
 
+#include "oodscore/detectors.h"
 #include "oodscore/model.h"
 #include "oodscore/trainer.h"
 
 namespace oodscore {
 
 // Bumped whenever TorchApi changes: a stale library beside a new executable is refused.
-constexpr int kTorchApiVersion = 2;
+constexpr int kTorchApiVersion = 3;
 
 struct TorchApi {
   int version;
@@ -28,6 +29,10 @@ struct TorchApi {
   std::string (*torch_version)();
   bool (*cuda_available)();
   int (*intra_op_threads)();
+  DetectorFit (*fit_detectors)(const float* features, const int* labels, std::int64_t n,
+                               const HeadWeights& head, const DetectorSettings& settings);
+  std::unique_ptr<FeatureScorer> (*make_feature_scorer)(const DetectorFit& fit,
+                                                        const std::string& device);
 };
 
 }  // namespace oodscore
@@ -35,9 +40,13 @@ struct TorchApi {
 extern "C" const oodscore::TorchApi* OodscoreTorchApi();
 
 namespace oodscore {
-// Defined in src/trainer.cc, exported through TorchApi.
+// Defined in src/trainer.cc and src/detectors.cc, exported through TorchApi.
 std::unique_ptr<Trainer> LoadTorchTrainer(const std::filesystem::path& path,
                                           const TrainerOptions& options);
+DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int64_t n,
+                              const HeadWeights& head, const DetectorSettings& settings);
+std::unique_ptr<FeatureScorer> MakeTorchFeatureScorer(const DetectorFit& fit,
+                                                      const std::string& device);
 }  // namespace oodscore
 
 #endif  // OODSCORE_SRC_TORCH_API_H_

@@ -1,5 +1,5 @@
-// What the model and the trainer share on the LibTorch side (include it from src/model.cc
-// and src/trainer.cc only, the two translation units of liboodscore_torch.so).
+// What the translation units of liboodscore_torch.so share on the LibTorch side (include it
+// from src/model.cc, src/trainer.cc, src/head.cc and src/detectors.cc only).
 #ifndef OODSCORE_SRC_TORCH_COMMON_H_
 #define OODSCORE_SRC_TORCH_COMMON_H_
 
@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <string>
+
+#include "oodscore/detectors.h"
 
 namespace oodscore {
 
@@ -24,6 +26,20 @@ std::string TensorShape(const at::Tensor& t);
 
 // LibTorch's intra-op threads: `threads`, or one per core when 0.
 void SetIntraOpThreads(int threads);
+
+// The method AddFeaturesMethod adds: x -> (forward's output, penultimate features).
+constexpr const char* kFeaturesMethod = "oodscore_features";
+
+// Finds the classifier head of `module` (loaded from `path`) and adds kFeaturesMethod:
+//  1. forward(), inlined, applies linear layers of submodule weights (aten::linear): the head
+//     is the last one, or the one named `head`; the method returns forward's output and that
+//     layer's input, by rewriting a copy of the graph.
+//  2. Else, a module with forward_features and forward_head(x, pre_logits) (timm): the method
+//     returns (forward_head(f), forward_head(f, pre_logits=True)), f = forward_features(x);
+//     the head is the last submodule with a 2-D weight, or the one named `head`.
+// Returns the head's weights. Throws Error naming the submodules found when neither works.
+HeadWeights AddFeaturesMethod(torch::jit::Module& module, const std::string& head,
+                              const std::string& path);
 
 }  // namespace oodscore
 

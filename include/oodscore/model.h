@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "oodscore/detectors.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
@@ -55,6 +56,11 @@ struct ModelOptions {
   bool channels_last = false;  // CPU: feed NHWC-strided batches (faster for some CNNs)
   int threads = 0;             // intra-op threads; 0 = the number of cores
   bool odin = false;           // keep an unfrozen copy of the module for ForwardOdin (memory)
+  // Also return the penultimate features (the final linear layer's input) from Forward, found
+  // without changing the model file (src/head.cc): the last linear layer forward() applies,
+  // or the one named `head`; or timm's forward_features / forward_head(x, pre_logits).
+  bool features = false;
+  std::string head;            // "" = found automatically
 };
 
 // ODIN (Liang et al., ICLR 2018) input perturbation, as its reference code and OpenOOD v1.5
@@ -90,6 +96,12 @@ class Model {
   // otherwise throws oodscore::Error saying what was got and what was expected. A failure on
   // an input that the first layer does not take throws ModelInputError.
   virtual void Forward(int n, int c, int h, int w, std::vector<float>* logits, int* k) = 0;
+
+  // With ModelOptions::features: the last Forward's features [n, D] row-major float32, and the
+  // final linear layer they go through (logits = W f + b, checked on the first batch: a model
+  // whose output is not its head's throws Error). Empty otherwise.
+  virtual const std::vector<float>& features() const = 0;
+  virtual const HeadWeights& head() const = 0;
 
   // ODIN's perturbed logits f(x') [n, K] for the first n*c*h*w floats of InputBuffer(). Runs
   // a forward and a backward pass through the module as loaded (autograd cannot go through

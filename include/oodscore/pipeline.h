@@ -13,6 +13,7 @@
 
 #include "oodscore/dataset.h"
 #include "oodscore/decode.h"
+#include "oodscore/detectors.h"
 #include "oodscore/model.h"
 #include "oodscore/preprocess.h"
 #include "oodscore/scores.h"
@@ -31,6 +32,10 @@ struct PipelineOptions {
   long long max_image_pixels = kDefaultMaxImagePixels;
   std::vector<double> temperatures = {1.0};  // energy temperatures, in column order
   std::optional<OdinOptions> odin;           // also ODIN's score (a backward pass per batch)
+  // The model was loaded with ModelOptions::features: rows carry their features.
+  bool features = false;
+  // With features: also the feature-space scores (LogitScores::feature). Not owned.
+  FeatureScorer* detectors = nullptr;
 };
 
 struct PipelineStats {
@@ -47,6 +52,8 @@ struct ScoredSample {
   std::size_t set_index;
   const Sample* sample;
   LogitScores scores;
+  const float* features = nullptr;  // with PipelineOptions::features: [feature_dim], valid
+  int feature_dim = 0;              // during the on_row call only
 };
 
 struct PipelineCallbacks {

@@ -29,6 +29,9 @@ struct LogitScores {
   double gen = 0;
   // ODIN: max softmax(f(x') / T) of the perturbed input; set only by runs with --odin.
   double odin = 0;
+  // The feature-space scores, in FeatureScoreNames() order (include/oodscore/detectors.h);
+  // set only by runs with a fit (--fit).
+  std::vector<double> feature;
   bool finite = true;  // false when any logit is NaN or +-Inf (scores are then unset)
 };
 
@@ -71,6 +74,10 @@ std::string CanonicalScoreName(const std::string& name);
 
 // The scores a model run computes: energy (and energy_T<t>), msp, maxlogit, entropy.
 const std::vector<std::string>& LogitScoreNames();
+
+// The columns the feature-space detectors add (runs with --fit, include/oodscore/detectors.h),
+// in this order: react_energy, ash_energy, mahalanobis, knn, vim.
+const std::vector<std::string>& FeatureScoreNames();
 
 // The one check of a score name a user typed (--score, calibrate --score), made before any
 // expensive work: returns the canonical column name ("energy_T1" -> "energy"), or throws

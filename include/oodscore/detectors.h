@@ -1,0 +1,104 @@
+// Feature-space OOD detectors on a classifier's penultimate features (the input of its final
+// linear layer), behind a LibTorch-free interface. Each follows OpenOOD v1.5's postprocessor
+// (where the original paper's code differs, README says which was followed):
+//
+//   react_energy  ReAct (Sun et al., 2021): -logsumexp(W min(f, c) + b), c = the 90th
+//                 percentile of all ID training activations              lower  = ID
+//   ash_energy    ASH-S (Djurisic et al., 2023), p = 90: keep the top 10% of f, zero the
+//                 rest, scale by exp(sum f / sum kept); then -logsumexp(W f' + b)  lower = ID
+//   mahalanobis   max over classes of -(f - mu_c)^T P (f - mu_c), P the pseudo-inverse of the
+//                 tied (class-centred) covariance (Lee et al., 2018; no input
+//                 preprocessing, OpenOOD's "mds")                          higher = ID
+//   knn           -(squared L2 distance of f/|f| to its k-th nearest normalised training
+//                 feature), k = 50 (Sun et al., 2022; faiss IndexFlatL2 distances)  higher = ID
+//   vim           logsumexp(W f + b) - alpha |(f - u) N|, u = -pinv(W) b, N the principal
+//                 complement of the training features' covariance about u (Wang et al.,
+//                 2022)                                                     higher = ID
+//
+//   DetectorFit fit = FitDetectors(features, labels, n, head, settings);   // `oodscore fit`
+//   WriteFit("m.fit", fit);  ...  fit = ReadFit("m.fit");
+//   auto scorer = MakeFeatureScorer(fit, "cpu");
+//   scorer->Score(batch_features, n, &scores);   // n x FeatureScoreNames().size(), row-major
+//
+// FitDetectors and MakeFeatureScorer run in liboodscore_torch.so (LibTorch's BLAS and LAPACK),
+// opened on first use like Model::Load; the fit file code needs no LibTorch.
+#ifndef OODSCORE_DETECTORS_H_
+#define OODSCORE_DETECTORS_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "oodscore/scores.h"  // FeatureScoreNames()
+
+namespace oodscore {
+
+// The final linear layer: logits = W f + b.
+struct HeadWeights {
+  std::string name;           // the submodule, e.g. "fc" ("" when unknown)
+  int classes = 0, dim = 0;   // K, D
+  std::vector<float> weight;  // [K, D] row-major
+  std::vector<float> bias;    // [K] (zeros when the layer has none)
+};
+
+struct DetectorSettings {
+  int knn_k = 50;                   // OpenOOD's K for CIFAR and ImageNet
+  double react_percentile = 90;     // of all ID training activations
+  double ash_percentile = 90;       // ASH-S: share of each feature vector pruned
+  int vim_dim = 0;                  // principal subspace size; 0 = ViM's rule: 1000 for
+                                    // D >= 2048, 512 for D >= 768, else D / 2
+};
+
+// What `oodscore fit` computes once from ID training features, and a fit file stores.
+struct DetectorFit {
+  // Provenance: a fit is refused for another model or preprocessing.
+  std::string model_sha256;
+  std::string preset_json;  // the preset as the run stamp records it
+  std::string train_path;
+  DetectorSettings settings;
+  HeadWeights head;
+  std::int64_t train_samples = 0;
+  // Mahalanobis: per-class means [K, D] and the tied covariance's precision [D, D].
+  std::vector<double> class_means;
+  std::vector<std::int64_t> class_counts;  // [K]; a class without samples gets no distance
+  std::vector<double> precision;
+  // KNN: the normalised training features [train_samples, D].
+  std::vector<float> bank;
+  // ViM: origin u [D], the principal complement N [D, D - vim_dim], alpha.
+  int vim_dim = 0;
+  std::vector<double> vim_origin;
+  std::vector<double> vim_complement;
+  double vim_alpha = 0;
+  // ReAct: the clip value.
+  double react_threshold = 0;
+};
+
+// `features` [n, D] float32 row-major, `labels` [n] class indices in [0, K) (the training
+// folders' classes, which must be the model's). Throws oodscore::Error for fewer than knn_k
+// samples, a label out of range, or a vim_dim >= D.
+DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,
+                         const HeadWeights& head, const DetectorSettings& settings);
+
+class FeatureScorer {
+ public:
+  virtual ~FeatureScorer() = default;
+  // Scores n feature vectors [n, D]; out: [n, FeatureScoreNames().size()] row-major, in
+  // column order. Thread-compatible: one caller at a time.
+  virtual void Score(const float* features, int n, std::vector<double>* out) = 0;
+};
+
+// `device` as for models ("cpu", "cuda:0"): where the bank and matrices live.
+std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit,
+                                                 const std::string& device);
+
+// The fit file: "OODSCORE-FIT 1\n", a JSON header line (provenance, settings, scalars, and
+// each array's name, dtype, shape and byte offset), then the arrays, little-endian. Throws
+// oodscore::Error naming the file and what is wrong.
+void WriteFit(const std::filesystem::path& path, const DetectorFit& fit);
+DetectorFit ReadFit(const std::filesystem::path& path);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_DETECTORS_H_

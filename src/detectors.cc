@@ -1,0 +1,235 @@
+// The feature-space detectors' fit and scores, with LibTorch's BLAS and LAPACK
+// (include/oodscore/detectors.h). Statistics are computed in float64; the scores in the
+// precision OpenOOD computes them in (float32 for ReAct, ASH and KNN, float64 here for
+// Mahalanobis and ViM, whose sums of squares lose digits in float32).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "oodscore/detectors.h"
+#include "oodscore/error.h"
+#include "torch_api.h"
+#include "torch_common.h"
+
+namespace oodscore {
+
+namespace {
+
+at::Tensor FromFloats(const std::vector<float>& v, std::vector<int64_t> shape) {
+  return torch::from_blob(const_cast<float*>(v.data()), shape, torch::kFloat32).clone();
+}
+
+at::Tensor FromDoubles(const std::vector<double>& v, std::vector<int64_t> shape) {
+  return torch::from_blob(const_cast<double*>(v.data()), shape, torch::kFloat64).clone();
+}
+
+template <typename T>
+std::vector<T> ToVector(const at::Tensor& t) {
+  const at::Tensor c = t.to(torch::kCPU).contiguous();
+  return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
+}
+
+// numpy.percentile's default (linear) on all values.
+double Percentile(const float* values, std::size_t n, double q) {
+  std::vector<float> v(values, values + n);
+  const double pos = q / 100.0 * static_cast<double>(n - 1);
+  const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
+  std::nth_element(v.begin(), v.begin() + lo, v.end());
+  const double a = v[lo];
+  if (lo + 1 >= n) return a;
+  const double b = *std::min_element(v.begin() + lo + 1, v.end());
+  const double t = pos - lo;
+  return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;  // numpy's _lerp
+}
+
+// ViM's rule for the principal subspace's size (its reference code).
+int VimDim(int d, int asked) {
+  if (asked > 0) return asked;
+  if (d >= 2048) return 1000;
+  if (d >= 768) return 512;
+  return d / 2;
+}
+
+// The number of features ASH-S keeps: n - round(n * p / 100), rounding half to even as
+// numpy.round does.
+int64_t AshKeep(int64_t d, double percentile) {
+  return d - static_cast<int64_t>(std::nearbyint(static_cast<double>(d) * percentile / 100.0));
+}
+
+}  // namespace
+
+DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int64_t n,
+                              const HeadWeights& head, const DetectorSettings& settings) {
+  const int64_t d = head.dim, k = head.classes;
+  if (n < settings.knn_k) {
+    throw Error("fit needs at least knn_k = " + std::to_string(settings.knn_k) +
+                " training samples, got " + std::to_string(n));
+  }
+  DetectorFit fit;
+  fit.settings = settings;
+  fit.head = head;
+  fit.train_samples = n;
+  fit.vim_dim = VimDim(static_cast<int>(d), settings.vim_dim);
+  if (fit.vim_dim <= 0 || fit.vim_dim >= d) {
+    throw UsageError("--vim-dim " + std::to_string(fit.vim_dim) + " must be in [1, " +
+                     std::to_string(d - 1) + "] for " + std::to_string(d) + "-d features");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (labels[i] < 0 || labels[i] >= k) {
+      throw Error("training sample " + std::to_string(i) + " has class " +
+                  std::to_string(labels[i]) + ", but the model's head has " + std::to_string(k) +
+                  " classes: the training folders must be the model's classes, in its order");
+    }
+  }
+  torch::NoGradGuard no_grad;
+  const at::Tensor f32 = torch::from_blob(const_cast<float*>(features), {n, d}, torch::kFloat32);
+  const at::Tensor f = f32.to(torch::kFloat64);
+  const at::Tensor y =
+      torch::from_blob(const_cast<int*>(labels), {n}, torch::kInt32).to(torch::kInt64);
+
+  // Mahalanobis (OpenOOD's MDS): class means; the covariance of the class-centred features
+  // (sklearn EmpiricalCovariance, assume_centered=False), its pseudo-inverse (pinvh).
+  const at::Tensor counts = torch::bincount(y, {}, k);
+  const at::Tensor sums = torch::zeros({k, d}, torch::kFloat64).index_add_(0, y, f);
+  const at::Tensor means = sums / counts.clamp_min(1).to(torch::kFloat64).unsqueeze(1);
+  at::Tensor centred = f - means.index_select(0, y);
+  centred = centred - centred.mean(0, /*keepdim=*/true);
+  const at::Tensor cov = centred.t().mm(centred) / static_cast<double>(n);
+  fit.class_means = ToVector<double>(means);
+  fit.class_counts = ToVector<int64_t>(counts);
+  // The reference inverts in float32: drop eigenvalues below D * float32's epsilon of the
+  // largest, as its pinvh does, not float64's (a near-dead unit would dominate the distance).
+  const double rtol = static_cast<double>(d) * std::numeric_limits<float>::epsilon();
+  fit.precision = ToVector<double>(torch::linalg_pinv(cov, c10::nullopt, rtol, true));
+
+  // KNN: features / (|f| + 1e-10), in float32 as the reference's numpy code.
+  const at::Tensor bank = f32 / (f32.norm(2, 1, /*keepdim=*/true) + 1e-10);
+  fit.bank = ToVector<float>(bank);
+
+  // ViM: u = -pinv(W) b; the eigenvectors of the covariance of f - u (assume_centered) beyond
+  // the vim_dim largest eigenvalues; alpha = mean max logit / mean residual norm.
+  const at::Tensor w = FromFloats(head.weight, {k, d}).to(torch::kFloat64);
+  const at::Tensor b = FromFloats(head.bias, {k}).to(torch::kFloat64);
+  const at::Tensor u = -torch::linalg_pinv(w, c10::nullopt, 1e-15, false).mv(b);  // numpy's rcond
+  const at::Tensor fu = f - u;
+  const at::Tensor cov_u = fu.t().mm(fu) / static_cast<double>(n);
+  const at::Tensor eigenvectors = std::get<1>(torch::linalg_eigh(cov_u));  // ascending
+  const at::Tensor complement = eigenvectors.narrow(1, 0, d - fit.vim_dim).contiguous();
+  const at::Tensor residual = fu.mm(complement).norm(2, 1);
+  const at::Tensor max_logit = std::get<0>(f.mm(w.t()).add(b).max(1));
+  fit.vim_origin = ToVector<double>(u);
+  fit.vim_complement = ToVector<double>(complement);
+  fit.vim_alpha = max_logit.mean().item<double>() / residual.mean().item<double>();
+
+  // ReAct: the percentile of every activation.
+  fit.react_threshold = Percentile(features, static_cast<std::size_t>(n * d),
+                                   settings.react_percentile);
+  return fit;
+}
+
+namespace {
+
+class TorchFeatureScorer : public FeatureScorer {
+ public:
+  TorchFeatureScorer(const DetectorFit& fit, torch::Device device)
+      : device_(device),
+        d_(fit.head.dim),
+        knn_k_(fit.settings.knn_k),
+        bank_rows_(fit.train_samples),
+        react_threshold_(fit.react_threshold),
+        vim_alpha_(fit.vim_alpha) {
+    const int64_t k = fit.head.classes, d = fit.head.dim;
+    w_ = FromFloats(fit.head.weight, {k, d}).to(device_);
+    b_ = FromFloats(fit.head.bias, {k}).to(device_);
+    w64_ = w_.to(torch::kFloat64);
+    b64_ = b_.to(torch::kFloat64);
+    precision_ = FromDoubles(fit.precision, {d, d}).to(device_);
+    means_ = FromDoubles(fit.class_means, {k, d}).to(device_);
+    means_p_ = means_.mm(precision_);
+    means_term_ = (means_p_ * means_).sum(1);
+    std::vector<double> missing;
+    for (int64_t c : fit.class_counts) missing.push_back(c == 0 ? -INFINITY : 0.0);
+    missing_ = FromDoubles(missing, {k}).to(device_);
+    bank_ = FromFloats(fit.bank, {fit.train_samples, d}).to(device_);
+    bank_norms_ = (bank_ * bank_).sum(1);
+    origin_ = FromDoubles(fit.vim_origin, {d}).to(device_);
+    complement_ = FromDoubles(fit.vim_complement, {d, d - fit.vim_dim}).to(device_);
+    ash_keep_ = AshKeep(d, fit.settings.ash_percentile);
+  }
+
+  void Score(const float* features, int n, std::vector<double>* out) override {
+    torch::NoGradGuard no_grad;
+    const int64_t d = d_;
+    const at::Tensor f =
+        torch::from_blob(const_cast<float*>(features), {n, d}, torch::kFloat32).to(device_);
+    const at::Tensor f64 = f.to(torch::kFloat64);
+    std::vector<at::Tensor> columns(5);
+    // ReAct: clip, head, energy.
+    const at::Tensor clipped = f.clamp_max(react_threshold_);
+    columns[0] = -torch::logsumexp(torch::addmm(b_, clipped, w_.t()), 1);
+    // ASH-S: keep the top share, scale by exp(sum / kept sum).
+    {
+      const auto [kept, index] = f.topk(ash_keep_, 1);
+      const at::Tensor s1 = f.sum(1), s2 = kept.sum(1);
+      // A vector whose kept values sum to 0 (all zeros) is left unscaled (the reference
+      // divides 0 by 0).
+      const at::Tensor scale = torch::where(s2 != 0, s1 / s2, torch::zeros_like(s1));
+      const at::Tensor pruned = torch::zeros_like(f).scatter(1, index, kept) *
+                                torch::exp(scale).unsqueeze(1);
+      columns[1] = -torch::logsumexp(torch::addmm(b_, pruned, w_.t()), 1);
+    }
+    // Mahalanobis: -(f - mu)^T P (f - mu) = -(f P f - 2 f P mu + mu P mu), max over classes.
+    {
+      const at::Tensor fp = f64.mm(precision_);
+      const at::Tensor dist = (fp * f64).sum(1, true) - 2 * f64.mm(means_p_.t()) +
+                              means_term_.unsqueeze(0);
+      columns[2] = std::get<0>((-dist + missing_.unsqueeze(0)).max(1));
+    }
+    // KNN: the k-th smallest squared distance to the bank, queries in blocks so that a
+    // block's distance matrix stays near 64 MB.
+    {
+      const at::Tensor q = f / (f.norm(2, 1, true) + 1e-10);
+      const at::Tensor q_norms = (q * q).sum(1, true);
+      const int64_t rows = std::max<int64_t>(1, (int64_t{16} << 20) / bank_rows_);
+      std::vector<at::Tensor> parts;
+      for (int64_t i = 0; i < n; i += rows) {
+        const int64_t m = std::min<int64_t>(rows, n - i);
+        const at::Tensor dist = (q_norms.narrow(0, i, m) + bank_norms_.unsqueeze(0) -
+                                 2 * q.narrow(0, i, m).mm(bank_.t()))
+                                    .clamp_min(0);
+        parts.push_back(-std::get<0>(dist.kthvalue(knn_k_, 1)));
+      }
+      columns[3] = torch::cat(parts);
+    }
+    // ViM: energy of the logits less alpha times the residual norm.
+    {
+      const at::Tensor energy = torch::logsumexp(torch::addmm(b64_, f64, w64_.t()), 1);
+      const at::Tensor residual = (f64 - origin_).mm(complement_).norm(2, 1);
+      columns[4] = energy - vim_alpha_ * residual;
+    }
+    const at::Tensor all = torch::stack(
+        {columns[0].to(torch::kFloat64), columns[1].to(torch::kFloat64), columns[2],
+         columns[3].to(torch::kFloat64), columns[4]},
+        1).to(torch::kCPU).contiguous();
+    out->assign(all.data_ptr<double>(), all.data_ptr<double>() + all.numel());
+  }
+
+ private:
+  torch::Device device_;
+  int64_t d_, knn_k_, bank_rows_;
+  double react_threshold_, vim_alpha_;
+  at::Tensor w_, b_, w64_, b64_, precision_, means_, means_p_, means_term_, missing_, bank_,
+      bank_norms_, origin_, complement_;
+  int64_t ash_keep_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<FeatureScorer> MakeTorchFeatureScorer(const DetectorFit& fit,
+                                                      const std::string& device) {
+  return std::make_unique<TorchFeatureScorer>(fit, ResolveDevice(device));
+}
+
+}  // namespace oodscore
