@@ -79,6 +79,46 @@ void OddModel(const std::string& path, const std::string& kind, int in_features)
   m.save(path);
 }
 
+// A submodule with a fixed weight [out, in] and bias, applied with aten::linear.
+torch::jit::Module LinearLayer(int in, int out, double phase) {
+  torch::jit::Module m("Linear");
+  const at::Tensor idx = torch::arange(out * in, torch::kFloat32).reshape({out, in});
+  m.register_parameter("weight", torch::sin(idx * 0.61 + phase) * 0.4, false);
+  m.register_parameter("bias", torch::cos(torch::arange(out, torch::kFloat32) + phase) * 0.1,
+                       false);
+  m.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
+  return m;
+}
+
+void HeadModel(const std::string& path, const std::string& kind, int in_features, int classes) {
+  torch::jit::Module m("Headed");
+  if (kind == "timm") {
+    const torch::jit::Module body = LinearLayer(in_features, 16, 0.3);
+    m.register_parameter("body_weight", body.attr("weight").toTensor(), false);
+    m.register_module("fc", LinearLayer(16, classes, 1.7));
+    m.define(R"(
+def forward_features(self, x):
+    return torch.relu(torch.matmul(x.flatten(1), self.body_weight.t()))
+
+def forward_head(self, x, pre_logits: bool = False):
+    if pre_logits:
+        return x
+    return torch.addmm(self.fc.bias, x, self.fc.weight.t())
+
+def forward(self, x):
+    return self.forward_head(self.forward_features(x))
+)");
+  } else if (kind == "mlp" || kind == "scaled") {
+    m.register_module("body", LinearLayer(in_features, 16, 0.3));
+    m.register_module("fc", LinearLayer(16, classes, 1.7));
+    m.define(std::string("def forward(self, x):\n    return self.fc.forward(torch.relu(self.body.forward(x.flatten(1))))") +
+             (kind == "scaled" ? " * 2.0\n" : "\n"));
+  } else {
+    throw std::invalid_argument("unknown head model kind " + kind);
+  }
+  m.save(path);
+}
+
 }  // namespace
 
 }  // namespace oodscore::testing
@@ -87,6 +127,7 @@ extern "C" __attribute__((visibility("default"))) const oodscore::testing::TestM
 OodscoreTestModelApi() {
   static const oodscore::testing::TestModelApi api = {&oodscore::testing::LinearModel,
                                                       &oodscore::testing::ConvModel,
-                                                      &oodscore::testing::OddModel};
+                                                      &oodscore::testing::OddModel,
+                                                      &oodscore::testing::HeadModel};
   return &api;
 }

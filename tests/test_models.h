@@ -21,11 +21,22 @@ void WriteConvModel(const std::string& path, int in_channels, int classes);
 // parameters left to train).
 void WriteOddModel(const std::string& path, const std::string& kind, int in_features);
 
+// Classifiers with a head, for the feature-space detectors (penultimate features = 16 ReLU
+// units of a linear layer on the flattened input):
+//  "mlp":    submodules body (Linear in -> 16) and fc (Linear 16 -> classes); forward =
+//            fc(relu(body(x))), both applied with aten::linear
+//  "timm":   no aten::linear anywhere: forward_features / forward_head(x, pre_logits) as timm
+//            exports them, the head a submodule fc applied with addmm
+//  "scaled": "mlp" returning 2 * fc(...): the head's output is not the model's
+void WriteHeadModel(const std::string& path, const std::string& kind, int in_features,
+                    int classes);
+
 // What liboodscore_testmodels.so exports (OodscoreTestModelApi()).
 struct TestModelApi {
   void (*linear)(const std::string& path, int in_features, int classes, double scale);
   void (*conv)(const std::string& path, int in_channels, int classes);
   void (*odd)(const std::string& path, const std::string& kind, int in_features);
+  void (*headed)(const std::string& path, const std::string& kind, int in_features, int classes);
 };
 
 }  // namespace oodscore::testing

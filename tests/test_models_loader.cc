@@ -45,4 +45,9 @@ void WriteOddModel(const std::string& path, const std::string& kind, int in_feat
   Api().odd(path, kind, in_features);
 }
 
+void WriteHeadModel(const std::string& path, const std::string& kind, int in_features,
+                    int classes) {
+  Api().headed(path, kind, in_features, classes);
+}
+
 }  // namespace oodscore::testing

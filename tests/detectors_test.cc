@@ -1,0 +1,338 @@
+// Feature-space detectors: the fit and the scores against their reference code (fixture made by
+// scripts/make_detector_fixtures.py), the fit file, finding the head in a scripted model, and
+// `fit` / `--fit` end to end.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_fixture.h"
+#include "oodscore/card.h"
+#include "oodscore/detectors.h"
+#include "oodscore/model.h"
+#include "oodscore/score_table.h"
+
+namespace oodscore {
+namespace {
+
+using testing::CliTest;
+using testing::ReadText;
+using testing::TempDir;
+using testing::WriteText;
+
+struct Fixture {
+  nlohmann::json json;
+  HeadWeights head;
+  DetectorSettings settings;
+  std::vector<float> train, test;
+  std::vector<int> labels;
+  int n_test = 0;
+};
+
+Fixture LoadFixture() {
+  std::ifstream in(std::string(OODSCORE_FIXTURE_DIR) + "/detector_scores.json");
+  Fixture f;
+  f.json = nlohmann::json::parse(in);
+  f.head.name = "fc";
+  f.head.classes = f.json["classes"];
+  f.head.dim = f.json["dim"];
+  f.head.weight = f.json["head_weight"].get<std::vector<float>>();
+  f.head.bias = f.json["head_bias"].get<std::vector<float>>();
+  f.settings.knn_k = f.json["knn_k"];
+  f.settings.react_percentile = f.json["react_percentile"];
+  f.settings.ash_percentile = f.json["ash_percentile"];
+  f.settings.vim_dim = f.json["vim_dim"];
+  f.train = f.json["train"].get<std::vector<float>>();
+  f.test = f.json["test"].get<std::vector<float>>();
+  f.labels = f.json["train_labels"].get<std::vector<int>>();
+  f.n_test = static_cast<int>(f.test.size()) / f.head.dim;
+  return f;
+}
+
+std::vector<double> ScoresOf(const DetectorFit& fit, const std::vector<float>& features, int n) {
+  auto scorer = MakeFeatureScorer(fit, "cpu");
+  std::vector<double> out;
+  scorer->Score(features.data(), n, &out);
+  return out;
+}
+
+TEST(DetectorsTest, EqualTheReferenceCode) {
+  const Fixture f = LoadFixture();
+  const DetectorFit fit = FitDetectors(f.train.data(), f.labels.data(),
+                                       static_cast<std::int64_t>(f.labels.size()), f.head,
+                                       f.settings);
+  EXPECT_NEAR(fit.react_threshold, f.json["react_threshold"].get<double>(), 1e-6);
+  EXPECT_NEAR(fit.vim_alpha, f.json["vim_alpha"].get<double>(), 1e-4);
+  EXPECT_EQ(fit.vim_dim, 6);
+  const std::vector<double> scores = ScoresOf(fit, f.test, f.n_test);
+  const auto& names = FeatureScoreNames();
+  ASSERT_EQ(scores.size(), names.size() * f.n_test);
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    const auto expected = f.json["scores"][names[c]].get<std::vector<double>>();
+    // Mahalanobis and ViM run in float64 here: equal to the reference code run in float64,
+    // and within float32's error of it run in float32 as OpenOOD does.
+    const bool f64 = f.json["scores_float64"].contains(names[c]);
+    const auto expected64 =
+        f64 ? f.json["scores_float64"][names[c]].get<std::vector<double>>() : expected;
+    for (int i = 0; i < f.n_test; ++i) {
+      const double got = scores[i * names.size() + c];
+      EXPECT_NEAR(got, expected[i], (f64 ? 1e-4 : 2e-5) * std::max(1.0, std::abs(expected[i])))
+          << names[c] << ", sample " << i;
+      if (f64) {
+        EXPECT_NEAR(got, expected64[i], 1e-9 * std::max(1.0, std::abs(expected64[i])))
+            << names[c] << " (float64), sample " << i;
+      }
+    }
+  }
+}
+
+TEST(DetectorsTest, FitChecksItsInputs) {
+  Fixture f = LoadFixture();
+  // Fewer samples than k.
+  EXPECT_THROW(FitDetectors(f.train.data(), f.labels.data(), 10, f.head, f.settings), Error);
+  // A label the head does not have.
+  f.labels[3] = f.head.classes;
+  try {
+    FitDetectors(f.train.data(), f.labels.data(), static_cast<std::int64_t>(f.labels.size()),
+                 f.head, f.settings);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("training sample 3 has class 4"), std::string::npos)
+        << e.what();
+  }
+  f.labels[3] = 0;
+  f.settings.vim_dim = f.head.dim;
+  EXPECT_THROW(FitDetectors(f.train.data(), f.labels.data(),
+                            static_cast<std::int64_t>(f.labels.size()), f.head, f.settings),
+               UsageError);
+}
+
+TEST(DetectorsTest, AllZeroFeaturesGiveFiniteScores) {
+  const Fixture f = LoadFixture();
+  const DetectorFit fit = FitDetectors(f.train.data(), f.labels.data(),
+                                       static_cast<std::int64_t>(f.labels.size()), f.head,
+                                       f.settings);
+  const std::vector<float> zeros(static_cast<std::size_t>(f.head.dim), 0.0f);
+  for (double v : ScoresOf(fit, zeros, 1)) EXPECT_TRUE(std::isfinite(v)) << v;
+}
+
+TEST(DetectorsTest, FitFileRoundTripsAndNamesItsDamage) {
+  const Fixture f = LoadFixture();
+  DetectorFit fit = FitDetectors(f.train.data(), f.labels.data(),
+                                 static_cast<std::int64_t>(f.labels.size()), f.head, f.settings);
+  fit.model_sha256 = std::string(64, 'a');
+  fit.preset_json = R"({"name":"x"})";
+  fit.train_path = "train/";
+  TempDir tmp;
+  const std::string path = tmp / "m.fit";
+  WriteFit(path, fit);
+  const DetectorFit back = ReadFit(path);
+  EXPECT_EQ(back.model_sha256, fit.model_sha256);
+  EXPECT_EQ(back.preset_json, fit.preset_json);
+  EXPECT_EQ(back.head.name, "fc");
+  EXPECT_EQ(back.bank, fit.bank);
+  EXPECT_EQ(back.precision, fit.precision);
+  EXPECT_EQ(back.class_counts, fit.class_counts);
+  EXPECT_EQ(back.react_threshold, fit.react_threshold);
+  EXPECT_EQ(ScoresOf(back, f.test, f.n_test), ScoresOf(fit, f.test, f.n_test));
+
+  const std::string bytes = ReadText(path);
+  struct Case {
+    std::string name, contents, message;
+  };
+  const std::vector<Case> cases = {
+      {"magic", "not a fit\n", "is not an oodscore fit file"},
+      {"header", "OODSCORE-FIT 1\n{\"model_sha256\": 3}\n", "damaged header (line 2)"},
+      {"truncated", bytes.substr(0, bytes.size() - 100), "is truncated: array 'vim_complement'"},
+  };
+  for (const Case& c : cases) {
+    const std::string bad = tmp / (c.name + ".fit");
+    WriteText(bad, c.contents);
+    try {
+      ReadFit(bad);
+      ADD_FAILURE() << c.name << ": no error";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(c.message), std::string::npos) << c.name << ": " << what;
+      EXPECT_NE(what.find(bad), std::string::npos) << c.name << ": " << what;
+    }
+  }
+}
+
+// The model's features through its head give its logits, whichever way the head was found.
+void ExpectHeadGivesLogits(const std::string& path, const std::string& head_name) {
+  ModelOptions opt;
+  opt.features = true;
+  auto model = Model::Load(path, opt);
+  const int n = 5, d = 12;
+  float* in = model->InputBuffer(n * d);
+  for (int i = 0; i < n * d; ++i) in[i] = static_cast<float>(std::sin(0.3 * i));
+  std::vector<float> logits;
+  int k = 0;
+  model->Forward(n, 3, 2, 2, &logits, &k);
+  const HeadWeights& head = model->head();
+  EXPECT_EQ(head.name, head_name);
+  ASSERT_EQ(head.classes, k);
+  ASSERT_EQ(head.dim, 16);
+  ASSERT_EQ(model->features().size(), static_cast<std::size_t>(n * 16));
+  for (int i = 0; i < n; ++i) {
+    for (int c = 0; c < k; ++c) {
+      double z = head.bias[c];
+      for (int j = 0; j < 16; ++j) z += head.weight[c * 16 + j] * model->features()[i * 16 + j];
+      EXPECT_NEAR(z, logits[i * k + c], 1e-5);
+    }
+  }
+}
+
+TEST(HeadTest, FoundInTheScriptedGraphOrThroughTimmMethods) {
+  TempDir tmp;
+  testing::WriteHeadModel(tmp / "mlp.pt", "mlp", 12, 3);
+  ExpectHeadGivesLogits(tmp / "mlp.pt", "fc");
+  testing::WriteHeadModel(tmp / "timm.pt", "timm", 12, 3);
+  ExpectHeadGivesLogits(tmp / "timm.pt", "fc");
+}
+
+TEST(HeadTest, ErrorsNameWhatWasFound) {
+  TempDir tmp;
+  testing::WriteHeadModel(tmp / "mlp.pt", "mlp", 12, 3);
+  testing::WriteHeadModel(tmp / "scaled.pt", "scaled", 12, 3);
+  testing::WriteLinearModel(tmp / "plain.pt", 12, 3);
+  auto message = [&](const std::string& path, const std::string& head) {
+    ModelOptions opt;
+    opt.features = true;
+    opt.head = head;
+    try {
+      auto model = Model::Load(path, opt);
+      std::fill_n(model->InputBuffer(24), 24, 0.5f);
+      std::vector<float> logits;
+      int k = 0;
+      model->Forward(2, 3, 2, 2, &logits, &k);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // --head naming a layer forward() does not apply: the ones it does, in order.
+  EXPECT_NE(message(tmp / "mlp.pt", "classifier")
+                .find("applies no linear layer of that name in forward() (linear layers applied, "
+                      "in order: body, fc)"),
+            std::string::npos);
+  // --head body: a linear layer, but not the one that makes the logits.
+  EXPECT_NE(message(tmp / "mlp.pt", "body").find("has 16 outputs, but the model returns 3"),
+            std::string::npos);
+  // The model rescales its head's output.
+  EXPECT_NE(message(tmp / "scaled.pt", "").find("differs from the model's logits"),
+            std::string::npos);
+  // No linear layer, no timm methods.
+  const std::string none = message(tmp / "plain.pt", "");
+  EXPECT_NE(none.find("cannot find the classifier head"), std::string::npos) << none;
+  EXPECT_NE(none.find("Submodules: none"), std::string::npos) << none;
+}
+
+// `fit` on the ID folders of a model with a head, then --fit on score, eval and calibrate.
+class FitCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    testing::WriteHeadModel(tmp_ / "h.pt", "mlp", 64, 3);
+  }
+  std::string Headed() {
+    return "--model '" + (tmp_ / "h.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ";
+  }
+};
+
+TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
+  auto fit = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
+                 (tmp_ / "h.fit") + "'");
+  ASSERT_EQ(fit.exit_code, 0) << fit.err;
+  const DetectorFit stored = ReadFit(tmp_ / "h.fit");
+  EXPECT_EQ(stored.head.name, "fc");
+  EXPECT_EQ(stored.train_samples, 12);
+  EXPECT_EQ(stored.class_counts, (std::vector<std::int64_t>{4, 4, 4}));
+  EXPECT_EQ(stored.settings.knn_k, 3);
+
+  auto s = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' -i '" + (tmp_ / "far") +
+               "' -o '" + (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  for (const auto& name : FeatureScoreNames()) {
+    const int col = t.ColumnIndex(name);
+    ASSERT_GE(col, 0) << name;
+    for (double v : t.values(col)) EXPECT_TRUE(std::isfinite(v)) << name;
+  }
+  const auto stamp = nlohmann::json::parse(ReadText(tmp_ / "s.csv.json"));
+  EXPECT_EQ(stamp["fit"]["head"], "fc");
+  EXPECT_EQ(stamp["fit"]["knn_k"], 3);
+
+  auto e = Cli("eval -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' --id '" + (tmp_ / "id") +
+               "' --ood '" + (tmp_ / "far") + "' --out-dir '" + (tmp_ / "rep") + "'");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto report = nlohmann::json::parse(ReadText(tmp_ / "rep/report.json"));
+  const std::string text = report.dump();
+  for (const auto& name : FeatureScoreNames()) {
+    EXPECT_NE(text.find("\"" + name + "\""), std::string::npos) << name;
+  }
+
+  auto c = Cli("calibrate -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' --score knn --id '" +
+               (tmp_ / "id") + "' -o '" + (tmp_ / "card.json") + "'");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(ReadCard(tmp_ / "card.json").score, "knn");
+  // The card applies with the fit, and says what is missing without it.
+  auto with = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' --card '" +
+                  (tmp_ / "card.json") + "' -i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_EQ(with.exit_code, 0) << with.err;
+  auto without = Cli("score -q " + Headed() + "--card '" + (tmp_ / "card.json") + "' -i '" +
+                     (tmp_ / "far") + "' -o -");
+  EXPECT_NE(without.exit_code, 0);
+  EXPECT_NE(without.err.find("give --fit"), std::string::npos) << without.err;
+}
+
+TEST_F(FitCliTest, RefusesAFitOfAnotherModelOrPreset) {
+  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
+                (tmp_ / "h.fit") + "'")
+                .exit_code,
+            0);
+  testing::WriteHeadModel(tmp_ / "other.pt", "mlp", 64, 4);
+  auto other = Cli("score -q --model '" + (tmp_ / "other.pt") + "' --preset '" +
+                   (tmp_ / "grey8.json") + "' --fit '" + (tmp_ / "h.fit") + "' -i '" +
+                   (tmp_ / "far") + "' -o -");
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("was made for the model with SHA-256"), std::string::npos) << other.err;
+  WriteText(tmp_ / "grey8b.json", std::string(testing::kPreset).replace(
+                                      std::string(testing::kPreset).find("0.25"), 4, "0.3"));
+  auto preset = Cli("score -q --model '" + (tmp_ / "h.pt") + "' --preset '" +
+                    (tmp_ / "grey8b.json") + "' --fit '" + (tmp_ / "h.fit") + "' -i '" +
+                    (tmp_ / "far") + "' -o -");
+  EXPECT_NE(preset.exit_code, 0);
+  EXPECT_NE(preset.err.find("was made with preset"), std::string::npos) << preset.err;
+}
+
+TEST_F(FitCliTest, UsageErrors) {
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"eval " + Headed() + "--score knn --id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+           "' --out-dir '" + (tmp_ / "r") + "'",
+       "score 'knn' is computed from the model's features: give --fit"},
+      {"score " + Headed() + "--head fc -i '" + (tmp_ / "far") + "' -o -",
+       "--head names the layer whose input the --fit detectors read: give --fit"},
+      {"fit " + Headed() + "--train '" + (tmp_ / "id") + "' -o '" + (tmp_ / "x.fit") + "'",
+       "fit needs at least knn_k = 50 training samples, got 12"},
+      {"fit --model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --train '" +
+           (tmp_ / "id") + "' -o '" + (tmp_ / "x.fit") + "'",
+       "cannot find the classifier head"},
+      {"fit " + Headed() + "--train '" + (tmp_ / "id") + "' --vim-dim 16 --knn-k 3 -o '" +
+           (tmp_ / "x.fit") + "'",
+       "--vim-dim 16 must be in [1, 15]"},
+  };
+  for (const Case& c : cases) {
+    auto r = Cli(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace oodscore
