@@ -1,8 +1,10 @@
 // The fit file (include/oodscore/detectors.h): no LibTorch.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -45,7 +47,7 @@ std::vector<ArrayRef> Arrays(const DetectorFit& fit) {
 }
 
 template <typename T>
-void Assign(const std::string& bytes, std::vector<T>* out) {
+void Assign(std::string_view bytes, std::vector<T>* out) {
   out->resize(bytes.size() / sizeof(T));
   if (!bytes.empty()) std::memcpy(out->data(), bytes.data(), bytes.size());
 }
@@ -83,82 +85,93 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
 }
 
 DetectorFit ReadFit(const std::filesystem::path& path) {
-  const std::string where = "fit file '" + path.string() + "'";
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open " + where);
-  std::string magic(sizeof(kMagic) - 1, '\0');
-  if (!in.read(magic.data(), static_cast<std::streamsize>(magic.size())) || magic != kMagic) {
+  if (!in) throw Error("cannot open fit file '" + path.string() + "'");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error("cannot read fit file '" + path.string() + "'");
+  return ParseFit(bytes, "fit file '" + path.string() + "'");
+}
+
+DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
+  const std::string_view magic(kMagic, sizeof(kMagic) - 1);
+  if (bytes.substr(0, magic.size()) != magic) {
     throw Error(where + " is not an oodscore fit file (it does not start with 'OODSCORE-FIT 1'; "
                 "make one with `oodscore fit`)");
   }
-  std::string line;
-  std::getline(in, line);
-  nlohmann::json h;
+  const std::size_t eol = bytes.find('\n', magic.size());
+  if (eol == std::string_view::npos) throw Error(where + " has no header line (line 2)");
+  const std::string_view data = bytes.substr(eol + 1);
   DetectorFit fit;
   try {
-    h = nlohmann::json::parse(line);
+    const nlohmann::json h = nlohmann::json::parse(bytes.substr(magic.size(), eol - magic.size()));
+    auto count = [](const nlohmann::json& v) {  // an integer size, clamped for the checks below
+      return std::clamp<std::int64_t>(v.get<std::int64_t>(), -1, std::int64_t{1} << 40);
+    };
     fit.model_sha256 = h.at("model_sha256").get<std::string>();
     fit.preset_json = h.at("preset").is_null() ? "" : h.at("preset").dump();
     fit.train_path = h.value("train_path", "");
-    fit.train_samples = h.at("train_samples").get<std::int64_t>();
+    fit.train_samples = count(h.at("train_samples"));
     fit.head.name = h.at("head").at("name").get<std::string>();
-    fit.head.classes = h.at("head").at("classes").get<int>();
-    fit.head.dim = h.at("head").at("dim").get<int>();
+    fit.head.classes = static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("classes")), 1 << 30));
+    fit.head.dim = static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("dim")), 1 << 30));
     const auto& s = h.at("settings");
-    fit.settings.knn_k = s.at("knn_k").get<int>();
+    fit.settings.knn_k = static_cast<int>(std::min<std::int64_t>(count(s.at("knn_k")), 1 << 30));
     fit.settings.react_percentile = s.at("react_percentile").get<double>();
     fit.settings.ash_percentile = s.at("ash_percentile").get<double>();
-    fit.vim_dim = fit.settings.vim_dim = s.at("vim_dim").get<int>();
+    fit.vim_dim = fit.settings.vim_dim =
+        static_cast<int>(std::min<std::int64_t>(count(s.at("vim_dim")), 1 << 30));
     fit.react_threshold = h.at("react_threshold").get<double>();
     fit.vim_alpha = h.at("vim_alpha").get<double>();
+    if (fit.head.classes < 2 || fit.head.classes > (1 << 24) || fit.head.dim < 2 ||
+        fit.head.dim > (1 << 20) || fit.vim_dim < 1 || fit.vim_dim >= fit.head.dim ||
+        fit.settings.knn_k < 1 || fit.train_samples < fit.settings.knn_k ||
+        !(fit.settings.ash_percentile >= 0 && fit.settings.ash_percentile < 100)) {
+      throw Error(where + " has inconsistent sizes in its header (classes " +
+                  std::to_string(fit.head.classes) + ", dim " + std::to_string(fit.head.dim) +
+                  ", vim_dim " + std::to_string(fit.vim_dim) + ", samples " +
+                  std::to_string(fit.train_samples) + ", knn_k " +
+                  std::to_string(fit.settings.knn_k) + ", ash_percentile " +
+                  std::to_string(fit.settings.ash_percentile) + ")");
+    }
+    // Each expected array, checked against the header's record of it and the data's size.
+    const nlohmann::json& listed = h.at("arrays");
+    if (!listed.is_array()) throw Error(where + ": the header's 'arrays' is not a list");
+    for (const ArrayRef& a : Arrays(fit)) {  // shapes from the header (data pointers unused)
+      const nlohmann::json* rec = nullptr;
+      for (const auto& r : listed) {
+        if (r.is_object() && r.value("name", "") == a.name) rec = &r;
+      }
+      std::size_t size = ItemSize(a.dtype);
+      for (std::int64_t n : a.shape) {
+        if (__builtin_mul_overflow(size, static_cast<std::size_t>(n), &size)) {
+          throw Error(where + ": array '" + std::string(a.name) + "' is too large");
+        }
+      }
+      if (rec == nullptr || rec->value("dtype", "") != a.dtype ||
+          rec->value("shape", std::vector<std::int64_t>()) != a.shape ||
+          rec->value("bytes", std::uint64_t{0}) != size) {
+        throw Error(where + ": array '" + std::string(a.name) + "' is missing or is not " +
+                    a.dtype + " " + nlohmann::json(a.shape).dump());
+      }
+      const std::uint64_t offset = rec->value("offset", std::uint64_t{0});
+      if (offset > data.size() || size > data.size() - offset) {
+        throw Error(where + " is truncated: array '" + std::string(a.name) + "' ends at byte " +
+                    std::to_string(offset + size) + " of the data, which holds " +
+                    std::to_string(data.size()));
+      }
+      const std::string_view raw = data.substr(offset, size);
+      const std::string name = a.name;
+      if (name == "head_weight") Assign(raw, &fit.head.weight);
+      if (name == "head_bias") Assign(raw, &fit.head.bias);
+      if (name == "class_means") Assign(raw, &fit.class_means);
+      if (name == "class_counts") Assign(raw, &fit.class_counts);
+      if (name == "precision") Assign(raw, &fit.precision);
+      if (name == "knn_bank") Assign(raw, &fit.bank);
+      if (name == "vim_origin") Assign(raw, &fit.vim_origin);
+      if (name == "vim_complement") Assign(raw, &fit.vim_complement);
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + " has a damaged header (line 2): " + e.what());
-  }
-  if (fit.head.classes < 2 || fit.head.dim < 2 || fit.vim_dim < 1 || fit.vim_dim >= fit.head.dim ||
-      fit.train_samples < fit.settings.knn_k || fit.settings.knn_k < 1) {
-    throw Error(where + " has inconsistent sizes in its header (classes " +
-                std::to_string(fit.head.classes) + ", dim " + std::to_string(fit.head.dim) +
-                ", vim_dim " + std::to_string(fit.vim_dim) + ", samples " +
-                std::to_string(fit.train_samples) + ", knn_k " +
-                std::to_string(fit.settings.knn_k) + ")");
-  }
-  const std::streamoff data_start = in.tellg();
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg() - data_start;
-  // Each expected array, checked against the header's record of it and the file's size.
-  const auto expected = Arrays(fit);  // shapes from the header's sizes (data pointers unused)
-  const auto& listed = h.at("arrays");
-  for (const ArrayRef& a : expected) {
-    nlohmann::json rec;
-    for (const auto& r : listed) {
-      if (r.value("name", "") == a.name) rec = r;
-    }
-    std::size_t bytes = ItemSize(a.dtype);
-    for (std::int64_t n : a.shape) bytes *= static_cast<std::size_t>(n);
-    if (rec.is_null() || rec.value("dtype", "") != a.dtype ||
-        rec.value("shape", std::vector<std::int64_t>()) != a.shape ||
-        rec.value("bytes", std::size_t{0}) != bytes) {
-      throw Error(where + ": array '" + std::string(a.name) + "' is missing or is not " +
-                  a.dtype + " " + nlohmann::json(a.shape).dump());
-    }
-    const std::size_t offset = rec.value("offset", std::size_t{0});
-    if (static_cast<std::streamoff>(offset + bytes) > size) {
-      throw Error(where + " is truncated: array '" + std::string(a.name) + "' ends at byte " +
-                  std::to_string(offset + bytes) + " of the data, which holds " +
-                  std::to_string(size));
-    }
-    std::string raw(bytes, '\0');
-    in.seekg(data_start + static_cast<std::streamoff>(offset));
-    in.read(raw.data(), static_cast<std::streamsize>(bytes));
-    const std::string name = a.name;
-    if (name == "head_weight") Assign(raw, &fit.head.weight);
-    if (name == "head_bias") Assign(raw, &fit.head.bias);
-    if (name == "class_means") Assign(raw, &fit.class_means);
-    if (name == "class_counts") Assign(raw, &fit.class_counts);
-    if (name == "precision") Assign(raw, &fit.precision);
-    if (name == "knn_bank") Assign(raw, &fit.bank);
-    if (name == "vim_origin") Assign(raw, &fit.vim_origin);
-    if (name == "vim_complement") Assign(raw, &fit.vim_complement);
   }
   return fit;
 }

@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "oodscore/scores.h"  // FeatureScoreNames()
@@ -98,6 +99,8 @@ std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit,
 // oodscore::Error naming the file and what is wrong.
 void WriteFit(const std::filesystem::path& path, const DetectorFit& fit);
 DetectorFit ReadFit(const std::filesystem::path& path);
+// The same from the file's bytes; `where` names it in errors ("fit file 'm.fit'").
+DetectorFit ParseFit(std::string_view bytes, const std::string& where);
 
 }  // namespace oodscore
 

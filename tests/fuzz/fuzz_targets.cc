@@ -10,6 +10,7 @@
 #include "oodscore/card.h"
 #include "oodscore/dataset.h"
 #include "oodscore/decode.h"
+#include "oodscore/detectors.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/json_text.h"
@@ -95,6 +96,22 @@ void CardJson(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+void FitFile(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    const DetectorFit fit = ParseFit(Text(data, size), "fit file 'fuzz.fit'");
+    // What the scorer relies on: every array as large as the header's sizes say.
+    const std::size_t k = fit.head.classes, d = fit.head.dim;
+    if (fit.head.weight.size() != k * d || fit.head.bias.size() != k ||
+        fit.class_means.size() != k * d || fit.class_counts.size() != k ||
+        fit.precision.size() != d * d ||
+        fit.bank.size() != static_cast<std::size_t>(fit.train_samples) * d ||
+        fit.vim_origin.size() != d ||
+        fit.vim_complement.size() != d * (d - static_cast<std::size_t>(fit.vim_dim))) {
+      __builtin_trap();
+    }
+  });
+}
+
 // A report to compare fuzzed baselines with.
 const Report& SmallReport() {
   static const Report report = [] {
@@ -161,6 +178,7 @@ const std::vector<Target>& Targets() {
       {"npy_header", NpyHeader},
       {"preset_json", PresetJson},
       {"card_json", CardJson},
+      {"fit_file", FitFile},
       {"baseline_json", BaselineJson},
       {"gate_expr", GateExpr},
       {"decode_png", Decode<kPng, 8>},

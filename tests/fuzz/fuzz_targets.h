@@ -18,7 +18,8 @@ struct Target {
   void (*run)(const std::uint8_t* data, std::size_t size);
 };
 
-// Every target: score_csv, list_file, npy_header, preset_json, card_json, baseline_json,
+// Every target: score_csv, list_file, npy_header, preset_json, card_json, fit_file,
+// baseline_json,
 // gate_expr, decode_png, decode_jpeg, decode_bmp, decode_pnm, decode_webp.
 const std::vector<Target>& Targets();
 
