@@ -5,6 +5,8 @@
 #   ID        = test images of classes 0-4 (t-shirt, trouser, pullover, dress, coat)
 #   near OOD  = test images of classes 5-9 (sandal, shirt, sneaker, bag, ankle boot)
 #   far OOD   = 1000 Gaussian-noise images (fixed seed)
+# First `oodscore fit` reads 10,000 ID training images (train split, classes 0-4) once, so that
+# the report also holds the feature-space detectors (ReAct, ASH, Mahalanobis, KNN, ViM).
 # The report lands in oodscore-report/ (report.md, report.html, report.json, scores.csv).
 # Extra arguments go to `oodscore eval` (e.g. --fpr-convention hendrycks, --gate ...).
 set -euo pipefail
@@ -17,8 +19,10 @@ command -v python3 >/dev/null || extra+=(python3)
 install_missing demo "${extra[@]}"
 
 python3 scripts/make_demo_data.py demo-data
+build/oodscore fit --model models/fmnist5_cnn.pt --preset fashion-mnist \
+  --train demo-data/id-train -o demo-data/fmnist5_cnn.fit
 build/oodscore eval \
-  --model models/fmnist5_cnn.pt --preset fashion-mnist \
+  --model models/fmnist5_cnn.pt --preset fashion-mnist --fit demo-data/fmnist5_cnn.fit \
   --id fmnist-0to4=demo-data/id \
   --ood fmnist-5to9=demo-data/near-ood --ood noise=demo-data/noise \
   --out-dir oodscore-report "$@"

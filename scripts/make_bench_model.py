@@ -4,6 +4,8 @@
 Same layout as models/fmnist5_cnn.pt (conv16-pool-conv32-pool-fc64-fc) with 3 input channels,
 32x32 input and 10 classes, random weights from seed 0, saved as TorchScript.
   /usr/bin/python3 scripts/make_bench_model.py OUT.pt
+With --resnet18: torchvision's ResNet-18 (10 classes, 512-d penultimate features), the
+detector benchmark's model (bench/detector_bench.cc), on 3x32x32 input.
 """
 import sys
 
@@ -28,4 +30,9 @@ class Net(nn.Module):
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    torch.jit.script(Net().eval()).save(sys.argv[1])
+    if "--resnet18" in sys.argv[2:]:
+        import torchvision
+        net = torchvision.models.resnet18(num_classes=10)
+    else:
+        net = Net()
+    torch.jit.script(net.eval()).save(sys.argv[1])

@@ -104,7 +104,17 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
   DetectorFit fit;
   try {
     const nlohmann::json h = nlohmann::json::parse(bytes.substr(magic.size(), eol - magic.size()));
-    auto count = [](const nlohmann::json& v) {  // an integer size, clamped for the checks below
+    // An integer, clamped for the checks below (a float or a string is an error: converting
+    // a huge float to an integer is undefined).
+    auto count = [&](const nlohmann::json& v) -> std::int64_t {
+      if (v.is_number_unsigned()) {
+        return static_cast<std::int64_t>(
+            std::min<std::uint64_t>(v.get<std::uint64_t>(), std::uint64_t{1} << 40));
+      }
+      if (!v.is_number_integer()) {
+        throw Error(where + " has a damaged header (line 2): " + v.dump() +
+                    " where an integer was expected");
+      }
       return std::clamp<std::int64_t>(v.get<std::int64_t>(), -1, std::int64_t{1} << 40);
     };
     fit.model_sha256 = h.at("model_sha256").get<std::string>();
@@ -147,13 +157,15 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
           throw Error(where + ": array '" + std::string(a.name) + "' is too large");
         }
       }
+      // Compared as JSON: no number is converted before it is known to be the right one.
       if (rec == nullptr || rec->value("dtype", "") != a.dtype ||
-          rec->value("shape", std::vector<std::int64_t>()) != a.shape ||
-          rec->value("bytes", std::uint64_t{0}) != size) {
+          rec->value("shape", nlohmann::json()) != nlohmann::json(a.shape) ||
+          rec->value("bytes", nlohmann::json()) != nlohmann::json(size) ||
+          !rec->value("offset", nlohmann::json()).is_number_unsigned()) {
         throw Error(where + ": array '" + std::string(a.name) + "' is missing or is not " +
                     a.dtype + " " + nlohmann::json(a.shape).dump());
       }
-      const std::uint64_t offset = rec->value("offset", std::uint64_t{0});
+      const std::uint64_t offset = rec->at("offset").get<std::uint64_t>();
       if (offset > data.size() || size > data.size() - offset) {
         throw Error(where + " is truncated: array '" + std::string(a.name) + "' ends at byte " +
                     std::to_string(offset + size) + " of the data, which holds " +

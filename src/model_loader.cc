@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -89,9 +90,16 @@ DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t 
   return Api().fit_detectors(features, labels, n, head, settings);
 }
 
-std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit,
-                                                 const std::string& device) {
-  return Api().make_feature_scorer(fit, device);
+std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit, const std::string& device,
+                                                 const std::vector<std::string>& only) {
+  const auto& names = FeatureScoreNames();
+  std::vector<bool> enabled(names.size(), only.empty());
+  for (const auto& name : only) {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw Error("internal error: no feature score '" + name + "'");
+    enabled[it - names.begin()] = true;
+  }
+  return Api().make_feature_scorer(fit, device, enabled);
 }
 
 std::string TorchVersion() { return Api().torch_version(); }

@@ -32,7 +32,8 @@ struct TorchApi {
   DetectorFit (*fit_detectors)(const float* features, const int* labels, std::int64_t n,
                                const HeadWeights& head, const DetectorSettings& settings);
   std::unique_ptr<FeatureScorer> (*make_feature_scorer)(const DetectorFit& fit,
-                                                        const std::string& device);
+                                                        const std::string& device,
+                                                        const std::vector<bool>& enabled);
 };
 
 }  // namespace oodscore
@@ -46,7 +47,8 @@ std::unique_ptr<Trainer> LoadTorchTrainer(const std::filesystem::path& path,
 DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int64_t n,
                               const HeadWeights& head, const DetectorSettings& settings);
 std::unique_ptr<FeatureScorer> MakeTorchFeatureScorer(const DetectorFit& fit,
-                                                      const std::string& device);
+                                                      const std::string& device,
+                                                      const std::vector<bool>& enabled);
 }  // namespace oodscore
 
 #endif  // OODSCORE_SRC_TORCH_API_H_

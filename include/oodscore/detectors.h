@@ -90,9 +90,10 @@ class FeatureScorer {
   virtual void Score(const float* features, int n, std::vector<double>* out) = 0;
 };
 
-// `device` as for models ("cpu", "cuda:0"): where the bank and matrices live.
-std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit,
-                                                 const std::string& device);
+// `device` as for models ("cpu", "cuda:0"): where the bank and matrices live. `only`: the
+// columns to compute (the others are NaN); empty = all.
+std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit, const std::string& device,
+                                                 const std::vector<std::string>& only = {});
 
 // The fit file: "OODSCORE-FIT 1\n", a JSON header line (provenance, settings, scalars, and
 // each array's name, dtype, shape and byte offset), then the arrays, little-endian. Throws
