@@ -3,7 +3,8 @@
 #   1. builds oodscore against that PyTorch's LibTorch (build-cuda/);
 #   2. runs the whole test suite there (the CudaTest cases compare CPU and CUDA logits and
 #      score files; the rest checks this LibTorch version);
-#   3. runs the demo's eval on CPU and on CUDA and compares every score and metric;
+#   3. runs the demo's eval on CPU and on CUDA (with --odin and, when the demo data has
+#      id-train/, a fit) and compares every score and metric;
 #   4. measures images/s of `oodscore score` on CPU, CUDA and CUDA float16 against a plain
 #      PyTorch DataLoader loop on CUDA (ResNet-18, random weights, 256x256 JPEGs resized to
 #      224x224), and the demo CNN on the demo's 28x28 PNGs.
@@ -108,9 +109,14 @@ $BUILD/oodscore_tests --gtest_filter='CudaTest.*' 2>&1 | grep -E '^\[ *(OK|FAILE
 fi
 
 if want demo; then
-step "demo: CPU against CUDA"
+step "demo: CPU against CUDA (fit on CPU; the fit's detectors and ODIN on each device)"
+fit=()
+if [ -d "$DEMO_DATA/id-train" ]; then
+  $BIN fit -q --model models/fmnist5_cnn.pt --preset fashion-mnist --train "$DEMO_DATA/id-train" \
+    -o "$OUT_DIR/demo.fit" && fit=(--fit "$OUT_DIR/demo.fit" --odin)
+fi
 for dev in cpu cuda; do
-  $BIN eval -q --device $dev --model models/fmnist5_cnn.pt --preset fashion-mnist \
+  $BIN eval -q --device $dev --model models/fmnist5_cnn.pt --preset fashion-mnist "${fit[@]}" \
     --id fmnist-0to4="$DEMO_DATA/id" --ood fmnist-5to9="$DEMO_DATA/near-ood" \
     --ood noise="$DEMO_DATA/noise" --out-dir "$OUT_DIR/demo-$dev" >/dev/null
   echo "eval --device $dev: exit $?"

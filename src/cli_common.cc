@@ -21,6 +21,9 @@ const char* const kScoreConventions =
     "rounds to 1.0); maxlogit = max f, higher = ID; entropy of softmax(f), lower = ID;\n"
     "gen = -sum over the 100 largest p of p^0.1 (1-p)^0.1 (GEN, CVPR 2023), higher = ID;\n"
     "odin (with --odin) = max softmax(f(x')/T) of ODIN's perturbed input, higher = ID.\n"
+    "With --fit (a fit file from `oodscore fit`), from the penultimate features z:\n"
+    "react_energy, ash_energy (energies of the clipped / pruned z), lower = ID; mahalanobis,\n"
+    "knn (-squared distance to the 50th nearest training feature), vim, higher = ID.\n"
     "Metrics orient every score so that higher = ID, with ID as the positive class (exact,\n"
     "hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
     "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model error.";

@@ -59,7 +59,9 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
       "and write a detector card");
   AddScoringOptions(sub, &cmd->scoring);
   sub->add_option("--id", cmd->id, "[NAME=]PATH of the in-distribution set")->required();
-  sub->add_option("--score", cmd->score, "energy, energy_T<t>, msp, maxlogit or entropy")
+  sub->add_option("--score", cmd->score,
+                  "energy, energy_T<t>, msp, maxlogit, entropy, gen, odin; with --fit "
+                  "react_energy, ash_energy, mahalanobis, knn, vim")
       ->capture_default_str();
   sub->add_option("--tpr", cmd->tpr, "share of ID samples to accept")
       ->check(CLI::Range(1e-9, 1.0))

@@ -288,6 +288,32 @@ TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
   EXPECT_NE(without.err.find("give --fit"), std::string::npos) << without.err;
 }
 
+TEST_F(FitCliTest, ShardsAndScoreFilesKeepTheColumns) {
+  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
+                (tmp_ / "h.fit") + "'")
+                .exit_code,
+            0);
+  for (int i = 0; i < 2; ++i) {
+    auto r = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' -i id='" +
+                 (tmp_ / "id") + "' -i far='" + (tmp_ / "far") + "' --batch-size 4 --shard " +
+                 std::to_string(i) + "/2 -o '" + (tmp_ / ("sh/" + std::to_string(i) + ".csv")) +
+                 "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto merged = Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" +
+                    (tmp_ / "mrep") + "'");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  const std::string report = ReadText(tmp_ / "mrep/report.json");
+  for (const auto& name : FeatureScoreNames()) {
+    EXPECT_NE(report.find("\"" + name + "\""), std::string::npos) << name;
+  }
+  // `metrics` on the score files: every feature column is a known score.
+  auto m = Cli("metrics -q '" + (tmp_ / "sh") + "' --id id --score vim --score react_energy "
+               "--out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_NE(m.out.find("| react_energy |"), std::string::npos) << m.out;
+}
+
 TEST_F(FitCliTest, RefusesAFitOfAnotherModelOrPreset) {
   ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
                 (tmp_ / "h.fit") + "'")
