@@ -70,18 +70,26 @@ def fail(msg):
     sys.exit(1)
 
 
-def write_train(dataset_dir, out, per_class):
-    """Writes the first per_class train-split images of each ID class; returns the counts."""
-    img_path = dataset_dir / "train-images-idx3-ubyte.gz"
-    lbl_path = dataset_dir / "train-labels-idx1-ubyte.gz"
+def read_split(dataset_dir, prefix, name):
+    """Reads a Fashion-MNIST split ("t10k" or "train"): (n, rows, cols, images, labels)."""
+    img_path = dataset_dir / f"{prefix}-images-idx3-ubyte.gz"
+    lbl_path = dataset_dir / f"{prefix}-labels-idx1-ubyte.gz"
     for p in (img_path, lbl_path):
         if not p.is_file():
             fail(f"missing Fashion-MNIST file {p}")
     try:
         (n, rows, cols), images = read_idx(img_path, 0x00000803)
-        (_,), labels = read_idx(lbl_path, 0x00000801)
+        (nl,), labels = read_idx(lbl_path, 0x00000801)
     except (OSError, ValueError, struct.error, EOFError) as e:
-        fail(f"cannot read Fashion-MNIST train split: {e}")
+        fail(f"cannot read Fashion-MNIST {name} split: {e}")
+    if n != nl or len(images) != n * rows * cols or len(labels) != n:
+        fail(f"inconsistent idx files in {dataset_dir}")
+    return n, rows, cols, images, labels
+
+
+def write_train(dataset_dir, out, per_class):
+    """Writes the first per_class train-split images of each ID class; returns the counts."""
+    n, rows, cols, images, labels = read_split(dataset_dir, "train", "train")
     dirs = [out / d for d in ID_DIRS]
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
@@ -122,18 +130,7 @@ def main():
         print(f"{out}: already complete ({stamp.strip()}); nothing to do")
         return 0
 
-    img_path = args.dataset_dir / "t10k-images-idx3-ubyte.gz"
-    lbl_path = args.dataset_dir / "t10k-labels-idx1-ubyte.gz"
-    for p in (img_path, lbl_path):
-        if not p.is_file():
-            fail(f"missing Fashion-MNIST file {p}")
-    try:
-        (n, rows, cols), images = read_idx(img_path, 0x00000803)
-        (nl,), labels = read_idx(lbl_path, 0x00000801)
-    except (OSError, ValueError, struct.error, EOFError) as e:
-        fail(f"cannot read Fashion-MNIST test split: {e}")
-    if n != nl or len(images) != n * rows * cols or len(labels) != n:
-        fail(f"inconsistent idx files in {args.dataset_dir}")
+    n, rows, cols, images, labels = read_split(args.dataset_dir, "t10k", "test")
 
     if marker.exists():
         marker.unlink()

@@ -23,7 +23,7 @@ import random
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from make_demo_data import ID_DIRS, fail, png_bytes, read_idx  # noqa: E402
+from make_demo_data import ID_DIRS, fail, png_bytes, read_split  # noqa: E402
 
 FORMAT_VERSION = 1
 
@@ -58,14 +58,8 @@ def main():
     if marker.is_file() and marker.read_text() == stamp:
         print(f"{out}: already complete ({stamp.strip()}); nothing to do")
         return 0
-    img_path = args.dataset_dir / "train-images-idx3-ubyte.gz"
-    lbl_path = args.dataset_dir / "train-labels-idx1-ubyte.gz"
-    for p in (img_path, lbl_path):
-        if not p.is_file():
-            fail(f"missing Fashion-MNIST file {p}")
-    (n, rows, cols), images = read_idx(img_path, 0x00000803)
-    (nl,), labels = read_idx(lbl_path, 0x00000801)
-    if n != nl or rows != 28 or cols != 28:
+    n, rows, cols, images, labels = read_split(args.dataset_dir, "train", "train")
+    if rows != 28 or cols != 28:
         fail(f"unexpected Fashion-MNIST train split in {args.dataset_dir}")
     if marker.exists():
         marker.unlink()
