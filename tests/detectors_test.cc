@@ -266,8 +266,11 @@ TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
   EXPECT_EQ(stamp["fit"]["knn_k"], 3);
 
   auto e = Cli("eval -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' --id '" + (tmp_ / "id") +
-               "' --ood '" + (tmp_ / "far") + "' --out-dir '" + (tmp_ / "rep") + "'");
+               "' --ood '" + (tmp_ / "far") + "' --gate 'mean.knn.auroc>=0.5' --out-dir '" +
+               (tmp_ / "rep") + "'");
   ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(ReadText(tmp_ / "rep/report.md").find("`mean.knn.auroc`"), std::string::npos);
+  EXPECT_NE(ReadText(tmp_ / "rep/report.html").find("knn"), std::string::npos);
   const auto report = nlohmann::json::parse(ReadText(tmp_ / "rep/report.json"));
   const std::string text = report.dump();
   for (const auto& name : FeatureScoreNames()) {
