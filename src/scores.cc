@@ -153,13 +153,18 @@ const std::vector<std::string>& FeatureScoreNames() {
   return names;
 }
 
+bool IsFeatureScore(const std::string& name) {
+  for (const auto& n : kFeatureScores) {
+    if (name == n.name) return true;
+  }
+  return false;
+}
+
 std::string CheckedScoreName(const std::string& name, const std::vector<std::string>& also) {
   const std::string canonical = CanonicalScoreName(name);
   if (EnergyTemperature(canonical)) return canonical;
-  if (canonical == "odin") return canonical;  // computed by runs with --odin
-  for (const auto& n : kFeatureScores) {       // computed by runs with --fit
-    if (canonical == n.name) return canonical;
-  }
+  if (canonical == "odin") return canonical;      // computed by runs with --odin
+  if (IsFeatureScore(canonical)) return canonical;  // computed by runs with --fit
   for (const auto* list : {&LogitScoreNames(), &also}) {
     for (const auto& n : *list) {
       if (n == canonical) return canonical;
@@ -174,7 +179,7 @@ std::string CheckedScoreName(const std::string& name, const std::vector<std::str
   for (const auto& n : also) {
     if (std::find(LogitScoreNames().begin(), LogitScoreNames().end(), n) ==
             LogitScoreNames().end() &&
-        !EnergyTemperature(n)) {
+        !EnergyTemperature(n) && !IsFeatureScore(n) && n != "odin") {
       known += ", " + n;
     }
   }

@@ -93,8 +93,7 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
 }
 
 void CheckFitFor(const std::string& score, const ScoringOptions& opt) {
-  const auto& names = FeatureScoreNames();
-  if (opt.fit_path.empty() && std::find(names.begin(), names.end(), score) != names.end()) {
+  if (opt.fit_path.empty() && IsFeatureScore(score)) {
     throw UsageError("score '" + score + "' is computed from the model's features: give --fit "
                      "FILE, made once by `oodscore fit --model M --preset P --train DIR -o FILE`");
   }
@@ -243,10 +242,10 @@ std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odi
   if (card) {
     const auto it = std::find(columns.begin(), columns.end(), card->ApplyColumn());
     if (it == columns.end()) {
-      const auto& names = FeatureScoreNames();
-      const bool needs_fit = std::find(names.begin(), names.end(), card->score) != names.end();
       throw Error("detector card's score '" + card->score + "' is not one this run computes" +
-                  (needs_fit ? std::string(" (it needs the model's fit file: give --fit)") : ""));
+                  (IsFeatureScore(card->score)
+                       ? std::string(" (it needs the model's fit file: give --fit)")
+                       : ""));
     }
     *card_column = static_cast<int>(it - columns.begin());
     columns.push_back("is_ood");
@@ -630,10 +629,10 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   model_opt.head = setup.fit ? setup.fit->head.name : opt.head;
   auto model = Model::Load(opt.model_path, model_opt);
   PipelineOptions pipeline = setup.pipeline;
+  pipeline.features = model_opt.features;
   std::unique_ptr<FeatureScorer> detectors;
   if (setup.fit) {
     detectors = MakeFeatureScorer(*setup.fit, model->device());
-    pipeline.features = true;
     pipeline.detectors = detectors.get();
   }
   if (SetOmpWaitPolicy())
@@ -650,7 +649,6 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   cb.on_batch_end = [&] { sink.EndBatch(); };
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
-    if (model_opt.features) pipeline.features = true;
     result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, pipeline, cb);
   } catch (const ModelInputError& e) {
     throw WithPresetHint(e, result->preset);

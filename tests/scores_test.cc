@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "oodscore/error.h"
 #include "oodscore/format.h"
 
 namespace oodscore {
@@ -74,6 +75,28 @@ TEST(ScoresTest, KnownColumnsHaveTheirOrientation) {
   EXPECT_FALSE(LookupScore("path", &info));
   EXPECT_FALSE(LookupScore("energy_Tx", &info));
   EXPECT_FALSE(LookupScore("log_msp", &info));
+  // The feature-space scores: energies lower = ID, the rest higher = ID.
+  const std::vector<std::pair<std::string, Orientation>> features = {
+      {"react_energy", Orientation::kLowerIsId},
+      {"ash_energy", Orientation::kLowerIsId},
+      {"mahalanobis", Orientation::kHigherIsId},
+      {"knn", Orientation::kHigherIsId},
+      {"vim", Orientation::kHigherIsId}};
+  ASSERT_EQ(FeatureScoreNames().size(), features.size());
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    EXPECT_EQ(FeatureScoreNames()[i], features[i].first);
+    ASSERT_TRUE(LookupScore(features[i].first, &info)) << features[i].first;
+    EXPECT_EQ(info.orientation, features[i].second) << features[i].first;
+    EXPECT_TRUE(IsFeatureScore(features[i].first));
+    EXPECT_EQ(CheckedScoreName(features[i].first), features[i].first);
+  }
+  EXPECT_FALSE(IsFeatureScore("energy"));
+  try {
+    CheckedScoreName("vin");
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'vim'"), std::string::npos) << e.what();
+  }
 }
 
 // GEN against OpenOOD v1.5's GENPostprocessor on float64 logits, K from 2 to 1000 (so both

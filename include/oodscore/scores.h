@@ -78,6 +78,7 @@ const std::vector<std::string>& LogitScoreNames();
 // The columns the feature-space detectors add (runs with --fit, include/oodscore/detectors.h),
 // in this order: react_energy, ash_energy, mahalanobis, knn, vim.
 const std::vector<std::string>& FeatureScoreNames();
+bool IsFeatureScore(const std::string& name);
 
 // The one check of a score name a user typed (--score, calibrate --score), made before any
 // expensive work: returns the canonical column name ("energy_T1" -> "energy"), or throws
