@@ -117,9 +117,12 @@ echo "test_slurm: cluster up (node $host, $cpus CPUs, loopback only)" >&2
 python3 scripts/make_demo_data.py "$tmp/data" >/dev/null
 model=$root/models/fmnist5_cnn.pt  # absolute, as submit.sh passes it (cards record it)
 inputs=(fmnist-0to4="$tmp/data/id" fmnist-5to9="$tmp/data/near-ood" noise="$tmp/data/noise")
+# The shards also compute the feature-space detectors, from a fit made once.
+"$build/oodscore" fit -q --model "$model" --preset fashion-mnist --train "$tmp/data/id-train" \
+  -o "$tmp/demo.fit"
 start=$(date +%s.%N)
 submitted=$(OODSCORE="$build/oodscore" scripts/slurm/submit.sh "$model" fashion-mnist \
-  "${inputs[@]}" --shards 4 --out "$tmp/run")
+  "${inputs[@]}" --shards 4 --out "$tmp/run" --score-args "--fit $tmp/demo.fit")
 echo "$submitted" >&2
 array=$(echo "$submitted" | sed -nE 's/^score array job: ([0-9]+).*/\1/p')
 merge=$(echo "$submitted" | sed -nE 's/^merge job: ([0-9]+).*/\1/p')
@@ -134,10 +137,12 @@ echo "test_slurm: jobs done in $(python3 -c "import sys; print(round(float(sys.a
 [ "$(ls "$tmp/run/shards"/*.csv | wc -l)" -eq 4 ] || fail "expected 4 shard files"
 
 # The same evaluation in one process.
-"$build/oodscore" eval -q --model "$model" --preset fashion-mnist --id "${inputs[0]}" \
-  --ood "${inputs[1]}" --ood "${inputs[2]}" --out-dir "$tmp/single" >/dev/null 2>"$tmp/single.log"
+"$build/oodscore" eval -q --model "$model" --preset fashion-mnist --fit "$tmp/demo.fit" \
+  --id "${inputs[0]}" --ood "${inputs[1]}" --ood "${inputs[2]}" --out-dir "$tmp/single" \
+  >/dev/null 2>"$tmp/single.log"
 for f in scores.csv report.md card-energy.json card-msp.json card-maxlogit.json card-entropy.json \
-  card-gen.json; do
+  card-gen.json card-react_energy.json card-ash_energy.json card-mahalanobis.json card-knn.json \
+  card-vim.json; do
   cmp -s "$tmp/single/$f" "$tmp/run/report/$f" || fail "$f differs between the Slurm run and one process"
 done
 # report.json: equal once the "run" stamps (how each was made: timings, device, shards) go.

@@ -6,13 +6,15 @@
 #       [--out DIR]           where shards/ and report/ go (default: oodscore-slurm)
 #       [--cpus C]            cores per shard (default 1)
 #       [--sbatch "ARGS"]     more sbatch options for both jobs (partition, account, time)
+#       [--score-args "ARGS"] more options for every shard's `oodscore score` (--fit m.fit,
+#                             --odin, --device cuda, ...); the merge reports what they add
 #       [-- EVAL_ARGS...]     options for the merge's `oodscore eval` (--gate, --baseline, ...)
 #
 # Inputs are [NAME=]DIR as for `oodscore eval`: the first is the ID set. OODSCORE names the
 # binary (default: build/oodscore beside this script's project, else oodscore on PATH).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 shards="" out=oodscore-slurm cpus=1 sbatch_args="" positional=() eval_args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -20,6 +22,7 @@ while [ $# -gt 0 ]; do
     --out) out=${2:-}; shift 2 ;;
     --cpus) cpus=${2:-}; shift 2 ;;
     --sbatch) sbatch_args=${2:-}; shift 2 ;;
+    --score-args) export OODSCORE_SCORE_ARGS=${2:-}; shift 2 ;;
     --) shift; eval_args=("$@"); break ;;
     -h|--help) usage ;;
     *) positional+=("$1"); shift ;;
