@@ -21,18 +21,45 @@ struct FitCommand {
   DetectorSettings settings;
 };
 
+// The folders' classes must be the model's, in its order (Mahalanobis' class means): say so
+// when their number differs, or when the model disagrees with most of the folders' labels.
+void CheckClassOrder(const std::vector<std::string>& classes, const HeadWeights& head,
+                     std::size_t agree, std::size_t n) {
+  const double accuracy = n > 0 ? static_cast<double>(agree) / static_cast<double>(n) : 0.0;
+  spdlog::info("training accuracy {:.2f}% ({} of {} images predicted as their folder's class)",
+               100 * accuracy, agree, n);
+  if (classes.size() != static_cast<std::size_t>(head.classes)) {
+    spdlog::warn("--train has {} class folders, the model's head {} classes: folder i (in "
+                 "sorted order) is taken as class i",
+                 classes.size(), head.classes);
+  }
+  if (accuracy < 0.5) {
+    spdlog::warn("the model predicts the folder's class for only {:.2f}% of the training images: "
+                 "are the folders the model's classes, in its order? (Mahalanobis' class means "
+                 "depend on it)",
+                 100 * accuracy);
+  }
+}
+
 int RunFit(FitCommand& cmd) {
   const double max_skipped = MaxSkippedShare(cmd.scoring);
-  cmd.scoring.layout = "classes";  // Mahalanobis needs each image's class
-  auto sets = LoadInputs({"train=" + cmd.train}, cmd.scoring.layout);
+  auto sets = LoadInputs({"train=" + cmd.train}, "auto");
+  if (sets[0].classes.empty()) {  // Mahalanobis needs each image's class
+    throw UsageError("--train '" + cmd.train + "' has no class subfolders: fit needs each "
+                     "training image's class, as DIR/<class>/<image> (ImageFolder) with the "
+                     "folders in the model's class order");
+  }
   std::vector<float> features;
   std::vector<int> labels;
+  std::size_t agree = 0;  // the model's prediction is the folder's class
   ScoringOutputs outputs;
   outputs.on_features = [&](const ScoredSample& s) {
     features.insert(features.end(), s.features, s.features + s.feature_dim);
     labels.push_back(std::stoi(s.sample->label));
+    agree += s.scores.pred == labels.back();
   };
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
+  CheckClassOrder(sets[0].classes, scored.head, agree, labels.size());
   const auto start = std::chrono::steady_clock::now();
   DetectorFit fit = FitDetectors(features.data(), labels.data(),
                                  static_cast<std::int64_t>(labels.size()), scored.head,

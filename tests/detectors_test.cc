@@ -317,6 +317,24 @@ TEST_F(FitCliTest, ShardsAndScoreFilesKeepTheColumns) {
   EXPECT_NE(m.out.find("| react_energy |"), std::string::npos) << m.out;
 }
 
+TEST_F(FitCliTest, SaysWhenTheFoldersMayNotBeTheModelsClasses) {
+  for (int i = 0; i < 6; ++i) {
+    testing::WritePnm(tmp_ / ("two/" + std::to_string(i % 2) + "_c/" + std::to_string(i) + ".pgm"),
+                      8, 8, 1, 50 + i);
+  }
+  auto r = Cli("fit " + Headed() + "--train '" + (tmp_ / "two") + "' --knn-k 3 -o '" +
+               (tmp_ / "two.fit") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("training accuracy"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--train has 2 class folders, the model's head 3 classes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("class 2 has no training images: mahalanobis ignores it"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(ReadFit(tmp_ / "two.fit").class_counts, (std::vector<std::int64_t>{3, 3, 0}));
+}
+
 TEST_F(FitCliTest, RefusesAFitOfAnotherModelOrPreset) {
   ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
                 (tmp_ / "h.fit") + "'")
@@ -355,6 +373,8 @@ TEST_F(FitCliTest, UsageErrors) {
       {"fit " + Headed() + "--train '" + (tmp_ / "id") + "' --vim-dim 16 --knn-k 3 -o '" +
            (tmp_ / "x.fit") + "'",
        "--vim-dim 16 must be in [1, 15]"},
+      {"fit " + Headed() + "--train '" + (tmp_ / "far") + "' -o '" + (tmp_ / "x.fit") + "'",
+       "has no class subfolders: fit needs each training image's class"},
   };
   for (const Case& c : cases) {
     auto r = Cli(c.args);
