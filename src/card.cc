@@ -47,6 +47,7 @@ nlohmann::json CardJson(const DetectorCard& c) {
       {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}}};
   if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
   if (c.odin_epsilon) j["odin_epsilon"] = *c.odin_epsilon;
+  if (!c.fit_sha256.empty()) j["fit_sha256"] = c.fit_sha256;
   return j;
 }
 
@@ -104,6 +105,13 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   }
   if (c.score == "odin" && !c.odin_epsilon) {
     throw Error(where + ": an odin card needs \"odin_epsilon\" (and its T in \"temperature\")");
+  }
+  if (j.contains("fit_sha256")) {
+    c.fit_sha256 = Field<std::string>(j, "/fit_sha256", where, "a SHA-256 in hex");
+  }
+  if (IsFeatureScore(c.score) && c.fit_sha256.empty()) {
+    throw Error(where + ": a " + c.score + " card needs \"fit_sha256\" (the fit file it was "
+                "calibrated with)");
   }
   ScoreInfo info;
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");

@@ -226,6 +226,7 @@ int RunEvalFromScores(EvalCommand& cmd) {
   ScoringResult scored;
   scored.model_sha256 = stamp.value("model_sha256", "");
   scored.run["preset"] = stamp.value("preset", nlohmann::json(nullptr));
+  scored.fit = stamp.value("fit", nlohmann::json(nullptr));  // feature-score cards name it
   StageCards(report, id_name, cmd.report.tpr, scoring, scored, &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + id_name + " (ID) vs " + JoinNames(ood_names),

@@ -154,6 +154,9 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
     card.temperature = opt.odin_temperature;
     card.odin_epsilon = opt.odin_epsilon;
   }
+  if (IsFeatureScore(score.name) && scored.fit.is_object()) {
+    card.fit_sha256 = scored.fit.value("sha256", "");
+  }
   card.threshold = RawThreshold(score, threshold.threshold);
   if (score.rank_column == "log_msp") card.log_msp_threshold = threshold.threshold;
   card.tpr_target = tpr_target;
@@ -469,6 +472,11 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
                    {"react_percentile", setup.fit->settings.react_percentile},
                    {"ash_percentile", setup.fit->settings.ash_percentile},
                    {"vim_dim", setup.fit->vim_dim}};
+    const std::string fit_sha = result->fit["sha256"];
+    if (out.card && !out.card->fit_sha256.empty() && out.card->fit_sha256 != fit_sha) {
+      throw Error("detector card was calibrated with the fit file of SHA-256 " +
+                  out.card->fit_sha256 + ", but '" + opt.fit_path + "' has " + fit_sha);
+    }
   } else if (!opt.head.empty() && !out.on_features) {
     throw UsageError("--head names the layer whose input the --fit detectors read: give --fit");
   }

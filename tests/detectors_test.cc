@@ -280,7 +280,18 @@ TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
   auto c = Cli("calibrate -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' --score knn --id '" +
                (tmp_ / "id") + "' -o '" + (tmp_ / "card.json") + "'");
   ASSERT_EQ(c.exit_code, 0) << c.err;
-  EXPECT_EQ(ReadCard(tmp_ / "card.json").score, "knn");
+  const DetectorCard card = ReadCard(tmp_ / "card.json");
+  EXPECT_EQ(card.score, "knn");
+  EXPECT_EQ(card.fit_sha256, stamp["fit"]["sha256"]);
+  nlohmann::json unbound = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  unbound.erase("fit_sha256");
+  try {
+    ParseCard(unbound.dump(), "card.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a knn card needs \"fit_sha256\""), std::string::npos)
+        << e.what();
+  }
   // The card applies with the fit, and says what is missing without it.
   auto with = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' --card '" +
                   (tmp_ / "card.json") + "' -i '" + (tmp_ / "far") + "' -o -");
@@ -289,6 +300,17 @@ TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
                      (tmp_ / "far") + "' -o -");
   EXPECT_NE(without.exit_code, 0);
   EXPECT_NE(without.err.find("give --fit"), std::string::npos) << without.err;
+  // Another fit of the same model (k = 4): the card's threshold is in the other fit's units.
+  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 4 -o '" +
+                (tmp_ / "h4.fit") + "'")
+                .exit_code,
+            0);
+  auto other = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h4.fit") + "' --card '" +
+                   (tmp_ / "card.json") + "' -i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("detector card was calibrated with the fit file of SHA-256"),
+            std::string::npos)
+      << other.err;
 }
 
 TEST_F(FitCliTest, ShardsAndScoreFilesKeepTheColumns) {

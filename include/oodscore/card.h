@@ -20,6 +20,7 @@ struct DetectorCard {
   std::string score = "energy";  // a score column name
   double temperature = 1;        // for energy scores, and ODIN's T for odin cards
   std::optional<double> odin_epsilon;  // odin cards: the perturbation size
+  std::string fit_sha256;  // cards of a feature-space score: the fit file's SHA-256 (--fit)
   double threshold = 0;          // in the score's own units
   double tpr_target = 0.95;
   double tpr_achieved = 0;
