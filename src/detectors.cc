@@ -54,9 +54,10 @@ int VimDim(int d, int asked) {
 }
 
 // The number of features ASH-S keeps: n - round(n * p / 100), rounding half to even as
-// numpy.round does.
+// numpy.round does; at least one.
 int64_t AshKeep(int64_t d, double percentile) {
-  return d - static_cast<int64_t>(std::nearbyint(static_cast<double>(d) * percentile / 100.0));
+  return std::max<int64_t>(
+      1, d - static_cast<int64_t>(std::nearbyint(static_cast<double>(d) * percentile / 100.0)));
 }
 
 }  // namespace
