@@ -33,6 +33,14 @@ class CliTest : public ::testing::Test {
   std::string Common() {
     return "--model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ";
   }
+  // `score` of the fixture's two sets (id, far: 24 samples) as shard SPEC ("I/N") into
+  // DIR/I.csv, with the model options `model` (e.g. Common() plus flags), in batches of 5.
+  RunResult ScoreShard(const std::string& model, const std::string& spec, const std::string& dir) {
+    const std::string index = spec.substr(0, spec.find('/'));
+    return Cli("score -q " + model + "--batch-size 5 -i id='" + (tmp_ / "id") + "' -i far='" +
+               (tmp_ / "far") + "' --shard " + spec + " -o '" +
+               (tmp_ / (dir + "/" + index + ".csv")) + "'");
+  }
   TempDir tmp_;
 };
 

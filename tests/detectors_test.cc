@@ -318,11 +318,8 @@ TEST_F(FitCliTest, ShardsAndScoreFilesKeepTheColumns) {
                 (tmp_ / "h.fit") + "'")
                 .exit_code,
             0);
-  for (int i = 0; i < 2; ++i) {
-    auto r = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h.fit") + "' -i id='" +
-                 (tmp_ / "id") + "' -i far='" + (tmp_ / "far") + "' --batch-size 4 --shard " +
-                 std::to_string(i) + "/2 -o '" + (tmp_ / ("sh/" + std::to_string(i) + ".csv")) +
-                 "'");
+  for (const char* spec : {"0/2", "1/2"}) {
+    auto r = ScoreShard(Headed() + "--fit '" + (tmp_ / "h.fit") + "' ", spec, "sh");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   auto merged = Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" +

@@ -71,11 +71,8 @@ TEST_F(CliTest, OdinColumnReportAndCard) {
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   EXPECT_NE(applied.out.find(",odin,is_ood"), std::string::npos);
   // Shards scored with --odin: eval --from-scores reports odin, and its card keeps their T.
-  for (int i = 0; i < 2; ++i) {
-    auto r = Cli("score -q " + Common() + "--odin --odin-temperature 10 -i id='" +
-                 (tmp_ / "id") + "' -i far='" + (tmp_ / "far") + "' --shard " +
-                 std::to_string(i) + "/2 -o '" + (tmp_ / ("sh/" + std::to_string(i) + ".csv")) +
-                 "'");
+  for (const char* spec : {"0/2", "1/2"}) {
+    auto r = ScoreShard(Common() + "--odin --odin-temperature 10 ", spec, "sh");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   auto merged = Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" +

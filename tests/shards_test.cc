@@ -88,10 +88,7 @@ class ShardCliTest : public CliTest {
  protected:
   // Scores the fixture's two sets (24 samples, batches of 5) as shard I/N into dir/I.csv.
   RunResult Shard(const std::string& spec, const std::string& dir, const std::string& extra = "") {
-    const std::string index = spec.substr(0, spec.find('/'));
-    return Cli("score -q " + Common() + extra + "--batch-size 5 -i id='" + (tmp_ / "id") +
-               "' -i far='" + (tmp_ / "far") + "' --shard " + spec + " -o '" +
-               (tmp_ / (dir + "/" + index + ".csv")) + "'");
+    return ScoreShard(Common() + extra, spec, dir);
   }
   static nlohmann::json WithoutRun(const std::string& report_json) {
     nlohmann::json j = nlohmann::json::parse(report_json);
