@@ -12,13 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
 . scripts/lib.sh
-extra=(dataset-fashion-mnist)
-command -v python3 >/dev/null || extra+=(python3)
-install_missing demo "${extra[@]}"
-
-python3 scripts/make_demo_data.py demo-data
+demo_setup
 build/oodscore fit --model models/fmnist5_cnn.pt --preset fashion-mnist \
   --train demo-data/id-train -o demo-data/fmnist5_cnn.fit
 build/oodscore eval \

@@ -11,13 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
 . scripts/lib.sh
-extra=(dataset-fashion-mnist)
-command -v python3 >/dev/null || extra+=(python3)
-install_missing demo "${extra[@]}"
-
-python3 scripts/make_demo_data.py demo-data
+demo_setup
 python3 scripts/make_finetune_data.py demo-data/finetune
 out=oodscore-finetune
 sets=(--id fmnist-0to4=demo-data/id --ood fmnist-5to9=demo-data/near-ood --ood noise=demo-data/noise)

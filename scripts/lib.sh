@@ -15,3 +15,14 @@ install_missing() {
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
+
+# demo_setup: what every demo needs first: the build (scripts/setup.sh), Debian's
+# Fashion-MNIST and python3, and the demo's image folders in demo-data/
+# (scripts/make_demo_data.py). Run from the project root.
+demo_setup() {
+  scripts/setup.sh
+  local extra=(dataset-fashion-mnist)
+  command -v python3 >/dev/null || extra+=(python3)
+  install_missing demo "${extra[@]}"
+  python3 scripts/make_demo_data.py demo-data
+}
