@@ -71,10 +71,11 @@ struct TrainingSet {
   at::Tensor labels;    // int64
   int64_t n, d;
 
+  int64_t Block() const { return std::max<int64_t>(1, (int64_t{4} << 20) / d); }  // rows
+
   void ForBlocks(const std::function<void(const at::Tensor& f, const at::Tensor& y)>& fn) const {
-    const int64_t block = std::max<int64_t>(1, (int64_t{4} << 20) / d);
-    for (int64_t i = 0; i < n; i += block) {
-      const int64_t m = std::min(block, n - i);
+    for (int64_t i = 0; i < n; i += Block()) {
+      const int64_t m = std::min(Block(), n - i);
       fn(features.narrow(0, i, m).to(torch::kFloat64), labels.narrow(0, i, m));
     }
   }
@@ -130,9 +131,8 @@ void FitMahalanobis(const TrainingSet& train, int64_t k, DetectorFit* fit) {
 void FitKnnBank(const TrainingSet& train, DetectorFit* fit) {
   fit->bank.resize(static_cast<std::size_t>(train.n * train.d));
   at::Tensor bank = torch::from_blob(fit->bank.data(), {train.n, train.d}, torch::kFloat32);
-  const int64_t block = std::max<int64_t>(1, (int64_t{4} << 20) / train.d);
-  for (int64_t i = 0; i < train.n; i += block) {
-    const int64_t m = std::min(block, train.n - i);
+  for (int64_t i = 0; i < train.n; i += train.Block()) {
+    const int64_t m = std::min(train.Block(), train.n - i);
     const at::Tensor f = train.features.narrow(0, i, m);
     bank.narrow(0, i, m).copy_(f / (f.norm(2, 1, /*keepdim=*/true) + 1e-10));
   }

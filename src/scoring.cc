@@ -306,6 +306,12 @@ Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
   return Error(msg);
 }
 
+// ODIN's settings as both stamps record them (null without --odin).
+nlohmann::json OdinJson(const PipelineOptions& popt) {
+  if (!popt.odin) return nullptr;
+  return {{"temperature", popt.odin->temperature}, {"epsilon", popt.odin->epsilon}};
+}
+
 // What a score CSV's stamp records (src/resume.h): everything that decides its rows.
 nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                               const ScoringResult& result, const PipelineOptions& popt,
@@ -326,9 +332,7 @@ nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<Sampl
           {"model_sha256", result.model_sha256},
           {"preset", preset_json},
           {"temperatures", popt.temperatures},
-          {"odin", popt.odin ? nlohmann::json{{"temperature", popt.odin->temperature},
-                                             {"epsilon", popt.odin->epsilon}}
-                             : nlohmann::json(nullptr)},
+          {"odin", OdinJson(popt)},
           {"fit", result.fit},
           {"columns", result.table.columns},
           {"layout", opt.layout},
@@ -396,9 +400,7 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
       {"preset_source", result.preset.source},
       {"layout", opt.layout},
       {"temperatures", popt.temperatures},
-      {"odin", popt.odin ? nlohmann::json{{"temperature", popt.odin->temperature},
-                                         {"epsilon", popt.odin->epsilon}}
-                         : nlohmann::json(nullptr)},
+      {"odin", OdinJson(popt)},
       {"fit", result.fit},
       {"sets", counts},
       {"wall_seconds", secs},

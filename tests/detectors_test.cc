@@ -50,6 +50,11 @@ Fixture LoadFixture() {
   return f;
 }
 
+DetectorFit FitFixture(const Fixture& f) {
+  return FitDetectors(f.train.data(), f.labels.data(), static_cast<std::int64_t>(f.labels.size()),
+                      f.head, f.settings);
+}
+
 std::vector<double> ScoresOf(const DetectorFit& fit, const std::vector<float>& features, int n) {
   auto scorer = MakeFeatureScorer(fit, "cpu");
   std::vector<double> out;
@@ -59,9 +64,7 @@ std::vector<double> ScoresOf(const DetectorFit& fit, const std::vector<float>& f
 
 TEST(DetectorsTest, EqualTheReferenceCode) {
   const Fixture f = LoadFixture();
-  const DetectorFit fit = FitDetectors(f.train.data(), f.labels.data(),
-                                       static_cast<std::int64_t>(f.labels.size()), f.head,
-                                       f.settings);
+  const DetectorFit fit = FitFixture(f);
   EXPECT_NEAR(fit.react_threshold, f.json["react_threshold"].get<double>(), 1e-6);
   EXPECT_NEAR(fit.vim_alpha, f.json["vim_alpha"].get<double>(), 1e-4);
   EXPECT_EQ(fit.vim_dim, 6);
@@ -94,8 +97,7 @@ TEST(DetectorsTest, FitChecksItsInputs) {
   // A label the head does not have.
   f.labels[3] = f.head.classes;
   try {
-    FitDetectors(f.train.data(), f.labels.data(), static_cast<std::int64_t>(f.labels.size()),
-                 f.head, f.settings);
+    FitFixture(f);
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("training sample 3 has class 4"), std::string::npos)
@@ -103,24 +105,19 @@ TEST(DetectorsTest, FitChecksItsInputs) {
   }
   f.labels[3] = 0;
   f.settings.vim_dim = f.head.dim;
-  EXPECT_THROW(FitDetectors(f.train.data(), f.labels.data(),
-                            static_cast<std::int64_t>(f.labels.size()), f.head, f.settings),
-               UsageError);
+  EXPECT_THROW(FitFixture(f), UsageError);
 }
 
 TEST(DetectorsTest, AllZeroFeaturesGiveFiniteScores) {
   const Fixture f = LoadFixture();
-  const DetectorFit fit = FitDetectors(f.train.data(), f.labels.data(),
-                                       static_cast<std::int64_t>(f.labels.size()), f.head,
-                                       f.settings);
+  const DetectorFit fit = FitFixture(f);
   const std::vector<float> zeros(static_cast<std::size_t>(f.head.dim), 0.0f);
   for (double v : ScoresOf(fit, zeros, 1)) EXPECT_TRUE(std::isfinite(v)) << v;
 }
 
 TEST(DetectorsTest, FitFileRoundTripsAndNamesItsDamage) {
   const Fixture f = LoadFixture();
-  DetectorFit fit = FitDetectors(f.train.data(), f.labels.data(),
-                                 static_cast<std::int64_t>(f.labels.size()), f.head, f.settings);
+  DetectorFit fit = FitFixture(f);
   fit.model_sha256 = std::string(64, 'a');
   fit.preset_json = R"({"name":"x"})";
   fit.train_path = "train/";
