@@ -8,33 +8,24 @@
 
 namespace oodscore {
 
-namespace {
-
-Orientation CardOrientation(const std::string& score) {
-  ScoreInfo info;
-  if (!LookupScore(score, &info)) throw Error("unknown score '" + score + "'");
-  return info.orientation;
-}
-
-}  // namespace
-
 std::string DetectorCard::ApplyColumn() const {
-  return score == "msp" && log_msp_threshold ? "log_msp" : score;
+  const ScoreDef* def = FindScore(score);
+  return log_msp_threshold && def && def->rank_column ? def->rank_column : score;
 }
 
 bool DetectorCard::IsOod(double value) const {
-  if (score == "msp" && log_msp_threshold) return !(value >= *log_msp_threshold);
-  return CardOrientation(score) == Orientation::kHigherIsId ? !(value >= threshold)
-                                                            : !(value <= threshold);
+  // The rank column holds log(score), higher = ID (the catalogue's msp).
+  if (ApplyColumn() != score) return !(value >= *log_msp_threshold);
+  return orientation == Orientation::kHigherIsId ? !(value >= threshold) : !(value <= threshold);
 }
 
 nlohmann::json CardJson(const DetectorCard& c) {
-  const Orientation o = CardOrientation(c.score);
+  const Orientation o = c.orientation;
   nlohmann::json j = {
       {"kind", "oodscore-detector-card"},
       {"score", c.score},
       {"temperature", c.temperature},
-      {"orientation", o == Orientation::kHigherIsId ? "higher_is_id" : "lower_is_id"},
+      {"orientation", OrientationKey(o)},
       {"threshold", c.threshold},
       {"accept_as_id",
        c.score + (o == Orientation::kHigherIsId ? " >= " : " <= ") + FormatDouble(c.threshold)},
@@ -103,8 +94,10 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   if (j.contains("odin_epsilon")) {
     c.odin_epsilon = Field<double>(j, "/odin_epsilon", where, "a number");
   }
-  if (c.score == "odin" && !c.odin_epsilon) {
-    throw Error(where + ": an odin card needs \"odin_epsilon\" (and its T in \"temperature\")");
+  const ScoreDef* def = FindScore(c.score);
+  if (def != nullptr && def->needs == ScoreNeeds::kPerturbation && !c.odin_epsilon) {
+    throw Error(where + ": an " + c.score +
+                " card needs \"odin_epsilon\" (and its T in \"temperature\")");
   }
   if (j.contains("fit_sha256")) {
     c.fit_sha256 = Field<std::string>(j, "/fit_sha256", where, "a SHA-256 in hex");
@@ -115,6 +108,19 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   }
   ScoreInfo info;
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");
+  c.orientation = info.orientation;
+  if (j.contains("orientation")) {
+    const std::string key = Field<std::string>(j, "/orientation", where, "a string");
+    const auto parsed = ParseOrientationKey(key);
+    if (!parsed) {
+      throw Error(where + ": /orientation must be \"higher_is_id\" or \"lower_is_id\", got \"" +
+                  key + "\"");
+    }
+    if (*parsed != info.orientation) {
+      throw Error(where + ": /orientation \"" + key + "\" contradicts score '" + c.score +
+                  "', which is " + OrientationText(info.orientation));
+    }
+  }
   if (!(c.temperature > 0)) throw Error(where + ": temperature must be > 0");
   return c;
 }

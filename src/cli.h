@@ -37,10 +37,11 @@ struct ReportOptions {
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
 
-// What every score means and which way it points, for --help footers.
-extern const char* const kScoreConventions;
+// What every score means and which way it points (from the score catalogue), how metrics
+// orient them, and the exit codes: the end of every --help.
+std::string ScoreConventions();
 
-// A --help footer: the example command lines, then kScoreConventions.
+// A --help footer: the example command lines, then ScoreConventions().
 std::string HelpFooter(const std::vector<std::string>& examples);
 MetricOptions ToMetricOptions(const ReportOptions& opt);
 

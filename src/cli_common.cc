@@ -15,23 +15,18 @@
 
 namespace oodscore {
 
-const char* const kScoreConventions =
-    "Scores, from logits f (in double): energy = -T*logsumexp(f/T), lower = in-distribution (ID);\n"
-    "msp = max softmax(f), higher = ID (ranked by log_msp = max f - logsumexp f, exact where msp\n"
-    "rounds to 1.0); maxlogit = max f, higher = ID; entropy of softmax(f), lower = ID;\n"
-    "gen = -sum over the 100 largest p of p^0.1 (1-p)^0.1 (GEN, CVPR 2023), higher = ID;\n"
-    "odin (with --odin) = max softmax(f(x')/T) of ODIN's perturbed input, higher = ID.\n"
-    "With --fit (a fit file from `oodscore fit`), from the penultimate features z:\n"
-    "react_energy, ash_energy (energies of the clipped / pruned z), lower = ID; mahalanobis,\n"
-    "knn (-squared distance to the 50th nearest training feature), vim, higher = ID.\n"
-    "Metrics orient every score so that higher = ID, with ID as the positive class (exact,\n"
-    "hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
-    "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model error.";
+std::string ScoreConventions() {
+  return ScoreHelpText() +
+         "ID = in-distribution. Metrics orient every score so that higher = ID, with ID as the\n"
+         "positive class (exact, hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
+         "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model "
+         "error.";
+}
 
 std::string HelpFooter(const std::vector<std::string>& examples) {
   std::string s = "Examples:\n";
   for (const auto& e : examples) s += "  " + e + "\n";
-  return s + "\n" + kScoreConventions;
+  return s + "\n" + ScoreConventions();
 }
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
@@ -162,17 +157,15 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
       if (LookupScore(c, &info)) names.push_back(c);
     }
     if (names.empty()) {
-      throw Error(
-          "no known score column in the score file (expected energy, msp, maxlogit, "
-          "entropy, gen or energy_T<t>)");
+      throw Error("no known score column in the score file (expected one of " +
+                  KnownScoresText() + ")");
     }
   }
   std::vector<int> rank_columns;
   for (const auto& name : names) {
     ScoreInfo info;
     if (!LookupScore(name, &info)) {
-      throw UsageError("unknown score '" + name +
-                       "' (known: energy, energy_T<t>, msp, maxlogit, entropy, gen)");
+      throw UsageError("unknown score '" + name + "' (known: " + KnownScoresText() + ")");
     }
     int col = table.ColumnIndex(info.rank_column);
     if (col < 0) {
@@ -182,7 +175,7 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
       }
       col = table.ColumnIndex(info.name);
       if (col < 0) throw Error("the score file has no '" + name + "' column");
-      if (info.name == "msp") info.rank_column = "msp";
+      info.rank_column = info.name;
     }
     in.scores.push_back(info);
     rank_columns.push_back(col);

@@ -23,11 +23,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   ScoreInfo info;
   const std::string score = CheckedScoreName(cmd.score);
   LookupScore(score, &info);
-  if (score != "energy" && EnergyTemperature(score)) {
-    cmd.scoring.temperatures.push_back(*EnergyTemperature(score));
-  }
-  if (score == "odin") cmd.scoring.odin = true;  // --score odin implies --odin
-  CheckFitFor(score, cmd.scoring);
+  ImplyScoreSettings(score, &cmd.scoring);
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
   ScoringOutputs outputs;
@@ -59,9 +55,7 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
       "and write a detector card");
   AddScoringOptions(sub, &cmd->scoring);
   sub->add_option("--id", cmd->id, "[NAME=]PATH of the in-distribution set")->required();
-  sub->add_option("--score", cmd->score,
-                  "energy, energy_T<t>, msp, maxlogit, entropy, gen, odin; with --fit "
-                  "react_energy, ash_energy, mahalanobis, knn, vim")
+  sub->add_option("--score", cmd->score, "the score to threshold: " + KnownScoresText())
       ->capture_default_str();
   sub->add_option("--tpr", cmd->tpr, "share of ID samples to accept")
       ->check(CLI::Range(1e-9, 1.0))

@@ -25,31 +25,21 @@ struct EvalCommand {
   ReportOptions report;
 };
 
-// The scores to report: --score (checked, each energy_T<t> adding its temperature), else
-// energy at every temperature, msp, maxlogit, entropy and gen (and odin, and with --fit the
-// feature-space scores).
+// The scores to report: --score (checked, each implying what it needs), else every score
+// the run computes (DefaultReportScores).
 void ResolveScores(EvalCommand& cmd) {
   if (cmd.report.scores.empty()) {
-    cmd.report.scores = {"energy"};
+    std::vector<double> temps;
     for (double t : cmd.scoring.temperatures) {
-      if (t != 1.0 && t > 0) cmd.report.scores.push_back(EnergyColumn(t));
+      if (t > 0) temps.push_back(t);  // the run refuses the others, naming them
     }
-    for (const char* s : {"msp", "maxlogit", "entropy", "gen"}) cmd.report.scores.push_back(s);
-    if (cmd.scoring.odin) cmd.report.scores.push_back("odin");
-    if (!cmd.scoring.fit_path.empty()) {
-      for (const auto& s : FeatureScoreNames()) cmd.report.scores.push_back(s);
-    }
+    cmd.report.scores =
+        DefaultReportScores(temps, cmd.scoring.odin, !cmd.scoring.fit_path.empty());
     return;
   }
   for (auto& s : cmd.report.scores) {
     s = CheckedScoreName(s);
-    CheckFitFor(s, cmd.scoring);
-    if (s == "odin") cmd.scoring.odin = true;  // --score odin implies --odin
-    const auto t = EnergyTemperature(s);
-    auto& temps = cmd.scoring.temperatures;
-    if (t && *t != 1.0 && std::find(temps.begin(), temps.end(), *t) == temps.end()) {
-      temps.push_back(*t);
-    }
+    ImplyScoreSettings(s, &cmd.scoring);
   }
 }
 

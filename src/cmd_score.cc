@@ -52,12 +52,7 @@ int RunScore(const ScoreCommand& cmd) {
   ScoringOptions scoring = cmd.scoring;
   if (!cmd.card.empty()) {
     outputs.card = ReadCard(cmd.card);
-    if (outputs.card->score == "odin") {
-      // The card's ODIN parameters decide its threshold: use them.
-      scoring.odin = true;
-      scoring.odin_temperature = outputs.card->temperature;
-      scoring.odin_epsilon = *outputs.card->odin_epsilon;
-    }
+    ApplyCardSettings(*outputs.card, &scoring);
   }
   auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
   const ScoringResult scored = RunScoring(scoring, sets, outputs);

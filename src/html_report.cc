@@ -368,8 +368,7 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
       for (std::size_t i = 0; i < v.size(); ++i) v[i] = RawThreshold(info, oriented[i]);
       return v;
     };
-    const std::string orientation =
-        info.orientation == Orientation::kHigherIsId ? "higher = ID" : "lower = ID";
+    const std::string orientation = OrientationText(info.orientation);
     const auto id_raw = raw(input.id.oriented[s]);
     const double t = RawThreshold(info, report.id_thresholds[s].threshold);
     h += std::string("<details") + (open ? " open" : "") + "><summary>" + EscapeMarkup(info.name) +

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       "oodscore: out-of-distribution detection with the energy score (Liu et al., 2020), its\n"
       "fine-tuning, and the MSP, GEN, ODIN and feature-space (ReAct, ASH, Mahalanobis, KNN, ViM)\n"
       "baselines, for TorchScript image classifiers."};
-  app.footer(oodscore::kScoreConventions);
+  app.footer(oodscore::ScoreConventions());
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("oodscore ") + oodscore::ToolVersion());
   bool verbose = false, quiet = false;

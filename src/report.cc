@@ -55,8 +55,7 @@ Report BuildReport(const ReportInput& input) {
         r.warnings.push_back(
             "score '" + info.name + "' on '" + set.name + "': AUROC " + ShowValue(auroc, true) +
             " is below 50%, so the score looks reversed (it is read as " +
-            (info.orientation == Orientation::kHigherIsId ? "higher" : "lower") +
-            " = ID): check --lower-is-id for plain score files, or which set is --id");
+            OrientationText(info.orientation) + "): check --lower-is-id for plain score files, or which set is --id");
       }
     }
     r.ood.push_back(std::move(res));
@@ -144,7 +143,8 @@ std::vector<std::string> CheckCells(const CheckResult& c) {
 }
 
 double RawThreshold(const ScoreInfo& score, double oriented) {
-  if (score.rank_column == "log_msp" && score.name == "msp") return std::exp(oriented);
+  // A rank column holds log(score), higher = ID (the catalogue's msp ranked by log_msp).
+  if (score.rank_column != score.name) return std::exp(oriented);
   return Orient(oriented, score.orientation);
 }
 
@@ -242,8 +242,7 @@ nlohmann::json ReportJson(const Report& r) {
     const IdThreshold& t = r.id_thresholds[s];
     const double raw = RawThreshold(info, t.threshold);
     scores[info.name] = {
-        {"orientation",
-         info.orientation == Orientation::kHigherIsId ? "higher_is_id" : "lower_is_id"},
+        {"orientation", OrientationKey(info.orientation)},
         {"ranked_by", info.rank_column},
         {"id_threshold",
          {{"threshold", Num(raw)},
@@ -315,8 +314,8 @@ std::string ReportMarkdown(const Report& r) {
   md += "Scores:";
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
     md +=
-        std::string(s ? "," : "") + " " + r.scores[s].name +
-        (r.scores[s].orientation == Orientation::kHigherIsId ? " (higher = ID)" : " (lower = ID)");
+        std::string(s ? "," : "") + " " + r.scores[s].name + " (" +
+        OrientationText(r.scores[s].orientation) + ")";
   }
   md += "; every score is ranked oriented so that higher = ID.\n\n";
   md += "| OOD set | n | score | FPR" + std::string(tpr) +

@@ -85,8 +85,8 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--fit", opt->fit_path,
-                  "a fit file of this model (`oodscore fit`): adds the feature-space scores "
-                  "react_energy, ash_energy, mahalanobis, knn, vim");
+                  "a fit file of this model (`oodscore fit`): adds the feature-space scores " +
+                      JoinNames(FeatureScoreNames()));
   cmd->add_option("--head", opt->head,
                   "with --fit: the final linear layer's submodule name (default: the one in the "
                   "fit, found automatically by `fit`)");
@@ -97,6 +97,41 @@ void CheckFitFor(const std::string& score, const ScoringOptions& opt) {
     throw UsageError("score '" + score + "' is computed from the model's features: give --fit "
                      "FILE, made once by `oodscore fit --model M --preset P --train DIR -o FILE`");
   }
+}
+
+void ImplyScoreSettings(const std::string& score, ScoringOptions* opt) {
+  const ScoreDef* def = FindScore(score);
+  if (def == nullptr) throw UsageError("unknown score '" + score + "'");
+  switch (def->needs) {
+    case ScoreNeeds::kTemperature: {
+      const double t = *EnergyTemperature(score);
+      auto& temps = opt->temperatures;
+      if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
+      break;
+    }
+    case ScoreNeeds::kPerturbation:
+      opt->odin = true;
+      break;
+    case ScoreNeeds::kFit:
+      CheckFitFor(score, *opt);
+      break;
+    default:
+      break;
+  }
+}
+
+void ApplyCardSettings(const DetectorCard& card, ScoringOptions* opt) {
+  const ScoreDef* def = FindScore(card.score);  // ParseCard checked the name
+  if (def->needs == ScoreNeeds::kPerturbation) {
+    // The card's ODIN parameters decide its threshold: use them.
+    opt->odin_temperature = card.temperature;
+    opt->odin_epsilon = *card.odin_epsilon;
+  }
+  // A feature score's card needs --fit, which the columns check says (ScoreColumns).
+  if (def->needs == ScoreNeeds::kFit) return;
+  // An energy card applies at its temperature.
+  ImplyScoreSettings(EnergyTemperature(card.score) ? EnergyColumn(card.temperature) : card.score,
+                     opt);
 }
 
 DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
@@ -149,8 +184,9 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
                       const ScoringResult& scored) {
   DetectorCard card;
   card.score = score.name;
+  card.orientation = score.orientation;
   card.temperature = EnergyTemperature(score.name).value_or(1.0);
-  if (score.name == "odin") {
+  if (FindScore(score.name)->needs == ScoreNeeds::kPerturbation) {
     card.temperature = opt.odin_temperature;
     card.odin_epsilon = opt.odin_epsilon;
   }
@@ -158,7 +194,8 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
     card.fit_sha256 = scored.fit.value("sha256", "");
   }
   card.threshold = RawThreshold(score, threshold.threshold);
-  if (score.rank_column == "log_msp") card.log_msp_threshold = threshold.threshold;
+  // Ranked by its log (msp by log_msp): the card keeps that exact threshold too.
+  if (score.rank_column != score.name) card.log_msp_threshold = threshold.threshold;
   card.tpr_target = tpr_target;
   card.tpr_achieved = threshold.tpr_achieved;
   card.n = threshold.n;
@@ -201,13 +238,10 @@ Preset ResolvePreset(const ScoringOptions& opt, const std::vector<SampleSet>& se
   return Preset{};
 }
 
-// T = 1 first, then each other temperature once (the card's included).
-std::vector<double> Temperatures(const ScoringOptions& opt,
-                                 const std::optional<DetectorCard>& card) {
+// T = 1 first, then each other temperature once (a card's were added by ApplyCardSettings).
+std::vector<double> Temperatures(const ScoringOptions& opt) {
   std::vector<double> temps = {1.0};
-  std::vector<double> asked = opt.temperatures;
-  if (card && EnergyTemperature(card->score)) asked.push_back(card->temperature);
-  for (double t : asked) {
+  for (double t : opt.temperatures) {
     if (!(t > 0) || !std::isfinite(t))
       throw UsageError("temperature must be > 0, got " + std::to_string(t));
     if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
@@ -227,23 +261,16 @@ void CheckCard(const DetectorCard& card, const std::string& model_path,
   }
 }
 
-// Columns: energy, msp, maxlogit, energy_T<t>..., log_msp, entropy, gen[, odin][, react_energy,
-// ash_energy, mahalanobis, knn, vim][, is_ood]. Sets
-// *card_column to the column the card applies to.
-std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odin, bool fit,
+// The run's score columns, from the score catalogue (RunScoreColumns), and the card's
+// column (*card_column, -1 without a card); the CSV adds is_ood after them with a card.
+std::vector<ScoreColumn> ScoreColumns(const std::vector<double>& temps, bool odin, bool fit,
                                       const std::optional<DetectorCard>& card, int* card_column) {
-  std::vector<std::string> columns = {"energy", "msp", "maxlogit"};
-  for (std::size_t t = 1; t < temps.size(); ++t) columns.push_back(EnergyColumn(temps[t]));
-  columns.push_back("log_msp");
-  columns.push_back("entropy");
-  columns.push_back("gen");
-  if (odin) columns.push_back("odin");
-  if (fit) {
-    for (const auto& n : FeatureScoreNames()) columns.push_back(n);
-  }
+  std::vector<ScoreColumn> columns = RunScoreColumns(temps, odin, fit);
   *card_column = -1;
   if (card) {
-    const auto it = std::find(columns.begin(), columns.end(), card->ApplyColumn());
+    const std::string apply = card->ApplyColumn();
+    const auto it = std::find_if(columns.begin(), columns.end(),
+                                 [&](const ScoreColumn& c) { return c.name == apply; });
     if (it == columns.end()) {
       throw Error("detector card's score '" + card->score + "' is not one this run computes" +
                   (IsFeatureScore(card->score)
@@ -251,7 +278,6 @@ std::vector<std::string> ScoreColumns(const std::vector<double>& temps, bool odi
                        : ""));
     }
     *card_column = static_cast<int>(it - columns.begin());
-    columns.push_back("is_ood");
   }
   return columns;
 }
@@ -414,6 +440,7 @@ struct RunSetup {
   PipelineOptions pipeline;
   std::shared_ptr<const DetectorFit> fit;  // with --fit
   nlohmann::json preset_json;
+  std::vector<ScoreColumn> columns;  // the score CSV's columns and their getters (then is_ood)
   int card_column = -1;
 };
 RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
@@ -437,7 +464,7 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   setup.preset_json = result->preset.json.empty() ? nlohmann::json(nullptr)
                                                   : nlohmann::json::parse(result->preset.json);
   setup.pipeline = opt.pipeline;
-  setup.pipeline.temperatures = Temperatures(opt, out.card);
+  setup.pipeline.temperatures = Temperatures(opt);
   if (setup.logits) {
     if (out.card && !out.card->model_sha256.empty()) {
       spdlog::warn("the detector card was made for the model with SHA-256 {}; logits inputs "
@@ -482,8 +509,10 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   } else if (!opt.head.empty() && !out.on_features) {
     throw UsageError("--head names the layer whose input the --fit detectors read: give --fit");
   }
-  result->table.columns = ScoreColumns(setup.pipeline.temperatures, opt.odin, setup.fit != nullptr,
-                                       out.card, &setup.card_column);
+  setup.columns = ScoreColumns(setup.pipeline.temperatures, opt.odin, setup.fit != nullptr,
+                               out.card, &setup.card_column);
+  for (const auto& c : setup.columns) result->table.columns.push_back(c.name);
+  if (out.card) result->table.columns.push_back("is_ood");
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
   return setup;
 }
@@ -580,15 +609,7 @@ class RowSink {
     row_.label = sample.label;
     row_.pred = std::to_string(scores.pred);
     row_.values.clear();
-    row_.values.push_back(scores.energy[0]);
-    row_.values.push_back(scores.msp);
-    row_.values.push_back(scores.maxlogit);
-    for (std::size_t t = 1; t < scores.energy.size(); ++t) row_.values.push_back(scores.energy[t]);
-    row_.values.push_back(scores.log_msp);
-    row_.values.push_back(scores.entropy);
-    row_.values.push_back(scores.gen);
-    if (setup_.pipeline.odin) row_.values.push_back(scores.odin);
-    row_.values.insert(row_.values.end(), scores.feature.begin(), scores.feature.end());
+    for (const auto& c : setup_.columns) row_.values.push_back(c.Value(scores));
     if (out_.card) {
       const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
       row_.values.push_back(ood ? 1.0 : 0.0);

@@ -84,6 +84,15 @@ int SkippedVerdict(const PipelineStats& stats, double max_share);
 // A feature-space score (react_energy, ..., vim) needs --fit: throws UsageError without one.
 void CheckFitFor(const std::string& score, const ScoringOptions& opt);
 
+// What naming a score implies for the run, in one place (from the score catalogue's needs):
+// energy_T<t> adds the temperature t, odin turns --odin on, a feature score needs --fit
+// (UsageError without one). `score` is a canonical name (CheckedScoreName).
+void ImplyScoreSettings(const std::string& score, ScoringOptions* opt);
+
+// What a detector card implies for the run: an odin card's T and epsilon (and --odin), an
+// energy card's temperature, and what its score implies (ImplyScoreSettings).
+void ApplyCardSettings(const DetectorCard& card, ScoringOptions* opt);
+
 // Reads a fit file (`oodscore fit`) and refuses one made for another model, preset or head.
 DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
                        const std::string& model_sha256, const nlohmann::json& preset_json,

@@ -5,8 +5,11 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
+#include "oodscore/card.h"
 #include "oodscore/error.h"
 #include "oodscore/format.h"
 
@@ -129,6 +132,135 @@ TEST(ScoresTest, GenEqualsTheReferenceCode) {
   ScoreInfo info;
   ASSERT_TRUE(LookupScore("gen", &info));
   EXPECT_EQ(info.orientation, Orientation::kHigherIsId);
+}
+
+// The catalogue is the one list of scores: every other list is derived from it.
+TEST(ScoreCatalogueTest, RowsAreUniqueAndFindable) {
+  std::set<std::string> names;
+  for (const ScoreDef& d : ScoreCatalogue()) {
+    EXPECT_TRUE(names.insert(d.name).second) << "twice: " << d.name;
+    EXPECT_EQ(d.value == nullptr, d.needs == ScoreNeeds::kScoreFile) << d.name;
+    EXPECT_NE(std::string(d.formula), "") << d.name;
+    const std::string column = d.needs == ScoreNeeds::kTemperature ? "energy_T2" : d.name;
+    EXPECT_EQ(FindScore(column), &d) << column;
+    if (d.rank_column != nullptr) {
+      // A rank column is a column of its own, and no score.
+      ASSERT_NE(FindScore(d.rank_column), nullptr) << d.rank_column;
+      EXPECT_EQ(FindScore(d.rank_column)->needs, ScoreNeeds::kRankKey);
+    }
+  }
+  EXPECT_EQ(FindScore("path"), nullptr);
+  EXPECT_EQ(FindScore("energy_Tx"), nullptr);
+  EXPECT_EQ(FindScore("energy_T-1"), nullptr);
+  EXPECT_EQ(FindScore("energy")->needs, ScoreNeeds::kLogits);
+}
+
+// The score CSV's columns, in the order every earlier release wrote them.
+TEST(ScoreCatalogueTest, RunColumnsKeepTheScoreFileOrder) {
+  auto names = [](const std::vector<ScoreColumn>& columns) {
+    std::vector<std::string> v;
+    for (const auto& c : columns) v.push_back(c.name);
+    return v;
+  };
+  EXPECT_EQ(names(RunScoreColumns({1.0}, false, false)),
+            (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy", "gen"}));
+  EXPECT_EQ(names(RunScoreColumns({1.0, 2.0, 0.5}, true, true)),
+            (std::vector<std::string>{"energy", "msp", "maxlogit", "energy_T2", "energy_T0.5",
+                                      "log_msp", "entropy", "gen", "odin", "react_energy",
+                                      "ash_energy", "mahalanobis", "knn", "vim"}));
+  EXPECT_EQ(names(RunScoreColumns({1.0}, false, true)).size(), 11u);
+}
+
+// Each column reads its own field: distinct values in every field, each found once.
+TEST(ScoreCatalogueTest, ColumnsReadTheirOwnValues) {
+  LogitScores s;
+  s.energy = {-1.0, -2.0, -3.0};
+  s.msp = 0.5;
+  s.log_msp = std::log(0.5);
+  s.maxlogit = 7;
+  s.entropy = 0.25;
+  s.gen = -0.125;
+  s.odin = 0.75;
+  s.feature = {10, 11, 12, 13, 14};
+  const std::map<std::string, double> expected = {
+      {"energy", -1},      {"msp", 0.5},         {"maxlogit", 7},    {"energy_T2", -2},
+      {"energy_T0.5", -3}, {"log_msp", std::log(0.5)}, {"entropy", 0.25}, {"gen", -0.125},
+      {"odin", 0.75},      {"react_energy", 10}, {"ash_energy", 11}, {"mahalanobis", 12},
+      {"knn", 13},         {"vim", 14}};
+  const auto columns = RunScoreColumns({1.0, 2.0, 0.5}, true, true);
+  ASSERT_EQ(columns.size(), expected.size());
+  for (const auto& c : columns) EXPECT_EQ(c.Value(s), expected.at(c.name)) << c.name;
+  // The feature columns are FeatureScoreNames() in order: the detectors' output order.
+  std::vector<std::string> fit_columns;
+  for (const auto& c : columns) {
+    if (c.def->needs == ScoreNeeds::kFit) fit_columns.push_back(c.name);
+  }
+  EXPECT_EQ(fit_columns, FeatureScoreNames());
+}
+
+TEST(ScoreCatalogueTest, DerivedListsAndTexts) {
+  EXPECT_EQ(LogitScoreNames(),
+            (std::vector<std::string>{"energy", "msp", "maxlogit", "entropy", "gen"}));
+  // eval's defaults: energy at each temperature once, then the rest in catalogue order.
+  EXPECT_EQ(DefaultReportScores({2.0, 1.0, 2.0}, true, false),
+            (std::vector<std::string>{"energy", "energy_T2", "msp", "maxlogit", "entropy", "gen",
+                                      "odin"}));
+  EXPECT_EQ(DefaultReportScores({}, false, true).size(), 10u);
+  EXPECT_EQ(KnownScoresText(),
+            "energy, msp, maxlogit, energy_T<t> (e.g. energy_T2), entropy, gen, odin (with "
+            "--odin), react_energy, ash_energy, mahalanobis, knn, vim (with --fit)");
+  const std::string help = ScoreHelpText();
+  for (const ScoreDef& d : ScoreCatalogue()) {
+    const bool listed = help.find("  " + std::string(d.name) + " ") != std::string::npos;
+    EXPECT_EQ(listed, d.needs != ScoreNeeds::kRankKey && d.needs != ScoreNeeds::kScoreFile)
+        << d.name;
+  }
+  EXPECT_NE(help.find("  energy        -T*logsumexp(f/T) at T = 1; lower = ID"), std::string::npos)
+      << help;
+  EXPECT_NE(help.find(" knn (Sun et al., ICML 2022);"), std::string::npos) << help;
+  EXPECT_NE(help.find("higher = ID, with --fit"), std::string::npos) << help;
+}
+
+TEST(ScoreCatalogueTest, OrientationTexts) {
+  for (const Orientation o : {Orientation::kHigherIsId, Orientation::kLowerIsId}) {
+    EXPECT_EQ(ParseOrientationKey(OrientationKey(o)), o);
+  }
+  EXPECT_STREQ(OrientationKey(Orientation::kLowerIsId), "lower_is_id");
+  EXPECT_STREQ(OrientationText(Orientation::kHigherIsId), "higher = ID");
+  EXPECT_EQ(ParseOrientationKey("higher"), std::nullopt);
+}
+
+// A card keeps the orientation it states, which must be the catalogue's; a card without one
+// takes the catalogue's.
+TEST(ScoreCatalogueTest, CardOrientationIsChecked) {
+  auto card_text = [](const std::string& score, const std::string& orientation) {
+    std::string text = R"({"kind": "oodscore-detector-card", "score": ")" + score +
+                       R"(", "threshold": 0.5, "model": {"sha256": "ab"}, "preset": null)";
+    if (!orientation.empty()) text += R"(, "orientation": ")" + orientation + "\"";
+    return text + "}";
+  };
+  EXPECT_EQ(ParseCard(card_text("msp", "higher_is_id"), "c.json").orientation,
+            Orientation::kHigherIsId);
+  EXPECT_EQ(ParseCard(card_text("entropy", ""), "c.json").orientation, Orientation::kLowerIsId);
+  try {
+    ParseCard(card_text("energy", "higher_is_id"), "c.json");
+    FAIL() << "accepted a card that contradicts the catalogue";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "detector card 'c.json': /orientation \"higher_is_id\" contradicts score "
+                 "'energy', which is lower = ID");
+  }
+  try {
+    ParseCard(card_text("energy", "down"), "c.json");
+    FAIL() << "accepted an unknown orientation";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/orientation must be"), std::string::npos) << e.what();
+  }
+  // IsOod follows the card's orientation: msp >= threshold is ID.
+  const DetectorCard msp = ParseCard(card_text("msp", "higher_is_id"), "c.json");
+  EXPECT_FALSE(msp.IsOod(0.75));
+  EXPECT_TRUE(msp.IsOod(0.25));
+  EXPECT_EQ(msp.ApplyColumn(), "msp");
 }
 
 TEST(ScoresTest, EnergyColumnNamesUseShortestTemperature) {

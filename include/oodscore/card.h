@@ -18,6 +18,9 @@ namespace oodscore {
 
 struct DetectorCard {
   std::string score = "energy";  // a score column name
+  // Which way the score points: the catalogue's (include/oodscore/scores.h), as the card
+  // states it; a card whose orientation contradicts the catalogue is refused when read.
+  Orientation orientation = Orientation::kLowerIsId;
   double temperature = 1;        // for energy scores, and ODIN's T for odin cards
   std::optional<double> odin_epsilon;  // odin cards: the perturbation size
   std::string fit_sha256;  // cards of a feature-space score: the fit file's SHA-256 (--fit)
@@ -32,8 +35,8 @@ struct DetectorCard {
   // log_msp reproduces the calibration exactly, where msp itself may have rounded to 1.0.
   std::optional<double> log_msp_threshold;
 
-  // The score column the card is applied to: "log_msp" for msp cards that carry
-  // log_msp_threshold, else `score`.
+  // The score column the card is applied to: the score's rank column ("log_msp" for msp)
+  // for cards that carry log_msp_threshold, else `score`.
   std::string ApplyColumn() const;
   // True when a sample whose ApplyColumn() value is `value` is OOD by this card.
   bool IsOod(double value) const;

@@ -11,6 +11,7 @@
 #ifndef OODSCORE_SCORES_H_
 #define OODSCORE_SCORES_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,13 +52,91 @@ void ComputeLogitScores(const double* logits, int k, const std::vector<double>& 
 
 enum class Orientation { kHigherIsId, kLowerIsId };
 
+// "higher = ID" / "lower = ID": how reports, help and messages say which way a score points.
+const char* OrientationText(Orientation o);
+// "higher_is_id" / "lower_is_id": the key report.json and detector cards store.
+const char* OrientationKey(Orientation o);
+// The inverse of OrientationKey; nullopt for any other text.
+std::optional<Orientation> ParseOrientationKey(const std::string& key);
+
+// ---- The score catalogue ----------------------------------------------------------------
+// Every score column oodscore knows is one row of one table (kScores in src/scores.cc): its
+// name, which way is ID, what a run needs to compute it, how to read it from LogitScores, and
+// its help line. Every list of scores is derived from that table: name lookup and "did you
+// mean", the known-names text, eval's default scores, the score CSV's columns and each row's
+// values, --help's score paragraph, orientation labels and card orientation. A new score is a
+// new row (and its math in ComputeLogitScores or the detectors).
+
+// What a run must do to compute a score.
+enum class ScoreNeeds {
+  kLogits,        // the logits alone: every run writes it
+  kTemperature,   // energy_T<t>: one column per --temperature other than 1
+  kRankKey,       // not a score: the column another score is ranked by (log_msp, for msp)
+  kPerturbation,  // ODIN's perturbed input, a backward pass per batch (--odin)
+  kFit,           // the penultimate features and a fit file (--fit)
+  kScoreFile,     // never computed: a plain score column of another tool's file (`metrics`)
+};
+
+struct ScoreDef {
+  const char* name;  // column name; "energy_T<t>" stands for the temperature family
+  Orientation orientation;
+  ScoreNeeds needs;
+  // The column that holds log(score), which metrics rank by instead of the score (exact where
+  // the score itself rounds, as msp does at 1.0); nullptr: the score's own column.
+  const char* rank_column;
+  // Reads the column's value from a sample's scores. `slot` is the temperature's index in the
+  // run's temperatures (kTemperature), or the score's index among the kFit rows (kFit).
+  // nullptr for kScoreFile rows.
+  double (*value)(const LogitScores& scores, int slot);
+  const char* formula;    // --help's line: the definition
+  const char* reference;  // the paper, "" for none
+};
+
+// The catalogue's rows, in the score CSV's column order.
+struct ScoreRows {
+  const ScoreDef* first;
+  std::size_t count;
+  const ScoreDef* begin() const { return first; }
+  const ScoreDef* end() const { return first + count; }
+};
+ScoreRows ScoreCatalogue();
+// The row of a column name ("energy_T2" finds the temperature row); nullptr for none.
+const ScoreDef* FindScore(const std::string& column);
+
+// One column of a run's score CSV, bound to the row that fills it.
+struct ScoreColumn {
+  std::string name;
+  const ScoreDef* def = nullptr;
+  int slot = 0;
+  double Value(const LogitScores& scores) const { return def->value(scores, slot); }
+};
+
+// The columns a run writes, in catalogue order: every row the run computes (kLogits and
+// kRankKey always, kPerturbation with odin, kFit with fit), the temperature row once per
+// temperature after the first. REQUIRES: temperatures[0] == 1.
+std::vector<ScoreColumn> RunScoreColumns(const std::vector<double>& temperatures, bool odin,
+                                         bool fit);
+
+// The scores eval reports when none is named: energy, energy_T<t> for each other temperature
+// (each once, in the order given), then every other score the run computes, in catalogue order.
+std::vector<std::string> DefaultReportScores(const std::vector<double>& temperatures, bool odin,
+                                             bool fit);
+
+// The known score names, for messages: "energy, energy_T<t> (e.g. energy_T2), msp, ..., odin
+// (with --odin), react_energy, ..., vim (with --fit)".
+std::string KnownScoresText();
+
+// --help's paragraph on the scores: a line per score (name, definition, orientation, needs).
+std::string ScoreHelpText();
+
 struct ScoreInfo {
   std::string name;  // column name: "energy", "energy_T2", "msp", "maxlogit", "entropy"
   Orientation orientation;
   std::string rank_column;  // the column metrics rank by ("log_msp" for msp), else name
 };
 
-// Known score columns. Returns false for a name that is not a score (e.g. "path").
+// Known score columns (kScoreFile rows included, rank keys not). Returns false for a name that
+// is not a score (e.g. "path", "log_msp").
 bool LookupScore(const std::string& column, ScoreInfo* info);
 
 // Column name for the energy at temperature t: "energy" for t == 1, else "energy_T<t>"
@@ -72,11 +151,11 @@ std::optional<double> EnergyTemperature(const std::string& column);
 // "energy_T2"; other names unchanged.
 std::string CanonicalScoreName(const std::string& name);
 
-// The scores a model run computes: energy (and energy_T<t>), msp, maxlogit, entropy.
+// The catalogue's kLogits rows: energy, msp, maxlogit, entropy, gen.
 const std::vector<std::string>& LogitScoreNames();
 
-// The columns the feature-space detectors add (runs with --fit, include/oodscore/detectors.h),
-// in this order: react_energy, ash_energy, mahalanobis, knn, vim.
+// The catalogue's kFit rows, in LogitScores::feature's order (include/oodscore/detectors.h):
+// react_energy, ash_energy, mahalanobis, knn, vim.
 const std::vector<std::string>& FeatureScoreNames();
 bool IsFeatureScore(const std::string& name);
 
