@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "oodscore/format.h"
+#include "base/format.h"
 #include "oodscore/score_table.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "oodscore/csv.h"
+#include "base/csv.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Energy-bounded fine-tuning: the step's loss against a hand computation, its effect on the
 // energies, the margins rule and the schedule, and `oodscore finetune` end to end.
-#include "finetune.h"
+#include "cli/finetune.h"
 
 #include <gtest/gtest.h>
 

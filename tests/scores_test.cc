@@ -11,7 +11,7 @@
 
 #include "oodscore/card.h"
 #include "oodscore/error.h"
-#include "oodscore/format.h"
+#include "base/format.h"
 
 namespace oodscore {
 namespace {

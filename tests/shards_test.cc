@@ -1,6 +1,6 @@
-// Sharded scoring: the partition (src/shards.h), and shard files merged back by `metrics` and
+// Sharded scoring: the partition (src/cli/shards.h), and shard files merged back by `metrics` and
 // `eval --from-scores` through the real binary.
-#include "shards.h"
+#include "cli/shards.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
 //   std::vector<float> logits; int k;
 //   model->Forward(n, c, h, w, &logits, &k);           // logits: [n, k] row-major float32
 //
-// Only src/model.cc includes LibTorch headers; it is built into liboodscore_torch.so, which
-// Load() opens on first use (src/torch_api.h), so a program that loads no model never loads
+// Only src/torch/model.cc includes LibTorch headers; it is built into liboodscore_torch.so, which
+// Load() opens on first use (src/model/torch_api.h), so a program that loads no model never loads
 // LibTorch.
 #ifndef OODSCORE_MODEL_H_
 #define OODSCORE_MODEL_H_
@@ -57,7 +57,7 @@ struct ModelOptions {
   int threads = 0;             // intra-op threads; 0 = the number of cores
   bool odin = false;           // keep an unfrozen copy of the module for ForwardOdin (memory)
   // Also return the penultimate features (the final linear layer's input) from Forward, found
-  // without changing the model file (src/head.cc): the last linear layer forward() applies,
+  // without changing the model file (src/torch/head.cc): the last linear layer forward() applies,
   // or the one named `head`; or timm's forward_features / forward_head(x, pre_logits).
   bool features = false;
   std::string head;            // "" = found automatically

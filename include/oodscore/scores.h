@@ -60,7 +60,7 @@ const char* OrientationKey(Orientation o);
 std::optional<Orientation> ParseOrientationKey(const std::string& key);
 
 // ---- The score catalogue ----------------------------------------------------------------
-// Every score column oodscore knows is one row of one table (kScores in src/scores.cc): its
+// Every score column oodscore knows is one row of one table (kScores in src/metrics/scores.cc): its
 // name, which way is ID, what a run needs to compute it, how to read it from LogitScores, and
 // its help line. Every list of scores is derived from that table: name lookup and "did you
 // mean", the known-names text, eval's default scores, the score CSV's columns and each row's

@@ -17,7 +17,7 @@
 //   StepLosses l = t->Step(n_in, n_out, c, h, w, labels, lr, margins, lambda);
 //   t->Save("tuned.pt");                            // TorchScript, eval mode
 //
-// Only src/trainer.cc (in liboodscore_torch.so) includes LibTorch headers.
+// Only src/torch/trainer.cc (in liboodscore_torch.so) includes LibTorch headers.
 #ifndef OODSCORE_TRAINER_H_
 #define OODSCORE_TRAINER_H_
 

@@ -13,7 +13,7 @@
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
-#include "oodscore/json_text.h"
+#include "base/json_text.h"
 #include "oodscore/npy.h"
 #include "oodscore/preprocess.h"
 #include "oodscore/report.h"

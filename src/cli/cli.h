@@ -1,0 +1,98 @@
+// Shared pieces of the command-line front end (not part of the library API).
+//
+// Each command is a plain options struct, a Setup function that binds flags to its fields,
+// and a Run function that takes the struct and returns an exit code (CLI11's
+// subcom_in_files pattern).
+#ifndef OODSCORE_SRC_CLI_CLI_H_
+#define OODSCORE_SRC_CLI_CLI_H_
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oodscore/gate.h"
+#include "oodscore/report.h"
+#include "oodscore/report_folder.h"
+#include "oodscore/score_table.h"
+
+namespace oodscore {
+
+// Options that every reporting command (metrics, eval) shares.
+struct ReportOptions {
+  double tpr = 0.95;
+  std::string convention = "exact";
+  int bootstrap = 0;
+  std::uint64_t seed = 0;
+  std::vector<std::string> scores;  // empty = every known score column
+  std::vector<std::string> gates;
+  std::string baseline;
+  std::vector<std::string> max_drop, max_rise;
+  std::filesystem::path out_dir;
+  std::string junit;  // JUnit XML path, "" = none
+};
+
+void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
+
+// What every score means and which way it points (from the score catalogue), how metrics
+// orient them, and the exit codes: the end of every --help.
+std::string ScoreConventions();
+
+// A --help footer: the example command lines, then ScoreConventions().
+std::string HelpFooter(const std::vector<std::string>& examples);
+MetricOptions ToMetricOptions(const ReportOptions& opt);
+
+// Splits "NAME=PATH" into name and path; a bare PATH is named after its base name
+// (a trailing ".csv"/".txt"/".npy" removed), and "-" (standard input) is named "stdin".
+std::pair<std::string, std::string> SplitNamed(const std::string& arg);
+
+// Set names must be unique; "mean" names the mean row in gates and "id" the ID set, so no
+// set may be called "mean", and with roles (the first set is ID) only the ID set "id".
+// Throws UsageError.
+void CheckSetNames(const std::vector<std::string>& names, bool roles);
+
+// Picks the scores to report from a table's columns (opt.scores, or every known score),
+// and builds the report input for id_set against ood_sets.
+ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
+                           const std::vector<std::string>& ood_sets, const ReportOptions& opt);
+
+// The --gate, --baseline, --max-drop, --max-rise and --max-skipped options, parsed and loaded.
+// Built before any expensive work, so that a typo fails at once. Refuses (UsageError) an
+// --out-dir of "-", and a --baseline that is (or links to) a file this run would write: a
+// failing run must not replace the baseline it failed against. Throws UsageError / Error.
+struct Checks {
+  std::vector<Gate> gates;
+  std::map<std::string, double> max_drop, max_rise;
+  std::optional<nlohmann::json> baseline;
+  std::optional<double> max_skipped;  // a fraction; none = no skipped-share checks
+};
+Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
+                     std::optional<double> max_skipped = std::nullopt);
+
+// Evaluates the checks, logs the report's warnings, stages report.json / report.md /
+// report.html (and opt.junit, when it lies in the report folder) in `folder` and commits it,
+// writes opt.junit when it lies elsewhere, prints the Markdown table to stdout and a one-line
+// verdict to stderr. suite names the run in the JUnit file; seconds is its wall time.
+// Returns kExitInput when a set skipped more than --max-skipped, else kExitGateFailed when a
+// check failed, else kExitOk.
+int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
+                 const Checks& checks, const std::string& suite, double seconds,
+                 ReportFolder* folder);
+
+// The subcommands. Each Setup adds its subcommand to app and arranges for *exit_code to be
+// set when it runs.
+void SetupMetricsCommand(CLI::App* app, int* exit_code);
+void SetupScoreCommand(CLI::App* app, int* exit_code);
+void SetupEvalCommand(CLI::App* app, int* exit_code);
+void SetupCalibrateCommand(CLI::App* app, int* exit_code);
+void SetupFinetuneCommand(CLI::App* app, int* exit_code);
+void SetupFitCommand(CLI::App* app, int* exit_code);
+// `oodscore help [COMMAND]`.
+void SetupHelpCommand(CLI::App* app);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_SRC_CLI_CLI_H_

@@ -1,0 +1,301 @@
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "base/atomic_file.h"
+#include "oodscore/error.h"
+#include "oodscore/gate.h"
+#include "oodscore/html_report.h"
+#include "base/json_text.h"
+#include "oodscore/junit.h"
+#include "base/parallel.h"
+#include "base/suggest.h"
+
+namespace oodscore {
+
+std::string ScoreConventions() {
+  return ScoreHelpText() +
+         "ID = in-distribution. Metrics orient every score so that higher = ID, with ID as the\n"
+         "positive class (exact, hendrycks) or OOD as the positive class (openood, pytorch-ood).\n"
+         "Exit codes: 0 ok, 1 gate or baseline check failed, 2 usage error, 3 input or model "
+         "error.";
+}
+
+std::string HelpFooter(const std::vector<std::string>& examples) {
+  std::string s = "Examples:\n";
+  for (const auto& e : examples) s += "  " + e + "\n";
+  return s + "\n" + ScoreConventions();
+}
+
+void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
+  cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall)")
+      ->check(CLI::Range(1e-9, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--fpr-convention", opt->convention,
+                  "exact (the paper's definition: threshold = ceil(tpr*n_id)-th best ID score), "
+                  "hendrycks (energy_ood reference code), openood (OOD positive, scikit-learn "
+                  "vertex dropping), pytorch-ood (OOD positive, full ROC)")
+      ->check(CLI::IsMember({"exact", "hendrycks", "openood", "pytorch-ood"}))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap", opt->bootstrap,
+                  "resamples for percentile 95% intervals of auroc and fpr_at_tpr (0 = none)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "bootstrap seed")->capture_default_str();
+  cmd->add_option("--score", opt->scores,
+                  "score column(s) to report (default: every known score column)");
+  cmd->add_option("--gate", opt->gates,
+                  "[SET.]SCORE.METRIC OP VALUE, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%', "
+                  "'mean.energy.fpr_at_tpr<=30%', 'id.accuracy>=0.9', 'noise.skipped<=0', "
+                  "'id.n>=5000'; shares are a fraction in [0, 1] or a percentage; a failing gate "
+                  "exits 1");
+  cmd->add_option("--baseline", opt->baseline, "an earlier report.json to compare with");
+  cmd->add_option("--max-drop", opt->max_drop,
+                  "METRIC=DELTA: largest allowed decrease vs --baseline, e.g. auroc=0.005 or "
+                  "auroc=0.5%");
+  cmd->add_option("--max-rise", opt->max_rise,
+                  "METRIC=DELTA: largest allowed increase vs --baseline, e.g. fpr_at_tpr=0.01 or "
+                  "fpr_at_tpr=1%");
+  cmd->add_option("--junit", opt->junit,
+                  "write a JUnit XML test report (one testcase per check) for CI");
+}
+
+MetricOptions ToMetricOptions(const ReportOptions& opt) {
+  MetricOptions m;
+  m.tpr = opt.tpr;
+  if (!ParseConvention(opt.convention, &m.convention)) {
+    throw UsageError("unknown fpr convention '" + opt.convention + "'");
+  }
+  m.bootstrap = opt.bootstrap;
+  m.seed = opt.seed;
+  return m;
+}
+
+std::pair<std::string, std::string> SplitNamed(const std::string& arg) {
+  if (arg == "-") return {"stdin", arg};
+  const std::size_t eq = arg.find('=');
+  if (eq != std::string::npos && eq > 0 && arg.find('/') > eq) {
+    return {arg.substr(0, eq), arg.substr(eq + 1)};
+  }
+  std::filesystem::path p(arg);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "dir/" -> "dir"
+  std::string name = p.filename().string();
+  for (const char* ext : {".csv", ".txt", ".npy"}) {
+    const std::string e(ext);
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
+      name.resize(name.size() - e.size());
+    }
+  }
+  return {name.empty() ? arg : name, arg};
+}
+
+void CheckSetNames(const std::vector<std::string>& names, bool roles) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "mean") {
+      throw UsageError("a set may not be called 'mean': gates use it for the mean row over OOD "
+                       "sets; name it with NAME=PATH");
+    }
+    if (roles && names[i] == "id" && i > 0) {
+      throw UsageError("only the ID set may be called 'id': gates use it for the ID set; name "
+                       "it with NAME=PATH");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (names[j] == names[i]) {
+        throw UsageError("two inputs are named '" + names[i] + "'; name them with NAME=PATH");
+      }
+    }
+  }
+}
+
+namespace {
+
+// True when `a` and `b` are the same file, or would be once written (links resolved).
+bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(a, b, ec) && !ec) return true;
+  const auto ca = std::filesystem::weakly_canonical(std::filesystem::absolute(a), ec);
+  if (ec) return false;
+  const auto cb = std::filesystem::weakly_canonical(std::filesystem::absolute(b), ec);
+  return !ec && ca == cb;
+}
+
+// Refuses a --baseline that this run would overwrite.
+void RefuseSelfOverwrite(const ReportOptions& opt) {
+  if (opt.baseline.empty()) return;
+  const std::filesystem::path baseline(opt.baseline);
+  std::vector<std::filesystem::path> written;
+  for (const char* f : {"report.json", "report.md", "report.html", "scores.csv"}) {
+    written.push_back(opt.out_dir / f);
+  }
+  if (!opt.junit.empty()) written.push_back(opt.junit);
+  std::error_code ec;
+  const std::string name = std::filesystem::weakly_canonical(baseline, ec).filename().string();
+  if (IsReportFileName(name)) written.push_back(opt.out_dir / name);
+  for (const auto& w : written) {
+    if (SameFile(baseline, w)) {
+      throw UsageError("--baseline '" + opt.baseline + "' is '" + w.string() +
+                       "', which this run writes: a failing run would replace the baseline it "
+                       "failed against. Keep the baseline elsewhere (e.g. copy it to "
+                       "baseline.json) or write this run to another --out-dir");
+    }
+  }
+}
+
+}  // namespace
+
+ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
+                           const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
+  ReportInput in;
+  in.options = ToMetricOptions(opt);
+  std::vector<std::string> names;
+  for (const auto& s : opt.scores) names.push_back(CheckedScoreName(s, table.columns));
+  if (names.empty()) {
+    for (const auto& c : table.columns) {
+      ScoreInfo info;
+      if (LookupScore(c, &info)) names.push_back(c);
+    }
+    if (names.empty()) {
+      throw Error("no known score column in the score file (expected one of " +
+                  KnownScoresText() + ")");
+    }
+  }
+  std::vector<int> rank_columns;
+  for (const auto& name : names) {
+    ScoreInfo info;
+    if (!LookupScore(name, &info)) {
+      throw UsageError("unknown score '" + name + "' (known: " + KnownScoresText() + ")");
+    }
+    int col = table.ColumnIndex(info.rank_column);
+    if (col < 0) {
+      if (info.rank_column != info.name) {
+        spdlog::warn("no '{}' column: ranking {} by its rounded value, which can tie at 1.0",
+                     info.rank_column, info.name);
+      }
+      col = table.ColumnIndex(info.name);
+      if (col < 0) throw Error("the score file has no '" + name + "' column");
+      info.rank_column = info.name;
+    }
+    in.scores.push_back(info);
+    rank_columns.push_back(col);
+  }
+  auto set_scores = [&](const std::string& set) {
+    SetScores s;
+    s.name = set;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      std::vector<double> v = table.Column(set, rank_columns[i]);
+      for (double& x : v) x = Orient(x, in.scores[i].orientation);
+      s.oriented.push_back(std::move(v));
+    }
+    return s;
+  };
+  in.id = set_scores(id_set);
+  for (const auto& o : ood_sets) in.ood.push_back(set_scores(o));
+  // Sorted once here, on every core, instead of in each metric call.
+  std::vector<std::vector<double>*> columns;
+  for (auto& v : in.id.oriented) columns.push_back(&v);
+  for (auto& set : in.ood) {
+    for (auto& v : set.oriented) columns.push_back(&v);
+  }
+  ParallelFor(columns.size(), [&](std::size_t i) { SortDescending(columns[i]); });
+  return in;
+}
+
+Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
+                     std::optional<double> max_skipped) {
+  Checks checks;
+  if (opt.out_dir == "-") {
+    throw UsageError("--out-dir -: reports are several files, so they need a folder (report.md "
+                     "is printed to stdout anyway)");
+  }
+  if (max_skipped && *max_skipped < 1) checks.max_skipped = max_skipped;
+  RefuseSelfOverwrite(opt);
+  for (const auto& g : opt.gates) checks.gates.push_back(ParseGate(g, score_names));
+  for (const auto& t : opt.max_drop) checks.max_drop.insert(ParseTolerance(t));
+  for (const auto& t : opt.max_rise) checks.max_rise.insert(ParseTolerance(t));
+  if (opt.baseline.empty()) {
+    if (!opt.max_drop.empty() || !opt.max_rise.empty()) {
+      throw UsageError("--max-drop and --max-rise need --baseline");
+    }
+    return checks;
+  }
+  if (checks.max_drop.empty() && checks.max_rise.empty()) {
+    throw UsageError("--baseline needs at least one --max-drop or --max-rise");
+  }
+  checks.baseline = ParseJsonText(ReadFile(opt.baseline), opt.baseline);
+  return checks;
+}
+
+int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
+                 const Checks& checks, const std::string& suite, double seconds,
+                 ReportFolder* folder) {
+  report->checks = EvaluateGates(checks.gates, *report);
+  if (checks.baseline) {
+    try {
+      for (auto& c :
+           CompareWithBaseline(*checks.baseline, *report, checks.max_drop, checks.max_rise)) {
+        report->checks.push_back(c);
+      }
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error("baseline '" + opt.baseline + "': " + e.what());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("baseline '" + opt.baseline + "': not an oodscore report: " + JsonErrorText(e));
+    }
+  }
+  bool too_many_skipped = false;
+  if (checks.max_skipped) {
+    for (auto& c : SkippedChecks(report->sets, *checks.max_skipped)) {
+      too_many_skipped = too_many_skipped || !c.pass;
+      report->checks.push_back(c);
+    }
+  }
+  for (const auto& w : report->warnings) spdlog::warn("{}", w);
+
+  int failed = 0;
+  for (const auto& c : report->checks) failed += !c.pass;
+  const std::string md = ReportMarkdown(*report);
+  WriteFileAtomic(folder->Stage("report.json"), DumpJson(ReportJson(*report)) + "\n");
+  WriteFileAtomic(folder->Stage("report.md"), md);
+  WriteFileAtomic(folder->Stage("report.html"), ReportHtml(*report, input));
+  // A JUnit file inside the report folder belongs to the run's set of files.
+  std::string junit = opt.junit;
+  if (!junit.empty() && SameFile(std::filesystem::path(junit).parent_path().empty()
+                                     ? std::filesystem::path(".")
+                                     : std::filesystem::path(junit).parent_path(),
+                                 opt.out_dir)) {
+    WriteFileAtomic(folder->Stage(std::filesystem::path(junit).filename().string()),
+                    JunitXml(*report, suite, seconds));
+    junit.clear();
+  }
+  folder->Commit({{"suite", suite},
+                  {"checks", report->checks.size()},
+                  {"failed", failed},
+                  {"verdict", failed ? "FAIL" : report->checks.empty() ? "OK" : "PASS"}});
+  if (!junit.empty()) WriteFileAtomic(junit, JunitXml(*report, suite, seconds));
+  std::cout << md << std::flush;
+
+  for (const auto& c : report->checks) {
+    if (!c.pass) spdlog::error("check failed: {}", c.message);
+  }
+  // The verdict is a result, not a log line: printed even with --quiet.
+  std::string verdict =
+      failed ? "FAIL: " + std::to_string(failed) + " of " + std::to_string(report->checks.size()) +
+                   " checks failed"
+      : report->checks.empty()
+          ? std::string("OK (no checks)")
+          : "PASS: all " + std::to_string(report->checks.size()) + " checks passed";
+  verdict += "; sets (scored/found): " + SetsSummary(report->sets);
+  char buf[200];
+  std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%; report in '",
+                report->scores[0].name.c_str(), 100 * report->options.tpr,
+                100 * report->mean[0].fpr_at_tpr, 100 * report->mean[0].auroc);
+  verdict += buf + opt.out_dir.string() + "'";
+  std::fprintf(stderr, "oodscore: %s\n", verdict.c_str());
+  if (too_many_skipped) return kExitInput;
+  return failed ? kExitGateFailed : kExitOk;
+}
+
+}  // namespace oodscore

@@ -1,0 +1,261 @@
+// oodscore eval: score an ID set and OOD sets with one model, then report, gate and calibrate.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cli/cli.h"
+#include "base/atomic_file.h"
+#include "oodscore/error.h"
+#include "base/format.h"
+#include "base/json_text.h"
+#include "base/suggest.h"
+#include "cli/scoring.h"
+#include "cli/shards.h"
+
+namespace oodscore {
+
+namespace {
+
+struct EvalCommand {
+  ScoringOptions scoring;
+  std::string id;
+  std::vector<std::string> ood;
+  std::vector<std::filesystem::path> from_scores;
+  ReportOptions report;
+};
+
+// The scores to report: --score (checked, each implying what it needs), else every score
+// the run computes (DefaultReportScores).
+void ResolveScores(EvalCommand& cmd) {
+  if (cmd.report.scores.empty()) {
+    std::vector<double> temps;
+    for (double t : cmd.scoring.temperatures) {
+      if (t > 0) temps.push_back(t);  // the run refuses the others, naming them
+    }
+    cmd.report.scores =
+        DefaultReportScores(temps, cmd.scoring.odin, !cmd.scoring.fit_path.empty());
+    return;
+  }
+  for (auto& s : cmd.report.scores) {
+    s = CheckedScoreName(s);
+    ImplyScoreSettings(s, &cmd.scoring);
+  }
+}
+
+// What the report needs beyond the scores, from a scoring run or from shard stamps.
+struct EvalFacts {
+  std::vector<SetCounts> sets;         // ID first, then the OOD sets
+  std::vector<SkippedSample> skipped;
+  std::vector<std::string> id_classes;  // folder classes of the ID set, if any
+  std::size_t id_class_count = 0;       // their number (stamps keep only the count)
+  int num_classes = 0;                  // the model's logits per sample
+};
+
+// Metrics, counts, accuracy and its warnings: the same report from a run or from its shards.
+Report BuildEvalReport(const ScoreTable& table, const std::string& id_name,
+                       const std::vector<std::string>& ood_names, const ReportOptions& opt,
+                       const EvalFacts& facts, ReportInput* input) {
+  *input = InputFromTable(table, id_name, ood_names, opt);
+  Report report = BuildReport(*input);
+  report.sets = facts.sets;
+  report.skipped = facts.skipped;
+  report.id_accuracy = LabelAccuracy(table, id_name);
+  const int folder_classes = static_cast<int>(facts.id_class_count);
+  if (folder_classes > 0 && folder_classes != facts.num_classes) {
+    report.warnings.push_back("ID folder has " + std::to_string(folder_classes) +
+                              " classes but the model outputs " +
+                              std::to_string(facts.num_classes) +
+                              " logits: accuracy assumes class i = i-th sorted folder name");
+  }
+  if (report.id_accuracy) {
+    const int k = folder_classes > 0 ? folder_classes : facts.num_classes;
+    const std::string w = BelowChanceWarning(*report.id_accuracy, k);
+    if (!w.empty()) report.warnings.push_back(w);
+  }
+  return report;
+}
+
+// A detector card per score, from the ID scores alone.
+void StageCards(const Report& report, const std::string& id_name, double tpr,
+                const ScoringOptions& scoring, const ScoringResult& scored, ReportFolder* folder) {
+  for (std::size_t s = 0; s < report.scores.size(); ++s) {
+    const DetectorCard card =
+        MakeCard(report.scores[s], report.id_thresholds[s], tpr, id_name, scoring, scored);
+    WriteFileAtomic(folder->Stage("card-" + card.score + ".json"), DumpJson(CardJson(card)) + "\n");
+  }
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int RunEval(EvalCommand& cmd) {
+  const auto start = std::chrono::steady_clock::now();
+  if (cmd.id.empty() || cmd.ood.empty()) {
+    throw UsageError("--id and at least one --ood are required (or --from-scores)");
+  }
+  // Cheap checks before the expensive scoring.
+  ResolveScores(cmd);
+  ToMetricOptions(cmd.report);
+  const Checks checks =
+      PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
+  std::vector<std::string> inputs = {cmd.id};
+  inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
+  auto sets = LoadInputs(inputs, cmd.scoring.layout);
+  ReportFolder folder(cmd.report.out_dir);
+
+  ScoringOutputs outputs;
+  outputs.csv_path = folder.Stage("scores.csv").string();
+  outputs.keep_rows = true;
+  ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
+  std::vector<std::string> ood_names;
+  for (std::size_t i = 1; i < sets.size(); ++i) ood_names.push_back(sets[i].name);
+  EvalFacts facts{scored.stats.sets, scored.stats.skipped, sets[0].classes,
+                  sets[0].classes.size(), scored.stats.num_classes};
+  ReportInput input;
+  Report report =
+      BuildEvalReport(scored.table, sets[0].name, ood_names, cmd.report, facts, &input);
+  report.run = scored.run;
+  report.run["command"] = "eval";
+  if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;
+  StageCards(report, sets[0].name, cmd.report.tpr, cmd.scoring, scored, &folder);
+  return FinishReport(&report, input, cmd.report, checks,
+                      "oodscore eval: " + sets[0].name + " (ID) vs " + JoinNames(ood_names),
+                      SecondsSince(start), &folder);
+}
+
+// Copies the shards' rows into one CSV, header once: the single run's file, byte for byte.
+void ConcatenateScoreFiles(const std::vector<std::filesystem::path>& files,
+                           const std::filesystem::path& out) {
+  std::string text;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::string part = ReadFile(files[i]);
+    const std::size_t header_end = part.find('\n');
+    text.append(part, i == 0 || header_end == std::string::npos ? 0 : header_end + 1,
+                std::string::npos);
+  }
+  WriteFileAtomic(out, text);
+}
+
+// eval --from-scores: the eval report of a run scored elsewhere (shards on a cluster), from
+// its score files and their stamps, without a model.
+int RunEvalFromScores(EvalCommand& cmd) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!cmd.scoring.model_path.empty()) {
+    throw UsageError("--from-scores reads scores that are already made: give no --model");
+  }
+  MergedScores merged = ReadMergedScores(cmd.from_scores);
+  if (!merged.stamped) {
+    throw UsageError(
+        "--from-scores needs the stamps that `score -o FILE` writes beside each CSV (FILE.json): "
+        "they give the model, preset and skipped counts; for score files without stamps use "
+        "`oodscore metrics`");
+  }
+  const nlohmann::json& stamp = merged.stamp;
+  std::vector<std::string> names;
+  for (const auto& in : stamp.at("inputs")) names.push_back(ReadNameField(in, "name"));
+  const std::string id_name = cmd.id.empty() ? names.front() : cmd.id;
+  std::vector<std::string> ood_names = cmd.ood;
+  if (ood_names.empty()) {
+    for (const auto& n : names) {
+      if (n != id_name) ood_names.push_back(n);
+    }
+  }
+  std::vector<std::string> roles = {id_name};
+  roles.insert(roles.end(), ood_names.begin(), ood_names.end());
+  for (const auto& n : roles) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) {
+      throw UsageError("the score files hold no set '" + n + "'" + DidYouMeanClause(n, names) +
+                       " (sets: " + JoinNames(names) + ")");
+    }
+  }
+  CheckSetNames(roles, /*roles=*/true);
+  cmd.scoring.temperatures = stamp.value("temperatures", std::vector<double>{});
+  const nlohmann::json odin = stamp.value("odin", nlohmann::json(nullptr));
+  if (odin.is_object()) {  // the shards' ODIN settings, for the report and the odin card
+    cmd.scoring.odin = true;
+    cmd.scoring.odin_temperature = odin.value("temperature", cmd.scoring.odin_temperature);
+    cmd.scoring.odin_epsilon = odin.value("epsilon", cmd.scoring.odin_epsilon);
+  }
+  const nlohmann::json fit = stamp.value("fit", nlohmann::json(nullptr));
+  if (fit.is_object()) cmd.scoring.fit_path = fit.value("path", "");  // the shards' columns
+  ResolveScores(cmd);
+  ToMetricOptions(cmd.report);
+  const Checks checks =
+      PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
+  ReportFolder folder(cmd.report.out_dir);
+  ConcatenateScoreFiles(merged.files, folder.Stage("scores.csv"));
+
+  EvalFacts facts;
+  for (const auto& n : roles) {
+    for (const auto& c : merged.sets) {
+      if (c.name == n) facts.sets.push_back(c);
+    }
+  }
+  facts.skipped = merged.skipped;
+  facts.num_classes = merged.num_classes;
+  for (const auto& in : stamp.at("inputs")) {
+    if (ReadNameField(in, "name") == id_name) facts.id_class_count = in.value("classes", 0);
+  }
+  ReportInput input;
+  Report report = BuildEvalReport(merged.table, id_name, ood_names, cmd.report, facts, &input);
+  std::vector<std::string> files;
+  for (const auto& f : merged.files) files.push_back(f.string());
+  report.run = {{"command", "eval"},
+                {"from_scores", files},
+                {"shards", merged.files.size()},
+                {"model", {{"path", merged.model_path},
+                           {"sha256", stamp.value("model_sha256", "")},
+                           {"num_classes", merged.num_classes}}},
+                {"preset", stamp.value("preset", nlohmann::json(nullptr))},
+                {"temperatures", stamp.value("temperatures", nlohmann::json::array())},
+                {"score_stamp", stamp}};
+  ScoringOptions scoring = cmd.scoring;
+  scoring.model_path = merged.model_path;
+  ScoringResult scored;
+  scored.model_sha256 = stamp.value("model_sha256", "");
+  scored.run["preset"] = stamp.value("preset", nlohmann::json(nullptr));
+  scored.fit = stamp.value("fit", nlohmann::json(nullptr));  // feature-score cards name it
+  StageCards(report, id_name, cmd.report.tpr, scoring, scored, &folder);
+  return FinishReport(&report, input, cmd.report, checks,
+                      "oodscore eval: " + id_name + " (ID) vs " + JoinNames(ood_names),
+                      SecondsSince(start), &folder);
+}
+
+}  // namespace
+
+void SetupEvalCommand(CLI::App* app, int* exit_code) {
+  auto cmd = std::make_shared<EvalCommand>();
+  cmd->report.out_dir = "oodscore-report";
+  CLI::App* sub = app->add_subcommand(
+      "eval",
+      "score an ID set and OOD sets, write scores.csv, report.{json,md,html} and detector "
+      "cards; --gate/--baseline make it a CI check (exit 1 on failure)");
+  AddScoringOptions(sub, &cmd->scoring);
+  sub->get_option("--model")->required(false);  // not with --from-scores; checked in RunEval
+  sub->add_option("--id", cmd->id,
+                  "[NAME=]PATH of the in-distribution set (with --from-scores: its NAME; default "
+                  "the first input)");
+  sub->add_option("--ood", cmd->ood,
+                  "[NAME=]PATH of an OOD set; repeatable (with --from-scores: NAMEs; default every "
+                  "other input)");
+  sub->add_option("--from-scores", cmd->from_scores,
+                  "DIR|CSV...: make the report from score files that `score -o` (--shard) wrote, "
+                  "with their stamps, instead of running a model; shards are checked and merged, "
+                  "and the report equals the single run's");
+  sub->add_option("--out-dir", cmd->report.out_dir, "report folder")->capture_default_str();
+  AddReportOptions(sub, &cmd->report);
+  sub->footer(HelpFooter(
+      {"oodscore eval --model m.pt --preset cifar10 --id cifar10=data/test --ood svhn=data/svhn",
+       "oodscore eval ... --gate 'energy.fpr_at_tpr<=40%' --gate 'id.accuracy>=0.9' --junit "
+       "junit.xml",
+       "oodscore eval ... --out-dir new --baseline main/report.json --max-drop auroc=0.5%",
+       "oodscore eval --from-scores shards/ --out-dir report   # after score --shard I/N"}));
+  sub->callback([cmd, exit_code, app] {
+    cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
+    *exit_code = cmd->from_scores.empty() ? RunEval(*cmd) : RunEvalFromScores(*cmd);
+  });
+}
+
+}  // namespace oodscore

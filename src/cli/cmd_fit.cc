@@ -1,0 +1,132 @@
+// oodscore fit: what the feature-space detectors need from ID training images, computed once
+// (include/oodscore/detectors.h) and written as a fit file for --fit.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "cli/cli.h"
+#include "oodscore/detectors.h"
+#include "oodscore/error.h"
+#include "base/format.h"
+#include "cli/scoring.h"
+
+namespace oodscore {
+
+namespace {
+
+struct FitCommand {
+  ScoringOptions scoring;
+  std::string train;
+  std::string output;
+  DetectorSettings settings;
+};
+
+// The folders' classes must be the model's, in its order (Mahalanobis' class means): say so
+// when their number differs, or when the model disagrees with most of the folders' labels.
+void CheckClassOrder(const std::vector<std::string>& classes, const HeadWeights& head,
+                     std::size_t agree, std::size_t n) {
+  const double accuracy = n > 0 ? static_cast<double>(agree) / static_cast<double>(n) : 0.0;
+  spdlog::info("training accuracy {:.2f}% ({} of {} images predicted as their folder's class)",
+               100 * accuracy, agree, n);
+  if (classes.size() != static_cast<std::size_t>(head.classes)) {
+    spdlog::warn("--train has {} class folders, the model's head {} classes: folder i (in "
+                 "sorted order) is taken as class i",
+                 classes.size(), head.classes);
+  }
+  if (accuracy < 0.5) {
+    spdlog::warn("the model predicts the folder's class for only {:.2f}% of the training images: "
+                 "are the folders the model's classes, in its order? (Mahalanobis' class means "
+                 "depend on it)",
+                 100 * accuracy);
+  }
+}
+
+int RunFit(FitCommand& cmd) {
+  const double max_skipped = MaxSkippedShare(cmd.scoring);
+  auto sets = LoadInputs({"train=" + cmd.train}, "auto");
+  if (sets[0].classes.empty()) {  // Mahalanobis needs each image's class
+    throw UsageError("--train '" + cmd.train + "' has no class subfolders: fit needs each "
+                     "training image's class, as DIR/<class>/<image> (ImageFolder) with the "
+                     "folders in the model's class order");
+  }
+  std::vector<float> features;
+  std::vector<int> labels;
+  std::size_t agree = 0;  // the model's prediction is the folder's class
+  ScoringOutputs outputs;
+  outputs.on_features = [&](const ScoredSample& s) {
+    features.insert(features.end(), s.features, s.features + s.feature_dim);
+    labels.push_back(std::stoi(s.sample->label));
+    agree += s.scores.pred == labels.back();
+  };
+  ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
+  CheckClassOrder(sets[0].classes, scored.head, agree, labels.size());
+  const auto start = std::chrono::steady_clock::now();
+  DetectorFit fit = FitDetectors(features.data(), labels.data(),
+                                 static_cast<std::int64_t>(labels.size()), scored.head,
+                                 cmd.settings);
+  fit.model_sha256 = scored.model_sha256;
+  const nlohmann::json preset = scored.run.value("preset", nlohmann::json(nullptr));
+  fit.preset_json = preset.is_null() ? "" : preset.dump();
+  fit.train_path = cmd.train;
+  WriteFit(cmd.output, fit);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("fit: head '{}' ({} classes, {}-d features), {} training images; ReAct clip {}, "
+               "ViM subspace {} of {} (alpha {}); statistics in {:.2f}s",
+               fit.head.name, fit.head.classes, fit.head.dim, fit.train_samples,
+               FormatDouble(fit.react_threshold), fit.vim_dim, fit.head.dim,
+               FormatDouble(fit.vim_alpha), secs);
+  for (std::size_t c = 0; c < fit.class_counts.size(); ++c) {
+    if (fit.class_counts[c] == 0) {
+      spdlog::warn("class {} has no training images: mahalanobis ignores it", c);
+    }
+  }
+  spdlog::info("wrote '{}'", cmd.output);
+  return SkippedVerdict(scored.stats, max_skipped);
+}
+
+}  // namespace
+
+void SetupFitCommand(CLI::App* app, int* exit_code) {
+  auto cmd = std::make_shared<FitCommand>();
+  CLI::App* sub = app->add_subcommand(
+      "fit",
+      "compute once, from ID training images, what the feature-space detectors need "
+      "(class means and precision, normalised feature bank, ViM subspace, ReAct clip) and "
+      "write a fit file for --fit");
+  AddModelOptions(sub, &cmd->scoring);
+  sub->add_option("--train", cmd->train,
+                  "ID training images in class subfolders (ImageFolder order = the model's "
+                  "classes)")
+      ->required();
+  sub->add_option("--output,-o", cmd->output, "fit file to write")->required();
+  sub->add_option("--head", cmd->scoring.head,
+                  "the final linear layer's submodule name (default: the last linear layer "
+                  "forward() applies)");
+  sub->add_option("--knn-k", cmd->settings.knn_k, "KNN's k (the k-th nearest training feature)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  sub->add_option("--vim-dim", cmd->settings.vim_dim,
+                  "ViM's principal subspace size (0 = ViM's rule: 1000 for D >= 2048, 512 for "
+                  "D >= 768, else D/2)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  sub->add_option("--react-percentile", cmd->settings.react_percentile,
+                  "ReAct's clip: this percentile of all training activations")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  sub->add_option("--ash-percentile", cmd->settings.ash_percentile,
+                  "ASH-S: share (percent) of each feature vector pruned")
+      ->check(CLI::Range(0.0, 99.999))
+      ->capture_default_str();
+  sub->footer(HelpFooter(
+      {"oodscore fit --model m.pt --preset cifar10 --train cifar10/train -o m.fit",
+       "oodscore eval --model m.pt --preset cifar10 --fit m.fit --id cifar10=val --ood svhn=svhn",
+       "oodscore score --model m.pt --preset cifar10 --fit m.fit -i incoming/ -o scores.csv"}));
+  sub->callback([cmd, exit_code, app] {
+    cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
+    *exit_code = RunFit(*cmd);
+  });
+}
+
+}  // namespace oodscore

@@ -1,0 +1,32 @@
+// oodscore help [COMMAND]: the same text as `oodscore [COMMAND] --help`.
+#include <iostream>
+
+#include "cli/cli.h"
+#include "oodscore/error.h"
+#include "base/suggest.h"
+
+namespace oodscore {
+
+void SetupHelpCommand(CLI::App* app) {
+  auto command = std::make_shared<std::string>();
+  CLI::App* sub = app->add_subcommand("help", "print the help of oodscore or of one command");
+  sub->add_option("command", *command, "a command: score, eval, calibrate, metrics");
+  sub->callback([app, command] {
+    if (command->empty()) {
+      std::cout << app->help();
+      return;
+    }
+    std::vector<std::string> names;
+    for (const CLI::App* s : app->get_subcommands({})) {
+      if (s->get_name() == *command) {
+        std::cout << s->help(app->get_name());
+        return;
+      }
+      names.push_back(s->get_name());
+    }
+    throw UsageError("unknown command '" + *command + "'" + DidYouMeanClause(*command, names) +
+                     " (commands: " + JoinNames(names) + ")");
+  });
+}
+
+}  // namespace oodscore

@@ -1,0 +1,165 @@
+// oodscore metrics: score files in, OOD report out. No model involved.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include <chrono>
+
+#include "cli/cli.h"
+#include "oodscore/error.h"
+#include "base/suggest.h"
+#include "cli/shards.h"
+
+namespace oodscore {
+
+namespace {
+
+struct MetricsCommand {
+  std::vector<std::filesystem::path> files;
+  std::string id;
+  std::vector<std::string> ood;
+  std::vector<std::string> id_files, ood_files;
+  bool lower_is_id = false;
+  ReportOptions report;
+};
+
+// The column name of plain score files: "score" (higher = ID) or "score_lower" (lower = ID),
+// or a logit score's own name (--score energy), whose orientation --lower-is-id must match.
+std::string PlainColumn(const MetricsCommand& cmd) {
+  const std::string asked = cmd.report.scores.empty() ? "" : cmd.report.scores.front();
+  if (cmd.report.scores.size() > 1) {
+    throw UsageError("plain score files hold one score; give at most one --score");
+  }
+  if (asked.empty() || asked == "score" || asked == "score_lower") {
+    return cmd.lower_is_id || asked == "score_lower" ? "score_lower" : "score";
+  }
+  const std::string name = CheckedScoreName(asked, {"score", "score_lower"});
+  ScoreInfo info;
+  LookupScore(name, &info);
+  if (cmd.lower_is_id && info.orientation == Orientation::kHigherIsId) {
+    throw UsageError("--lower-is-id contradicts --score " + name + ", which is higher = ID");
+  }
+  return name;
+}
+
+int RunMetrics(MetricsCommand& cmd) {
+  const auto start = std::chrono::steady_clock::now();
+  ScoreTable table;
+  MergedScores merged;  // score files: with shard stamps, checked and in shard order
+  std::string id_name;
+  std::vector<std::string> ood_names;
+  if (!cmd.id_files.empty() || !cmd.ood_files.empty()) {
+    // Plain score columns: build a one-score table.
+    if (!cmd.files.empty())
+      throw UsageError("give score CSV files or --id-file/--ood-file, not both");
+    if (cmd.id_files.size() != 1 || cmd.ood_files.empty()) {
+      throw UsageError("--id-file needs exactly one file and --ood-file at least one");
+    }
+    const std::string column = PlainColumn(cmd);
+    table.columns = {column};
+    table.KeepPaths(false);
+    std::vector<std::string> names;
+    for (const auto& f : cmd.id_files) names.push_back(SplitNamed(f).first);
+    for (const auto& f : cmd.ood_files) names.push_back(SplitNamed(f).first);
+    CheckSetNames(names, /*roles=*/true);
+    auto add = [&](const std::string& arg) {
+      auto [name, path] = SplitNamed(arg);
+      for (double v : ReadScoreColumn(path)) table.AddRow(name, path, "", "", &v);
+      return name;
+    };
+    id_name = add(cmd.id_files[0]);
+    for (const auto& f : cmd.ood_files) ood_names.push_back(add(f));
+    cmd.report.scores = {column};
+  } else {
+    if (cmd.files.empty()) throw UsageError("no score files given");
+    if (cmd.id.empty()) throw UsageError("--id NAME is required: which set is in-distribution");
+    merged = ReadMergedScores(cmd.files);
+    table = std::move(merged.table);
+    const auto sets = table.SetNames();
+    bool found = false;
+    for (const auto& s : sets) found = found || s == cmd.id;
+    if (!found) {
+      throw UsageError("no rows with set '" + cmd.id + "' in the score files" +
+                       DidYouMeanClause(cmd.id, sets) + " (sets: " + JoinNames(sets) + ")");
+    }
+    id_name = cmd.id;
+    if (cmd.ood.empty()) {
+      for (const auto& s : sets) {
+        if (s != cmd.id) ood_names.push_back(s);
+      }
+    }
+    for (const auto& o : cmd.ood) {  // in the order the user gave
+      if (std::find(sets.begin(), sets.end(), o) == sets.end()) {
+        throw UsageError("no rows with set '" + o + "' in the score files" +
+                         DidYouMeanClause(o, sets) + " (sets: " + JoinNames(sets) + ")");
+      }
+      if (o != cmd.id && std::find(ood_names.begin(), ood_names.end(), o) == ood_names.end()) {
+        ood_names.push_back(o);
+      }
+    }
+    if (ood_names.empty())
+      throw UsageError("the score files hold no set other than '" + cmd.id + "'");
+    std::vector<std::string> roles = {id_name};
+    roles.insert(roles.end(), ood_names.begin(), ood_names.end());
+    CheckSetNames(roles, /*roles=*/true);
+  }
+  spdlog::debug("{} rows, ID '{}', {} OOD set(s)", table.size(), id_name, ood_names.size());
+  ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
+  std::vector<std::string> score_names;
+  for (const auto& s : input.scores) score_names.push_back(s.name);
+  const Checks checks = PrepareChecks(cmd.report, score_names);
+  const std::optional<double> accuracy = LabelAccuracy(table, id_name);
+  // The class count, as far as the file shows it: the largest class index seen, plus one.
+  const long classes = ClassCount(table, id_name);
+  table = ScoreTable();  // the report needs only `input` now: free the rows before sorting
+  Report report = BuildReport(input);
+  if (merged.stamped) UseStampedCounts(merged, &report);
+  report.id_accuracy = accuracy;
+  if (report.id_accuracy) {
+    const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(classes));
+    if (!w.empty()) report.warnings.push_back(w);
+  }
+  std::vector<std::string> files;
+  for (const auto& f : merged.files) files.push_back(f.string());
+  report.run = {{"command", "metrics"},
+                {"score_files", files},
+                {"id_files", cmd.id_files},
+                {"ood_files", cmd.ood_files}};
+  if (merged.stamped) {
+    report.run["shards"] = merged.files.size();
+    report.run["score_stamp"] = merged.stamp;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ReportFolder folder(cmd.report.out_dir);
+  return FinishReport(&report, input, cmd.report, checks,
+                      "oodscore metrics: " + id_name + " (ID) vs " + JoinNames(ood_names),
+                      seconds, &folder);
+}
+
+}  // namespace
+
+void SetupMetricsCommand(CLI::App* app, int* exit_code) {
+  auto cmd = std::make_shared<MetricsCommand>();
+  cmd->report.out_dir = ".";
+  CLI::App* sub = app->add_subcommand(
+      "metrics", "OOD metrics from score files (the CSV that `score` writes, or plain columns)");
+  sub->add_option("files", cmd->files, "score CSV files (shards are pooled)");
+  sub->add_option("--id", cmd->id, "name of the in-distribution set (the 'set' column)");
+  sub->add_option("--ood", cmd->ood, "OOD set(s) to report (default: every other set)");
+  sub->add_option("--id-file", cmd->id_files, "[NAME=]FILE: a plain column of ID scores")
+      ->expected(1);
+  sub->add_option("--ood-file", cmd->ood_files, "[NAME=]FILE: a plain column of OOD scores");
+  sub->add_flag("--lower-is-id", cmd->lower_is_id,
+                "with --id-file: lower scores are more ID (like energy); default higher");
+  sub->add_option("--out-dir", cmd->report.out_dir, "where report.json/.md/.html go")
+      ->capture_default_str();
+  AddReportOptions(sub, &cmd->report);
+  sub->footer(HelpFooter(
+      {"oodscore metrics scores.csv --id cifar10 --gate 'energy.auroc>=95%' --junit junit.xml",
+       "oodscore metrics shard-*.csv --id cifar10 --out-dir report --fpr-convention openood",
+       "oodscore metrics --id-file id.txt --ood-file ood.txt --lower-is-id --out-dir report"}));
+  sub->callback([cmd, exit_code] { *exit_code = RunMetrics(*cmd); });
+}
+
+}  // namespace oodscore

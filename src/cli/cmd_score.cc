@@ -1,0 +1,107 @@
+// oodscore score: a model and inputs in, one row of scores per sample out.
+#include "cli/cli.h"
+#include "oodscore/error.h"
+#include "cli/scoring.h"
+
+namespace oodscore {
+
+namespace {
+
+struct ScoreCommand {
+  ScoringOptions scoring;
+  std::vector<std::string> inputs;
+  std::string output = "-";
+  std::string card;
+  std::string flagged;
+  bool resume = false;
+  std::string shard;
+};
+
+int RunScore(const ScoreCommand& cmd) {
+  if (!cmd.flagged.empty() && cmd.card.empty()) {
+    throw UsageError("--flagged needs --card: the card's threshold decides what is flagged");
+  }
+  if (cmd.flagged == "-" && cmd.output == "-") {
+    throw UsageError("--flagged - and --output - would both write to stdout; send the CSV to a "
+                     "file with -o");
+  }
+  if (cmd.resume && !cmd.flagged.empty()) {
+    throw UsageError("--flagged cannot follow a --resume (it would list the resumed part only); "
+                     "take the flagged paths from the finished CSV's is_ood column");
+  }
+  const double max_skipped = MaxSkippedShare(cmd.scoring);
+  ScoringOutputs outputs;
+  outputs.csv_path = cmd.output;
+  outputs.flagged_path = cmd.flagged;
+  // A stamp goes beside a CSV that is a plain file (not stdout, a FIFO or a device).
+  std::error_code ec;
+  const auto st = std::filesystem::status(cmd.output, ec);
+  outputs.stamp = cmd.output != "-" && (ec || !std::filesystem::exists(st) ||
+                                        std::filesystem::is_regular_file(st));
+  outputs.resume = cmd.resume;
+  if (cmd.resume && !outputs.stamp) {
+    throw UsageError("--resume needs -o FILE: a plain file to continue");
+  }
+  if (!cmd.shard.empty()) {
+    outputs.shard = ParseShard(cmd.shard);
+    if (!outputs.stamp) {
+      throw UsageError("--shard needs -o FILE: each shard writes its CSV and a stamp beside it "
+                       "(FILE.json) that the merge checks");
+    }
+  }
+  ScoringOptions scoring = cmd.scoring;
+  if (!cmd.card.empty()) {
+    outputs.card = ReadCard(cmd.card);
+    ApplyCardSettings(*outputs.card, &scoring);
+  }
+  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
+  const ScoringResult scored = RunScoring(scoring, sets, outputs);
+  return SkippedVerdict(scored.stats, max_skipped);
+}
+
+}  // namespace
+
+void SetupScoreCommand(CLI::App* app, int* exit_code) {
+  auto cmd = std::make_shared<ScoreCommand>();
+  cmd->scoring.max_skipped = "1";  // shell use: skip per file, unless asked
+  CLI::App* sub =
+      app->add_subcommand("score",
+                          "score images with a TorchScript classifier: one CSV row per image "
+                          "(set,path,label,pred,energy,msp,maxlogit,...)");
+  AddScoringOptions(sub, &cmd->scoring);
+  sub->add_option("--input,-i", cmd->inputs,
+                  "[NAME=]PATH: an image folder (ImageFolder layout or flat), a list file (- = "
+                  "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
+      ->required();
+  sub->add_option("--output,-o", cmd->output,
+                  "score CSV path (missing folders are created), or - for stdout")
+      ->capture_default_str();
+  sub->add_option("--card", cmd->card,
+                  "detector card (from calibrate/eval): adds an is_ood column; without --preset "
+                  "the card's preset is used");
+  sub->add_option("--flagged", cmd->flagged,
+                  "with --card: write the paths of the samples flagged OOD to FILE (- = stdout), "
+                  "each ended by a NUL byte, for xargs -0");
+  sub->add_flag("--resume", cmd->resume,
+                "continue -o FILE where a killed run stopped, if its stamp (FILE.json) matches "
+                "this run; the finished file equals an uninterrupted run's");
+  sub->add_option("--shard", cmd->shard,
+                  "I/N: score only shard I (0-based) of N, a contiguous run of whole batches over "
+                  "all inputs; auto = from a Slurm array task (SLURM_ARRAY_TASK_ID, "
+                  "SLURM_ARRAY_TASK_COUNT), auto/N = index from Slurm or Kubernetes' "
+                  "JOB_COMPLETION_INDEX. Merge the shard CSVs with `metrics` or `eval "
+                  "--from-scores`");
+  sub->footer(HelpFooter(
+      {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
+       "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
+       "    xargs -0 -r mv -t quarantine/",
+       "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -",
+       "oodscore score --model m.pt --preset cifar10 -i cifar10=test/ -i svhn=svhn/ --shard 2/8 "
+       "-o shards/2.csv"}));
+  sub->callback([cmd, exit_code, app] {
+    cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
+    *exit_code = RunScore(*cmd);
+  });
+}
+
+}  // namespace oodscore

@@ -1,0 +1,793 @@
+#include "cli/scoring.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "cli/cli.h"
+#include "base/atomic_file.h"
+#include "oodscore/error.h"
+#include "oodscore/gate.h"
+#include "base/json_text.h"
+#include "oodscore/npy.h"
+#include "oodscore/report.h"
+#include "base/sha256.h"
+#include "base/suggest.h"
+#include "base/version.h"
+#include "cli/progress.h"
+#include "cli/resume.h"
+
+namespace oodscore {
+
+void AddModelOptions(CLI::App* cmd, ScoringOptions* opt) {
+  cmd->add_option("--model", opt->model_path,
+                  "TorchScript classifier (.pt) returning [N, K] logits; not for logits inputs "
+                  "(a 2-D .npy [N, K])");
+  cmd->add_option("--preset", opt->preset,
+                  "preprocessing: a shipped preset (cifar10, cifar100, svhn, imagenet, mnist, "
+                  "fashion-mnist; aliases such as fmnist, cifar-10 work) or a preset .json file");
+  cmd->add_option("--max-skipped", opt->max_skipped,
+                  "largest share of a set's files that may be unreadable, as 0.01 or 1%; more "
+                  "exits 3 once every output is written (1 = no limit)")
+      ->capture_default_str();
+  cmd->add_option("--device", opt->model.device, "cpu, cuda, cuda:N or auto (CUDA when available)")
+      ->capture_default_str();
+  cmd->add_flag("--half", opt->model.half, "CUDA: run the model in float16");
+  cmd->add_option("--batch-size", opt->pipeline.batch_size, "images per forward pass")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  cmd->add_option("--workers", opt->pipeline.workers,
+                  "decode/preprocess threads (0 = number of cores)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  cmd->add_option("--threads", opt->model.threads,
+                  "LibTorch intra-op threads (0 = number of cores)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  cmd->add_flag("--strict", opt->pipeline.strict,
+                "an unreadable image is an error (exit 3), not skipped");
+  cmd->add_option("--max-image-pixels", opt->pipeline.max_image_pixels,
+                  "Pillow's MAX_IMAGE_PIXELS: larger images are scored with a warning, those over "
+                  "twice it (or whose resize would be) are skipped as decompression bombs; 0 = no "
+                  "limit")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--no-freeze", opt->no_freeze, "do not torch::jit::freeze the model");
+  cmd->add_flag(
+      "--no-optimize", opt->no_optimize,
+      "CPU: skip torch::jit::optimize_for_inference (by default it runs, and is dropped if "
+      "the first batch's logits move by more than 1e-5 of their largest magnitude)");
+  cmd->add_flag("--channels-last", opt->model.channels_last,
+                "CPU: NHWC batches (some CNNs run faster)");
+}
+
+void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
+  AddModelOptions(cmd, opt);
+  cmd->add_option("--layout", opt->layout,
+                  "folders: auto (class subfolders, or a flat folder; both is an error), classes "
+                  "(ImageFolder), flat (every image below, no labels)")
+      ->check(CLI::IsMember({"auto", "classes", "flat"}))
+      ->capture_default_str();
+  cmd->add_option("--temperature,-T", opt->temperatures,
+                  "energy temperature(s) T > 0; energy at T=1 is always written, each other T adds "
+                  "a column energy_T<T>");
+  cmd->add_flag("--odin", opt->odin,
+                "also the ODIN score (Liang et al., 2018), column odin, higher = ID: input "
+                "perturbation with a backward pass per batch, through the unfrozen model");
+  cmd->add_option("--odin-temperature", opt->odin_temperature, "ODIN's temperature T")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--odin-epsilon", opt->odin_epsilon, "ODIN's perturbation size epsilon")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--fit", opt->fit_path,
+                  "a fit file of this model (`oodscore fit`): adds the feature-space scores " +
+                      JoinNames(FeatureScoreNames()));
+  cmd->add_option("--head", opt->head,
+                  "with --fit: the final linear layer's submodule name (default: the one in the "
+                  "fit, found automatically by `fit`)");
+}
+
+void CheckFitFor(const std::string& score, const ScoringOptions& opt) {
+  if (opt.fit_path.empty() && IsFeatureScore(score)) {
+    throw UsageError("score '" + score + "' is computed from the model's features: give --fit "
+                     "FILE, made once by `oodscore fit --model M --preset P --train DIR -o FILE`");
+  }
+}
+
+void ImplyScoreSettings(const std::string& score, ScoringOptions* opt) {
+  const ScoreDef* def = FindScore(score);
+  if (def == nullptr) throw UsageError("unknown score '" + score + "'");
+  switch (def->needs) {
+    case ScoreNeeds::kTemperature: {
+      const double t = *EnergyTemperature(score);
+      auto& temps = opt->temperatures;
+      if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
+      break;
+    }
+    case ScoreNeeds::kPerturbation:
+      opt->odin = true;
+      break;
+    case ScoreNeeds::kFit:
+      CheckFitFor(score, *opt);
+      break;
+    default:
+      break;
+  }
+}
+
+void ApplyCardSettings(const DetectorCard& card, ScoringOptions* opt) {
+  const ScoreDef* def = FindScore(card.score);  // ParseCard checked the name
+  if (def->needs == ScoreNeeds::kPerturbation) {
+    // The card's ODIN parameters decide its threshold: use them.
+    opt->odin_temperature = card.temperature;
+    opt->odin_epsilon = *card.odin_epsilon;
+  }
+  // A feature score's card needs --fit, which the columns check says (ScoreColumns).
+  if (def->needs == ScoreNeeds::kFit) return;
+  // An energy card applies at its temperature.
+  ImplyScoreSettings(EnergyTemperature(card.score) ? EnergyColumn(card.temperature) : card.score,
+                     opt);
+}
+
+DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
+                       const std::string& model_sha256, const nlohmann::json& preset_json,
+                       const std::string& head) {
+  DetectorFit fit = ReadFit(fit_path);
+  if (fit.model_sha256 != model_sha256) {
+    throw Error("fit file '" + fit_path + "' was made for the model with SHA-256 " +
+                fit.model_sha256 + ", but '" + model_path + "' has " + model_sha256 +
+                ": run `oodscore fit` on this model");
+  }
+  const nlohmann::json fit_preset =
+      fit.preset_json.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(fit.preset_json);
+  if (fit_preset != preset_json) {
+    throw Error("fit file '" + fit_path + "' was made with preset " + DumpJson(fit_preset, -1) +
+                ", this run uses " + DumpJson(preset_json, -1));
+  }
+  if (!head.empty() && head != fit.head.name) {
+    throw UsageError("--head '" + head + "', but fit file '" + fit_path +
+                     "' was made for the head '" + fit.head.name + "'");
+  }
+  return fit;
+}
+
+double MaxSkippedShare(const ScoringOptions& opt) {
+  return ParseMetricValue(opt.max_skipped, "skipped_share", "--max-skipped");
+}
+
+std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
+                                  bool roles) {
+  const Layout l = ParseLayout(layout);
+  std::vector<std::string> names;
+  for (const auto& arg : args) names.push_back(SplitNamed(arg).first);
+  CheckSetNames(names, roles);
+  std::vector<SampleSet> sets;
+  for (const auto& arg : args) {
+    auto [name, path] = SplitNamed(arg);
+    sets.push_back(ListInput(path, name, l));
+    for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
+    spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
+                 sets.back().classes.empty()
+                     ? std::string()
+                     : " (" + std::to_string(sets.back().classes.size()) + " classes)");
+  }
+  return sets;
+}
+
+DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
+                      const std::string& id_set, const ScoringOptions& opt,
+                      const ScoringResult& scored) {
+  DetectorCard card;
+  card.score = score.name;
+  card.orientation = score.orientation;
+  card.temperature = EnergyTemperature(score.name).value_or(1.0);
+  if (FindScore(score.name)->needs == ScoreNeeds::kPerturbation) {
+    card.temperature = opt.odin_temperature;
+    card.odin_epsilon = opt.odin_epsilon;
+  }
+  if (IsFeatureScore(score.name) && scored.fit.is_object()) {
+    card.fit_sha256 = scored.fit.value("sha256", "");
+  }
+  card.threshold = RawThreshold(score, threshold.threshold);
+  // Ranked by its log (msp by log_msp): the card keeps that exact threshold too.
+  if (score.rank_column != score.name) card.log_msp_threshold = threshold.threshold;
+  card.tpr_target = tpr_target;
+  card.tpr_achieved = threshold.tpr_achieved;
+  card.n = threshold.n;
+  card.id_set = id_set;
+  card.model_path = opt.model_path;
+  card.model_sha256 = scored.model_sha256;
+  card.preset = scored.run.value("preset", nlohmann::json(nullptr));
+  return card;
+}
+
+int SkippedVerdict(const PipelineStats& stats, double max_share) {
+  if (max_share >= 1) return kExitOk;
+  int code = kExitOk;
+  for (const auto& c : SkippedChecks(stats.sets, max_share)) {
+    if (c.pass) continue;
+    spdlog::error("{}", c.message);
+    code = kExitInput;
+  }
+  return code;
+}
+
+namespace {
+
+// The preset: --preset, else the card's, else none (only .npy inputs need none).
+Preset ResolvePreset(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                     const std::optional<DetectorCard>& card) {
+  if (!opt.preset.empty()) return LoadPreset(opt.preset);
+  if (card && !card->preset.is_null()) {
+    spdlog::info("preset from the detector card: '{}'", card->preset.value("name", "?"));
+    return PresetFromJson(card->preset.dump(), "detector card");
+  }
+  for (const auto& s : sets) {
+    for (const auto& sample : s.samples) {
+      if (sample.npy == nullptr) {
+        throw UsageError(
+            "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
+      }
+    }
+  }
+  return Preset{};
+}
+
+// T = 1 first, then each other temperature once (a card's were added by ApplyCardSettings).
+std::vector<double> Temperatures(const ScoringOptions& opt) {
+  std::vector<double> temps = {1.0};
+  for (double t : opt.temperatures) {
+    if (!(t > 0) || !std::isfinite(t))
+      throw UsageError("temperature must be > 0, got " + std::to_string(t));
+    if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
+  }
+  return temps;
+}
+
+void CheckCard(const DetectorCard& card, const std::string& model_path,
+               const std::string& model_sha256, const nlohmann::json& preset) {
+  if (card.model_sha256 != model_sha256) {
+    throw Error("detector card was made for a model with SHA-256 " + card.model_sha256 +
+                ", but '" + model_path + "' has " + model_sha256);
+  }
+  if (card.preset != preset) {
+    throw Error("detector card was made with preset " + DumpJson(card.preset, -1) +
+                ", this run uses " + DumpJson(preset, -1));
+  }
+}
+
+// The run's score columns, from the score catalogue (RunScoreColumns), and the card's
+// column (*card_column, -1 without a card); the CSV adds is_ood after them with a card.
+std::vector<ScoreColumn> ScoreColumns(const std::vector<double>& temps, bool odin, bool fit,
+                                      const std::optional<DetectorCard>& card, int* card_column) {
+  std::vector<ScoreColumn> columns = RunScoreColumns(temps, odin, fit);
+  *card_column = -1;
+  if (card) {
+    const std::string apply = card->ApplyColumn();
+    const auto it = std::find_if(columns.begin(), columns.end(),
+                                 [&](const ScoreColumn& c) { return c.name == apply; });
+    if (it == columns.end()) {
+      throw Error("detector card's score '" + card->score + "' is not one this run computes" +
+                  (IsFeatureScore(card->score)
+                       ? std::string(" (it needs the model's fit file: give --fit)")
+                       : ""));
+    }
+    *card_column = static_cast<int>(it - columns.begin());
+  }
+  return columns;
+}
+
+// Paths of flagged samples, NUL-terminated (for xargs -0), as each batch ends.
+class FlaggedWriter {
+ public:
+  explicit FlaggedWriter(const std::string& path) : path_(path) {
+    if (path == "-") {
+      file_ = stdout;
+      return;
+    }
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  }
+  ~FlaggedWriter() {
+    if (file_ && file_ != stdout) std::fclose(file_);
+  }
+  void Add(const std::string& sample_path) {
+    buffer_ += sample_path;
+    buffer_.push_back('\0');
+  }
+  void Flush() {
+    if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
+      throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+    buffer_.clear();
+    if (std::fflush(file_) != 0) throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+  }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::string buffer_;
+};
+
+// A model that rejects the preset's shape: say what the preset gives and which shipped
+// presets the model's first layer would take.
+Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
+  const InputHint& h = e.hint();
+  std::vector<std::string> fit = PresetsThatFit(h.channels, 0, 0, h.features);
+  std::string msg = e.what();
+  int c = 0, height = 0, w = 0;
+  if (!preset.source.empty()) {
+    msg += ". The preset '" + preset.spec.name + "' gives " +
+           (FixedOutputShape(preset.spec, &c, &height, &w)
+                ? std::to_string(c) + "x" + std::to_string(height) + "x" + std::to_string(w)
+                : std::to_string(c) + " channel(s)") +
+           " per image";
+  }
+  msg += fit.empty() ? "; no shipped preset fits: write a preset .json with the model's input size"
+                     : "; shipped presets that fit: " + JoinNames(fit);
+  return Error(msg);
+}
+
+// ODIN's settings as both stamps record them (null without --odin).
+nlohmann::json OdinJson(const PipelineOptions& popt) {
+  if (!popt.odin) return nullptr;
+  return {{"temperature", popt.odin->temperature}, {"epsilon", popt.odin->epsilon}};
+}
+
+// What a score CSV's stamp records (src/cli/resume.h): everything that decides its rows.
+nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                              const ScoringResult& result, const PipelineOptions& popt,
+                              const nlohmann::json& preset_json,
+                              const std::optional<DetectorCard>& card) {
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const auto& s : sets) {
+    nlohmann::json in = {{"found", s.samples.size()}, {"classes", s.classes.size()}};
+    AddNameField(&in, "name", s.name);
+    if (!s.samples.empty()) {
+      AddNameField(&in, "first", s.samples.front().path);
+      AddNameField(&in, "last", s.samples.back().path);
+    }
+    inputs.push_back(in);
+  }
+  return {{"kind", "oodscore-score-stamp"},
+          {"tool_version", ToolVersion()},
+          {"model_sha256", result.model_sha256},
+          {"preset", preset_json},
+          {"temperatures", popt.temperatures},
+          {"odin", OdinJson(popt)},
+          {"fit", result.fit},
+          {"columns", result.table.columns},
+          {"layout", opt.layout},
+          {"batch_size", popt.batch_size},
+          {"max_image_pixels", popt.max_image_pixels},
+          {"card", card ? CardJson(*card) : nlohmann::json(nullptr)},
+          {"inputs", inputs}};
+}
+
+// Marks the stamp complete with this run's rows and, per set, its counts and the first and
+// last index within the set (a shard's part of each set).
+// The counts are exact after a --resume too (rows kept plus rows added); the skipped files
+// listed are those of the last run.
+void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine,
+                 const PipelineStats& stats, const ResumePlan& plan, nlohmann::json* stamp) {
+  std::size_t rows = 0;
+  nlohmann::json counts = nlohmann::json::array();
+  for (std::size_t s = 0; s < mine.size(); ++s) {
+    SetCounts c{mine[s].name, mine[s].samples.size(), 0, 0};
+    if (s < plan.rows_per_set.size()) c.scored += plan.rows_per_set[s];
+    if (s < stats.sets.size()) c.scored += stats.sets[s].scored;
+    c.skipped = c.found - std::min(c.found, c.scored);
+    rows += c.scored;
+    nlohmann::json j = SetCountsJson(c, stats.skipped);
+    if (stamp->contains("shard") && !mine[s].samples.empty()) {
+      j["first_index"] = mine[s].offset;
+      j["last_index"] = mine[s].offset + mine[s].samples.size() - 1;
+    }
+    counts.push_back(j);
+  }
+  (*stamp)["complete"] = true;
+  (*stamp)["num_classes"] = stats.num_classes;
+  (*stamp)["rows"] = rows;
+  (*stamp)["sets"] = counts;
+  WriteFileAtomic(StampPath(csv_path), DumpJson(*stamp) + "\n");
+}
+
+nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, const Model& model,
+                        const PipelineOptions& popt, const nlohmann::json& preset_json,
+                        const std::vector<SampleSet>& sets) {
+  std::size_t scored = 0;
+  nlohmann::json counts = nlohmann::json::array();
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    scored += result.stats.sets[s].scored;
+    counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
+  }
+  const double secs = result.stats.seconds;
+  return {
+      {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}},
+      {"libtorch", TorchVersion()},
+      {"device", model.device()},
+      {"dtype", model.dtype()},
+      {"threads",
+       {{"intra_op", IntraOpThreads()},
+        {"workers",
+         popt.workers > 0 ? popt.workers : static_cast<int>(std::thread::hardware_concurrency())}}},
+      {"batch_size", popt.batch_size},
+      {"graph", model.optimization()},
+      {"model",
+       {{"path", opt.model_path},
+        {"sha256", result.model_sha256},
+        {"num_classes", result.stats.num_classes}}},
+      {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},
+      {"preset", preset_json},
+      {"preset_source", result.preset.source},
+      {"layout", opt.layout},
+      {"temperatures", popt.temperatures},
+      {"odin", OdinJson(popt)},
+      {"fit", result.fit},
+      {"sets", counts},
+      {"wall_seconds", secs},
+      {"images_per_second", secs > 0 ? scored / secs : 0.0}};
+}
+
+// Step 1, cheap checks before the expensive model load: preset, temperatures, the model's
+// SHA-256, the card, the columns.
+struct RunSetup {
+  bool logits = false;  // every input is logits: no model, no preset
+  PipelineOptions pipeline;
+  std::shared_ptr<const DetectorFit> fit;  // with --fit
+  nlohmann::json preset_json;
+  std::vector<ScoreColumn> columns;  // the score CSV's columns and their getters (then is_ood)
+  int card_column = -1;
+};
+RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                    const ScoringOutputs& out, ScoringResult* result) {
+  RunSetup setup;
+  std::size_t logit_sets = 0;
+  for (const auto& s : sets) logit_sets += s.logits;
+  setup.logits = logit_sets > 0;
+  if (setup.logits && logit_sets != sets.size()) {
+    throw UsageError("the inputs mix logits (2-D .npy [N, K]) with images: score them in "
+                     "separate runs");
+  }
+  if (setup.logits && (!opt.model_path.empty() || !opt.preset.empty())) {
+    throw UsageError("logits inputs (2-D .npy [N, K]) are scored as they are: give no --model "
+                     "and no --preset");
+  }
+  if (!setup.logits && opt.model_path.empty()) {
+    throw UsageError("--model is required for image inputs (only logits .npy inputs need none)");
+  }
+  if (!setup.logits) result->preset = ResolvePreset(opt, sets, out.card);
+  setup.preset_json = result->preset.json.empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json::parse(result->preset.json);
+  setup.pipeline = opt.pipeline;
+  setup.pipeline.temperatures = Temperatures(opt);
+  if (setup.logits) {
+    if (out.card && !out.card->model_sha256.empty()) {
+      spdlog::warn("the detector card was made for the model with SHA-256 {}; logits inputs "
+                   "cannot show which model made them", out.card->model_sha256);
+    }
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(opt.model_path, ec)) {
+      throw Error("model file '" + opt.model_path + "' does not exist or is not a file");
+    }
+    result->model_sha256 = Sha256File(opt.model_path);
+    if (out.card) CheckCard(*out.card, opt.model_path, result->model_sha256, setup.preset_json);
+  }
+  if (opt.odin) {
+    if (setup.logits) {
+      throw UsageError("--odin perturbs the input images through the model: it cannot score "
+                       "logits inputs");
+    }
+    setup.pipeline.odin = OdinOptions{opt.odin_temperature, opt.odin_epsilon,
+                                      result->preset.spec.std};
+  }
+  if (!opt.fit_path.empty()) {
+    if (setup.logits) {
+      throw UsageError("--fit's detectors work on the model's features: logits inputs have none");
+    }
+    setup.fit = std::make_shared<const DetectorFit>(LoadFitFor(
+        opt.fit_path, opt.model_path, result->model_sha256, setup.preset_json, opt.head));
+    result->fit = {{"path", opt.fit_path},
+                   {"sha256", Sha256File(opt.fit_path)},
+                   {"head", setup.fit->head.name},
+                   {"train_path", setup.fit->train_path},
+                   {"train_samples", setup.fit->train_samples},
+                   {"knn_k", setup.fit->settings.knn_k},
+                   {"react_percentile", setup.fit->settings.react_percentile},
+                   {"ash_percentile", setup.fit->settings.ash_percentile},
+                   {"vim_dim", setup.fit->vim_dim}};
+    const std::string fit_sha = result->fit["sha256"];
+    if (out.card && !out.card->fit_sha256.empty() && out.card->fit_sha256 != fit_sha) {
+      throw Error("detector card was calibrated with the fit file of SHA-256 " +
+                  out.card->fit_sha256 + ", but '" + opt.fit_path + "' has " + fit_sha);
+    }
+  } else if (!opt.head.empty() && !out.on_features) {
+    throw UsageError("--head names the layer whose input the --fit detectors read: give --fit");
+  }
+  setup.columns = ScoreColumns(setup.pipeline.temperatures, opt.odin, setup.fit != nullptr,
+                               out.card, &setup.card_column);
+  for (const auto& c : setup.columns) result->table.columns.push_back(c.name);
+  if (out.card) result->table.columns.push_back("is_ood");
+  result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
+  return setup;
+}
+
+// Step 2, which samples this run scores: the shard's slice (all without --shard), less what
+// a resumed CSV already holds; and the CSV's stamp, written before the first row.
+struct WorkPlan {
+  const std::vector<SampleSet>* all = nullptr;
+  std::vector<SampleSet> shard_sets, remaining;
+  bool sliced = false, resumed = false;
+  ShardRange range;
+  ResumePlan resume;
+  nlohmann::json stamp;
+  bool finished = false;  // nothing left to score (a complete CSV, or an empty shard)
+
+  const std::vector<SampleSet>& mine() const { return sliced ? shard_sets : *all; }
+  const std::vector<SampleSet>& to_score() const { return resumed ? remaining : mine(); }
+  std::size_t size() const { return range.end - range.begin; }
+};
+
+void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+              const ScoringOutputs& out, const ScoringResult& result, const RunSetup& setup,
+              WorkPlan* work) {
+  const std::size_t batch = static_cast<std::size_t>(setup.pipeline.batch_size);
+  std::size_t total = 0;
+  for (const auto& s : sets) total += s.samples.size();
+  work->all = &sets;
+  work->range = {0, total};
+  if (out.shard) {
+    work->range = RangeOfShard(total, batch, *out.shard);
+    work->shard_sets = SliceSets(sets, work->range);
+    work->sliced = true;
+    spdlog::info("shard {}/{}: samples {}..{} of {}", out.shard->index, out.shard->count,
+                 work->range.begin, work->range.end, total);
+  }
+  if (out.stamp) {
+    work->stamp =
+        ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card);
+    if (out.shard) {
+      work->stamp["shard"] = {{"index", out.shard->index},
+                              {"count", out.shard->count},
+                              {"begin", work->range.begin},
+                              {"end", work->range.end}};
+    }
+    std::error_code ec;
+    if (out.resume && std::filesystem::exists(out.csv_path, ec)) {
+      work->resume = PlanResume(out.csv_path, work->stamp, work->mine(), batch,
+                                result.table.columns);
+      spdlog::info("--resume: '{}' holds {} rows; continuing after sample {} of {}", out.csv_path,
+                   work->resume.rows, work->resume.done, work->size());
+      if (work->resume.complete) {
+        spdlog::info("--resume: '{}' is already complete", out.csv_path);
+        work->finished = true;
+        return;
+      }
+    }
+    work->stamp["model_path"] = opt.model_path;
+    work->stamp["complete"] = false;
+    WriteFileAtomic(StampPath(out.csv_path), DumpJson(work->stamp) + "\n");
+    if (work->resume.done > 0) {
+      work->remaining = Remaining(work->mine(), work->resume.done);
+      work->resumed = true;
+    }
+  }
+  if (work->resume.done == work->size() && work->size() > 0) {
+    // Every row was written before the run was stopped; only the stamp was left to finish.
+    work->finished = true;
+  } else if (work->size() == 0 && out.shard) {
+    // More shards than batches: this one has nothing to score, and says so in its stamp.
+    spdlog::warn("shard {}/{} has no samples ({} samples make {} batch(es) of {})",
+                 out.shard->index, out.shard->count, total, (total + batch - 1) / batch, batch);
+    if (!out.csv_path.empty()) ScoreWriter(out.csv_path, result.table.columns).Close();
+    work->finished = true;
+  }
+}
+
+// Where scored samples go: a row of the CSV, the flagged list (with a card) and, for eval,
+// the kept table.
+class RowSink {
+ public:
+  RowSink(const ScoringOutputs& out, const RunSetup& setup, const WorkPlan& work,
+          ScoringResult* result)
+      : out_(out), setup_(setup), result_(result) {
+    if (!out.csv_path.empty()) {
+      writer_ = std::make_unique<ScoreWriter>(out.csv_path, result->table.columns,
+                                              /*append=*/work.resumed);
+    }
+    if (!out.flagged_path.empty()) flagged_ = std::make_unique<FlaggedWriter>(out.flagged_path);
+  }
+
+  void Add(const std::string& set, const Sample& sample, const LogitScores& scores) {
+    row_.set = set;
+    row_.path = sample.path;
+    row_.label = sample.label;
+    row_.pred = std::to_string(scores.pred);
+    row_.values.clear();
+    for (const auto& c : setup_.columns) row_.values.push_back(c.Value(scores));
+    if (out_.card) {
+      const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
+      row_.values.push_back(ood ? 1.0 : 0.0);
+      if (ood && flagged_) flagged_->Add(row_.path);
+    }
+    if (writer_) writer_->Write(row_);
+    if (out_.keep_rows) {
+      result_->table.AddRow(row_.set, row_.path, row_.label, row_.pred, row_.values.data());
+    }
+  }
+  void EndBatch() {
+    if (writer_) writer_->Flush();
+    if (flagged_) flagged_->Flush();
+  }
+  void Close() {
+    if (writer_) writer_->Close();
+    if (flagged_) flagged_->Flush();
+  }
+
+ private:
+  const ScoringOutputs& out_;
+  const RunSetup& setup_;
+  ScoringResult* result_;
+  std::unique_ptr<ScoreWriter> writer_;
+  std::unique_ptr<FlaggedWriter> flagged_;
+  ScoreRow row_;
+};
+
+Progress MakeProgress(const ScoringOptions& opt, const WorkPlan& work) {
+  std::vector<std::string> names;
+  std::vector<std::size_t> sizes;
+  for (const auto& s : work.to_score()) {
+    names.push_back(s.name);
+    sizes.push_back(s.samples.size());
+  }
+  return Progress(opt.quiet, names, sizes);
+}
+
+// Step 3: the model over the samples, rows written (and kept, for eval) batch by batch.
+std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                                    const ScoringOutputs& out, const RunSetup& setup,
+                                    const WorkPlan& work, ScoringResult* result) {
+  ModelOptions model_opt = opt.model;
+  model_opt.freeze = !opt.no_freeze;
+  model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
+  model_opt.odin = opt.odin;
+  model_opt.features = setup.fit != nullptr || out.on_features;
+  model_opt.head = setup.fit ? setup.fit->head.name : opt.head;
+  auto model = Model::Load(opt.model_path, model_opt);
+  PipelineOptions pipeline = setup.pipeline;
+  pipeline.features = model_opt.features;
+  std::unique_ptr<FeatureScorer> detectors;
+  if (setup.fit) {
+    detectors = MakeFeatureScorer(*setup.fit, model->device());
+    pipeline.detectors = detectors.get();
+  }
+  if (SetOmpWaitPolicy())
+    spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");
+  spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
+               model->dtype(), IntraOpThreads());
+  RowSink sink(out, setup, work, result);
+  Progress progress = MakeProgress(opt, work);
+  PipelineCallbacks cb;
+  cb.on_row = [&](const ScoredSample& s) {
+    sink.Add(sets[s.set_index].name, *s.sample, s.scores);
+    if (out.on_features) out.on_features(s);
+  };
+  cb.on_batch_end = [&] { sink.EndBatch(); };
+  cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
+  try {
+    result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, pipeline, cb);
+  } catch (const ModelInputError& e) {
+    throw WithPresetHint(e, result->preset);
+  }
+  sink.Close();
+  if (model_opt.features) result->head = model->head();
+  return model;
+}
+
+// Step 3 for logits inputs: each row of each .npy is already a sample's logits.
+void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const RunSetup& setup,
+                 const WorkPlan& work, ScoringResult* result) {
+  const auto start = std::chrono::steady_clock::now();
+  RowSink sink(out, setup, work, result);
+  Progress progress = MakeProgress(opt, work);
+  std::size_t total = 0, done = 0;
+  for (const auto& s : work.to_score()) total += s.samples.size();
+  LogitScores scores;
+  for (const auto& set : work.to_score()) {
+    SetCounts counts{set.name, set.samples.size(), 0, 0};
+    for (const Sample& sample : set.samples) {
+      const NpyArray& a = *sample.npy;
+      const int k = static_cast<int>(a.row_floats());
+      if (result->stats.num_classes == 0) result->stats.num_classes = k;
+      if (k != result->stats.num_classes || k < 2) {
+        throw Error("'" + a.path() + "' holds logits of " + std::to_string(k) +
+                    " classes, expected " +
+                    (k < 2 ? std::string("at least 2") : std::to_string(result->stats.num_classes) +
+                                                             " like the inputs before it"));
+      }
+      if (a.float64()) {
+        ComputeLogitScores(a.row64(sample.npy_index), k, setup.pipeline.temperatures, &scores);
+      } else {
+        ComputeLogitScores(a.row(sample.npy_index), k, setup.pipeline.temperatures, &scores);
+      }
+      if (!scores.finite) throw Error("NaN or Inf logits in '" + sample.path + "'");
+      sink.Add(set.name, sample, scores);
+      ++counts.scored;
+      if (++done % 4096 == 0) {
+        sink.EndBatch();
+        progress.Update(done, total);
+      }
+    }
+    result->stats.sets.push_back(counts);
+  }
+  sink.EndBatch();
+  progress.Update(done, total);
+  sink.Close();
+  result->stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// What a logits run records in place of the model's facts.
+nlohmann::json LogitsRunStamp(const ScoringResult& result, const PipelineOptions& popt,
+                              const std::vector<SampleSet>& sets) {
+  nlohmann::json counts = nlohmann::json::array();
+  std::vector<std::string> files;
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
+    if (!sets[s].samples.empty()) files.push_back(sets[s].samples.front().npy->path());
+  }
+  return {{"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}},
+          {"input", "logits"},
+          {"logits_files", files},
+          {"model", {{"num_classes", result.stats.num_classes}}},
+          {"preset", nullptr},
+          {"temperatures", popt.temperatures},
+          {"sets", counts},
+          {"wall_seconds", result.stats.seconds}};
+}
+
+}  // namespace
+
+ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                         const ScoringOutputs& out) {
+  ScoringResult result;
+  const RunSetup setup = PrepareRun(opt, sets, out, &result);
+  WorkPlan work;
+  PlanWork(opt, sets, out, result, setup, &work);
+  if (work.finished) {
+    if (work.resume.complete) return result;
+    for (const auto& s : work.mine()) result.stats.sets.push_back({s.name, 0, 0, 0});
+    if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
+    return result;
+  }
+  std::unique_ptr<Model> model;
+  if (setup.logits) {
+    ScoreLogits(opt, out, setup, work, &result);
+  } else {
+    model = ScoreSamples(opt, sets, out, setup, work, &result);
+  }
+  // Step 4: the stamp, the log, the run record.
+  if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
+  for (const auto& s : sets) result.classes.push_back(s.classes);
+  for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);
+  for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);
+  std::size_t scored = 0;
+  for (const auto& c : result.stats.sets) scored += c.scored;
+  const double secs = result.stats.seconds;
+  spdlog::info("scored {} samples in {:.2f}s ({:.0f}/s), {} skipped", scored, secs,
+               secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
+  if (!model) {
+    result.run = LogitsRunStamp(result, setup.pipeline, sets);
+    return result;
+  }
+  spdlog::debug("model graph: {}", model->optimization());
+  result.run = RunStamp(opt, result, *model, setup.pipeline, setup.preset_json, sets);
+  return result;
+}
+
+}  // namespace oodscore

@@ -1,0 +1,114 @@
+// The part of `score` and `eval` that turns a model and inputs into a score table
+// (front-end code, not part of the library API).
+#ifndef OODSCORE_SRC_CLI_SCORING_H_
+#define OODSCORE_SRC_CLI_SCORING_H_
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oodscore/card.h"
+#include "oodscore/metrics.h"
+#include "oodscore/model.h"
+#include "oodscore/pipeline.h"
+#include "oodscore/preset.h"
+#include "oodscore/score_table.h"
+#include "cli/shards.h"
+
+namespace oodscore {
+
+struct ScoringOptions {
+  std::string model_path;
+  std::string preset;  // "" = from the detector card, or none for .npy inputs
+  std::string layout = "auto";  // how folders are read: auto, classes, flat
+  // Largest share of a set's found files that may be skipped, as written ("0.01", "1%");
+  // more exits 3 after every output is written. "1" turns the check off.
+  std::string max_skipped = "0.01";
+  std::vector<double> temperatures;  // as given; energy at T=1 is always written
+  ModelOptions model;
+  PipelineOptions pipeline;
+  bool quiet = false;
+  bool no_freeze = false;
+  bool no_optimize = false;
+  bool odin = false;  // add the ODIN score column (a backward pass per batch)
+  double odin_temperature = 1000, odin_epsilon = 0.0014;
+  std::string fit_path;  // `oodscore fit`'s output: adds the feature-space score columns
+  std::string head;      // the final linear layer's name ("" = found automatically)
+};
+
+// Binds --model, --preset, --max-skipped, --device, --half, --batch-size, --workers,
+// --threads, --strict, --max-image-pixels, --no-freeze, --no-optimize, --channels-last.
+void AddModelOptions(CLI::App* cmd, ScoringOptions* opt);
+// AddModelOptions, and --layout, --temperature, --odin*, --fit, --head.
+void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
+
+// --max-skipped as a fraction. Throws UsageError.
+double MaxSkippedShare(const ScoringOptions& opt);
+
+// What RunScoring writes besides the table.
+struct ScoringOutputs {
+  std::string csv_path;  // "-" = stdout, "" = none
+  bool keep_rows = false;
+  std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
+  std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
+  bool stamp = false;   // write the run stamp csv_path.json (src/cli/resume.h)
+  bool resume = false;  // continue csv_path if its stamp matches (src/cli/resume.h)
+  std::optional<ShardSpec> shard;  // score only this shard's samples (src/cli/shards.h); needs stamp
+  // Called with each scored sample and its penultimate features (the model is loaded with
+  // ModelOptions::features and ScoringOptions::head): what `oodscore fit` collects.
+  std::function<void(const ScoredSample&)> on_features;
+};
+
+struct ScoringResult {
+  ScoreTable table;                               // filled when keep_rows
+  std::vector<std::vector<std::string>> classes;  // per set: folder classes, if any
+  PipelineStats stats;
+  nlohmann::json run;  // the reproducibility stamp
+  nlohmann::json fit;  // the fit file's path, SHA-256 and settings (null without --fit)
+  Preset preset;
+  std::string model_sha256;
+  HeadWeights head;  // with --fit or on_features: the model's final linear layer
+};
+
+// Scores every set, writing the outputs batch by batch.
+ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                         const ScoringOutputs& outputs);
+
+// The --max-skipped verdict for commands without a report: logs each set over the limit and
+// returns kExitInput, or kExitOk.
+int SkippedVerdict(const PipelineStats& stats, double max_share);
+
+// A feature-space score (react_energy, ..., vim) needs --fit: throws UsageError without one.
+void CheckFitFor(const std::string& score, const ScoringOptions& opt);
+
+// What naming a score implies for the run, in one place (from the score catalogue's needs):
+// energy_T<t> adds the temperature t, odin turns --odin on, a feature score needs --fit
+// (UsageError without one). `score` is a canonical name (CheckedScoreName).
+void ImplyScoreSettings(const std::string& score, ScoringOptions* opt);
+
+// What a detector card implies for the run: an odin card's T and epsilon (and --odin), an
+// energy card's temperature, and what its score implies (ImplyScoreSettings).
+void ApplyCardSettings(const DetectorCard& card, ScoringOptions* opt);
+
+// Reads a fit file (`oodscore fit`) and refuses one made for another model, preset or head.
+DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
+                       const std::string& model_sha256, const nlohmann::json& preset_json,
+                       const std::string& head);
+
+// The detector card for a threshold picked from ID scores of this run.
+DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
+                      const std::string& id_set, const ScoringOptions& opt,
+                      const ScoringResult& scored);
+
+// Loads every "[NAME=]PATH" input as a sample set; names must be unique, and no set may be
+// called "mean" (the mean row's name in gates), nor, with roles (the first set is ID), "id"
+// unless it is the first.
+std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
+                                  bool roles = true);
+
+}  // namespace oodscore
+
+#endif  // OODSCORE_SRC_CLI_SCORING_H_

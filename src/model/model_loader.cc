@@ -1,0 +1,110 @@
+// Model::Load and the LibTorch facts, through liboodscore_torch.so (see src/model/torch_api.h).
+//
+// Why OMP_WAIT_POLICY is set here: LibTorch's OpenMP threads spin after every parallel region
+// by default, taking the cores from the decode workers that run beside them (measured on 2
+// cores with the demo CNN: 8-17k img/s with the default policy, 20-24k with PASSIVE). libgomp
+// reads the variable once, when it is loaded, which is when LibTorch is: so it is set (unless
+// the user chose a policy) just before the library is opened.
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "oodscore/detectors.h"
+#include "oodscore/error.h"
+#include "oodscore/model.h"
+#include "oodscore/trainer.h"
+#include "model/torch_api.h"
+
+namespace oodscore {
+
+namespace {
+
+bool set_omp_wait_policy = false;
+
+std::string ExecutableDir() {
+  char exe[PATH_MAX];
+  if (::realpath("/proc/self/exe", exe) == nullptr) return ".";
+  std::string dir = exe;
+  dir.resize(dir.rfind('/'));
+  return dir;
+}
+
+const TorchApi& Api() {
+  static const TorchApi* api = nullptr;
+  static std::string failure;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+      ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+      set_omp_wait_policy = true;
+    }
+    std::vector<std::string> candidates;
+    if (const char* forced = std::getenv("OODSCORE_TORCH_LIBRARY")) {
+      candidates.push_back(forced);
+    } else {
+      const std::string dir = ExecutableDir();
+      candidates = {dir + "/liboodscore_torch.so", dir + "/../lib/oodscore/liboodscore_torch.so"};
+    }
+    for (const std::string& path : candidates) {
+      void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (lib == nullptr) {
+        failure += "\n  " + std::string(::dlerror());
+        continue;
+      }
+      using ApiFn = const TorchApi* (*)();
+      auto fn = reinterpret_cast<ApiFn>(::dlsym(lib, "OodscoreTorchApi"));
+      const TorchApi* found = fn ? fn() : nullptr;
+      if (found == nullptr || found->version != kTorchApiVersion) {
+        failure += "\n  '" + path + "' is not this build's model library (rebuild oodscore)";
+        continue;
+      }
+      api = found;
+      return;
+    }
+  });
+  if (api == nullptr) {
+    throw Error("cannot load the model library (LibTorch), which every command that runs a "
+                "model needs:" + failure);
+  }
+  return *api;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const ModelOptions& options) {
+  return Api().load(path, options);
+}
+
+std::unique_ptr<Trainer> Trainer::Load(const std::filesystem::path& path,
+                                       const TrainerOptions& options) {
+  return Api().load_trainer(path, options);
+}
+
+DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,
+                         const HeadWeights& head, const DetectorSettings& settings) {
+  return Api().fit_detectors(features, labels, n, head, settings);
+}
+
+std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit, const std::string& device,
+                                                 const std::vector<std::string>& only) {
+  const auto& names = FeatureScoreNames();
+  std::vector<bool> enabled(names.size(), only.empty());
+  for (const auto& name : only) {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw Error("internal error: no feature score '" + name + "'");
+    enabled[it - names.begin()] = true;
+  }
+  return Api().make_feature_scorer(fit, device, enabled);
+}
+
+std::string TorchVersion() { return Api().torch_version(); }
+bool CudaAvailable() { return Api().cuda_available(); }
+int IntraOpThreads() { return Api().intra_op_threads(); }
+bool SetOmpWaitPolicy() { return set_omp_wait_policy; }
+
+}  // namespace oodscore

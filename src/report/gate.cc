@@ -1,0 +1,344 @@
+#include "oodscore/gate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "oodscore/error.h"
+#include "base/format.h"
+#include "base/suggest.h"
+
+namespace oodscore {
+
+namespace {
+
+const char* const kOps[] = {">=", "<=", "==", ">", "<"};
+
+bool Compare(double v, const std::string& op, double bound) {
+  if (op == ">=") return v >= bound;
+  if (op == "<=") return v <= bound;
+  if (op == ">") return v > bound;
+  if (op == "<") return v < bound;
+  return v == bound;
+}
+
+std::string Trim(const std::string& s) {
+  std::size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+bool IsMetric(const std::string& m) {
+  for (const auto& n : MetricNames()) {
+    if (n == m) return true;
+  }
+  return false;
+}
+
+bool IsSetMetric(const std::string& m) {
+  for (const auto& n : SetMetricNames()) {
+    if (n == m) return true;
+  }
+  return false;
+}
+
+// "0.9 or 90%" for a value v written bare.
+std::string FractionOrPercent(double v) {
+  return FormatDouble(v / 100) + " or " + FormatDouble(v) + "%";
+}
+
+}  // namespace
+
+const std::vector<std::string>& SetMetricNames() {
+  static const std::vector<std::string> names = {"n", "found", "skipped", "accuracy"};
+  return names;
+}
+
+double ParseMetricValue(const std::string& text, const std::string& metric,
+                        const std::string& what) {
+  std::string t = Trim(text);
+  const bool percent = !t.empty() && t.back() == '%';
+  if (percent) t = Trim(t.substr(0, t.size() - 1));
+  const auto v = ParseDouble(t);
+  if (!v || !std::isfinite(*v)) {
+    throw UsageError(what + ": '" + text + "' is not a number");
+  }
+  if (!IsRateMetric(metric)) {
+    if (percent) {
+      throw UsageError(what + ": " + metric + " is not a share, so '" + text +
+                       "' cannot be a percentage; write a plain number");
+    }
+    return *v;
+  }
+  if (percent) {
+    if (*v < 0 || *v > 100) {
+      throw UsageError(what + ": " + metric + " is a share, and " + text +
+                       " is not between 0% and 100%");
+    }
+    return *v / 100;
+  }
+  if (*v < 0 || *v > 1) {
+    throw UsageError(what + ": " + metric + " is a share, written as a fraction in [0, 1] or in " +
+                     "percent, and " + t + " is neither; did you mean " + FractionOrPercent(*v) +
+                     "?");
+  }
+  return *v;
+}
+
+Gate ParseGate(const std::string& text, const std::vector<std::string>& score_names) {
+  Gate g;
+  g.text = text;
+  std::size_t pos = std::string::npos;
+  for (const char* op : kOps) {
+    pos = text.find(op);
+    if (pos != std::string::npos) {
+      g.op = op;
+      break;
+    }
+  }
+  if (pos == std::string::npos) {
+    throw UsageError("gate '" + text +
+                     "': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or =="
+                     " and a number, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%'");
+  }
+  const std::string lhs = Trim(text.substr(0, pos));
+  const std::string rhs = text.substr(pos + g.op.size());
+  g.bound_text = Trim(rhs);
+  const std::string what = "gate '" + text + "'";
+  const std::size_t dot = lhs.rfind('.');
+  g.metric = dot == std::string::npos ? lhs : lhs.substr(dot + 1);
+  if (IsSetMetric(g.metric)) {
+    g.set = dot == std::string::npos ? "" : lhs.substr(0, dot);
+    if (g.metric == "accuracy" && g.set != "id") {
+      throw UsageError(what + ": accuracy is the ID set's; write 'id.accuracy'");
+    }
+    if (g.set == "mean") {
+      throw UsageError(what + ": the mean row has no " + g.metric + " (it is per set)");
+    }
+    g.bound = ParseMetricValue(rhs, g.metric, what);
+    return g;
+  }
+  if (dot == std::string::npos) {
+    throw UsageError(what + ": expected [SET.]SCORE.METRIC on the left, got '" + lhs + "'");
+  }
+  if (!IsMetric(g.metric)) {
+    std::vector<std::string> all = MetricNames();
+    all.insert(all.end(), SetMetricNames().begin(), SetMetricNames().end());
+    throw UsageError(what + ": unknown metric '" + g.metric + "'" +
+                     DidYouMeanClause(g.metric, all) + " (expected one of " +
+                     JoinNames(MetricNames()) + "; or n, found, skipped for a set)");
+  }
+  g.bound = ParseMetricValue(rhs, g.metric, what);
+  const std::string prefix = lhs.substr(0, dot);
+  for (const auto& s : score_names) {
+    if (prefix == s) {
+      g.score = s;
+      return g;
+    }
+  }
+  for (const auto& s : score_names) {
+    if (prefix.size() > s.size() + 1 &&
+        prefix.compare(prefix.size() - s.size(), s.size(), s) == 0 &&
+        prefix[prefix.size() - s.size() - 1] == '.') {
+      g.score = s;
+      g.set = prefix.substr(0, prefix.size() - s.size() - 1);
+      if (g.set == "mean" && (g.metric == "threshold" || g.metric == "tpr_achieved")) {
+        throw UsageError(what + ": the mean row has no " + g.metric + " (it is per OOD set)");
+      }
+      return g;
+    }
+  }
+  const std::string last = prefix.substr(prefix.rfind('.') + 1);
+  throw UsageError(what + ": no score named in '" + prefix + "'" +
+                   DidYouMeanClause(last, score_names) +
+                   " (scores in this report: " + JoinNames(score_names) + ")");
+}
+
+std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Report& report) {
+  std::vector<CheckResult> out;
+  for (const Gate& g : gates) {
+    const bool rate = IsRateMetric(g.metric);
+    auto add = [&](const std::string& subject, double v) {
+      CheckResult c;
+      c.kind = "gate";
+      c.expr = g.text;
+      c.subject = subject;
+      c.value = v;
+      c.rate = rate;
+      c.allowed = g.op + " " + g.bound_text;
+      c.pass = std::isfinite(v) && Compare(v, g.op, g.bound);
+      c.message = subject + " = " + ShowValue(v, rate, 6) + (c.pass ? " satisfies " : " violates ") +
+                  "'" + g.text + "'";
+      out.push_back(c);
+    };
+    std::vector<std::string> set_names;
+    for (const auto& s : report.sets) set_names.push_back(s.name);
+    if (g.metric == "accuracy") {
+      if (!report.id_accuracy) {
+        throw UsageError("gate '" + g.text + "': the ID set has no labels, so no accuracy");
+      }
+      add("id.accuracy", *report.id_accuracy);
+      continue;
+    }
+    if (g.score.empty()) {  // n, found, skipped
+      bool found = false;
+      for (std::size_t i = 0; i < report.sets.size(); ++i) {
+        const SetCounts& c = report.sets[i];
+        const bool match = g.set.empty() || g.set == c.name || (g.set == "id" && i == 0);
+        if (!match) continue;
+        found = true;
+        const double v = g.metric == "n"       ? static_cast<double>(c.scored)
+                         : g.metric == "found" ? static_cast<double>(c.found)
+                                               : static_cast<double>(c.skipped);
+        add(c.name + "." + g.metric, v);
+      }
+      if (!found) {
+        throw UsageError("gate '" + g.text + "': no set named '" + g.set + "'" +
+                         DidYouMeanClause(g.set, set_names) + " (sets: " + JoinNames(set_names) +
+                         ", or 'id')");
+      }
+      continue;
+    }
+    std::size_t s = 0;
+    while (s < report.scores.size() && report.scores[s].name != g.score) ++s;
+    if (s == report.scores.size()) {
+      throw UsageError("gate '" + g.text + "': the report has no score '" + g.score + "'");
+    }
+    if (g.set == "mean") {
+      add("mean." + g.score + "." + g.metric, MetricValue(report.mean[s], g.metric).value());
+      continue;
+    }
+    // Thresholds are compared in the score's own units, as the report prints them.
+    auto value = [&](const Metrics& m) {
+      const double v = MetricValue(m, g.metric).value();
+      return g.metric == "threshold" ? RawThreshold(report.scores[s], v) : v;
+    };
+    bool found = false;
+    for (const auto& o : report.ood) {
+      if (!g.set.empty() && o.name != g.set) continue;
+      found = true;
+      add(o.name + "." + g.score + "." + g.metric, value(o.metrics[s]));
+    }
+    if (!found) {
+      std::vector<std::string> names;
+      for (const auto& o : report.ood) names.push_back(o.name);
+      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set + "'" +
+                       DidYouMeanClause(g.set, names) + " (sets: " + JoinNames(names) +
+                       ", or 'mean')");
+    }
+  }
+  return out;
+}
+
+std::pair<std::string, double> ParseTolerance(const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos) {
+    throw UsageError("tolerance '" + text +
+                     "': expected METRIC=DELTA, e.g. 'auroc=0.005' or 'auroc=0.5%'");
+  }
+  std::string metric = Trim(text.substr(0, eq));
+  if (!IsMetric(metric)) {
+    throw UsageError("tolerance '" + text + "': unknown metric '" + metric + "'" +
+                     DidYouMeanClause(metric, MetricNames()) + " (expected one of " +
+                     JoinNames(MetricNames()) + ")");
+  }
+  const double v = ParseMetricValue(text.substr(eq + 1), metric, "tolerance '" + text + "'");
+  if (!(v >= 0)) throw UsageError("tolerance '" + text + "': delta must be >= 0");
+  return {metric, v};
+}
+
+std::vector<CheckResult> SkippedChecks(const std::vector<SetCounts>& sets, double max_share) {
+  std::vector<CheckResult> out;
+  for (const SetCounts& s : sets) {
+    CheckResult c;
+    c.kind = "skipped";
+    c.subject = c.expr = s.name + ".skipped_share";
+    c.value = s.SkippedShare();
+    c.rate = true;
+    c.allowed = "<= " + ShowValue(max_share, true, 6) + " (--max-skipped)";
+    c.pass = c.value <= max_share;
+    c.message = "set '" + s.name + "': " + std::to_string(s.skipped) + " of " +
+                std::to_string(s.found) + " files skipped (" + ShowValue(c.value, true) + ")" +
+                (c.pass ? ", within" : ", more than") + " --max-skipped " +
+                ShowValue(max_share, true, 6);
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
+                                             const std::map<std::string, double>& max_drop,
+                                             const std::map<std::string, double>& max_rise) {
+  std::vector<CheckResult> out;
+  const nlohmann::json current = ReportJson(report);
+  if (!baseline.contains("ood") || !baseline["ood"].is_array()) {
+    throw Error("baseline report has no 'ood' array (is it an oodscore report.json?)");
+  }
+  if (baseline.value("fpr_convention", "") != current["fpr_convention"] ||
+      baseline.value("tpr_level", -1.0) != current["tpr_level"].get<double>()) {
+    throw Error("baseline report uses fpr_convention '" + baseline.value("fpr_convention", "?") +
+                "' at tpr " + FormatDouble(baseline.value("tpr_level", -1.0)) +
+                ", this run uses '" + current["fpr_convention"].get<std::string>() + "' at tpr " +
+                FormatDouble(current["tpr_level"].get<double>()) + ": not comparable");
+  }
+  auto check = [&](const std::string& set, const std::string& score, const nlohmann::json& old_m,
+                   const nlohmann::json& new_m, const std::string& metric, double tol, bool drop) {
+    if (!old_m.contains(metric) || !new_m.contains(metric) || !old_m[metric].is_number() ||
+        !new_m[metric].is_number()) {
+      return;
+    }
+    const double o = old_m[metric].get<double>(), n = new_m[metric].get<double>();
+    const double change = n - o;
+    const bool rate = IsRateMetric(metric);
+    CheckResult c;
+    c.kind = "baseline";
+    c.expr = c.subject = set + "." + score + "." + metric;
+    c.value = n;
+    c.baseline = o;
+    c.rate = rate;
+    c.allowed = std::string(drop ? "drop" : "rise") + " <= " +
+                (rate ? FormatDouble(100 * tol) + " pp" : FormatDouble(tol));
+    c.pass = drop ? (-change <= tol) : (change <= tol);
+    c.message = c.expr + " moved " + FormatDouble(o) + " -> " + FormatDouble(n) + " (" +
+                (change >= 0 ? "+" : "") + FormatDouble(change) + "; allowed " +
+                (drop ? "drop " : "rise ") + FormatDouble(tol) + ")";
+    if (old_m.contains("ci95") && old_m["ci95"].contains(metric)) {
+      const auto& ci = old_m["ci95"][metric];
+      if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number()) {
+        const bool inside = n >= ci[0].get<double>() && n <= ci[1].get<double>();
+        c.message += inside ? "; inside the baseline's 95% interval"
+                            : "; outside the baseline's 95% interval";
+      }
+    }
+    out.push_back(c);
+  };
+  for (const auto& old_set : baseline["ood"]) {
+    const std::string name = old_set.value("name", "");
+    const auto new_set = std::find_if(current["ood"].begin(), current["ood"].end(),
+                                      [&](const nlohmann::json& s) { return s["name"] == name; });
+    if (new_set == current["ood"].end()) {  // dropping an OOD set must not make a regression pass
+      CheckResult c;
+      c.kind = "baseline";
+      c.expr = c.subject = name;
+      c.value = std::nan("");
+      c.allowed = "set present";
+      c.pass = false;
+      c.message = "OOD set '" + name + "' is in the baseline but not in this run";
+      out.push_back(c);
+      continue;
+    }
+    const nlohmann::json& metrics = (*new_set)["metrics"];
+    for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+      if (!old_set.contains("metrics") || !old_set["metrics"].contains(it.key())) continue;
+      const auto& old_m = old_set["metrics"][it.key()];
+      for (const auto& [metric, tol] : max_drop)
+        check(name, it.key(), old_m, it.value(), metric, tol, true);
+      for (const auto& [metric, tol] : max_rise)
+        check(name, it.key(), old_m, it.value(), metric, tol, false);
+    }
+  }
+  if (out.empty() && (!max_drop.empty() || !max_rise.empty())) {
+    throw Error("baseline report shares no (OOD set, score) pair with this run");
+  }
+  return out;
+}
+
+}  // namespace oodscore

@@ -1,0 +1,412 @@
+#include "base/parallel.h"
+#include "oodscore/html_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "base/json_text.h"
+#include "base/version.h"
+
+namespace oodscore {
+
+std::string EscapeMarkup(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '&': out += "&amp;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default:
+          if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') out.push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: copied when well formed.
+    const std::size_t len = Utf8SequenceLength(s, i);
+    if (len > 0) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string F(double v, const char* fmt = "%.1f") {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), fmt, v);
+  return buf;
+}
+
+std::string Pct(double v) { return std::isfinite(v) ? F(100 * v, "%.2f") + "%" : "-"; }
+
+constexpr double kW = 520, kH = 280, kLeft = 58, kRight = 12, kTop = 28, kBottom = 44;
+constexpr double kPw = kW - kLeft - kRight, kPh = kH - kTop - kBottom;
+// A white outline behind labels drawn over bars or curves.
+const char* const kHalo = " paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\"";
+const char* const kColors[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
+
+struct Tick {
+  double at;  // 0..1 along the axis
+  std::string label;
+};
+
+// About `want` round tick values (1, 2 or 5 times a power of ten) inside [lo, hi].
+std::vector<double> NiceTicks(double lo, double hi, int want) {
+  const double raw = (hi - lo) / std::max(1, want);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    step = m * mag;
+    if (step >= raw) break;
+  }
+  std::vector<double> out;
+  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    out.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
+  }
+  return out;
+}
+
+std::string SvgOpen(const std::string& title) {
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " +
+         F(kW, "%.0f") + " " + F(kH, "%.0f") + "\" font-family=\"sans-serif\" font-size=\"11\">" +
+         "<text x=\"" + F(kW / 2) + "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" +
+         EscapeMarkup(title) + "</text>";
+}
+
+// The plot frame, ticks and axis labels.
+std::string Axes(const std::vector<Tick>& x, const std::string& x_label,
+                 const std::vector<Tick>& y, const std::string& y_label) {
+  std::string s = "<rect x=\"" + F(kLeft) + "\" y=\"" + F(kTop) + "\" width=\"" + F(kPw) +
+                  "\" height=\"" + F(kPh) + "\" fill=\"none\" stroke=\"#888\"/>";
+  for (const Tick& t : x) {
+    const double px = kLeft + kPw * t.at;
+    s += "<line class=\"xtick\" x1=\"" + F(px) + "\" x2=\"" + F(px) + "\" y1=\"" + F(kTop + kPh) +
+         "\" y2=\"" + F(kTop + kPh + 4) + "\" stroke=\"#888\"/><text x=\"" + F(px) + "\" y=\"" +
+         F(kTop + kPh + 15) + "\" text-anchor=\"middle\">" + EscapeMarkup(t.label) + "</text>";
+  }
+  for (const Tick& t : y) {
+    const double py = kTop + kPh * (1 - t.at);
+    s += "<line class=\"ytick\" x1=\"" + F(kLeft - 4) + "\" x2=\"" + F(kLeft) + "\" y1=\"" + F(py) +
+         "\" y2=\"" + F(py) + "\" stroke=\"#888\"/><text x=\"" + F(kLeft - 6) + "\" y=\"" +
+         F(py + 4) + "\" text-anchor=\"end\">" + EscapeMarkup(t.label) + "</text>";
+  }
+  s += "<text x=\"" + F(kLeft + kPw / 2) + "\" y=\"" + F(kH - 6) +
+       "\" text-anchor=\"middle\">" + EscapeMarkup(x_label) + "</text>";
+  s += "<text x=\"12\" y=\"" + F(kTop + kPh / 2) + "\" transform=\"rotate(-90 12 " +
+       F(kTop + kPh / 2) + ")\" text-anchor=\"middle\">" + EscapeMarkup(y_label) + "</text>";
+  return s;
+}
+
+std::string ShareLabel(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g%%", 100 * v);
+  return buf;
+}
+
+}  // namespace
+
+std::string HistogramSvg(const std::string& title, const std::string& x_label,
+                         const std::vector<double>& id, const std::vector<double>& ood,
+                         const std::string& ood_name, double threshold, int bins) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto* v : {&id, &ood}) {
+    for (double x : *v) {
+      if (!std::isfinite(x)) continue;
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+  }
+  if (!(lo <= hi)) lo = hi = 0;
+  if (hi == lo) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  auto hist = [&](const std::vector<double>& v) {
+    std::vector<double> h(bins, 0);
+    for (double x : v) {
+      if (!std::isfinite(x)) continue;
+      int b = static_cast<int>((x - lo) / (hi - lo) * bins);
+      h[std::clamp(b, 0, bins - 1)] += 1.0 / v.size();
+    }
+    return h;
+  };
+  const auto hid = hist(id), hood = hist(ood);
+  double peak = 0;
+  for (int b = 0; b < bins; ++b) peak = std::max({peak, hid[b], hood[b]});
+  if (peak <= 0) peak = 1;
+  // Square-root heights: a spike (MSP at 1.0) keeps the rest of the distribution visible.
+  auto height = [&](double share) { return std::sqrt(share / peak); };
+  std::vector<Tick> xt, yt;
+  for (double v : NiceTicks(lo, hi, 5)) xt.push_back({(v - lo) / (hi - lo), F(v, "%g")});
+  yt.push_back({0, "0"});
+  double last = 0;
+  for (double v : {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0}) {
+    if (v > peak) break;
+    if (height(v) - last < 0.12) continue;  // keep labels apart
+    yt.push_back({height(v), ShareLabel(v)});
+    last = height(v);
+  }
+  const double bw = kPw / bins;
+  std::string s = SvgOpen(title) + Axes(xt, x_label, yt, "share of set (square-root scale)");
+  auto bars = [&](const std::vector<double>& h, const char* color) {
+    for (int b = 0; b < bins; ++b) {
+      if (h[b] <= 0) continue;
+      const double bh = kPh * height(h[b]);
+      s += "<rect class=\"bar\" x=\"" + F(kLeft + b * bw) + "\" y=\"" + F(kTop + kPh - bh) +
+           "\" width=\"" + F(bw) + "\" height=\"" + F(bh) + "\" fill=\"" + color +
+           "\" fill-opacity=\"0.55\"><title>" + F(100 * h[b], "%.3g") + "%</title></rect>";
+    }
+  };
+  bars(hid, "#1b9e77");
+  bars(hood, "#d95f02");
+  if (std::isfinite(threshold) && threshold >= lo && threshold <= hi) {
+    const double x = kLeft + kPw * (threshold - lo) / (hi - lo);
+    const bool right = x < kLeft + kPw * 0.7;
+    s += "<line class=\"threshold\" x1=\"" + F(x) + "\" x2=\"" + F(x) + "\" y1=\"" + F(kTop) +
+         "\" y2=\"" + F(kTop + kPh) + "\" stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"" +
+         F(x + (right ? 4 : -4)) + "\" y=\"" + F(kTop + 12) + "\" text-anchor=\"" +
+         (right ? "start" : "end") + "\"" + kHalo + ">threshold " + F(threshold, "%.4g") +
+         "</text>";
+  }
+  const double lx = kLeft + 8, ly = kTop + 22;
+  s += "<rect x=\"" + F(lx) + "\" y=\"" + F(ly) +
+       "\" width=\"10\" height=\"10\" fill=\"#1b9e77\" fill-opacity=\"0.55\"/><text x=\"" +
+       F(lx + 14) + "\" y=\"" + F(ly + 9) + "\"" + kHalo + ">ID</text>";
+  s += "<rect x=\"" + F(lx) + "\" y=\"" + F(ly + 14) +
+       "\" width=\"10\" height=\"10\" fill=\"#d95f02\" fill-opacity=\"0.55\"/><text x=\"" +
+       F(lx + 14) + "\" y=\"" + F(ly + 23) + "\"" + kHalo + ">" + EscapeMarkup(ood_name) +
+       "</text></svg>";
+  return s;
+}
+
+namespace {
+
+std::string RocSvg(const Report& report, const ReportInput& input, std::size_t score) {
+  std::vector<Tick> t;
+  for (int i = 0; i <= 5; ++i) t.push_back({i / 5.0, F(i / 5.0, "%g")});
+  std::string s = SvgOpen("ROC, " + report.scores[score].name + " (ID = positive)") +
+                  Axes(t, "FPR (share of OOD accepted as ID)", t, "TPR (share of ID accepted)");
+  s += "<line x1=\"" + F(kLeft) + "\" y1=\"" + F(kTop + kPh) + "\" x2=\"" + F(kLeft + kPw) +
+       "\" y2=\"" + F(kTop) + "\" stroke=\"#ccc\"/>";
+  for (std::size_t o = 0; o < input.ood.size(); ++o) {
+    const char* color = kColors[o % 6];
+    const Metrics& m = report.ood[o].metrics[score];
+    auto curve = RocCurve(input.id.oriented[score], input.ood[o].oriented[score]);
+    s += "<polyline class=\"roc\" fill=\"none\" stroke=\"" + std::string(color) +
+         "\" stroke-width=\"1.5\" points=\"";
+    for (const auto& p : curve) s += F(kLeft + kPw * p.fpr) + "," + F(kTop + kPh * (1 - p.tpr)) + " ";
+    s += "\"/>";
+    if (std::isfinite(m.fpr_at_tpr) && std::isfinite(m.tpr_achieved)) {
+      // The operating point of the ID-calibrated threshold.
+      s += "<circle class=\"operating-point\" cx=\"" + F(kLeft + kPw * m.fpr_at_tpr) +
+           "\" cy=\"" + F(kTop + kPh * (1 - m.tpr_achieved)) + "\" r=\"4\" fill=\"none\" stroke=\"" +
+           color + "\" stroke-width=\"2\"><title>" + EscapeMarkup(input.ood[o].name) +
+           ": threshold accepts " + Pct(m.tpr_achieved) + " of ID and " + Pct(m.fpr_at_tpr) +
+           " of OOD</title></circle>";
+    }
+    s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 22 - 14.0 * o) +
+         "\" text-anchor=\"end\" fill=\"" + color + "\"" + kHalo + ">" +
+         EscapeMarkup(input.ood[o].name) + " (AUROC " + Pct(m.auroc) + ")</text>";
+  }
+  s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 8) +
+       "\" text-anchor=\"end\"" + kHalo + ">○ operating point at the ID threshold</text></svg>";
+  return s;
+}
+
+std::string Banner(const Report& report) {
+  std::vector<const CheckResult*> failed;
+  for (const auto& c : report.checks) {
+    if (!c.pass) failed.push_back(&c);
+  }
+  if (report.checks.empty()) {
+    return "<div class=\"banner none\">NO CHECKS: this run was not gated (add --gate, "
+           "--baseline or --max-skipped)</div>\n";
+  }
+  if (failed.empty()) {
+    return "<div class=\"banner pass\">PASS: all " + std::to_string(report.checks.size()) +
+           " checks passed</div>\n";
+  }
+  std::string h = "<div class=\"banner fail\">FAIL: " + std::to_string(failed.size()) + " of " +
+                  std::to_string(report.checks.size()) + " checks failed<ul>";
+  for (const auto* c : failed) h += "<li>" + EscapeMarkup(c->message) + "</li>";
+  return h + "</ul></div>\n";
+}
+
+std::string Row(const std::vector<std::string>& cells, const char* tag = "td") {
+  std::string h = "<tr>";
+  for (const auto& c : cells) h += std::string("<") + tag + ">" + c + "</" + tag + ">";
+  return h + "</tr>\n";
+}
+
+// The run stamp as a table of what a reader looks for first.
+std::string RunTable(const Report& report) {
+  const nlohmann::json& run = report.run;
+  auto str = [&](const nlohmann::json& j) {
+    return EscapeMarkup(j.is_string() ? j.get<std::string>() : DumpJson(j, -1));
+  };
+  std::string h = "<div class=\"scroll\"><table class=\"run\">\n";
+  auto add = [&](const std::string& key, const std::string& value) {
+    h += Row({EscapeMarkup(key), value});
+  };
+  if (run.contains("command")) add("command", str(run["command"]));
+  add("oodscore", EscapeMarkup(std::string(ToolVersion())));
+  if (run.contains("model")) {
+    add("model", str(run["model"].value("path", "")));
+    add("model SHA-256", "<code>" + str(run["model"].value("sha256", "")) + "</code>");
+    if (run["model"].contains("num_classes")) add("classes", str(run["model"]["num_classes"]));
+  }
+  if (run.contains("preset")) {
+    std::string p = run["preset"].is_object() ? str(run["preset"].value("name", "")) : "";
+    if (run.contains("preset_source")) p += " (" + str(run["preset_source"]) + ")";
+    add("preset", p);
+  }
+  for (const char* key : {"device", "dtype", "libtorch", "batch_size", "graph", "temperatures"}) {
+    if (run.contains(key)) add(key, str(run[key]));
+  }
+  if (run.contains("threads")) {
+    add("threads", "intra-op " + str(run["threads"].value("intra_op", nlohmann::json())) +
+                       ", decode workers " + str(run["threads"].value("workers", nlohmann::json())));
+  }
+  if (run.contains("wall_seconds") && run["wall_seconds"].is_number()) {
+    add("scoring time", F(run["wall_seconds"].get<double>(), "%.2f") + " s (" +
+                            F(run.value("images_per_second", 0.0), "%.0f") + " images/s)");
+  }
+  for (const char* key : {"score_files", "id_files", "ood_files"}) {
+    if (run.contains(key) && run[key].is_array() && !run[key].empty()) add(key, str(run[key]));
+  }
+  h += "</table></div>\n";
+  return h;
+}
+
+}  // namespace
+
+std::string ReportHtml(const Report& report, const ReportInput& input,
+                       const std::vector<std::string>& open_scores) {
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>oodscore report: " +
+      EscapeMarkup(report.id_name) +
+      "</title><style>"
+      "body{font-family:sans-serif;margin:1em auto;padding:0 1em;max-width:1100px}"
+      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
+      "text-align:right;white-space:nowrap}"
+      "td:first-child,th:first-child{text-align:left}table.run td{text-align:left;"
+      "white-space:normal;word-break:break-all}.scroll{overflow-x:auto;max-width:100%}"
+      ".fail{color:#b00;font-weight:bold}.banner{padding:10px 14px;margin:0 0 1em;"
+      "font-weight:bold;border-radius:4px}.banner ul{margin:4px 0 0;font-weight:normal}"
+      ".pass{background:#e3f4e3;color:#145214}.banner.fail{background:#fbe3e3;color:#8a1010}"
+      ".none{background:#eee;color:#333}.warn{background:#fff4d6;padding:6px 10px;margin:4px 0}"
+      "figure{display:inline-block;margin:6px;width:520px;max-width:100%}"
+      "svg.plot{width:100%;height:auto}summary{cursor:pointer;font-size:1.2em;margin:.6em 0}"
+      "</style></head><body>\n";
+  h += Banner(report);
+  h += "<h1>OOD report: " + EscapeMarkup(report.id_name) + " (ID, n=" +
+       std::to_string(report.n_id) + ")</h1>\n<p>oodscore " + std::string(ToolVersion()) +
+       ". FPR at " + F(100 * report.options.tpr, "%g") + "% TPR, convention <b>" +
+       ConventionName(report.options.convention) + "</b> (positive class " +
+       ConventionPositiveClass(report.options.convention) + ").";
+  if (report.id_accuracy) h += " ID accuracy " + Pct(*report.id_accuracy) + ".";
+  h += " All values in %.</p>\n";
+  for (const auto& w : report.warnings) {
+    h += "<p class=\"warn\">Warning: " + EscapeMarkup(w) + "</p>\n";
+  }
+  h += "<div class=\"scroll\"><table>" +
+       Row({"OOD set", "n", "score", "FPR@" + F(100 * report.options.tpr, "%g") + " (%) ↓",
+            "AUROC (%) ↑", "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
+           "th");
+  auto row = [&](const std::string& set, std::size_t n, const std::string& score,
+                 const Metrics& m) {
+    h += Row({EscapeMarkup(set), std::to_string(n), EscapeMarkup(score), Pct(m.fpr_at_tpr),
+              Pct(m.auroc), Pct(m.aupr_in), Pct(m.aupr_out), Pct(m.detection_error)});
+  };
+  for (const auto& o : report.ood) {
+    for (std::size_t s = 0; s < report.scores.size(); ++s)
+      row(o.name, o.n, report.scores[s].name, o.metrics[s]);
+  }
+  for (std::size_t s = 0; s < report.scores.size(); ++s) {
+    row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean[s]);
+  }
+  h += "</table></div>\n";
+
+  if (!report.checks.empty()) {
+    h += "<h2>Checks</h2><div class=\"scroll\"><table>" +
+         Row({"check", "baseline", "value", "change", "allowed", "verdict"}, "th");
+    for (const auto& c : report.checks) {
+      h += std::string("<tr") + (c.pass ? ">" : " class=\"fail\">") + "<td><code>" +
+           EscapeMarkup(c.subject) + "</code></td>";
+      for (std::string cell : CheckCells(c)) {
+        if (cell == "**FAIL**") cell = "FAIL";
+        h += "<td>" + EscapeMarkup(cell) + "</td>";
+      }
+      h += "</tr>\n";
+    }
+    h += "</table></div>\n";
+  }
+
+  // One section per score, made on every core (histograms and ROC curves walk every score).
+  std::vector<std::string> sections(report.scores.size());
+  ParallelFor(sections.size(), [&](std::size_t s) {
+    std::string& h = sections[s];
+    const ScoreInfo& info = report.scores[s];
+    const bool open = std::find(open_scores.begin(), open_scores.end(), info.name) !=
+                      open_scores.end();
+    auto raw = [&](const std::vector<double>& oriented) {
+      std::vector<double> v(oriented.size());
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = RawThreshold(info, oriented[i]);
+      return v;
+    };
+    const std::string orientation = OrientationText(info.orientation);
+    const auto id_raw = raw(input.id.oriented[s]);
+    const double t = RawThreshold(info, report.id_thresholds[s].threshold);
+    h += std::string("<details") + (open ? " open" : "") + "><summary>" + EscapeMarkup(info.name) +
+         " (" + orientation + ")</summary>\n<p>Accept as ID when <code>" +
+         EscapeMarkup(AcceptRule(info, t)) + "</code> (" +
+         Pct(report.id_thresholds[s].tpr_achieved) + " of ID accepted).</p>\n";
+    for (std::size_t o = 0; o < input.ood.size(); ++o) {
+      h += "<figure>" +
+           HistogramSvg(info.name + ": " + report.id_name + " vs " + input.ood[o].name,
+                        info.name + " (" + orientation + ")", id_raw,
+                        raw(input.ood[o].oriented[s]), input.ood[o].name, t) +
+           "</figure>\n";
+    }
+    h += "<figure>" + RocSvg(report, input, s) + "</figure>\n</details>\n";
+  });
+  for (const auto& section : sections) h += section;
+
+  h += "<h2>Sets</h2><div class=\"scroll\"><table>" +
+       Row({"set", "role", "found", "scored", "skipped"}, "th");
+  for (std::size_t i = 0; i < report.sets.size(); ++i) {
+    const SetCounts& c = report.sets[i];
+    h += Row({EscapeMarkup(c.name), i == 0 ? "ID" : "OOD", std::to_string(c.found),
+              std::to_string(c.scored), std::to_string(c.skipped)});
+  }
+  h += "</table></div>\n";
+  if (!report.skipped.empty()) {
+    h += "<details><summary>Skipped files (" + std::to_string(report.skipped.size()) +
+         ")</summary><div class=\"scroll\"><table>" + Row({"set", "file", "reason"}, "th");
+    for (const auto& k : report.skipped) {
+      h += Row({EscapeMarkup(k.set), EscapeMarkup(k.path), EscapeMarkup(k.reason)});
+    }
+    h += "</table></div></details>\n";
+  }
+  h += "<h2>Run</h2>\n" + RunTable(report);
+  h += "<details><summary>Full run stamp (JSON)</summary><pre>" +
+       EscapeMarkup(DumpJson(report.run)) +
+       "</pre></details>\n</body></html>\n";
+  return h;
+}
+
+}  // namespace oodscore

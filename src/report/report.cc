@@ -1,0 +1,361 @@
+#include "oodscore/report.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "base/parallel.h"
+
+#include "oodscore/error.h"
+#include "base/format.h"
+#include "base/json_text.h"
+#include "base/version.h"
+
+namespace oodscore {
+
+Report BuildReport(const ReportInput& input) {
+  Report r;
+  r.options = input.options;
+  r.scores = input.scores;
+  r.id_name = input.id.name;
+  if (input.scores.empty()) throw Error("no scores to report");
+  if (input.ood.empty()) throw Error("no OOD set to compare ID set '" + input.id.name + "' with");
+  r.n_id = input.id.oriented.at(0).size();
+  if (r.n_id == 0) throw Error("ID set '" + input.id.name + "' has no samples");
+  r.sets.push_back({input.id.name, r.n_id, r.n_id, 0});
+  for (const auto& id : input.id.oriented) {
+    r.id_thresholds.push_back(ThresholdFromId(id, input.options.tpr));
+  }
+  r.mean.assign(input.scores.size(), Metrics{});
+  for (const SetScores& set : input.ood) {
+    if (set.oriented.at(0).empty()) throw Error("OOD set '" + set.name + "' has no samples");
+  }
+  // Every (OOD set, score) pair at once, on every core.
+  const std::size_t n_scores = input.scores.size();
+  std::vector<Metrics> pairs(input.ood.size() * n_scores);
+  ParallelFor(pairs.size(), [&](std::size_t i) {
+    const SetScores& set = input.ood[i / n_scores];
+    const std::size_t s = i % n_scores;
+    try {
+      pairs[i] = ComputeMetrics(input.id.oriented[s], set.oriented[s], input.options);
+    } catch (const Error& e) {
+      throw Error("set '" + set.name + "', score '" + input.scores[s].name + "': " + e.what());
+    }
+  });
+  for (std::size_t o = 0; o < input.ood.size(); ++o) {
+    const SetScores& set = input.ood[o];
+    Report::OodResult res;
+    res.name = set.name;
+    res.n = set.oriented.at(0).size();
+    res.metrics.assign(pairs.begin() + o * n_scores, pairs.begin() + (o + 1) * n_scores);
+    r.sets.push_back({set.name, res.n, res.n, 0});
+    for (std::size_t s = 0; s < input.scores.size(); ++s) {
+      const double auroc = res.metrics[s].auroc;
+      if (auroc < 0.5) {
+        const ScoreInfo& info = input.scores[s];
+        r.warnings.push_back(
+            "score '" + info.name + "' on '" + set.name + "': AUROC " + ShowValue(auroc, true) +
+            " is below 50%, so the score looks reversed (it is read as " +
+            OrientationText(info.orientation) + "): check --lower-is-id for plain score files, or which set is --id");
+      }
+    }
+    r.ood.push_back(std::move(res));
+  }
+  const double n = static_cast<double>(r.ood.size());
+  for (std::size_t s = 0; s < input.scores.size(); ++s) {
+    Metrics& m = r.mean[s];
+    m.n_id = r.n_id;
+    m.auroc = m.aupr_in = m.aupr_out = m.fpr_at_tpr = m.detection_error = 0;
+    m.tpr_achieved = m.threshold = std::nan("");
+    m.aupr_is_trapezoid = r.ood[0].metrics[s].aupr_is_trapezoid;
+    for (const auto& o : r.ood) {
+      const Metrics& x = o.metrics[s];
+      m.n_ood += x.n_ood;
+      m.auroc += x.auroc / n;
+      m.aupr_in += x.aupr_in / n;
+      m.aupr_out += x.aupr_out / n;
+      m.fpr_at_tpr += x.fpr_at_tpr / n;
+      m.detection_error += x.detection_error / n;
+    }
+  }
+  return r;
+}
+
+std::string BelowChanceWarning(double accuracy, int num_classes) {
+  if (num_classes < 2 || !(accuracy < 1.0 / num_classes)) return "";
+  return "ID accuracy " + ShowValue(accuracy, true) + " is below chance (1/" +
+         std::to_string(num_classes) + " = " + ShowValue(1.0 / num_classes, true) +
+         "): the class order may not match the model's (class i is the i-th folder name in "
+         "byte order, as torchvision's ImageFolder sorts them)";
+}
+
+std::string SetsSummary(const std::vector<SetCounts>& sets) {
+  std::string s;
+  for (const auto& c : sets) {
+    s += (s.empty() ? "" : ", ") + c.name + " " + std::to_string(c.scored) + "/" +
+         std::to_string(c.found);
+    if (c.skipped) s += " (" + std::to_string(c.skipped) + " skipped)";
+  }
+  return s;
+}
+
+nlohmann::json SetCountsJson(const SetCounts& c, const std::vector<SkippedSample>& skipped) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& k : skipped) {
+    if (k.set != c.name) continue;
+    nlohmann::json file = {{"reason", k.reason}};
+    AddNameField(&file, "path", k.path);
+    files.push_back(file);
+  }
+  nlohmann::json set = {
+      {"found", c.found}, {"scored", c.scored}, {"skipped", c.skipped}, {"skipped_files", files}};
+  AddNameField(&set, "name", c.name);
+  return set;
+}
+
+bool IsRateMetric(const std::string& metric) {
+  for (const char* m : {"auroc", "aupr_in", "aupr_out", "fpr_at_tpr", "detection_error",
+                        "tpr_achieved", "accuracy", "skipped_share"}) {
+    if (metric == m) return true;
+  }
+  return false;
+}
+
+std::string ShowValue(double value, bool rate, int digits) {
+  if (std::isnan(value)) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), rate ? "%.*g%%" : "%.*g", digits, rate ? 100 * value : value);
+  return buf;
+}
+
+std::vector<std::string> CheckCells(const CheckResult& c) {
+  std::string change = "-";
+  if (c.baseline) {
+    const double d = c.value - *c.baseline;
+    change = (d >= 0 ? "+" : "") + ShowValue(d, false, 4);
+    if (c.rate) {
+      char buf[48];
+      std::snprintf(buf, sizeof(buf), "%+.4g pp", 100 * d);
+      change = buf;
+    }
+  }
+  return {c.baseline ? ShowValue(*c.baseline, c.rate) : "-", ShowValue(c.value, c.rate), change,
+          c.allowed, c.pass ? "pass" : "**FAIL**"};
+}
+
+double RawThreshold(const ScoreInfo& score, double oriented) {
+  // A rank column holds log(score), higher = ID (the catalogue's msp ranked by log_msp).
+  if (score.rank_column != score.name) return std::exp(oriented);
+  return Orient(oriented, score.orientation);
+}
+
+std::string AcceptRule(const ScoreInfo& score, double raw, bool strict) {
+  const bool higher = score.orientation == Orientation::kHigherIsId;
+  return score.name + (higher ? (strict ? " > " : " >= ") : (strict ? " < " : " <= ")) +
+         FormatDouble(raw);
+}
+
+const std::vector<std::string>& MetricNames() {
+  static const std::vector<std::string> names = {
+      "auroc", "aupr_in", "aupr_out", "fpr_at_tpr", "detection_error", "threshold", "tpr_achieved"};
+  return names;
+}
+
+std::optional<double> MetricValue(const Metrics& m, const std::string& name) {
+  if (name == "auroc") return m.auroc;
+  if (name == "aupr_in") return m.aupr_in;
+  if (name == "aupr_out") return m.aupr_out;
+  if (name == "fpr_at_tpr") return m.fpr_at_tpr;
+  if (name == "detection_error") return m.detection_error;
+  if (name == "threshold") return m.threshold;
+  if (name == "tpr_achieved") return m.tpr_achieved;
+  return std::nullopt;
+}
+
+namespace {
+
+// JSON cannot hold NaN or Inf: write them as null.
+nlohmann::json Num(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return v;
+}
+
+nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_threshold,
+                           bool ood_positive) {
+  nlohmann::json j;
+  j["auroc"] = Num(m.auroc);
+  j["aupr_in"] = Num(m.aupr_in);
+  j["aupr_out"] = Num(m.aupr_out);
+  j["fpr_at_tpr"] = Num(m.fpr_at_tpr);
+  if (with_threshold) {
+    const double raw = RawThreshold(score, m.threshold);
+    j["threshold"] = Num(raw);
+    j["accept_as_id"] = AcceptRule(score, raw, ood_positive);
+    j["tpr_achieved"] = Num(m.tpr_achieved);
+  }
+  j["detection_error"] = Num(m.detection_error);
+  if (m.has_ci) {
+    j["ci95"] = {{"auroc", {Num(m.auroc_ci.lo), Num(m.auroc_ci.hi)}},
+                 {"fpr_at_tpr", {Num(m.fpr_ci.lo), Num(m.fpr_ci.hi)}}};
+  }
+  return j;
+}
+
+std::string CheckTableMarkdown(const std::vector<CheckResult>& checks) {
+  if (checks.empty()) return "";
+  std::string md =
+      "\n| check | baseline | value | change | allowed | verdict |\n"
+      "|---|---:|---:|---:|---|---|\n";
+  for (const auto& c : checks) {
+    md += "| `" + c.subject + "`";
+    for (const auto& cell : CheckCells(c)) md += " | " + cell;
+    md += " |\n";
+  }
+  return md;
+}
+
+std::string Percent(double v) {
+  if (!std::isfinite(v)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", 100.0 * v);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json ReportJson(const Report& r) {
+  nlohmann::json j;
+  j["tool"] = {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}};
+  j["tpr_level"] = r.options.tpr;
+  j["fpr_convention"] = ConventionName(r.options.convention);
+  j["positive_class"] = ConventionPositiveClass(r.options.convention);
+  const bool trapezoid =
+      !r.ood.empty() && !r.scores.empty() && r.ood[0].metrics[0].aupr_is_trapezoid;
+  j["aupr_method"] = trapezoid ? "trapezoid" : "average_precision";
+  if (r.options.bootstrap > 0) {
+    j["bootstrap"] = {{"resamples", r.options.bootstrap},
+                      {"seed", r.options.seed},
+                      {"interval", "percentile 95%"}};
+  }
+  nlohmann::json scores = nlohmann::json::object();
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    const ScoreInfo& info = r.scores[s];
+    const IdThreshold& t = r.id_thresholds[s];
+    const double raw = RawThreshold(info, t.threshold);
+    scores[info.name] = {
+        {"orientation", OrientationKey(info.orientation)},
+        {"ranked_by", info.rank_column},
+        {"id_threshold",
+         {{"threshold", Num(raw)},
+          {"accept_as_id", AcceptRule(info, raw)},
+          {"tpr_target", r.options.tpr},
+          {"tpr_achieved", Num(t.tpr_achieved)},
+          {"n", t.n}}}};
+  }
+  j["scores"] = scores;
+  j["id"] = {{"name", r.id_name}, {"n", r.n_id}};
+  if (r.id_accuracy) j["id"]["accuracy"] = *r.id_accuracy;
+  nlohmann::json ood = nlohmann::json::array();
+  for (const auto& o : r.ood) {
+    nlohmann::json metrics = nlohmann::json::object();
+    for (std::size_t s = 0; s < r.scores.size(); ++s) {
+      metrics[r.scores[s].name] =
+          MetricsJson(o.metrics[s], r.scores[s], true,
+                      std::string(ConventionPositiveClass(r.options.convention)) == "ood");
+    }
+    ood.push_back({{"name", o.name}, {"n", o.n}, {"metrics", metrics}});
+  }
+  j["ood"] = ood;
+  nlohmann::json mean = nlohmann::json::object();
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    mean[r.scores[s].name] = MetricsJson(r.mean[s], r.scores[s], false, false);
+  }
+  j["mean"] = mean;
+  nlohmann::json sets = nlohmann::json::array();
+  for (std::size_t i = 0; i < r.sets.size(); ++i) {
+    nlohmann::json set = SetCountsJson(r.sets[i], r.skipped);
+    set["role"] = i == 0 ? "id" : "ood";
+    sets.push_back(set);
+  }
+  j["sets"] = sets;
+  j["warnings"] = r.warnings;
+  if (!r.checks.empty()) {
+    nlohmann::json checks = nlohmann::json::array();
+    bool all = true;
+    for (const auto& c : r.checks) {
+      nlohmann::json cj = {{"kind", c.kind},         {"expr", c.expr},
+                           {"subject", c.subject},   {"value", Num(c.value)},
+                           {"allowed", c.allowed},   {"pass", c.pass},
+                           {"message", c.message}};
+      if (c.baseline) {
+        cj["baseline"] = Num(*c.baseline);
+        cj["change"] = Num(c.value - *c.baseline);
+      }
+      checks.push_back(cj);
+      all = all && c.pass;
+    }
+    j["checks"] = checks;
+    j["checks_passed"] = all;
+  }
+  j["run"] = r.run;
+  return j;
+}
+
+std::string ReportMarkdown(const Report& r) {
+  std::string md;
+  const bool trapezoid = !r.ood.empty() && r.ood[0].metrics[0].aupr_is_trapezoid;
+  char tpr[16];
+  std::snprintf(tpr, sizeof(tpr), "%g", 100.0 * r.options.tpr);
+  md += "ID: " + r.id_name + " (n=" + std::to_string(r.n_id) + ")";
+  if (r.id_accuracy) md += ", accuracy " + Percent(*r.id_accuracy) + "%";
+  md += ". FPR at " + std::string(tpr) + "% TPR, convention " +
+        ConventionName(r.options.convention) +
+        " (positive class: " + ConventionPositiveClass(r.options.convention) + "); AUPR " +
+        (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %.\n";
+  md += "Scores:";
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    md +=
+        std::string(s ? "," : "") + " " + r.scores[s].name + " (" +
+        OrientationText(r.scores[s].orientation) + ")";
+  }
+  md += "; every score is ranked oriented so that higher = ID.\n\n";
+  md += "| OOD set | n | score | FPR" + std::string(tpr) +
+        " ↓ | AUROC ↑ | AUPR-In ↑ | AUPR-Out ↑ | DetErr ↓ |\n";
+  md += "|---|---:|---|---:|---:|---:|---:|---:|\n";
+  auto row = [&](const std::string& set, std::size_t n, const std::string& score,
+                 const Metrics& m) {
+    std::string fpr = Percent(m.fpr_at_tpr), auroc = Percent(m.auroc);
+    if (m.has_ci) {
+      fpr += " [" + Percent(m.fpr_ci.lo) + ", " + Percent(m.fpr_ci.hi) + "]";
+      auroc += " [" + Percent(m.auroc_ci.lo) + ", " + Percent(m.auroc_ci.hi) + "]";
+    }
+    md += "| " + set + " | " + std::to_string(n) + " | " + score + " | " + fpr + " | " + auroc +
+          " | " + Percent(m.aupr_in) + " | " + Percent(m.aupr_out) + " | " +
+          Percent(m.detection_error) + " |\n";
+  };
+  for (const auto& o : r.ood) {
+    for (std::size_t s = 0; s < r.scores.size(); ++s)
+      row(o.name, o.n, r.scores[s].name, o.metrics[s]);
+  }
+  {  // A mean row also for one OOD set, so that tables from different runs line up.
+    for (std::size_t s = 0; s < r.scores.size(); ++s) {
+      row("**mean**", r.mean[s].n_ood, r.scores[s].name, r.mean[s]);
+    }
+  }
+  md += "\nID-calibrated thresholds (" + std::string(tpr) + "% of ID accepted):";
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    const auto& t = r.id_thresholds[s];
+    md += (s ? "; " : " ") + AcceptRule(r.scores[s], RawThreshold(r.scores[s], t.threshold)) +
+          " (achieved TPR " + Percent(t.tpr_achieved) + "%)";
+  }
+  md += "\n\n| set | role | found | scored | skipped |\n|---|---|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < r.sets.size(); ++i) {
+    const SetCounts& c = r.sets[i];
+    md += "| " + c.name + " | " + (i == 0 ? "ID" : "OOD") + " | " + std::to_string(c.found) +
+          " | " + std::to_string(c.scored) + " | " + std::to_string(c.skipped) + " |\n";
+  }
+  for (const auto& w : r.warnings) md += "\n**Warning:** " + w + "\n";
+  md += CheckTableMarkdown(r.checks);
+  return md;
+}
+
+}  // namespace oodscore
