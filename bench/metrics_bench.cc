@@ -1,5 +1,5 @@
 // ComputeMetrics on n ID + n OOD scores: ID ~ normal(1, 1), OOD ~ normal(0, 1), from
-// std::mt19937_64 seeded with 1 (scripts/bench_metrics_sklearn.py times scikit-learn on the
+// std::mt19937_64 seeded with 1 (bench/bench_metrics_sklearn.py times scikit-learn on the
 // same-size data). Run: metrics_bench --benchmark_filter=ComputeMetrics/10000000
 #include <benchmark/benchmark.h>
 

@@ -1,7 +1,7 @@
 // Reading score CSVs (ReadScoreFiles' parser) from memory, on 1 thread and on every core:
 // n rows of the shape `oodscore score` writes (set, path, label, pred, three scores), made
 // with std::mt19937_64 seeded with 1. The whole-process figure (4,000,000 rows from disk to
-// report) is `oodscore metrics` on scripts/make_score_file.py's file; see README.
+// report) is `oodscore metrics` on bench/make_score_file.py's file; see README.
 //   score_read_bench --benchmark_filter=ParseScoreCsv
 #include <benchmark/benchmark.h>
 

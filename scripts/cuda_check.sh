@@ -184,7 +184,7 @@ for mode in "cuda" "cuda --half" "cpu"; do
   echo "| oodscore score, ResNet-18 224px, --device $mode | 4000 | $r | $(pipe) |"
 done
 for workers in 8 16; do
-  r=$(rate 4000 $PY scripts/bench_pytorch_score.py --model $BENCH/resnet18.pt --data $BENCH/jpg256 \
+  r=$(rate 4000 $PY bench/bench_pytorch_score.py --model $BENCH/resnet18.pt --data $BENCH/jpg256 \
       --mode RGB --size 224 224 --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 \
       --workers $workers --batch-size 128 --threads "$(nproc)" --device cuda)
   echo "| plain PyTorch DataLoader (workers $workers), ResNet-18 224px, cuda | 4000 | $r | $(tail -n 1 "$OUT_DIR/last.out") |"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Slurm on this machine: installs Debian's slurm-wlm and munge if missing, starts a
 # one-node cluster (munged, slurmctld, slurmd) from a generated slurm.conf and munge key in a
-# temporary folder, bound to loopback only, submits the real recipe (scripts/slurm/submit.sh)
+# temporary folder, bound to loopback only, submits the real recipe (deploy/slurm/submit.sh)
 # on the demo data with 4 shards, waits, and checks that the merged report equals a
 # single-process `oodscore eval` bit for bit (scores.csv, report.md, the cards, and
 # report.json but for its "run" stamp, which records how each was made). Stops every daemon it
@@ -121,7 +121,7 @@ inputs=(fmnist-0to4="$tmp/data/id" fmnist-5to9="$tmp/data/near-ood" noise="$tmp/
 "$build/oodscore" fit -q --model "$model" --preset fashion-mnist --train "$tmp/data/id-train" \
   -o "$tmp/demo.fit"
 start=$(date +%s.%N)
-submitted=$(OODSCORE="$build/oodscore" scripts/slurm/submit.sh "$model" fashion-mnist \
+submitted=$(OODSCORE="$build/oodscore" deploy/slurm/submit.sh "$model" fashion-mnist \
   "${inputs[@]}" --shards 4 --out "$tmp/run" --score-args "--fit $tmp/demo.fit")
 echo "$submitted" >&2
 array=$(echo "$submitted" | sed -nE 's/^score array job: ([0-9]+).*/\1/p')

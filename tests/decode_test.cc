@@ -1,5 +1,5 @@
 // Decoding parity with PIL's Image.open(f).convert(mode), against fixtures written by
-// scripts/make_parity_fixtures.py (tests/fixtures/parity/index.json).
+// scripts/fixtures/make_parity_fixtures.py (tests/fixtures/parity/index.json).
 #include "oodscore/decode.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Feature-space detectors: the fit and the scores against their reference code (fixture made by
-// scripts/make_detector_fixtures.py), the fit file, finding the head in a scripted model, and
+// scripts/fixtures/make_detector_fixtures.py), the fit file, finding the head in a scripted model, and
 // `fit` / `--fit` end to end.
 #include <gtest/gtest.h>
 

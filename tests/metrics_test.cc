@@ -351,7 +351,7 @@ TEST(MetricsTest, BootstrapIsDeterministicForASeed) {
 }
 
 // Golden values from scikit-learn and ports of the peers' code
-// (scripts/make_metric_fixtures.py).
+// (scripts/fixtures/make_metric_fixtures.py).
 nlohmann::json LoadGolden() {
   const std::string path = std::string(OODSCORE_FIXTURE_DIR) + "/metrics_golden.json";
   std::ifstream in(path);

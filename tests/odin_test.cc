@@ -1,5 +1,5 @@
 // ODIN: the perturbed score against OpenOOD v1.5's ODINPostprocessor (fixture made by
-// scripts/make_odin_fixtures.py), and the --odin column, report and card end to end.
+// scripts/fixtures/make_odin_fixtures.py), and the --odin column, report and card end to end.
 #include <gtest/gtest.h>
 
 #include <fstream>

@@ -1,5 +1,5 @@
 // Resize / CenterCrop / ToTensor / Normalize parity with torchvision 0.14 on PIL images,
-// against fixtures written by scripts/make_parity_fixtures.py.
+// against fixtures written by scripts/fixtures/make_parity_fixtures.py.
 #include "oodscore/preprocess.h"
 
 #include <gtest/gtest.h>

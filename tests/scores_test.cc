@@ -103,7 +103,7 @@ TEST(ScoresTest, KnownColumnsHaveTheirOrientation) {
 }
 
 // GEN against OpenOOD v1.5's GENPostprocessor on float64 logits, K from 2 to 1000 (so both
-// K < M and K > M = 100), made by scripts/make_gen_fixtures.py.
+// K < M and K > M = 100), made by scripts/fixtures/make_gen_fixtures.py.
 TEST(ScoresTest, GenEqualsTheReferenceCode) {
   std::ifstream in(std::string(OODSCORE_FIXTURE_DIR) + "/gen_scores.json");
   ASSERT_TRUE(in.good());

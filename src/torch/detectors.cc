@@ -270,7 +270,7 @@ class TorchFeatureScorer : public FeatureScorer {
   // The k-th smallest squared distance |q|^2 + |b|^2 - 2 q.b to the bank, as faiss's
   // IndexFlatL2 computes it (clamped at 0). The k largest of 2 q.b - |b|^2 are the k
   // nearest: one matrix product and a top-k, queries in blocks so that a block's matrix
-  // stays near 64 MB (measured: 1.7x faster than faiss, scripts/bench_knn.py).
+  // stays near 64 MB (measured: 1.7x faster than faiss, bench/bench_knn.py).
   at::Tensor Knn(const Batch& b) const {
     const at::Tensor q = b.f / (b.f.norm(2, 1, true) + 1e-10);
     const at::Tensor q_norms = (q * q).sum(1);

@@ -12,7 +12,7 @@ The last line on stdout is JSON:
   {"images": N, "seconds": S, "images_per_s": X, "workers": W, ...}
 
 Example:
-  /usr/bin/python3 scripts/bench_pytorch_score.py --model models/fmnist5_cnn.pt \\
+  /usr/bin/python3 bench/bench_pytorch_score.py --model models/fmnist5_cnn.pt \\
       --data bench/png28 --mode L --size 28 28 --mean 0.2860 --std 0.3530 --workers 2
 """
 

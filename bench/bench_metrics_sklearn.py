@@ -6,16 +6,16 @@ same distributions and sizes, not the same draws). Times roc_auc_score plus two
 average_precision_score calls (AUPR-In on the scores, AUPR-Out on the negated scores), the
 work ComputeMetrics does in one sort-and-walk. Prints seconds.
 
-    /usr/bin/python3 scripts/bench_metrics_sklearn.py [n]      # default n = 10000000
+    /usr/bin/python3 bench/bench_metrics_sklearn.py [n]      # default n = 10000000
 
 With --csv FILE --id NAME: the score file `oodscore metrics FILE --id NAME` reads (e.g. from
-scripts/make_score_file.py) is loaded into memory first (not timed); then, for every OOD set
+bench/make_score_file.py) is loaded into memory first (not timed); then, for every OOD set
 and every score column (energy, msp, maxlogit; energy lower = ID), the calls that give what
 oodscore's report gives: roc_auc_score, average_precision_score both ways and roc_curve for
 the FPR at 95% TPR. Prints the seconds of those calls, to compare with the whole
 `oodscore metrics` process.
 
-    /usr/bin/python3 scripts/bench_metrics_sklearn.py --csv big.csv --id id
+    /usr/bin/python3 bench/bench_metrics_sklearn.py --csv big.csv --id id
 """
 import sys
 import time

@@ -2,7 +2,7 @@
 # Submits a sharded oodscore evaluation to Slurm: an array job that scores N shards, and a
 # merge job that runs once every shard succeeded. Prints both job ids.
 #
-#   scripts/slurm/submit.sh MODEL PRESET ID_DIR OOD_DIR... --shards N
+#   deploy/slurm/submit.sh MODEL PRESET ID_DIR OOD_DIR... --shards N
 #       [--out DIR]           where shards/ and report/ go (default: oodscore-slurm)
 #       [--cpus C]            cores per shard (default 1)
 #       [--sbatch "ARGS"]     more sbatch options for both jobs (partition, account, time)

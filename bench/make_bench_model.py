@@ -3,7 +3,7 @@
 
 Same layout as models/fmnist5_cnn.pt (conv16-pool-conv32-pool-fc64-fc) with 3 input channels,
 32x32 input and 10 classes, random weights from seed 0, saved as TorchScript.
-  /usr/bin/python3 scripts/make_bench_model.py OUT.pt
+  /usr/bin/python3 bench/make_bench_model.py OUT.pt
 With --resnet18: torchvision's ResNet-18 (10 classes, 512-d penultimate features), the
 detector benchmark's model (bench/detector_bench.cc), on 3x32x32 input.
 """

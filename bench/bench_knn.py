@@ -6,7 +6,7 @@ detector's reference code and OpenOOD use) against the blocked BLAS product oods
 A bank of N normalised D-dim features, queries in batches; prints microseconds per query for
 each and the largest difference of the k-th distances. Needs Debian's python3-faiss and
 python3-torch:
-  /usr/bin/python3 scripts/bench_knn.py [--n 50000] [--d 512] [--k 50] [--batch 64]
+  /usr/bin/python3 bench/bench_knn.py [--n 50000] [--d 512] [--k 50] [--batch 64]
 """
 import argparse
 import time

@@ -3,18 +3,18 @@
 # 10,000 images each (made once, fixed seed):
 #   png28: 28x28 greyscale PNGs, the shipped Fashion-MNIST CNN, preset fashion-mnist;
 #   jpg32: RGB JPEGs of 96-200 px resized to 32x32 (preset cifar10), an untrained CNN of the
-#          same size (scripts/make_bench_model.py).
+#          same size (bench/make_bench_model.py).
 # For each it prints, in images/s:
 #   (a) oodscore score: whole process (wall clock, median of RUNS) and the pipeline alone
 #       (from model loaded to last row written, as oodscore logs it);
 #   (b) each stage alone on all cores (build/stage_bench): decode + preprocess, and the
 #       model's forward on pre-made batches; limit = 1 / (1/decode + 1/forward);
 #   (c) plain PyTorch (torchvision ImageFolder + DataLoader + TorchScript under
-#       inference_mode, scripts/bench_pytorch_score.py): the faster of num_workers 0 and 2,
+#       inference_mode, bench/bench_pytorch_score.py): the faster of num_workers 0 and 2,
 #       whole process and its own timing from dataset construction on.
 # Needs a build (scripts/setup.sh) and Debian's python3-torch, python3-torchvision,
 # python3-pil, python3-numpy and dataset-fashion-mnist.
-#   scripts/bench_score.sh [DATA_DIR=/tmp/oodscore-bench] [RUNS=3]
+#   bench/bench_score.sh [DATA_DIR=/tmp/oodscore-bench] [RUNS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-/tmp/oodscore-bench}
@@ -22,8 +22,8 @@ RUNS=${2:-3}
 PY=/usr/bin/python3
 BIN=build/oodscore
 
-$PY scripts/make_bench_data.py "$DATA" >&2
-[ -f "$DATA/rgb32_cnn.pt" ] || $PY scripts/make_bench_model.py "$DATA/rgb32_cnn.pt"
+$PY bench/make_bench_data.py "$DATA" >&2
+[ -f "$DATA/rgb32_cnn.pt" ] || $PY bench/make_bench_model.py "$DATA/rgb32_cnn.pt"
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
@@ -47,9 +47,9 @@ bench() {  # name model preset mode H W mean... -- std...
   stages=$(OMP_WAIT_POLICY=PASSIVE build/stage_bench "$model" "$preset" "$dir" 64)
   for workers in 0 2; do
     local t own
-    t=$(wall $PY scripts/bench_pytorch_score.py --model "$model" --data "$dir" --mode "$mode" \
+    t=$(wall $PY bench/bench_pytorch_score.py --model "$model" --data "$dir" --mode "$mode" \
           --size "$h" "$w" --mean $mean --std $std --workers "$workers" --batch-size 256)
-    own=$($PY scripts/bench_pytorch_score.py --model "$model" --data "$dir" --mode "$mode" \
+    own=$($PY bench/bench_pytorch_score.py --model "$model" --data "$dir" --mode "$mode" \
           --size "$h" "$w" --mean $mean --std $std --workers "$workers" --batch-size 256 |
           tail -n 1 | $PY -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
     if awk -v a="$n" -v t="$t" -v b="$c_best_wall" 'BEGIN {exit !(a / t > b)}'; then

@@ -5,7 +5,7 @@ Rows: half ID (set "id", labels and predictions 0..9), a quarter each of two OOD
 "far"), with energy, msp and maxlogit columns drawn from seeded normal distributions and
 written in Python's shortest round-trip form (as oodscore writes them).
 
-    /usr/bin/python3 scripts/make_score_file.py OUT.csv [rows]     # default 4000000 rows
+    /usr/bin/python3 bench/make_score_file.py OUT.csv [rows]     # default 4000000 rows
 """
 import sys
 

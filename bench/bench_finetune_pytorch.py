@@ -14,7 +14,7 @@ The last line on stdout is JSON: {"steps": S, "seconds": T, "steps_per_s": ..., 
 (seconds: the epoch's loop, from the first batch asked for to the last step).
 
 Example:
-  /usr/bin/python3 scripts/bench_finetune_pytorch.py --model models/fmnist5_cnn.pt \\
+  /usr/bin/python3 bench/bench_finetune_pytorch.py --model models/fmnist5_cnn.pt \\
       --train demo-data/finetune/train --aux demo-data/finetune/aux --mode L --size 28 28 \\
       --mean 0.2860 --std 0.3530 --m-in -11.8 --m-out -1.57 --workers 2
 """
