@@ -7,9 +7,9 @@
 //   std::vector<float> logits; int k;
 //   model->Forward(n, c, h, w, &logits, &k);           // logits: [n, k] row-major float32
 //
-// Only src/torch/model.cc includes LibTorch headers; it is built into liboodscore_torch.so, which
-// Load() opens on first use (src/model/torch_api.h), so a program that loads no model never loads
-// LibTorch.
+// Only src/torch/ includes LibTorch headers (here: src/torch/model.cc); it is built into
+// liboodscore_torch.so, which Load() opens on first use (src/model/torch_api.h), so a program
+// that loads no model never loads LibTorch.
 #ifndef OODSCORE_MODEL_H_
 #define OODSCORE_MODEL_H_
 

@@ -17,7 +17,8 @@
 //   StepLosses l = t->Step(n_in, n_out, c, h, w, labels, lr, margins, lambda);
 //   t->Save("tuned.pt");                            // TorchScript, eval mode
 //
-// Only src/torch/trainer.cc (in liboodscore_torch.so) includes LibTorch headers.
+// Implemented in src/torch/trainer.cc, in liboodscore_torch.so: only src/torch/ includes
+// LibTorch headers.
 #ifndef OODSCORE_TRAINER_H_
 #define OODSCORE_TRAINER_H_
 

@@ -3,9 +3,14 @@
 #ifndef OODSCORE_SRC_BASE_JSON_TEXT_H_
 #define OODSCORE_SRC_BASE_JSON_TEXT_H_
 
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <type_traits>
+
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -39,6 +44,54 @@ void AddNameField(nlohmann::json* object, const std::string& key, const std::str
 // The exact bytes AddNameField stored: from "<key>_hex" when present, else "<key>"; "" when
 // neither is there.
 std::string ReadNameField(const nlohmann::json& object, const std::string& key);
+
+// True when `v` is a whole number that T holds (no sign wrap, no cut fraction).
+template <typename T>
+bool JsonIntegerFits(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) {
+    return v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  }
+  if (v.is_number_integer()) {
+    const std::int64_t i = v.get<std::int64_t>();
+    return i >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+           (i < 0 || static_cast<std::uint64_t>(i) <=
+                         static_cast<std::uint64_t>(std::numeric_limits<T>::max()));
+  }
+  return false;
+}
+
+// The value at `pointer` (a JSON pointer such as "/shard/index") of a file's JSON as T, or
+// *fallback when it is absent (fallback nullptr: the field is required). Throws
+// oodscore::Error "<where>: missing <pointer> (<expected>)" or "<where>: <pointer> must be
+// <expected>, got <value>". Integers must be whole and in T's range (-1 for a count, 2.5 or
+// 1e300 are refused, not wrapped or cut); booleans, numbers and strings must be of that type.
+template <typename T>
+T JsonField(const nlohmann::json& j, const std::string& pointer, const std::string& where,
+            const char* expected, const T* fallback = nullptr) {
+  const nlohmann::json::json_pointer ptr(pointer);
+  if (!j.contains(ptr)) {
+    if (fallback) return *fallback;
+    throw Error(where + ": missing " + pointer + " (" + expected + ")");
+  }
+  const nlohmann::json& v = j.at(ptr);
+  bool ok = true;
+  if constexpr (std::is_same_v<T, bool>) {
+    ok = v.is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    ok = JsonIntegerFits<T>(v);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    ok = v.is_number();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    ok = v.is_string();
+  }
+  if (ok) {
+    try {
+      return v.get<T>();
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  throw Error(where + ": " + pointer + " must be " + expected + ", got " + DumpJson(v, -1));
+}
 
 }  // namespace oodscore
 

@@ -23,7 +23,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   ScoreInfo info;
   const std::string score = CheckedScoreName(cmd.score);
   LookupScore(score, &info);
-  ImplyScoreSettings(score, &cmd.scoring);
+  cmd.scoring.spec.Require(score);
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
   ScoringOutputs outputs;
@@ -33,7 +33,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
       scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));
   for (double& v : oriented) v = Orient(v, info.orientation);
   const IdThreshold t = ThresholdFromId(oriented, cmd.tpr);
-  const DetectorCard card = MakeCard(info, t, cmd.tpr, sets[0].name, cmd.scoring, scored);
+  const DetectorCard card = MakeCard(info, t, cmd.tpr, sets[0].name, CardRunOf(cmd.scoring, scored));
   const std::string text = DumpJson(CardJson(card)) + "\n";
   if (cmd.output.empty() || cmd.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -26,20 +26,15 @@ struct EvalCommand {
 };
 
 // The scores to report: --score (checked, each implying what it needs), else every score
-// the run computes (DefaultReportScores).
+// the run computes.
 void ResolveScores(EvalCommand& cmd) {
   if (cmd.report.scores.empty()) {
-    std::vector<double> temps;
-    for (double t : cmd.scoring.temperatures) {
-      if (t > 0) temps.push_back(t);  // the run refuses the others, naming them
-    }
-    cmd.report.scores =
-        DefaultReportScores(temps, cmd.scoring.odin, !cmd.scoring.fit_path.empty());
+    cmd.report.scores = cmd.scoring.spec.DefaultScores();
     return;
   }
   for (auto& s : cmd.report.scores) {
     s = CheckedScoreName(s);
-    ImplyScoreSettings(s, &cmd.scoring);
+    cmd.scoring.spec.Require(s);
   }
 }
 
@@ -78,10 +73,10 @@ Report BuildEvalReport(const ScoreTable& table, const std::string& id_name,
 
 // A detector card per score, from the ID scores alone.
 void StageCards(const Report& report, const std::string& id_name, double tpr,
-                const ScoringOptions& scoring, const ScoringResult& scored, ReportFolder* folder) {
+                const CardRun& run, ReportFolder* folder) {
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
     const DetectorCard card =
-        MakeCard(report.scores[s], report.id_thresholds[s], tpr, id_name, scoring, scored);
+        MakeCard(report.scores[s], report.id_thresholds[s], tpr, id_name, run);
     WriteFileAtomic(folder->Stage("card-" + card.score + ".json"), DumpJson(CardJson(card)) + "\n");
   }
 }
@@ -119,7 +114,7 @@ int RunEval(EvalCommand& cmd) {
   report.run = scored.run;
   report.run["command"] = "eval";
   if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;
-  StageCards(report, sets[0].name, cmd.report.tpr, cmd.scoring, scored, &folder);
+  StageCards(report, sets[0].name, cmd.report.tpr, CardRunOf(cmd.scoring, scored), &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + sets[0].name + " (ID) vs " + JoinNames(ood_names),
                       SecondsSince(start), &folder);
@@ -138,6 +133,41 @@ void ConcatenateScoreFiles(const std::vector<std::filesystem::path>& files,
   WriteFileAtomic(out, text);
 }
 
+// The sets' roles in a run scored elsewhere: --id (default the first input), --ood (default
+// every other input), each checked against the stamp's inputs.
+std::vector<std::string> StampedRoles(const EvalCommand& cmd, const ScoreStamp& stamp) {
+  std::vector<std::string> names;
+  for (const auto& in : stamp.inputs) names.push_back(in.name);
+  std::vector<std::string> roles = {cmd.id.empty() ? names.front() : cmd.id};
+  for (const auto& n : cmd.ood.empty() ? names : cmd.ood) {
+    if (!cmd.ood.empty() || n != roles.front()) roles.push_back(n);
+  }
+  for (const auto& n : roles) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) {
+      throw UsageError("the score files hold no set '" + n + "'" + DidYouMeanClause(n, names) +
+                       " (sets: " + JoinNames(names) + ")");
+    }
+  }
+  CheckSetNames(roles, /*roles=*/true);
+  return roles;
+}
+
+// What the report needs beyond the rows, from the merged stamps.
+EvalFacts StampedFacts(const MergedScores& merged, const std::vector<std::string>& roles) {
+  EvalFacts facts;
+  for (const auto& n : roles) {
+    for (const auto& c : merged.sets) {
+      if (c.name == n) facts.sets.push_back(c);
+    }
+  }
+  facts.skipped = merged.skipped;
+  facts.num_classes = merged.num_classes;
+  for (const auto& in : merged.stamp.inputs) {
+    if (in.name == roles.front()) facts.id_class_count = in.classes;
+  }
+  return facts;
+}
+
 // eval --from-scores: the eval report of a run scored elsewhere (shards on a cluster), from
 // its score files and their stamps, without a model.
 int RunEvalFromScores(EvalCommand& cmd) {
@@ -152,34 +182,10 @@ int RunEvalFromScores(EvalCommand& cmd) {
         "they give the model, preset and skipped counts; for score files without stamps use "
         "`oodscore metrics`");
   }
-  const nlohmann::json& stamp = merged.stamp;
-  std::vector<std::string> names;
-  for (const auto& in : stamp.at("inputs")) names.push_back(ReadNameField(in, "name"));
-  const std::string id_name = cmd.id.empty() ? names.front() : cmd.id;
-  std::vector<std::string> ood_names = cmd.ood;
-  if (ood_names.empty()) {
-    for (const auto& n : names) {
-      if (n != id_name) ood_names.push_back(n);
-    }
-  }
-  std::vector<std::string> roles = {id_name};
-  roles.insert(roles.end(), ood_names.begin(), ood_names.end());
-  for (const auto& n : roles) {
-    if (std::find(names.begin(), names.end(), n) == names.end()) {
-      throw UsageError("the score files hold no set '" + n + "'" + DidYouMeanClause(n, names) +
-                       " (sets: " + JoinNames(names) + ")");
-    }
-  }
-  CheckSetNames(roles, /*roles=*/true);
-  cmd.scoring.temperatures = stamp.value("temperatures", std::vector<double>{});
-  const nlohmann::json odin = stamp.value("odin", nlohmann::json(nullptr));
-  if (odin.is_object()) {  // the shards' ODIN settings, for the report and the odin card
-    cmd.scoring.odin = true;
-    cmd.scoring.odin_temperature = odin.value("temperature", cmd.scoring.odin_temperature);
-    cmd.scoring.odin_epsilon = odin.value("epsilon", cmd.scoring.odin_epsilon);
-  }
-  const nlohmann::json fit = stamp.value("fit", nlohmann::json(nullptr));
-  if (fit.is_object()) cmd.scoring.fit_path = fit.value("path", "");  // the shards' columns
+  const ScoreStamp& stamp = merged.stamp;
+  const std::vector<std::string> roles = StampedRoles(cmd, stamp);
+  const std::vector<std::string> ood_names(roles.begin() + 1, roles.end());
+  cmd.scoring.spec = RunSpec::FromStamp(stamp);
   ResolveScores(cmd);
   ToMetricOptions(cmd.report);
   const Checks checks =
@@ -187,39 +193,24 @@ int RunEvalFromScores(EvalCommand& cmd) {
   ReportFolder folder(cmd.report.out_dir);
   ConcatenateScoreFiles(merged.files, folder.Stage("scores.csv"));
 
-  EvalFacts facts;
-  for (const auto& n : roles) {
-    for (const auto& c : merged.sets) {
-      if (c.name == n) facts.sets.push_back(c);
-    }
-  }
-  facts.skipped = merged.skipped;
-  facts.num_classes = merged.num_classes;
-  for (const auto& in : stamp.at("inputs")) {
-    if (ReadNameField(in, "name") == id_name) facts.id_class_count = in.value("classes", 0);
-  }
   ReportInput input;
-  Report report = BuildEvalReport(merged.table, id_name, ood_names, cmd.report, facts, &input);
+  Report report = BuildEvalReport(merged.table, roles.front(), ood_names, cmd.report,
+                                  StampedFacts(merged, roles), &input);
   std::vector<std::string> files;
   for (const auto& f : merged.files) files.push_back(f.string());
   report.run = {{"command", "eval"},
                 {"from_scores", files},
                 {"shards", merged.files.size()},
                 {"model", {{"path", merged.model_path},
-                           {"sha256", stamp.value("model_sha256", "")},
+                           {"sha256", stamp.model_sha256},
                            {"num_classes", merged.num_classes}}},
-                {"preset", stamp.value("preset", nlohmann::json(nullptr))},
-                {"temperatures", stamp.value("temperatures", nlohmann::json::array())},
-                {"score_stamp", stamp}};
-  ScoringOptions scoring = cmd.scoring;
-  scoring.model_path = merged.model_path;
-  ScoringResult scored;
-  scored.model_sha256 = stamp.value("model_sha256", "");
-  scored.run["preset"] = stamp.value("preset", nlohmann::json(nullptr));
-  scored.fit = stamp.value("fit", nlohmann::json(nullptr));  // feature-score cards name it
-  StageCards(report, id_name, cmd.report.tpr, scoring, scored, &folder);
+                {"preset", stamp.preset},
+                {"temperatures", stamp.temperatures},
+                {"score_stamp", stamp.ToJson(/*run_only=*/true)}};
+  StageCards(report, roles.front(), cmd.report.tpr, CardRunOf(stamp, merged.model_path),
+             &folder);
   return FinishReport(&report, input, cmd.report, checks,
-                      "oodscore eval: " + id_name + " (ID) vs " + JoinNames(ood_names),
+                      "oodscore eval: " + roles.front() + " (ID) vs " + JoinNames(ood_names),
                       SecondsSince(start), &folder);
 }
 

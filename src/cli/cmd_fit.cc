@@ -100,7 +100,7 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
                   "classes)")
       ->required();
   sub->add_option("--output,-o", cmd->output, "fit file to write")->required();
-  sub->add_option("--head", cmd->scoring.head,
+  sub->add_option("--head", cmd->scoring.spec.head,
                   "the final linear layer's submodule name (default: the last linear layer "
                   "forward() applies)");
   sub->add_option("--knn-k", cmd->settings.knn_k, "KNN's k (the k-th nearest training feature)")

@@ -127,7 +127,7 @@ int RunMetrics(MetricsCommand& cmd) {
                 {"ood_files", cmd.ood_files}};
   if (merged.stamped) {
     report.run["shards"] = merged.files.size();
-    report.run["score_stamp"] = merged.stamp;
+    report.run["score_stamp"] = merged.stamp.ToJson(/*run_only=*/true);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

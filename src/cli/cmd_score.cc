@@ -52,7 +52,7 @@ int RunScore(const ScoreCommand& cmd) {
   ScoringOptions scoring = cmd.scoring;
   if (!cmd.card.empty()) {
     outputs.card = ReadCard(cmd.card);
-    ApplyCardSettings(*outputs.card, &scoring);
+    scoring.spec.ApplyCard(*outputs.card);
   }
   auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
   const ScoringResult scored = RunScoring(scoring, sets, outputs);

@@ -438,7 +438,7 @@ void WriteTuned(const FinetuneOptions& opt, Trainer& trainer, const nlohmann::js
   if (ec) throw Error("cannot write '" + opt.output + "': " + ec.message());
   nlohmann::json record = state;
   record["kind"] = "oodscore-finetune";
-  record["tool"] = {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}};
+  record["tool"] = ToolJson();
   record["libtorch"] = TorchVersion();
   record["loss"] =
       "CE(f(x_in), y) + lambda * (mean relu(E(x_in) - m_in)^2 + mean relu(m_out - E(x_out))^2), "

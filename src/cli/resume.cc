@@ -9,14 +9,7 @@
 
 namespace oodscore {
 
-std::string StampPath(const std::string& csv_path) { return csv_path + ".json"; }
-
-std::string ShortStampValue(const nlohmann::json& j) {
-  std::string s = DumpJson(j, -1);
-  return s.size() > 120 ? s.substr(0, 117) + "..." : s;
-}
-
-ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
+ResumePlan PlanResume(const std::string& csv_path, const ScoreStamp& stamp,
                       const std::vector<SampleSet>& sets, std::size_t batch,
                       const std::vector<std::string>& columns) {
   const std::string stamp_path = StampPath(csv_path);
@@ -25,18 +18,16 @@ ResumePlan PlanResume(const std::string& csv_path, const nlohmann::json& stamp,
     throw Error("--resume: '" + csv_path + "' has no run stamp '" + stamp_path +
                 "', so nothing says which run wrote it; remove it to start over");
   }
-  const nlohmann::json old = ParseJsonText(ReadFile(stamp_path), stamp_path);
-  for (auto it = stamp.begin(); it != stamp.end(); ++it) {
-    if (!old.contains(it.key()) || old[it.key()] != it.value()) {
-      throw Error("--resume: '" + csv_path + "' was written by another run: its " + it.key() +
-                  " is " + (old.contains(it.key()) ? ShortStampValue(old[it.key()]) : "missing") +
-                  ", this run's is " + ShortStampValue(it.value()) + "; remove it to start over");
-    }
+  const nlohmann::json old_json = ParseJsonText(ReadFile(stamp_path), stamp_path);
+  if (const auto d = FirstDifference(stamp.ToJson(/*run_only=*/true), old_json)) {
+    throw Error("--resume: '" + csv_path + "' was written by another run: its " + d->key +
+                " is " + d->theirs + ", this run's is " + d->mine + "; remove it to start over");
   }
+  const ScoreStamp old = ScoreStamp::FromJson(old_json, stamp_path);
   ResumePlan plan;
   std::size_t total = 0;
   for (const auto& s : sets) total += s.samples.size();
-  if (old.value("complete", false)) {
+  if (old.complete) {
     plan.done = total;
     plan.complete = true;
     return plan;

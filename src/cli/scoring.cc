@@ -72,66 +72,7 @@ void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
                   "(ImageFolder), flat (every image below, no labels)")
       ->check(CLI::IsMember({"auto", "classes", "flat"}))
       ->capture_default_str();
-  cmd->add_option("--temperature,-T", opt->temperatures,
-                  "energy temperature(s) T > 0; energy at T=1 is always written, each other T adds "
-                  "a column energy_T<T>");
-  cmd->add_flag("--odin", opt->odin,
-                "also the ODIN score (Liang et al., 2018), column odin, higher = ID: input "
-                "perturbation with a backward pass per batch, through the unfrozen model");
-  cmd->add_option("--odin-temperature", opt->odin_temperature, "ODIN's temperature T")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--odin-epsilon", opt->odin_epsilon, "ODIN's perturbation size epsilon")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--fit", opt->fit_path,
-                  "a fit file of this model (`oodscore fit`): adds the feature-space scores " +
-                      JoinNames(FeatureScoreNames()));
-  cmd->add_option("--head", opt->head,
-                  "with --fit: the final linear layer's submodule name (default: the one in the "
-                  "fit, found automatically by `fit`)");
-}
-
-void CheckFitFor(const std::string& score, const ScoringOptions& opt) {
-  if (opt.fit_path.empty() && IsFeatureScore(score)) {
-    throw UsageError("score '" + score + "' is computed from the model's features: give --fit "
-                     "FILE, made once by `oodscore fit --model M --preset P --train DIR -o FILE`");
-  }
-}
-
-void ImplyScoreSettings(const std::string& score, ScoringOptions* opt) {
-  const ScoreDef* def = FindScore(score);
-  if (def == nullptr) throw UsageError("unknown score '" + score + "'");
-  switch (def->needs) {
-    case ScoreNeeds::kTemperature: {
-      const double t = *EnergyTemperature(score);
-      auto& temps = opt->temperatures;
-      if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
-      break;
-    }
-    case ScoreNeeds::kPerturbation:
-      opt->odin = true;
-      break;
-    case ScoreNeeds::kFit:
-      CheckFitFor(score, *opt);
-      break;
-    default:
-      break;
-  }
-}
-
-void ApplyCardSettings(const DetectorCard& card, ScoringOptions* opt) {
-  const ScoreDef* def = FindScore(card.score);  // ParseCard checked the name
-  if (def->needs == ScoreNeeds::kPerturbation) {
-    // The card's ODIN parameters decide its threshold: use them.
-    opt->odin_temperature = card.temperature;
-    opt->odin_epsilon = *card.odin_epsilon;
-  }
-  // A feature score's card needs --fit, which the columns check says (ScoreColumns).
-  if (def->needs == ScoreNeeds::kFit) return;
-  // An energy card applies at its temperature.
-  ImplyScoreSettings(EnergyTemperature(card.score) ? EnergyColumn(card.temperature) : card.score,
-                     opt);
+  AddRunSpecOptions(cmd, &opt->spec);
 }
 
 DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
@@ -179,20 +120,41 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const st
   return sets;
 }
 
+CardRun CardRunOf(const ScoringOptions& opt, const ScoringResult& scored) {
+  CardRun run;
+  run.model_path = opt.model_path;
+  run.model_sha256 = scored.model_sha256;
+  run.preset = scored.run.value("preset", nlohmann::json(nullptr));
+  if (scored.fit.is_object()) run.fit_sha256 = scored.fit.value("sha256", "");
+  run.odin_temperature = opt.spec.odin_temperature;
+  run.odin_epsilon = opt.spec.odin_epsilon;
+  return run;
+}
+
+CardRun CardRunOf(const ScoreStamp& stamp, const std::string& model_path) {
+  const RunSpec spec = RunSpec::FromStamp(stamp);
+  CardRun run;
+  run.model_path = model_path;
+  run.model_sha256 = stamp.model_sha256;
+  run.preset = stamp.preset;
+  if (stamp.fit.is_object()) run.fit_sha256 = stamp.fit.value("sha256", "");
+  run.odin_temperature = spec.odin_temperature;
+  run.odin_epsilon = spec.odin_epsilon;
+  return run;
+}
+
 DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
-                      const std::string& id_set, const ScoringOptions& opt,
-                      const ScoringResult& scored) {
+                      const std::string& id_set, const CardRun& run) {
   DetectorCard card;
   card.score = score.name;
   card.orientation = score.orientation;
   card.temperature = EnergyTemperature(score.name).value_or(1.0);
-  if (FindScore(score.name)->needs == ScoreNeeds::kPerturbation) {
-    card.temperature = opt.odin_temperature;
-    card.odin_epsilon = opt.odin_epsilon;
+  const ScoreNeeds needs = FindScore(score.name)->needs;
+  if (needs == ScoreNeeds::kPerturbation) {
+    card.temperature = run.odin_temperature;
+    card.odin_epsilon = run.odin_epsilon;
   }
-  if (IsFeatureScore(score.name) && scored.fit.is_object()) {
-    card.fit_sha256 = scored.fit.value("sha256", "");
-  }
+  if (needs == ScoreNeeds::kFit) card.fit_sha256 = run.fit_sha256;
   card.threshold = RawThreshold(score, threshold.threshold);
   // Ranked by its log (msp by log_msp): the card keeps that exact threshold too.
   if (score.rank_column != score.name) card.log_msp_threshold = threshold.threshold;
@@ -200,10 +162,22 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
   card.tpr_achieved = threshold.tpr_achieved;
   card.n = threshold.n;
   card.id_set = id_set;
-  card.model_path = opt.model_path;
-  card.model_sha256 = scored.model_sha256;
-  card.preset = scored.run.value("preset", nlohmann::json(nullptr));
+  card.model_path = run.model_path;
+  card.model_sha256 = run.model_sha256;
+  card.preset = run.preset;
   return card;
+}
+
+nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit) {
+  return {{"path", fit_path},
+          {"sha256", Sha256File(fit_path)},
+          {"head", fit.head.name},
+          {"train_path", fit.train_path},
+          {"train_samples", fit.train_samples},
+          {"knn_k", fit.settings.knn_k},
+          {"react_percentile", fit.settings.react_percentile},
+          {"ash_percentile", fit.settings.ash_percentile},
+          {"vim_dim", fit.vim_dim}};
 }
 
 int SkippedVerdict(const PipelineStats& stats, double max_share) {
@@ -238,17 +212,6 @@ Preset ResolvePreset(const ScoringOptions& opt, const std::vector<SampleSet>& se
   return Preset{};
 }
 
-// T = 1 first, then each other temperature once (a card's were added by ApplyCardSettings).
-std::vector<double> Temperatures(const ScoringOptions& opt) {
-  std::vector<double> temps = {1.0};
-  for (double t : opt.temperatures) {
-    if (!(t > 0) || !std::isfinite(t))
-      throw UsageError("temperature must be > 0, got " + std::to_string(t));
-    if (std::find(temps.begin(), temps.end(), t) == temps.end()) temps.push_back(t);
-  }
-  return temps;
-}
-
 void CheckCard(const DetectorCard& card, const std::string& model_path,
                const std::string& model_sha256, const nlohmann::json& preset) {
   if (card.model_sha256 != model_sha256) {
@@ -261,11 +224,11 @@ void CheckCard(const DetectorCard& card, const std::string& model_path,
   }
 }
 
-// The run's score columns, from the score catalogue (RunScoreColumns), and the card's
+// The run's score columns, from the run spec and the score catalogue, and the card's
 // column (*card_column, -1 without a card); the CSV adds is_ood after them with a card.
-std::vector<ScoreColumn> ScoreColumns(const std::vector<double>& temps, bool odin, bool fit,
-                                      const std::optional<DetectorCard>& card, int* card_column) {
-  std::vector<ScoreColumn> columns = RunScoreColumns(temps, odin, fit);
+std::vector<ScoreColumn> ScoreColumns(const RunSpec& spec, const std::optional<DetectorCard>& card,
+                                      int* card_column) {
+  std::vector<ScoreColumn> columns = spec.Columns();
   *card_column = -1;
   if (card) {
     const std::string apply = card->ApplyColumn();
@@ -332,40 +295,36 @@ Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
   return Error(msg);
 }
 
-// ODIN's settings as both stamps record them (null without --odin).
-nlohmann::json OdinJson(const PipelineOptions& popt) {
-  if (!popt.odin) return nullptr;
-  return {{"temperature", popt.odin->temperature}, {"epsilon", popt.odin->epsilon}};
+// What a score CSV's stamp records (src/cli/score_stamp.h): everything that decides its rows.
+ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
+                          const ScoringResult& result, const PipelineOptions& popt,
+                          const nlohmann::json& preset_json,
+                          const std::optional<DetectorCard>& card) {
+  ScoreStamp stamp;
+  stamp.tool_version = ToolVersion();
+  stamp.model_sha256 = result.model_sha256;
+  stamp.preset = preset_json;
+  stamp.temperatures = popt.temperatures;
+  stamp.odin = opt.spec.OdinJson();
+  stamp.fit = result.fit;
+  stamp.columns = result.table.columns;
+  stamp.layout = opt.layout;
+  stamp.batch_size = popt.batch_size;
+  stamp.max_image_pixels = popt.max_image_pixels;
+  stamp.card = card ? CardJson(*card) : nlohmann::json(nullptr);
+  for (const auto& s : sets) {
+    StampInput in{s.name, s.samples.size(), s.classes.size(), "", ""};
+    if (!s.samples.empty()) {
+      in.first = s.samples.front().path;
+      in.last = s.samples.back().path;
+    }
+    stamp.inputs.push_back(in);
+  }
+  return stamp;
 }
 
-// What a score CSV's stamp records (src/cli/resume.h): everything that decides its rows.
-nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                              const ScoringResult& result, const PipelineOptions& popt,
-                              const nlohmann::json& preset_json,
-                              const std::optional<DetectorCard>& card) {
-  nlohmann::json inputs = nlohmann::json::array();
-  for (const auto& s : sets) {
-    nlohmann::json in = {{"found", s.samples.size()}, {"classes", s.classes.size()}};
-    AddNameField(&in, "name", s.name);
-    if (!s.samples.empty()) {
-      AddNameField(&in, "first", s.samples.front().path);
-      AddNameField(&in, "last", s.samples.back().path);
-    }
-    inputs.push_back(in);
-  }
-  return {{"kind", "oodscore-score-stamp"},
-          {"tool_version", ToolVersion()},
-          {"model_sha256", result.model_sha256},
-          {"preset", preset_json},
-          {"temperatures", popt.temperatures},
-          {"odin", OdinJson(popt)},
-          {"fit", result.fit},
-          {"columns", result.table.columns},
-          {"layout", opt.layout},
-          {"batch_size", popt.batch_size},
-          {"max_image_pixels", popt.max_image_pixels},
-          {"card", card ? CardJson(*card) : nlohmann::json(nullptr)},
-          {"inputs", inputs}};
+void WriteStamp(const std::string& csv_path, const ScoreStamp& stamp) {
+  WriteFileAtomic(StampPath(csv_path), DumpJson(stamp.ToJson()) + "\n");
 }
 
 // Marks the stamp complete with this run's rows and, per set, its counts and the first and
@@ -373,27 +332,30 @@ nlohmann::json ScoreFileStamp(const ScoringOptions& opt, const std::vector<Sampl
 // The counts are exact after a --resume too (rows kept plus rows added); the skipped files
 // listed are those of the last run.
 void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine,
-                 const PipelineStats& stats, const ResumePlan& plan, nlohmann::json* stamp) {
-  std::size_t rows = 0;
-  nlohmann::json counts = nlohmann::json::array();
+                 const PipelineStats& stats, const ResumePlan& plan, ScoreStamp* stamp) {
+  stamp->rows = 0;
+  stamp->sets.clear();
   for (std::size_t s = 0; s < mine.size(); ++s) {
-    SetCounts c{mine[s].name, mine[s].samples.size(), 0, 0};
+    StampSet set;
+    set.counts = {mine[s].name, mine[s].samples.size(), 0, 0};
+    SetCounts& c = set.counts;
     if (s < plan.rows_per_set.size()) c.scored += plan.rows_per_set[s];
     if (s < stats.sets.size()) c.scored += stats.sets[s].scored;
     c.skipped = c.found - std::min(c.found, c.scored);
-    rows += c.scored;
-    nlohmann::json j = SetCountsJson(c, stats.skipped);
-    if (stamp->contains("shard") && !mine[s].samples.empty()) {
-      j["first_index"] = mine[s].offset;
-      j["last_index"] = mine[s].offset + mine[s].samples.size() - 1;
+    stamp->rows += c.scored;
+    for (const auto& k : stats.skipped) {
+      if (k.set == c.name) set.skipped.push_back(k);
     }
-    counts.push_back(j);
+    if (stamp->shard && !mine[s].samples.empty()) {
+      set.first_index = mine[s].offset;
+      set.last_index = mine[s].offset + mine[s].samples.size() - 1;
+    }
+    stamp->sets.push_back(set);
   }
-  (*stamp)["complete"] = true;
-  (*stamp)["num_classes"] = stats.num_classes;
-  (*stamp)["rows"] = rows;
-  (*stamp)["sets"] = counts;
-  WriteFileAtomic(StampPath(csv_path), DumpJson(*stamp) + "\n");
+  stamp->complete = true;
+  stamp->has_counts = true;
+  stamp->num_classes = stats.num_classes;
+  WriteStamp(csv_path, *stamp);
 }
 
 nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, const Model& model,
@@ -407,7 +369,7 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
   }
   const double secs = result.stats.seconds;
   return {
-      {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}},
+      {"tool", ToolJson()},
       {"libtorch", TorchVersion()},
       {"device", model.device()},
       {"dtype", model.dtype()},
@@ -426,7 +388,7 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
       {"preset_source", result.preset.source},
       {"layout", opt.layout},
       {"temperatures", popt.temperatures},
-      {"odin", OdinJson(popt)},
+      {"odin", opt.spec.OdinJson()},
       {"fit", result.fit},
       {"sets", counts},
       {"wall_seconds", secs},
@@ -464,7 +426,7 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   setup.preset_json = result->preset.json.empty() ? nlohmann::json(nullptr)
                                                   : nlohmann::json::parse(result->preset.json);
   setup.pipeline = opt.pipeline;
-  setup.pipeline.temperatures = Temperatures(opt);
+  setup.pipeline.temperatures = opt.spec.ColumnTemperatures();
   if (setup.logits) {
     if (out.card && !out.card->model_sha256.empty()) {
       spdlog::warn("the detector card was made for the model with SHA-256 {}; logits inputs "
@@ -478,39 +440,31 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
     result->model_sha256 = Sha256File(opt.model_path);
     if (out.card) CheckCard(*out.card, opt.model_path, result->model_sha256, setup.preset_json);
   }
-  if (opt.odin) {
+  if (opt.spec.odin) {
     if (setup.logits) {
       throw UsageError("--odin perturbs the input images through the model: it cannot score "
                        "logits inputs");
     }
-    setup.pipeline.odin = OdinOptions{opt.odin_temperature, opt.odin_epsilon,
+    setup.pipeline.odin = OdinOptions{opt.spec.odin_temperature, opt.spec.odin_epsilon,
                                       result->preset.spec.std};
   }
-  if (!opt.fit_path.empty()) {
+  if (opt.spec.fit()) {
     if (setup.logits) {
       throw UsageError("--fit's detectors work on the model's features: logits inputs have none");
     }
     setup.fit = std::make_shared<const DetectorFit>(LoadFitFor(
-        opt.fit_path, opt.model_path, result->model_sha256, setup.preset_json, opt.head));
-    result->fit = {{"path", opt.fit_path},
-                   {"sha256", Sha256File(opt.fit_path)},
-                   {"head", setup.fit->head.name},
-                   {"train_path", setup.fit->train_path},
-                   {"train_samples", setup.fit->train_samples},
-                   {"knn_k", setup.fit->settings.knn_k},
-                   {"react_percentile", setup.fit->settings.react_percentile},
-                   {"ash_percentile", setup.fit->settings.ash_percentile},
-                   {"vim_dim", setup.fit->vim_dim}};
+        opt.spec.fit_path, opt.model_path, result->model_sha256, setup.preset_json,
+        opt.spec.head));
+    result->fit = FitRecord(opt.spec.fit_path, *setup.fit);
     const std::string fit_sha = result->fit["sha256"];
     if (out.card && !out.card->fit_sha256.empty() && out.card->fit_sha256 != fit_sha) {
       throw Error("detector card was calibrated with the fit file of SHA-256 " +
-                  out.card->fit_sha256 + ", but '" + opt.fit_path + "' has " + fit_sha);
+                  out.card->fit_sha256 + ", but '" + opt.spec.fit_path + "' has " + fit_sha);
     }
-  } else if (!opt.head.empty() && !out.on_features) {
+  } else if (!opt.spec.head.empty() && !out.on_features) {
     throw UsageError("--head names the layer whose input the --fit detectors read: give --fit");
   }
-  setup.columns = ScoreColumns(setup.pipeline.temperatures, opt.odin, setup.fit != nullptr,
-                               out.card, &setup.card_column);
+  setup.columns = ScoreColumns(opt.spec, out.card, &setup.card_column);
   for (const auto& c : setup.columns) result->table.columns.push_back(c.name);
   if (out.card) result->table.columns.push_back("is_ood");
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
@@ -525,7 +479,7 @@ struct WorkPlan {
   bool sliced = false, resumed = false;
   ShardRange range;
   ResumePlan resume;
-  nlohmann::json stamp;
+  ScoreStamp stamp;
   bool finished = false;  // nothing left to score (a complete CSV, or an empty shard)
 
   const std::vector<SampleSet>& mine() const { return sliced ? shard_sets : *all; }
@@ -552,10 +506,8 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
     work->stamp =
         ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card);
     if (out.shard) {
-      work->stamp["shard"] = {{"index", out.shard->index},
-                              {"count", out.shard->count},
-                              {"begin", work->range.begin},
-                              {"end", work->range.end}};
+      work->stamp.shard =
+          StampShard{out.shard->index, out.shard->count, work->range.begin, work->range.end};
     }
     std::error_code ec;
     if (out.resume && std::filesystem::exists(out.csv_path, ec)) {
@@ -569,9 +521,9 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
         return;
       }
     }
-    work->stamp["model_path"] = opt.model_path;
-    work->stamp["complete"] = false;
-    WriteFileAtomic(StampPath(out.csv_path), DumpJson(work->stamp) + "\n");
+    work->stamp.model_path = opt.model_path;
+    work->stamp.complete = false;
+    WriteStamp(out.csv_path, work->stamp);
     if (work->resume.done > 0) {
       work->remaining = Remaining(work->mine(), work->resume.done);
       work->resumed = true;
@@ -655,9 +607,9 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   ModelOptions model_opt = opt.model;
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
-  model_opt.odin = opt.odin;
+  model_opt.odin = opt.spec.odin;
   model_opt.features = setup.fit != nullptr || out.on_features;
-  model_opt.head = setup.fit ? setup.fit->head.name : opt.head;
+  model_opt.head = setup.fit ? setup.fit->head.name : opt.spec.head;
   auto model = Model::Load(opt.model_path, model_opt);
   PipelineOptions pipeline = setup.pipeline;
   pipeline.features = model_opt.features;
@@ -741,7 +693,7 @@ nlohmann::json LogitsRunStamp(const ScoringResult& result, const PipelineOptions
     counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
     if (!sets[s].samples.empty()) files.push_back(sets[s].samples.front().npy->path());
   }
-  return {{"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}},
+  return {{"tool", ToolJson()},
           {"input", "logits"},
           {"logits_files", files},
           {"model", {{"num_classes", result.stats.num_classes}}},

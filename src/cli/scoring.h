@@ -16,6 +16,8 @@
 #include "oodscore/pipeline.h"
 #include "oodscore/preset.h"
 #include "oodscore/score_table.h"
+#include "cli/run_spec.h"
+#include "cli/score_stamp.h"
 #include "cli/shards.h"
 
 namespace oodscore {
@@ -27,22 +29,18 @@ struct ScoringOptions {
   // Largest share of a set's found files that may be skipped, as written ("0.01", "1%");
   // more exits 3 after every output is written. "1" turns the check off.
   std::string max_skipped = "0.01";
-  std::vector<double> temperatures;  // as given; energy at T=1 is always written
   ModelOptions model;
   PipelineOptions pipeline;
   bool quiet = false;
   bool no_freeze = false;
   bool no_optimize = false;
-  bool odin = false;  // add the ODIN score column (a backward pass per batch)
-  double odin_temperature = 1000, odin_epsilon = 0.0014;
-  std::string fit_path;  // `oodscore fit`'s output: adds the feature-space score columns
-  std::string head;      // the final linear layer's name ("" = found automatically)
+  RunSpec spec;  // what the run computes: temperatures, ODIN, the fit (src/cli/run_spec.h)
 };
 
 // Binds --model, --preset, --max-skipped, --device, --half, --batch-size, --workers,
 // --threads, --strict, --max-image-pixels, --no-freeze, --no-optimize, --channels-last.
 void AddModelOptions(CLI::App* cmd, ScoringOptions* opt);
-// AddModelOptions, and --layout, --temperature, --odin*, --fit, --head.
+// AddModelOptions, --layout, and the run spec's options (AddRunSpecOptions).
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
 
 // --max-skipped as a fraction. Throws UsageError.
@@ -81,27 +79,29 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
 // returns kExitInput, or kExitOk.
 int SkippedVerdict(const PipelineStats& stats, double max_share);
 
-// A feature-space score (react_energy, ..., vim) needs --fit: throws UsageError without one.
-void CheckFitFor(const std::string& score, const ScoringOptions& opt);
-
-// What naming a score implies for the run, in one place (from the score catalogue's needs):
-// energy_T<t> adds the temperature t, odin turns --odin on, a feature score needs --fit
-// (UsageError without one). `score` is a canonical name (CheckedScoreName).
-void ImplyScoreSettings(const std::string& score, ScoringOptions* opt);
-
-// What a detector card implies for the run: an odin card's T and epsilon (and --odin), an
-// energy card's temperature, and what its score implies (ImplyScoreSettings).
-void ApplyCardSettings(const DetectorCard& card, ScoringOptions* opt);
 
 // Reads a fit file (`oodscore fit`) and refuses one made for another model, preset or head.
 DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
                        const std::string& model_sha256, const nlohmann::json& preset_json,
                        const std::string& head);
 
-// The detector card for a threshold picked from ID scores of this run.
+// What a detector card records of the run whose ID scores set its threshold.
+struct CardRun {
+  std::string model_path, model_sha256;
+  nlohmann::json preset;   // in full; null for logits inputs
+  std::string fit_sha256;  // the fit file's, with --fit
+  double odin_temperature = 1000, odin_epsilon = 0.0014;  // the run's ODIN settings
+};
+// Of a run scored here, or of one scored elsewhere (its score files' stamp).
+CardRun CardRunOf(const ScoringOptions& opt, const ScoringResult& scored);
+CardRun CardRunOf(const ScoreStamp& stamp, const std::string& model_path);
+
+// The detector card for a threshold picked from ID scores of that run.
 DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, double tpr_target,
-                      const std::string& id_set, const ScoringOptions& opt,
-                      const ScoringResult& scored);
+                      const std::string& id_set, const CardRun& run);
+
+// What stamps record of a fit file: its path, SHA-256, head, training set and settings.
+nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit);
 
 // Loads every "[NAME=]PATH" input as a sample set; names must be unique, and no set may be
 // called "mean" (the mean row's name in gates), nor, with roles (the first set is ID), "id"

@@ -9,7 +9,7 @@
 #include "base/atomic_file.h"
 #include "oodscore/error.h"
 #include "base/json_text.h"
-#include "cli/resume.h"
+#include "cli/score_stamp.h"
 
 namespace oodscore {
 
@@ -100,16 +100,11 @@ std::vector<SampleSet> SliceSets(const std::vector<SampleSet>& sets, const Shard
   return out;
 }
 
-bool IsPerShardKey(const std::string& key) {
-  return key == "shard" || key == "sets" || key == "rows" || key == "complete" ||
-         key == "model_path" || key == "num_classes";
-}
-
 namespace {
 
 struct ShardFile {
   std::filesystem::path csv;
-  nlohmann::json stamp;  // null when the file has none
+  std::optional<ScoreStamp> stamp;  // none when the file has no stamp
   std::size_t index = 0, count = 0;
 };
 
@@ -138,58 +133,66 @@ std::vector<std::filesystem::path> ExpandFolders(const std::vector<std::filesyst
   return files;
 }
 
-// Checks that the stamped files are one complete run and puts them in shard order.
-void CheckShards(std::vector<ShardFile>* files) {
-  const ShardFile& first = files->front();
-  for (const ShardFile& f : *files) {
-    if (!f.stamp.value("complete", false)) {
-      throw Error("shard " + Label(f) + " is not complete: its run stopped early; rerun that "
-                  "shard with --resume");
+// A score file and its stamp, if it has one. A lone plain run (no "shard") that is complete
+// counts as shard 0 of 1; a lone stopped run, or a stamp from before per-set counts, is read
+// without its stamp.
+ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone) {
+  ShardFile f;
+  f.csv = csv;
+  const std::string stamp_path = StampPath(csv.string());
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(stamp_path, ec)) return f;
+  const nlohmann::json j = ParseJsonText(ReadFile(stamp_path), stamp_path);
+  if (!j.is_object() || j.value("kind", "") != "oodscore-score-stamp") return f;
+  ScoreStamp stamp = ScoreStamp::FromJson(j, stamp_path);
+  if (!stamp.shard) {
+    if (!lone) return f;
+    if (!stamp.has_counts) {
+      spdlog::warn("'{}' does not record a complete run; its rows are read without the "
+                   "stamp's counts", stamp_path);
+      return f;
     }
-    if (f.count != first.count) {
-      throw Error("shard " + Label(f) + " belongs to a run of " + std::to_string(f.count) +
-                  " shards, but " + Label(first) + " to one of " + std::to_string(first.count));
-    }
-    for (auto it = first.stamp.begin(); it != first.stamp.end(); ++it) {
-      if (IsPerShardKey(it.key())) continue;
-      if (!f.stamp.contains(it.key()) || f.stamp[it.key()] != it.value()) {
-        throw Error("shard " + Label(f) + " is from another run than " + Label(first) + ": its " +
-                    it.key() + " is " +
-                    (f.stamp.contains(it.key()) ? ShortStampValue(f.stamp[it.key()]) : "missing") +
-                    ", not " + ShortStampValue(it.value()));
-      }
-    }
+    stamp.shard = StampShard{0, 1, 0, stamp.TotalFound()};  // a plain run is its own shard
   }
-  std::sort(files->begin(), files->end(),
-            [](const ShardFile& a, const ShardFile& b) { return a.index < b.index; });
-  for (std::size_t i = 0; i < files->size(); ++i) {
-    if (i > 0 && (*files)[i].index == (*files)[i - 1].index) {
-      throw Error("shard " + std::to_string((*files)[i].index) + " is given twice: '" +
-                  (*files)[i - 1].csv.string() + "' and '" + (*files)[i].csv.string() + "'");
-    }
-  }
+  f.index = stamp.shard->index;
+  f.count = stamp.shard->count;
+  f.stamp = std::move(stamp);
+  return f;
+}
+
+// Every shard 0..N-1 once, in order (the files are sorted by index).
+void CheckShardIndexes(const std::vector<ShardFile>& files) {
+  const std::size_t count = files.front().count;
   std::vector<std::size_t> missing;
   std::size_t k = 0;
-  for (std::size_t i = 0; i < first.count; ++i) {
-    if (k < files->size() && (*files)[k].index == i) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (i > 0 && files[i].index == files[i - 1].index) {
+      throw Error("shard " + std::to_string(files[i].index) + " is given twice: '" +
+                  files[i - 1].csv.string() + "' and '" + files[i].csv.string() + "'");
+    }
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (k < files.size() && files[k].index == i) {
       ++k;
     } else {
       missing.push_back(i);
     }
   }
-  if (!missing.empty()) {
-    std::string list;
-    for (std::size_t i = 0; i < missing.size() && i < 10; ++i)
-      list += (i ? ", " : "") + std::to_string(missing[i]);
-    if (missing.size() > 10) list += ", ...";
-    throw Error("shard(s) " + list + " of " + std::to_string(first.count) +
-                " missing: every shard of the run must be given to merge it");
-  }
-  // Consecutive sample ranges, from 0 to every sample found: no sample twice, none left out.
-  std::size_t next = 0, total = 0;
-  for (const auto& in : first.stamp.at("inputs")) total += in.at("found").get<std::size_t>();
-  for (const ShardFile& f : *files) {
-    const std::size_t b = f.stamp.at("shard").at("begin"), e = f.stamp.at("shard").at("end");
+  if (missing.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < missing.size() && i < 10; ++i)
+    list += (i ? ", " : "") + std::to_string(missing[i]);
+  if (missing.size() > 10) list += ", ...";
+  throw Error("shard(s) " + list + " of " + std::to_string(count) +
+              " missing: every shard of the run must be given to merge it");
+}
+
+// Consecutive sample ranges, from 0 to every sample found: no sample twice, none left out.
+void CheckShardRanges(const std::vector<ShardFile>& files) {
+  std::size_t next = 0;
+  const std::size_t total = files.front().stamp->TotalFound();
+  for (const ShardFile& f : files) {
+    const std::size_t b = f.stamp->shard->begin, e = f.stamp->shard->end;
     if (b != next || e < b) {
       throw Error("shard " + Label(f) + " covers samples " + std::to_string(b) + ".." +
                   std::to_string(e) + ", but the previous shard ended at " + std::to_string(next) +
@@ -203,72 +206,91 @@ void CheckShards(std::vector<ShardFile>* files) {
   }
 }
 
+// Checks that the stamped files are one complete run and puts them in shard order.
+void CheckShards(std::vector<ShardFile>* files) {
+  const ShardFile& first = files->front();
+  const nlohmann::json first_run = first.stamp->ToJson();
+  for (const ShardFile& f : *files) {
+    if (!f.stamp->complete) {
+      throw Error("shard " + Label(f) + " is not complete: its run stopped early; rerun that "
+                  "shard with --resume");
+    }
+    if (f.count != first.count) {
+      throw Error("shard " + Label(f) + " belongs to a run of " + std::to_string(f.count) +
+                  " shards, but " + Label(first) + " to one of " + std::to_string(first.count));
+    }
+    if (const auto d = FirstDifference(first_run, f.stamp->ToJson(), PerShardKeys())) {
+      throw Error("shard " + Label(f) + " is from another run than " + Label(first) + ": its " +
+                  d->key + " is " + d->theirs + ", not " + d->mine);
+    }
+  }
+  std::sort(files->begin(), files->end(),
+            [](const ShardFile& a, const ShardFile& b) { return a.index < b.index; });
+  CheckShardIndexes(*files);
+  CheckShardRanges(*files);
+}
+
+// Adds a shard's per-set counts and skipped files to the merged ones.
+void AddShardCounts(const ShardFile& f, const std::map<std::string, std::size_t>& set_index,
+                    MergedScores* merged) {
+  for (const StampSet& s : f.stamp->sets) {
+    const auto it = set_index.find(s.counts.name);
+    if (it == set_index.end()) {
+      throw Error("shard " + Label(f) + " has a set '" + s.counts.name +
+                  "' that is not among the run's inputs");
+    }
+    SetCounts& c = merged->sets[it->second];
+    c.found += s.counts.found;
+    c.scored += s.counts.scored;
+    c.skipped += s.counts.skipped;
+    merged->skipped.insert(merged->skipped.end(), s.skipped.begin(), s.skipped.end());
+  }
+}
+
+// The run's fields of the first shard, with one count per input set.
+void StartMerge(const std::vector<ShardFile>& files, MergedScores* merged,
+                std::map<std::string, std::size_t>* set_index) {
+  const ScoreStamp& first = *files.front().stamp;
+  merged->model_path = first.model_path;
+  for (const ShardFile& f : files) {
+    merged->num_classes = std::max(merged->num_classes, f.stamp->num_classes);
+  }
+  merged->stamp = first;  // the run's fields; the per-shard ones cleared
+  merged->stamp.shard.reset();
+  merged->stamp.model_path.clear();
+  merged->stamp.complete = false;
+  merged->stamp.has_counts = false;
+  merged->stamp.num_classes = 0;
+  merged->stamp.rows = 0;
+  merged->stamp.sets.clear();
+  for (const StampInput& in : first.inputs) {
+    (*set_index)[in.name] = merged->sets.size();
+    merged->sets.push_back(SetCounts{in.name, 0, 0, 0});
+  }
+}
+
 }  // namespace
 
 MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   std::vector<ShardFile> files;
   for (const auto& p : ExpandFolders(args)) {
-    ShardFile f;
-    f.csv = p;
-    const std::string stamp_path = StampPath(p.string());
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(stamp_path, ec)) {
-      const nlohmann::json stamp = ParseJsonText(ReadFile(stamp_path), stamp_path);
-      const bool plain = stamp.is_object() && !stamp.contains("shard") && args.size() == 1 &&
-                         stamp.value("kind", "") == "oodscore-score-stamp";
-      if (plain && !(stamp.value("complete", false) && stamp.contains("sets") &&
-                     stamp.contains("inputs"))) {
-        // A stopped run, or a stamp from before per-set counts: read the rows as they are.
-        spdlog::warn("'{}' does not record a complete run; its rows are read without the "
-                     "stamp's counts", stamp_path);
-      } else if (plain) {
-        // A plain run is its own single shard.
-        nlohmann::json whole = stamp;
-        std::size_t total = 0;
-        for (const auto& in : stamp.at("inputs")) total += in.value("found", std::size_t{0});
-        whole["shard"] = {{"index", 0}, {"count", 1}, {"begin", 0}, {"end", total}};
-        f.stamp = whole;
-        f.count = 1;
-      } else if (stamp.is_object() && stamp.contains("shard")) {
-        f.stamp = stamp;
-        try {
-          f.index = stamp.at("shard").at("index");
-          f.count = stamp.at("shard").at("count");
-        } catch (const nlohmann::json::exception&) {
-          throw Error("'" + stamp_path + "': \"shard\" must hold index and count");
-        }
-      }
-    }
-    files.push_back(std::move(f));
+    files.push_back(ReadShardFile(p, /*lone=*/args.size() == 1));
   }
   if (files.empty()) throw UsageError("no score files given");
   MergedScores merged;
   const auto stamped = std::count_if(files.begin(), files.end(),
-                                     [](const ShardFile& f) { return !f.stamp.is_null(); });
+                                     [](const ShardFile& f) { return f.stamp.has_value(); });
   if (stamped > 0 && stamped < static_cast<long>(files.size())) {
     const auto odd = std::find_if(files.begin(), files.end(),
-                                  [](const ShardFile& f) { return f.stamp.is_null(); });
+                                  [](const ShardFile& f) { return !f.stamp; });
     throw Error("'" + odd->csv.string() + "' has no shard stamp ('" + StampPath(odd->csv.string()) +
                 "'), but other files do: shard files must all come from one `score --shard` run");
   }
   merged.stamped = stamped > 0;
-  if (merged.stamped) CheckShards(&files);
-
   std::map<std::string, std::size_t> set_index;
   if (merged.stamped) {
-    merged.stamp = files.front().stamp;
-    merged.model_path = files.front().stamp.value("model_path", "");
-    for (const ShardFile& f : files)
-      merged.num_classes = std::max(merged.num_classes, f.stamp.value("num_classes", 0));
-    for (auto it = files.front().stamp.begin(); it != files.front().stamp.end(); ++it) {
-      if (IsPerShardKey(it.key())) merged.stamp.erase(it.key());
-    }
-    for (const auto& in : merged.stamp.at("inputs")) {
-      SetCounts c;
-      c.name = ReadNameField(in, "name");
-      set_index[c.name] = merged.sets.size();
-      merged.sets.push_back(c);
-    }
+    CheckShards(&files);
+    StartMerge(files, &merged, &set_index);
   }
   for (const ShardFile& f : files) {
     const std::size_t before = merged.table.size();
@@ -276,23 +298,12 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
     merged.files.push_back(f.csv);
     if (!merged.stamped) continue;
     const std::size_t rows = merged.table.size() - before;
-    if (f.stamp.value("rows", rows) != rows) {
-      throw Error("shard " + Label(f) + " has " + std::to_string(rows) + " rows, but its stamp says " +
-                  std::to_string(f.stamp.value("rows", std::size_t{0})) +
+    if (f.stamp->has_counts && f.stamp->rows != rows) {
+      throw Error("shard " + Label(f) + " has " + std::to_string(rows) +
+                  " rows, but its stamp says " + std::to_string(f.stamp->rows) +
                   ": the file was changed or cut after the run");
     }
-    for (const auto& s : f.stamp.at("sets")) {
-      const std::string name = ReadNameField(s, "name");
-      const auto it = set_index.find(name);
-      if (it == set_index.end()) throw Error("shard " + Label(f) + " has a set '" + name +
-                                             "' that is not among the run's inputs");
-      SetCounts& c = merged.sets[it->second];
-      c.found += s.at("found").get<std::size_t>();
-      c.scored += s.at("scored").get<std::size_t>();
-      c.skipped += s.at("skipped").get<std::size_t>();
-      for (const auto& k : s.at("skipped_files"))
-        merged.skipped.push_back({name, ReadNameField(k, "path"), k.value("reason", "")});
-    }
+    AddShardCounts(f, set_index, &merged);
   }
   return merged;
 }

@@ -7,7 +7,7 @@
 // rows are a contiguous slice of the single-run file, and every batch holds the same samples
 // as in the single run: the logits, the file and the report are the same bit for bit.
 //
-// Each shard's stamp (FILE.json, src/cli/resume.h) records the run (tool version, model SHA-256,
+// Each shard's stamp (FILE.json, src/cli/score_stamp.h) records the run (tool version, model SHA-256,
 // preset, temperatures, columns, inputs, ...), identical in every shard, and its own part:
 // "shard" {index, count, begin, end} (sample indexes over all sets), "sets" (per set: found,
 // scored, skipped, skipped files, first and last index within the set), "rows", "complete".
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/score_stamp.h"
 #include "oodscore/dataset.h"
 #include "oodscore/report.h"
 #include "oodscore/score_table.h"
@@ -46,15 +47,12 @@ ShardRange RangeOfShard(std::size_t total, std::size_t batch, const ShardSpec& s
 // The sets cut down to the samples in `range` (sets keep their names; a set may be empty).
 std::vector<SampleSet> SliceSets(const std::vector<SampleSet>& sets, const ShardRange& range);
 
-// The stamp keys that differ from shard to shard; every other key must agree.
-bool IsPerShardKey(const std::string& key);
-
 // Score files read back as one run.
 struct MergedScores {
   ScoreTable table;               // rows in shard order: the single run's order
   std::vector<std::filesystem::path> files;  // in that order
   bool stamped = false;           // every file had a shard stamp; else none had one
-  nlohmann::json stamp;           // stamped: shard 0's stamp, less its per-shard keys
+  ScoreStamp stamp;               // stamped: the run's fields (shard 0's; no per-shard ones)
   std::vector<SetCounts> sets;    // stamped: per input set, summed over shards
   std::vector<SkippedSample> skipped;
   std::string model_path;  // stamped: as shard 0 gave it

@@ -63,7 +63,7 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
     offset += a.bytes;
   }
   const nlohmann::json header = {
-      {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}}},
+      {"tool", ToolJson()},
       {"model_sha256", fit.model_sha256},
       {"preset", fit.preset_json.empty() ? nlohmann::json(nullptr)
                                          : nlohmann::json::parse(fit.preset_json)},

@@ -35,33 +35,12 @@ nlohmann::json CardJson(const DetectorCard& c) {
       {"id_set", c.id_set},
       {"model", {{"path", c.model_path}, {"sha256", c.model_sha256}}},
       {"preset", c.preset},
-      {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}}}};
+      {"tool", ToolJson()}};
   if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
   if (c.odin_epsilon) j["odin_epsilon"] = *c.odin_epsilon;
   if (!c.fit_sha256.empty()) j["fit_sha256"] = c.fit_sha256;
   return j;
 }
-
-namespace {
-
-// j[key] as T, or an Error naming the file, the field (as a JSON pointer) and what was expected.
-template <typename T>
-T Field(const nlohmann::json& j, const std::string& pointer, const std::string& where,
-        const char* expected, const T* fallback = nullptr) {
-  const nlohmann::json::json_pointer ptr(pointer);
-  if (!j.contains(ptr)) {
-    if (fallback) return *fallback;
-    throw Error(where + ": missing " + pointer + " (" + expected + ")");
-  }
-  try {
-    return j.at(ptr).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(where + ": " + pointer + " must be " + expected + ", got " +
-                DumpJson(j.at(ptr), -1));
-  }
-}
-
-}  // namespace
 
 DetectorCard ReadCard(const std::filesystem::path& path) {
   return ParseCard(ReadFile(path), path.string());
@@ -77,22 +56,22 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   const double one = 1.0, zero = 0.0;
   const std::size_t none = 0;
   const std::string empty;
-  c.score = Field<std::string>(j, "/score", where, "a score name");
-  c.temperature = Field<double>(j, "/temperature", where, "a number", &one);
-  c.threshold = Field<double>(j, "/threshold", where, "a number");
-  c.tpr_target = Field<double>(j, "/tpr_target", where, "a number", &zero);
-  c.tpr_achieved = Field<double>(j, "/tpr_achieved", where, "a number", &zero);
-  c.n = Field<std::size_t>(j, "/n", where, "a count", &none);
-  c.id_set = Field<std::string>(j, "/id_set", where, "a string", &empty);
-  c.model_path = Field<std::string>(j, "/model/path", where, "a string", &empty);
-  c.model_sha256 = Field<std::string>(j, "/model/sha256", where, "a SHA-256 in hex");
+  c.score = JsonField<std::string>(j, "/score", where, "a score name");
+  c.temperature = JsonField<double>(j, "/temperature", where, "a number", &one);
+  c.threshold = JsonField<double>(j, "/threshold", where, "a number");
+  c.tpr_target = JsonField<double>(j, "/tpr_target", where, "a number", &zero);
+  c.tpr_achieved = JsonField<double>(j, "/tpr_achieved", where, "a number", &zero);
+  c.n = JsonField<std::size_t>(j, "/n", where, "a count", &none);
+  c.id_set = JsonField<std::string>(j, "/id_set", where, "a string", &empty);
+  c.model_path = JsonField<std::string>(j, "/model/path", where, "a string", &empty);
+  c.model_sha256 = JsonField<std::string>(j, "/model/sha256", where, "a SHA-256 in hex");
   if (!j.contains("preset")) throw Error(where + ": missing /preset (the preset in full)");
   c.preset = j["preset"];
   if (j.contains("log_msp_threshold")) {
-    c.log_msp_threshold = Field<double>(j, "/log_msp_threshold", where, "a number");
+    c.log_msp_threshold = JsonField<double>(j, "/log_msp_threshold", where, "a number");
   }
   if (j.contains("odin_epsilon")) {
-    c.odin_epsilon = Field<double>(j, "/odin_epsilon", where, "a number");
+    c.odin_epsilon = JsonField<double>(j, "/odin_epsilon", where, "a number");
   }
   const ScoreDef* def = FindScore(c.score);
   if (def != nullptr && def->needs == ScoreNeeds::kPerturbation && !c.odin_epsilon) {
@@ -100,7 +79,7 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
                 " card needs \"odin_epsilon\" (and its T in \"temperature\")");
   }
   if (j.contains("fit_sha256")) {
-    c.fit_sha256 = Field<std::string>(j, "/fit_sha256", where, "a SHA-256 in hex");
+    c.fit_sha256 = JsonField<std::string>(j, "/fit_sha256", where, "a SHA-256 in hex");
   }
   if (IsFeatureScore(c.score) && c.fit_sha256.empty()) {
     throw Error(where + ": a " + c.score + " card needs \"fit_sha256\" (the fit file it was "
@@ -110,7 +89,7 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");
   c.orientation = info.orientation;
   if (j.contains("orientation")) {
-    const std::string key = Field<std::string>(j, "/orientation", where, "a string");
+    const std::string key = JsonField<std::string>(j, "/orientation", where, "a string");
     const auto parsed = ParseOrientationKey(key);
     if (!parsed) {
       throw Error(where + ": /orientation must be \"higher_is_id\" or \"lower_is_id\", got \"" +

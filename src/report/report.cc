@@ -224,7 +224,7 @@ std::string Percent(double v) {
 
 nlohmann::json ReportJson(const Report& r) {
   nlohmann::json j;
-  j["tool"] = {{"name", "oodscore"}, {"version", ToolVersion()}, {"commit", GitCommit()}};
+  j["tool"] = ToolJson();
   j["tpr_level"] = r.options.tpr;
   j["fpr_convention"] = ConventionName(r.options.convention);
   j["positive_class"] = ConventionPositiveClass(r.options.convention);

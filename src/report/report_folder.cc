@@ -114,7 +114,7 @@ void ReportFolder::Commit(const nlohmann::json& run) {
   std::tm tm{};
   if (gmtime_r(&now, &tm)) std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
   const nlohmann::json manifest = {{"kind", "oodscore-report-manifest"},
-                                   {"tool", {{"name", "oodscore"}, {"version", ToolVersion()}}},
+                                   {"tool", ToolJson()},
                                    {"finished", stamp},
                                    {"run", run},
                                    {"files", files}};

@@ -1,5 +1,5 @@
 // The fine-tuning step on LibTorch (include/oodscore/trainer.h). Built into
-// liboodscore_torch.so with src/torch/model.cc.
+// liboodscore_torch.so with the rest of src/torch/, the only code that includes LibTorch.
 #include "oodscore/trainer.h"
 
 #include <torch/script.h>
