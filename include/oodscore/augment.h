@@ -25,6 +25,20 @@ struct Augment {
 // the unknown part.
 Augment ParseAugment(const std::string& text);
 
+// One image's draws, as torchvision makes them for Compose([RandomCrop((H, W), padding=pad),
+// RandomHorizontalFlip()]): the window's top-left corner in the zero-padded image (0..2*pad
+// each; pad = 0: no crop) and whether the window is flipped.
+struct AugmentDraws {
+  int pad = 0;
+  int top = 0, left = 0;
+  bool flip = false;
+};
+
+// The image (same size) with these draws: in torchvision.transforms.functional terms,
+// crop(pad(img, pad, fill=0), top, left, H, W), then hflip if flip (tests/augment_test.cc
+// checks it against torchvision). Throws Error when top or left is outside 0..2*pad.
+Image ApplyAugmentDraws(const Image& image, const AugmentDraws& draws);
+
 // The augmented image (same size), with this image's draws from `seed`.
 Image ApplyAugment(const Image& image, const Augment& augment, std::uint64_t seed);
 

@@ -40,20 +40,17 @@ std::uint64_t MixSeed(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return x;
 }
 
-Image ApplyAugment(const Image& image, const Augment& augment, std::uint64_t seed) {
-  if (!augment.any()) return image;
-  std::mt19937_64 rng(seed);
-  const int w = image.width, h = image.height, c = image.channels;
-  const int pad = augment.crop_pad;
-  // RandomCrop draws the window first, then RandomHorizontalFlip flips (torchvision's order
-  // in the reference: RandomHorizontalFlip, RandomCrop; either order gives the same
-  // distribution of outputs).
-  int dx = 0, dy = 0;
-  if (pad > 0) {
-    dx = static_cast<int>(rng() % static_cast<std::uint64_t>(2 * pad + 1)) - pad;
-    dy = static_cast<int>(rng() % static_cast<std::uint64_t>(2 * pad + 1)) - pad;
+Image ApplyAugmentDraws(const Image& image, const AugmentDraws& draws) {
+  const int pad = draws.pad;
+  if (pad < 0 || draws.top < 0 || draws.top > 2 * pad || draws.left < 0 || draws.left > 2 * pad) {
+    throw Error("augment: window at top " + std::to_string(draws.top) + ", left " +
+                std::to_string(draws.left) + " is outside 0.." + std::to_string(2 * pad) +
+                " (padding " + std::to_string(pad) + ")");
   }
-  const bool flip = augment.hflip && (rng() & 1);
+  const int w = image.width, h = image.height, c = image.channels;
+  // Output (y, x) is padded (top + y, left + x') with x' = x, or w - 1 - x when flipped, and
+  // padded (py, px) is image (py - pad, px - pad), or zero outside the image.
+  const int dy = draws.top - pad, dx = draws.left - pad;
   Image out;
   out.width = w;
   out.height = h;
@@ -63,7 +60,7 @@ Image ApplyAugment(const Image& image, const Augment& augment, std::uint64_t see
     const int sy = y + dy;
     if (sy < 0 || sy >= h) continue;
     for (int x = 0; x < w; ++x) {
-      const int cx = flip ? w - 1 - x : x;  // flip the cropped window
+      const int cx = draws.flip ? w - 1 - x : x;  // flip the cropped window
       const int sx = cx + dx;
       if (sx < 0 || sx >= w) continue;
       for (int k = 0; k < c; ++k) {
@@ -73,6 +70,23 @@ Image ApplyAugment(const Image& image, const Augment& augment, std::uint64_t see
     }
   }
   return out;
+}
+
+Image ApplyAugment(const Image& image, const Augment& augment, std::uint64_t seed) {
+  if (!augment.any()) return image;
+  std::mt19937_64 rng(seed);
+  const int pad = augment.crop_pad;
+  // RandomCrop draws the window first, then RandomHorizontalFlip flips (torchvision's order
+  // in the reference: RandomHorizontalFlip, RandomCrop; either order gives the same
+  // distribution of outputs).
+  AugmentDraws draws;
+  draws.pad = pad;
+  if (pad > 0) {
+    draws.left = static_cast<int>(rng() % static_cast<std::uint64_t>(2 * pad + 1));
+    draws.top = static_cast<int>(rng() % static_cast<std::uint64_t>(2 * pad + 1));
+  }
+  draws.flip = augment.hflip && (rng() & 1);
+  return ApplyAugmentDraws(image, draws);
 }
 
 }  // namespace oodscore
