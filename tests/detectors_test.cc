@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "cli_fixture.h"
 #include "oodscore/card.h"
@@ -31,7 +32,9 @@ struct Fixture {
 };
 
 Fixture LoadFixture() {
-  std::ifstream in(std::string(OODSCORE_FIXTURE_DIR) + "/detector_scores.json");
+  const std::string path = std::string(OODSCORE_FIXTURE_DIR) + "/detector_scores.json";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open '" + path + "'");
   Fixture f;
   f.json = nlohmann::json::parse(in);
   f.head.name = "fc";
@@ -68,16 +71,23 @@ TEST(DetectorsTest, EqualTheReferenceCode) {
   EXPECT_NEAR(fit.react_threshold, f.json["react_threshold"].get<double>(), 1e-6);
   EXPECT_NEAR(fit.vim_alpha, f.json["vim_alpha"].get<double>(), 1e-4);
   EXPECT_EQ(fit.vim_dim, 6);
+  ASSERT_GT(f.n_test, 0);
+  ASSERT_EQ(f.test.size(), static_cast<std::size_t>(f.n_test) * f.head.dim);
   const std::vector<double> scores = ScoresOf(fit, f.test, f.n_test);
   const auto& names = FeatureScoreNames();
   ASSERT_EQ(scores.size(), names.size() * f.n_test);
+  // Every score of the fixture is one of ours, and each has a value per test sample.
+  ASSERT_EQ(f.json.at("scores").size(), names.size());
+  std::size_t checked = 0;
   for (std::size_t c = 0; c < names.size(); ++c) {
-    const auto expected = f.json["scores"][names[c]].get<std::vector<double>>();
+    const auto expected = f.json.at("scores").at(names[c]).get<std::vector<double>>();
+    ASSERT_EQ(expected.size(), static_cast<std::size_t>(f.n_test)) << names[c];
     // Mahalanobis and ViM run in float64 here: equal to the reference code run in float64,
     // and within float32's error of it run in float32 as OpenOOD does.
-    const bool f64 = f.json["scores_float64"].contains(names[c]);
+    const bool f64 = f.json.at("scores_float64").contains(names[c]);
     const auto expected64 =
         f64 ? f.json["scores_float64"][names[c]].get<std::vector<double>>() : expected;
+    ASSERT_EQ(expected64.size(), expected.size()) << names[c];
     for (int i = 0; i < f.n_test; ++i) {
       const double got = scores[i * names.size() + c];
       EXPECT_NEAR(got, expected[i], (f64 ? 1e-4 : 2e-5) * std::max(1.0, std::abs(expected[i])))
@@ -86,8 +96,11 @@ TEST(DetectorsTest, EqualTheReferenceCode) {
         EXPECT_NEAR(got, expected64[i], 1e-9 * std::max(1.0, std::abs(expected64[i])))
             << names[c] << " (float64), sample " << i;
       }
+      ++checked;
     }
   }
+  EXPECT_EQ(checked, names.size() * f.n_test);
+  EXPECT_GT(checked, 0u);
 }
 
 TEST(DetectorsTest, FitChecksItsInputs) {

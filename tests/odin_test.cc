@@ -24,24 +24,32 @@ TEST(OdinTest, EqualsTheReferenceCode) {
   ASSERT_TRUE(in.good());
   const nlohmann::json f = nlohmann::json::parse(in);
   TempDir tmp;
-  testing::WriteLinearModel(tmp / "m.pt", f["features"], f["classes"], f["scale"]);
+  testing::WriteLinearModel(tmp / "m.pt", f.at("features"), f.at("classes"), f.at("scale"));
   ModelOptions opt;
   opt.odin = true;
   auto model = Model::Load(tmp / "m.pt", opt);
-  const std::vector<float> x = f["inputs"].get<std::vector<float>>();
-  const int n = 6, k = f["classes"];
-  for (const auto& c : f["cases"]) {
+  const std::vector<float> x = f.at("inputs").get<std::vector<float>>();
+  const int n = 6, k = f.at("classes");
+  ASSERT_EQ(x.size(), static_cast<std::size_t>(n * f.at("features").get<int>()));
+  const nlohmann::json& cases = f.at("cases");
+  std::size_t checked = 0;
+  for (const auto& c : cases) {
     std::copy(x.begin(), x.end(), model->InputBuffer(x.size()));
-    OdinOptions odin{c["temperature"], c["epsilon"], c["std"].get<std::vector<float>>()};
+    OdinOptions odin{c.at("temperature"), c.at("epsilon"), c.at("std").get<std::vector<float>>()};
     std::vector<float> logits;
     model->ForwardOdin(n, 3, 2, 2, odin, &logits);
     ASSERT_EQ(logits.size(), static_cast<std::size_t>(n * k));
+    ASSERT_EQ(c.at("odin").size(), static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
       EXPECT_NEAR(TemperedMsp(logits.data() + i * k, k, odin.temperature),
-                  c["odin"][i].get<double>(), 2e-6)
+                  c.at("odin").at(i).get<double>(), 2e-6)
           << "T = " << odin.temperature << ", sample " << i;
     }
+    ++checked;
   }
+  // Every case of the fixture was checked, and there were some.
+  EXPECT_GT(checked, 0u);
+  EXPECT_EQ(checked, cases.size());
   // A model loaded without --odin refuses (it keeps no unfrozen copy).
   auto plain = Model::Load(tmp / "m.pt", {});
   std::copy(x.begin(), x.end(), plain->InputBuffer(x.size()));
