@@ -1,7 +1,9 @@
 // End-to-end tests of the real oodscore binary.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli_fixture.h"
 #include "oodscore/score_table.h"
@@ -36,13 +38,64 @@ TEST_F(CliTest, ScoreWritesOneRowPerImageInOrder) {
   EXPECT_EQ(ReadText(tmp_ / "s.csv"), ReadText(tmp_ / "s2.csv"));
 }
 
+// What libgomp says of its spin count when OMP_DISPLAY_ENV=verbose: "  GOMP_SPINCOUNT = '0'"
+// as it is loaded (with LibTorch). 0 is the passive wait policy in effect; "" if not printed.
+std::string GompSpinCount(const std::string& err) {
+  const std::string key = "GOMP_SPINCOUNT = '";
+  const std::size_t at = err.find(key);
+  if (at == std::string::npos) return "";
+  const std::size_t from = at + key.size(), to = err.find('\'', from);
+  return to == std::string::npos ? "" : err.substr(from, to - from);
+}
+
+// Sets (or, with nullptr, unsets) an environment variable for the binaries this test runs,
+// and puts the earlier value back at scope exit.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) {
+      old_ = old;
+      had_ = true;
+    }
+    value ? ::setenv(name, value, 1) : ::unsetenv(name);
+  }
+  ~ScopedEnv() { had_ ? ::setenv(name_.c_str(), old_.c_str(), 1) : ::unsetenv(name_.c_str()); }
+
+ private:
+  std::string name_, old_;
+  bool had_ = false;
+};
+
+// LibTorch's OpenMP threads wait passively (libgomp's spin count is 0) unless the user chose
+// a policy, which is kept. libgomp reads the policy once, when it is loaded: so this checks
+// that oodscore sets it before anything loads libgomp, not just that it logs having set it.
 TEST_F(CliTest, ModelCommandsRunWithPassiveOpenMpWaits) {
-  auto r = Cli("score -v " + Common() + "--input '" + (tmp_ / "far") + "' -o /dev/null");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("model graph: frozen+optimize_for_inference; first-batch max change"),
-            std::string::npos)
-      << r.err;
+  ScopedEnv display("OMP_DISPLAY_ENV", "verbose");
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", nullptr);  // as a user who chose none
+    auto r = Cli("score -v " + Common() + "--input '" + (tmp_ / "far") + "' -o /dev/null");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("OPENMP DISPLAY ENVIRONMENT BEGIN"), std::string::npos)
+        << "libgomp printed nothing: is LibTorch built with another OpenMP?\n"
+        << r.err;
+    EXPECT_EQ(GompSpinCount(r.err), "0") << r.err;
+    EXPECT_NE(r.err.find("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("model graph: frozen+optimize_for_inference; first-batch max change"),
+              std::string::npos)
+        << r.err;
+  }
+  {
+    ScopedEnv policy("OMP_WAIT_POLICY", "active");  // the user's own choice is kept
+    auto r = Cli("score -v " + Common() + "--input '" + (tmp_ / "far") + "' -o /dev/null");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string spin = GompSpinCount(r.err);
+    EXPECT_NE(spin, "") << r.err;
+    EXPECT_NE(spin, "0") << r.err;
+    EXPECT_NE(r.err.find("OMP_WAIT_POLICY = 'ACTIVE'"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("set by oodscore before loading LibTorch"), std::string::npos) << r.err;
+  }
 }
 
 // Only commands that run a model load LibTorch: with the model library made unreachable,
