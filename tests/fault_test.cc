@@ -1,12 +1,17 @@
 // Faults injected into real runs of the binary: outputs that are not plain files, a full disk,
 // kill -9 in the middle of a run. Nothing may be torn, mixed or replaced.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "cli_fixture.h"
@@ -37,12 +42,48 @@ class FaultTest : public CliTest {
     WriteText(tmp_ / "slow.txt", list);
     return tmp_ / "slow.txt";
   }
-  // Runs the binary in the background and kills it with SIGKILL after `seconds`.
-  void KillAfter(const std::string& args, double seconds) {
-    const std::string cmd = "'" + std::string(OODSCORE_BINARY) + "' " + args +
-                            " >/dev/null 2>&1 </dev/null & pid=$!; sleep " +
-                            std::to_string(seconds) + "; kill -9 $pid 2>/dev/null; { wait $pid; } 2>/dev/null";
-    std::system(cmd.c_str());
+  // Runs the binary in the background and kills it with SIGKILL as soon as `ready()` holds
+  // (polled every 5 ms), or at a generous deadline. True when `ready()` held while the run was
+  // still going; false when the run ended first or the deadline passed.
+  bool KillWhen(const std::string& args, const std::function<bool()>& ready) {
+    const std::string cmd =
+        "exec '" + std::string(OODSCORE_BINARY) + "' " + args + " >/dev/null 2>&1 </dev/null";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    if (pid < 0) return false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    bool held = false, ended = false;
+    while (!held && !ended && std::chrono::steady_clock::now() < deadline) {
+      held = ready();
+      int status = 0;
+      ended = !held && ::waitpid(pid, &status, WNOHANG) == pid;
+      if (!held && !ended) ::usleep(5000);
+    }
+    if (!ended) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    return held;
+  }
+  // The number of whole lines (ending in '\n') in a file; 0 when it does not exist.
+  static std::size_t WholeLines(const std::string& path) {
+    const std::string text = ReadText(path);
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
+  // Whether a staging folder of a running eval in `dir` has a scores.csv with a row of `set`.
+  static bool StagedRowOf(const std::string& dir, const std::string& set) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().filename().string().rfind(".oodscore-partial-", 0) != 0) continue;
+      if (ReadText((e.path() / "scores.csv").string()).find("\n" + set + ",") !=
+          std::string::npos) {
+        return true;
+      }
+    }
+    return false;
   }
 };
 
@@ -83,9 +124,10 @@ TEST_F(FaultTest, OutputsThatAreNotPlainFilesAreWrittenThrough) {
 
 TEST_F(FaultTest, KilledRunsKeepWholeRowsAndTheEarlierReport) {
   const std::string list = SlowList(40000);
-  KillAfter("score -q " + Common() + "--workers 1 --batch-size 4 -i '" + list + "' -o '" +
-                (tmp_ / "s.csv") + "'",
-            2.0);
+  ASSERT_TRUE(KillWhen("score -q " + Common() + "--workers 1 --batch-size 4 -i '" + list +
+                           "' -o '" + (tmp_ / "s.csv") + "'",
+                       [&] { return WholeLines(tmp_ / "s.csv") >= 2; }))
+      << "no first row before the run ended (or 120 s passed)";
   const std::string csv = ReadText(tmp_ / "s.csv");
   ASSERT_FALSE(csv.empty());
   EXPECT_EQ(csv.back(), '\n');  // every flushed row is whole
@@ -101,9 +143,11 @@ TEST_F(FaultTest, KilledRunsKeepWholeRowsAndTheEarlierReport) {
             0);
   const std::string report = ReadText(out + "/report.json"), scores = ReadText(out + "/scores.csv"),
                     manifest = ReadText(out + "/" + kManifestName);
-  KillAfter("eval -q " + Common() + "--workers 1 --batch-size 4 --id '" + (tmp_ / "id") +
-                "' --ood long='" + list + "' --out-dir '" + out + "'",
-            2.0);
+  // Killed once it has scored the ID set and begun the long one.
+  ASSERT_TRUE(KillWhen("eval -q " + Common() + "--workers 1 --batch-size 4 --id '" +
+                           (tmp_ / "id") + "' --ood long='" + list + "' --out-dir '" + out + "'",
+                       [&] { return StagedRowOf(out, "long"); }))
+      << "no row of the long set before the run ended (or 120 s passed)";
   EXPECT_TRUE(ReadText(out + "/report.json") == report);
   EXPECT_TRUE(ReadText(out + "/scores.csv") == scores);
   EXPECT_TRUE(ReadText(out + "/" + kManifestName) == manifest);
@@ -129,7 +173,9 @@ TEST_F(FaultTest, ResumeFinishesAKilledRunWithTheSameFile) {
   const std::string args = "score -q " + Common() + "--workers 1 --batch-size 8 -i '" + list +
                            "' -i '" + (tmp_ / "far") + "' -o ";
   ASSERT_EQ(Cli(args + "'" + (tmp_ / "whole.csv") + "'").exit_code, 0);
-  KillAfter(args + "'" + (tmp_ / "part.csv") + "'", 1.0);
+  ASSERT_TRUE(KillWhen(args + "'" + (tmp_ / "part.csv") + "'",
+                       [&] { return WholeLines(tmp_ / "part.csv") >= 2; }))
+      << "no first row before the run ended (or 120 s passed)";
   auto stamp = nlohmann::json::parse(ReadText(tmp_ / "part.csv.json"));
   ASSERT_EQ(stamp["complete"], false) << "the run finished before it was killed";
   // A torn last line, as a full disk or a crash mid-write would leave.
