@@ -3,14 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <thread>
 
+#include "model/batch_ring.h"
 #include "oodscore/decode.h"
 #include "oodscore/error.h"
 #include "oodscore/npy.h"
@@ -24,11 +22,11 @@ struct Item {
   const Sample* sample;
 };
 
-// One batch being filled by the workers.
-struct Slot {
-  std::size_t batch = 0;      // which batch this slot holds now
-  std::size_t remaining = 0;  // items not yet filled
-  std::vector<float> data;
+// One batch slot's buffers, filled by the ring's workers (src/model/batch_ring.h). A load
+// sets its position's error and warning whatever happens, so a slot needs no reset between
+// batches.
+struct SlotBuffers {
+  std::vector<float> data;            // batch * per-item floats
   std::vector<std::string> errors;    // per item; "" = ok
   std::vector<std::string> warnings;  // per item; "" = none
 };
@@ -147,172 +145,72 @@ void CheckBatchMemory(std::size_t n_buffers, std::size_t batch, std::size_t per_
                               : std::string("not even one image per batch fits")));
 }
 
-}  // namespace
-
-PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSpec& spec,
-                          Model& model, const PipelineOptions& options,
-                          const PipelineCallbacks& callbacks) {
-  const auto start = std::chrono::steady_clock::now();
-  PipelineStats stats;
+// The items of every set, in input order; stats gets one entry per set.
+std::vector<Item> ListItems(const std::vector<SampleSet>& sets, PipelineStats* stats) {
   std::vector<Item> items;
   for (std::size_t s = 0; s < sets.size(); ++s) {
-    stats.sets.push_back({sets[s].name, sets[s].samples.size(), 0, 0});
+    stats->sets.push_back({sets[s].name, sets[s].samples.size(), 0, 0});
     for (const Sample& sample : sets[s].samples) items.push_back({s, &sample});
   }
   if (items.empty()) throw Error("no samples to score");
+  return items;
+}
 
-  int c = 0, h = 0, w = 0;
-  InputShape(items, spec, options.max_image_pixels, &c, &h, &w);
-  stats.channels = c;
-  stats.height = h;
-  stats.width = w;
-  const std::size_t per_item = std::size_t(c) * h * w;
-  const std::size_t n_items = items.size();
-  const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch_size));
-  const std::size_t n_batches = (n_items + batch - 1) / batch;
-  const int workers = options.workers > 0
-                          ? options.workers
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+// The ring for these options: workers default to the cores and slots to enough for all of
+// them, never more slots than batches.
+BatchRingShape RingShape(std::size_t n_items, const PipelineOptions& options) {
+  BatchRingShape shape;
+  shape.n_items = n_items;
+  shape.batch = static_cast<std::size_t>(std::max(1, options.batch_size));
+  shape.workers = options.workers > 0
+                      ? options.workers
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Workers share a batch, so a few buffers keep them all busy: one the model is reading,
   // the ones the workers are filling (2 * workers images ahead), and one spare.
-  const std::size_t n_slots = options.prefetch > 0
-                                  ? static_cast<std::size_t>(options.prefetch)
-                                  : std::max<std::size_t>(3, (2 * workers + batch - 1) / batch + 2);
+  const std::size_t wanted =
+      options.prefetch > 0
+          ? static_cast<std::size_t>(options.prefetch)
+          : std::max<std::size_t>(3, (2 * shape.workers + shape.batch - 1) / shape.batch + 2);
+  shape.slots = std::min(wanted, (n_items + shape.batch - 1) / shape.batch);
+  return shape;
+}
 
-  // The slots, plus the model's own input buffer.
-  CheckBatchMemory(std::min(n_slots, n_batches) + 1, std::min(batch, n_items), per_item, c, h, w);
-  std::vector<Slot> slots(std::min(n_slots, n_batches));
-  for (std::size_t i = 0; i < slots.size(); ++i) {
-    slots[i].batch = i;
-    slots[i].remaining = std::min(batch, n_items - i * batch);
-    slots[i].data.assign(batch * per_item, 0.f);
-    slots[i].errors.assign(batch, "");
-    slots[i].warnings.assign(batch, "");
+// The ring's slot buffers, each for a whole batch.
+std::vector<SlotBuffers> MakeSlots(const BatchRingShape& shape, std::size_t per_item) {
+  std::vector<SlotBuffers> slots(shape.slots);
+  for (SlotBuffers& slot : slots) {
+    slot.data.assign(shape.batch * per_item, 0.f);
+    slot.errors.assign(shape.batch, "");
+    slot.warnings.assign(shape.batch, "");
   }
-  std::mutex mu;
-  std::condition_variable slot_free, batch_ready;
-  std::atomic<std::size_t> next{0};
-  bool abort = false;
+  return slots;
+}
 
-  auto worker = [&] {
-    for (;;) {
-      const std::size_t i = next.fetch_add(1);
-      if (i >= n_items) return;
-      const std::size_t b = i / batch, pos = i % batch;
-      Slot& slot = slots[b % slots.size()];
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        slot_free.wait(lock, [&] { return abort || slot.batch == b; });
-        if (abort) return;
-      }
-      std::string err, warning;
-      try {
-        err = LoadItem(*items[i].sample, spec, options.max_image_pixels, c, h, w,
-                       slot.data.data() + pos * per_item, &warning);
-      } catch (const std::exception& e) {
-        err = e.what();
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      slot.errors[pos] = std::move(err);
-      slot.warnings[pos] = std::move(warning);
-      if (--slot.remaining == 0) batch_ready.notify_all();
+// Skip accounting for one loaded batch of n items: their warnings and errors go into stats
+// (with strict, the first error throws oodscore::Error instead). Returns how many loaded.
+std::size_t AccountBatch(const std::vector<SampleSet>& sets, const Item* items, std::size_t n,
+                         const SlotBuffers& slot, bool strict, PipelineStats* stats) {
+  std::size_t good = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const Item& it = items[j];
+    if (!slot.warnings[j].empty()) {
+      stats->warnings.push_back({sets[it.set].name, it.sample->path, slot.warnings[j]});
     }
-  };
-  std::vector<std::thread> threads;
-  auto stop = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      abort = true;
+    if (slot.errors[j].empty()) {
+      ++good;
+      continue;
     }
-    slot_free.notify_all();
-    for (auto& t : threads) t.join();
-    threads.clear();
-  };
-
-  try {
-    for (int t = 0; t < workers; ++t) threads.emplace_back(worker);
-    std::vector<float> logits, odin_logits;
-    std::vector<double> feature_scores;
-    const std::size_t n_feature_scores = FeatureScoreNames().size();
-    ScoredSample row;
-    for (std::size_t b = 0; b < n_batches; ++b) {
-      Slot& slot = slots[b % slots.size()];
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        batch_ready.wait(lock, [&] { return slot.remaining == 0; });
-      }
-      const std::size_t first = b * batch, n = std::min(batch, n_items - first);
-      std::size_t good = 0;
-      for (std::size_t j = 0; j < n; ++j) {
-        const Item& it = items[first + j];
-        if (!slot.warnings[j].empty()) {
-          stats.warnings.push_back({sets[it.set].name, it.sample->path, slot.warnings[j]});
-        }
-        if (slot.errors[j].empty()) {
-          ++good;
-          continue;
-        }
-        if (options.strict) {
-          throw Error("cannot read '" + it.sample->path + "': " + slot.errors[j] + " (--strict)");
-        }
-        stats.skipped.push_back({sets[it.set].name, it.sample->path, slot.errors[j]});
-        stats.sets[it.set].skipped++;
-      }
-      if (good > 0) {
-        float* input = model.InputBuffer(n * per_item);
-        std::memcpy(input, slot.data.data(), n * per_item * sizeof(float));
-        int k = 0;
-        model.Forward(static_cast<int>(n), c, h, w, &logits, &k);
-        stats.num_classes = k;
-        if (options.odin) model.ForwardOdin(static_cast<int>(n), c, h, w, *options.odin, &odin_logits);
-        if (options.detectors) {
-          options.detectors->Score(model.features().data(), static_cast<int>(n), &feature_scores);
-        }
-        for (std::size_t j = 0; j < n; ++j) {
-          if (!slot.errors[j].empty()) continue;
-          const Item& it = items[first + j];
-          ComputeLogitScores(logits.data() + j * k, k, options.temperatures, &row.scores);
-          if (options.odin) {
-            row.scores.odin =
-                TemperedMsp(odin_logits.data() + j * k, k, options.odin->temperature);
-          }
-          if (!row.scores.finite) {
-            throw Error("model produced NaN or Inf logits for '" + it.sample->path + "'");
-          }
-          if (options.features) {
-            row.feature_dim = model.head().dim;
-            row.features = model.features().data() + j * static_cast<std::size_t>(row.feature_dim);
-          }
-          if (options.detectors) {
-            row.scores.feature.assign(feature_scores.begin() + j * n_feature_scores,
-                                      feature_scores.begin() + (j + 1) * n_feature_scores);
-          }
-          row.set_index = it.set;
-          row.sample = it.sample;
-          callbacks.on_row(row);
-          stats.sets[it.set].scored++;
-        }
-      }
-      // Hand the slot to batch b + slots.size().
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        const std::size_t nb = b + slots.size();
-        if (nb < n_batches) {
-          slot.batch = nb;
-          slot.remaining = std::min(batch, n_items - nb * batch);
-          std::fill(slot.errors.begin(), slot.errors.end(), std::string());
-          std::fill(slot.warnings.begin(), slot.warnings.end(), std::string());
-        }
-      }
-      slot_free.notify_all();
-      if (callbacks.on_batch_end) callbacks.on_batch_end();
-      if (callbacks.on_progress) callbacks.on_progress(first + n, n_items);
+    if (strict) {
+      throw Error("cannot read '" + it.sample->path + "': " + slot.errors[j] + " (--strict)");
     }
-  } catch (...) {
-    stop();
-    throw;
+    stats->skipped.push_back({sets[it.set].name, it.sample->path, slot.errors[j]});
+    stats->sets[it.set].skipped++;
   }
-  stop();
+  return good;
+}
+
+// Throws when every sample was skipped, naming the first.
+void CheckSomethingScored(const PipelineStats& stats) {
   std::size_t scored = 0;
   for (const auto& s : stats.sets) scored += s.scored;
   if (scored == 0) {
@@ -320,6 +218,119 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
                 " skipped; first: '" + stats.skipped.front().path +
                 "': " + stats.skipped.front().reason + ")");
   }
+}
+
+// Batch scoring: runs the model on a loaded batch and delivers the rows of the items that
+// loaded, in order, through callbacks.on_row.
+class BatchScorer {
+ public:
+  BatchScorer(Model& model, const PipelineOptions& options, const PipelineCallbacks& callbacks,
+              int c, int h, int w)
+      : model_(model), options_(options), callbacks_(callbacks), c_(c), h_(h), w_(w) {}
+
+  // Scores the n items of `slot` (at least one of them loaded). Throws oodscore::Error on
+  // NaN/Inf logits, naming the sample, and on model errors.
+  void Score(const Item* items, std::size_t n, const SlotBuffers& slot, PipelineStats* stats) {
+    Forward(n, slot.data.data());
+    stats->num_classes = k_;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (!slot.errors[j].empty()) continue;
+      Deliver(items[j], j);
+      stats->sets[items[j].set].scored++;
+    }
+  }
+
+ private:
+  // The model's logits (and ODIN's, and the feature scores) for the n inputs at data.
+  void Forward(std::size_t n, const float* data) {
+    const std::size_t floats = n * std::size_t(c_) * h_ * w_;
+    std::memcpy(model_.InputBuffer(floats), data, floats * sizeof(float));
+    model_.Forward(static_cast<int>(n), c_, h_, w_, &logits_, &k_);
+    if (options_.odin) {
+      model_.ForwardOdin(static_cast<int>(n), c_, h_, w_, *options_.odin, &odin_logits_);
+    }
+    if (options_.detectors) {
+      options_.detectors->Score(model_.features().data(), static_cast<int>(n), &feature_scores_);
+    }
+  }
+
+  // Row j of the last Forward, for item it.
+  void Deliver(const Item& it, std::size_t j) {
+    ComputeLogitScores(logits_.data() + j * k_, k_, options_.temperatures, &row_.scores);
+    if (options_.odin) {
+      row_.scores.odin = TemperedMsp(odin_logits_.data() + j * k_, k_, options_.odin->temperature);
+    }
+    if (!row_.scores.finite) {
+      throw Error("model produced NaN or Inf logits for '" + it.sample->path + "'");
+    }
+    if (options_.features) {
+      row_.feature_dim = model_.head().dim;
+      row_.features = model_.features().data() + j * static_cast<std::size_t>(row_.feature_dim);
+    }
+    if (options_.detectors) {
+      const auto first = feature_scores_.begin() + j * n_feature_scores_;
+      row_.scores.feature.assign(first, first + n_feature_scores_);
+    }
+    row_.set_index = it.set;
+    row_.sample = it.sample;
+    callbacks_.on_row(row_);
+  }
+
+  Model& model_;
+  const PipelineOptions& options_;
+  const PipelineCallbacks& callbacks_;
+  const int c_, h_, w_;
+  const std::size_t n_feature_scores_ = FeatureScoreNames().size();
+  std::vector<float> logits_, odin_logits_;
+  std::vector<double> feature_scores_;
+  int k_ = 0;
+  ScoredSample row_;
+};
+
+}  // namespace
+
+PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSpec& spec,
+                          Model& model, const PipelineOptions& options,
+                          const PipelineCallbacks& callbacks) {
+  const auto start = std::chrono::steady_clock::now();
+  PipelineStats stats;
+  const std::vector<Item> items = ListItems(sets, &stats);
+  int c = 0, h = 0, w = 0;
+  InputShape(items, spec, options.max_image_pixels, &c, &h, &w);
+  stats.channels = c;
+  stats.height = h;
+  stats.width = w;
+  const std::size_t per_item = std::size_t(c) * h * w;
+  const BatchRingShape shape = RingShape(items.size(), options);
+  // The slots, plus the model's own input buffer.
+  CheckBatchMemory(shape.slots + 1, std::min(shape.batch, items.size()), per_item, c, h, w);
+  std::vector<SlotBuffers> slots = MakeSlots(shape, per_item);
+  auto load = [&](std::size_t i, std::size_t s, std::size_t pos) {
+    SlotBuffers& slot = slots[s];
+    std::string err, warning;
+    try {
+      err = LoadItem(*items[i].sample, spec, options.max_image_pixels, c, h, w,
+                     slot.data.data() + pos * per_item, &warning);
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+    slot.errors[pos] = std::move(err);
+    slot.warnings[pos] = std::move(warning);
+  };
+  BatchScorer scorer(model, options, callbacks, c, h, w);
+  BatchRing ring(shape, load);
+  for (std::size_t b = 0; b < ring.batches(); ++b) {
+    const SlotBuffers& slot = slots[ring.Wait(b)];
+    const Item* batch = items.data() + ring.first(b);
+    const std::size_t n = ring.size(b);
+    if (AccountBatch(sets, batch, n, slot, options.strict, &stats) > 0) {
+      scorer.Score(batch, n, slot, &stats);
+    }
+    ring.Release(b);
+    if (callbacks.on_batch_end) callbacks.on_batch_end();
+    if (callbacks.on_progress) callbacks.on_progress(ring.first(b) + n, items.size());
+  }
+  CheckSomethingScored(stats);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
 }
