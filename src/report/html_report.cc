@@ -115,80 +115,107 @@ std::string ShareLabel(double v) {
   return buf;
 }
 
+// The histogram's x range: the finite values of both sets, widened to 1 when they are all one
+// value (or none).
+void HistogramRange(const std::vector<double>& id, const std::vector<double>& ood, double* lo,
+                    double* hi) {
+  *lo = INFINITY;
+  *hi = -INFINITY;
+  for (const auto* v : {&id, &ood}) {
+    for (double x : *v) {
+      if (!std::isfinite(x)) continue;
+      *lo = std::min(*lo, x);
+      *hi = std::max(*hi, x);
+    }
+  }
+  if (!(*lo <= *hi)) *lo = *hi = 0;
+  if (*hi == *lo) {
+    *lo -= 0.5;
+    *hi += 0.5;
+  }
+}
+
+// Each bin's share of v (non-finite values count in the total, in no bin).
+std::vector<double> BinShares(const std::vector<double>& v, double lo, double hi, int bins) {
+  std::vector<double> h(bins, 0);
+  for (double x : v) {
+    if (!std::isfinite(x)) continue;
+    int b = static_cast<int>((x - lo) / (hi - lo) * bins);
+    h[std::clamp(b, 0, bins - 1)] += 1.0 / v.size();
+  }
+  return h;
+}
+
+// Square-root heights (0..1 of the plot) of shares: a spike (MSP at 1.0) keeps the rest of
+// the distribution visible.
+double ShareHeight(double share, double peak) { return std::sqrt(share / peak); }
+
+// The y ticks of ShareHeight, round shares up to the peak, kept apart.
+std::vector<Tick> ShareTicks(double peak) {
+  std::vector<Tick> yt;
+  yt.push_back({0, "0"});
+  double last = 0;
+  for (double v : {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0}) {
+    if (v > peak) break;
+    if (ShareHeight(v, peak) - last < 0.12) continue;  // keep labels apart
+    yt.push_back({ShareHeight(v, peak), ShareLabel(v)});
+    last = ShareHeight(v, peak);
+  }
+  return yt;
+}
+
+std::string HistogramBars(const std::vector<double>& h, const char* color, double peak) {
+  const double bw = kPw / h.size();
+  std::string s;
+  for (std::size_t b = 0; b < h.size(); ++b) {
+    if (h[b] <= 0) continue;
+    const double bh = kPh * ShareHeight(h[b], peak);
+    s += "<rect class=\"bar\" x=\"" + F(kLeft + b * bw) + "\" y=\"" + F(kTop + kPh - bh) +
+         "\" width=\"" + F(bw) + "\" height=\"" + F(bh) + "\" fill=\"" + color +
+         "\" fill-opacity=\"0.55\"><title>" + F(100 * h[b], "%.3g") + "%</title></rect>";
+  }
+  return s;
+}
+
+// The dashed threshold line and its label, when the threshold is inside [lo, hi].
+std::string ThresholdMarker(double threshold, double lo, double hi) {
+  if (!std::isfinite(threshold) || threshold < lo || threshold > hi) return "";
+  const double x = kLeft + kPw * (threshold - lo) / (hi - lo);
+  const bool right = x < kLeft + kPw * 0.7;
+  return "<line class=\"threshold\" x1=\"" + F(x) + "\" x2=\"" + F(x) + "\" y1=\"" + F(kTop) +
+         "\" y2=\"" + F(kTop + kPh) + "\" stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"" +
+         F(x + (right ? 4 : -4)) + "\" y=\"" + F(kTop + 12) + "\" text-anchor=\"" +
+         (right ? "start" : "end") + "\"" + kHalo + ">threshold " + F(threshold, "%.4g") +
+         "</text>";
+}
+
+std::string HistogramLegend(const std::string& ood_name) {
+  const double lx = kLeft + 8, ly = kTop + 22;
+  return "<rect x=\"" + F(lx) + "\" y=\"" + F(ly) +
+         "\" width=\"10\" height=\"10\" fill=\"#1b9e77\" fill-opacity=\"0.55\"/><text x=\"" +
+         F(lx + 14) + "\" y=\"" + F(ly + 9) + "\"" + kHalo + ">ID</text><rect x=\"" + F(lx) +
+         "\" y=\"" + F(ly + 14) +
+         "\" width=\"10\" height=\"10\" fill=\"#d95f02\" fill-opacity=\"0.55\"/><text x=\"" +
+         F(lx + 14) + "\" y=\"" + F(ly + 23) + "\"" + kHalo + ">" + EscapeMarkup(ood_name) +
+         "</text>";
+}
+
 }  // namespace
 
 std::string HistogramSvg(const std::string& title, const std::string& x_label,
                          const std::vector<double>& id, const std::vector<double>& ood,
                          const std::string& ood_name, double threshold, int bins) {
-  double lo = INFINITY, hi = -INFINITY;
-  for (const auto* v : {&id, &ood}) {
-    for (double x : *v) {
-      if (!std::isfinite(x)) continue;
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
-    }
-  }
-  if (!(lo <= hi)) lo = hi = 0;
-  if (hi == lo) {
-    lo -= 0.5;
-    hi += 0.5;
-  }
-  auto hist = [&](const std::vector<double>& v) {
-    std::vector<double> h(bins, 0);
-    for (double x : v) {
-      if (!std::isfinite(x)) continue;
-      int b = static_cast<int>((x - lo) / (hi - lo) * bins);
-      h[std::clamp(b, 0, bins - 1)] += 1.0 / v.size();
-    }
-    return h;
-  };
-  const auto hid = hist(id), hood = hist(ood);
+  double lo, hi;
+  HistogramRange(id, ood, &lo, &hi);
+  const auto hid = BinShares(id, lo, hi, bins), hood = BinShares(ood, lo, hi, bins);
   double peak = 0;
   for (int b = 0; b < bins; ++b) peak = std::max({peak, hid[b], hood[b]});
   if (peak <= 0) peak = 1;
-  // Square-root heights: a spike (MSP at 1.0) keeps the rest of the distribution visible.
-  auto height = [&](double share) { return std::sqrt(share / peak); };
-  std::vector<Tick> xt, yt;
+  std::vector<Tick> xt;
   for (double v : NiceTicks(lo, hi, 5)) xt.push_back({(v - lo) / (hi - lo), F(v, "%g")});
-  yt.push_back({0, "0"});
-  double last = 0;
-  for (double v : {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0}) {
-    if (v > peak) break;
-    if (height(v) - last < 0.12) continue;  // keep labels apart
-    yt.push_back({height(v), ShareLabel(v)});
-    last = height(v);
-  }
-  const double bw = kPw / bins;
-  std::string s = SvgOpen(title) + Axes(xt, x_label, yt, "share of set (square-root scale)");
-  auto bars = [&](const std::vector<double>& h, const char* color) {
-    for (int b = 0; b < bins; ++b) {
-      if (h[b] <= 0) continue;
-      const double bh = kPh * height(h[b]);
-      s += "<rect class=\"bar\" x=\"" + F(kLeft + b * bw) + "\" y=\"" + F(kTop + kPh - bh) +
-           "\" width=\"" + F(bw) + "\" height=\"" + F(bh) + "\" fill=\"" + color +
-           "\" fill-opacity=\"0.55\"><title>" + F(100 * h[b], "%.3g") + "%</title></rect>";
-    }
-  };
-  bars(hid, "#1b9e77");
-  bars(hood, "#d95f02");
-  if (std::isfinite(threshold) && threshold >= lo && threshold <= hi) {
-    const double x = kLeft + kPw * (threshold - lo) / (hi - lo);
-    const bool right = x < kLeft + kPw * 0.7;
-    s += "<line class=\"threshold\" x1=\"" + F(x) + "\" x2=\"" + F(x) + "\" y1=\"" + F(kTop) +
-         "\" y2=\"" + F(kTop + kPh) + "\" stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"" +
-         F(x + (right ? 4 : -4)) + "\" y=\"" + F(kTop + 12) + "\" text-anchor=\"" +
-         (right ? "start" : "end") + "\"" + kHalo + ">threshold " + F(threshold, "%.4g") +
-         "</text>";
-  }
-  const double lx = kLeft + 8, ly = kTop + 22;
-  s += "<rect x=\"" + F(lx) + "\" y=\"" + F(ly) +
-       "\" width=\"10\" height=\"10\" fill=\"#1b9e77\" fill-opacity=\"0.55\"/><text x=\"" +
-       F(lx + 14) + "\" y=\"" + F(ly + 9) + "\"" + kHalo + ">ID</text>";
-  s += "<rect x=\"" + F(lx) + "\" y=\"" + F(ly + 14) +
-       "\" width=\"10\" height=\"10\" fill=\"#d95f02\" fill-opacity=\"0.55\"/><text x=\"" +
-       F(lx + 14) + "\" y=\"" + F(ly + 23) + "\"" + kHalo + ">" + EscapeMarkup(ood_name) +
-       "</text></svg>";
-  return s;
+  return SvgOpen(title) + Axes(xt, x_label, ShareTicks(peak), "share of set (square-root scale)") +
+         HistogramBars(hid, "#1b9e77", peak) + HistogramBars(hood, "#d95f02", peak) +
+         ThresholdMarker(threshold, lo, hi) + HistogramLegend(ood_name) + "</svg>";
 }
 
 namespace {
@@ -290,43 +317,50 @@ std::string RunTable(const Report& report) {
   return h;
 }
 
-}  // namespace
+// The document head: title and style sheet.
+std::string PageHead(const Report& report) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+         "<title>oodscore report: " +
+         EscapeMarkup(report.id_name) +
+         "</title><style>"
+         "body{font-family:sans-serif;margin:1em auto;padding:0 1em;max-width:1100px}"
+         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
+         "text-align:right;white-space:nowrap}"
+         "td:first-child,th:first-child{text-align:left}table.run td{text-align:left;"
+         "white-space:normal;word-break:break-all}.scroll{overflow-x:auto;max-width:100%}"
+         ".fail{color:#b00;font-weight:bold}.banner{padding:10px 14px;margin:0 0 1em;"
+         "font-weight:bold;border-radius:4px}.banner ul{margin:4px 0 0;font-weight:normal}"
+         ".pass{background:#e3f4e3;color:#145214}.banner.fail{background:#fbe3e3;color:#8a1010}"
+         ".none{background:#eee;color:#333}.warn{background:#fff4d6;padding:6px 10px;margin:4px 0}"
+         "figure{display:inline-block;margin:6px;width:520px;max-width:100%}"
+         "svg.plot{width:100%;height:auto}summary{cursor:pointer;font-size:1.2em;margin:.6em 0}"
+         "</style></head><body>\n";
+}
 
-std::string ReportHtml(const Report& report, const ReportInput& input,
-                       const std::vector<std::string>& open_scores) {
-  std::string h =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>oodscore report: " +
-      EscapeMarkup(report.id_name) +
-      "</title><style>"
-      "body{font-family:sans-serif;margin:1em auto;padding:0 1em;max-width:1100px}"
-      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
-      "text-align:right;white-space:nowrap}"
-      "td:first-child,th:first-child{text-align:left}table.run td{text-align:left;"
-      "white-space:normal;word-break:break-all}.scroll{overflow-x:auto;max-width:100%}"
-      ".fail{color:#b00;font-weight:bold}.banner{padding:10px 14px;margin:0 0 1em;"
-      "font-weight:bold;border-radius:4px}.banner ul{margin:4px 0 0;font-weight:normal}"
-      ".pass{background:#e3f4e3;color:#145214}.banner.fail{background:#fbe3e3;color:#8a1010}"
-      ".none{background:#eee;color:#333}.warn{background:#fff4d6;padding:6px 10px;margin:4px 0}"
-      "figure{display:inline-block;margin:6px;width:520px;max-width:100%}"
-      "svg.plot{width:100%;height:auto}summary{cursor:pointer;font-size:1.2em;margin:.6em 0}"
-      "</style></head><body>\n";
-  h += Banner(report);
-  h += "<h1>OOD report: " + EscapeMarkup(report.id_name) + " (ID, n=" +
-       std::to_string(report.n_id) + ")</h1>\n<p>oodscore " + std::string(ToolVersion()) +
-       ". FPR at " + F(100 * report.options.tpr, "%g") + "% TPR, convention <b>" +
-       ConventionName(report.options.convention) + "</b> (positive class " +
-       ConventionPositiveClass(report.options.convention) + ").";
+// The title, what the numbers mean, and the report's warnings.
+std::string Intro(const Report& report) {
+  std::string h = "<h1>OOD report: " + EscapeMarkup(report.id_name) + " (ID, n=" +
+                  std::to_string(report.n_id) + ")</h1>\n<p>oodscore " +
+                  std::string(ToolVersion()) + ". FPR at " + F(100 * report.options.tpr, "%g") +
+                  "% TPR, convention <b>" + ConventionName(report.options.convention) +
+                  "</b> (positive class " + ConventionPositiveClass(report.options.convention) +
+                  ").";
   if (report.id_accuracy) h += " ID accuracy " + Pct(*report.id_accuracy) + ".";
   h += " All values in %.</p>\n";
   for (const auto& w : report.warnings) {
     h += "<p class=\"warn\">Warning: " + EscapeMarkup(w) + "</p>\n";
   }
-  h += "<div class=\"scroll\"><table>" +
-       Row({"OOD set", "n", "score", "FPR@" + F(100 * report.options.tpr, "%g") + " (%) ↓",
-            "AUROC (%) ↑", "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
-           "th");
+  return h;
+}
+
+// The metrics: a row per OOD set and score, then the means over the sets.
+std::string MetricsTable(const Report& report) {
+  std::string h = "<div class=\"scroll\"><table>" +
+                  Row({"OOD set", "n", "score",
+                       "FPR@" + F(100 * report.options.tpr, "%g") + " (%) ↓", "AUROC (%) ↑",
+                       "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
+                      "th");
   auto row = [&](const std::string& set, std::size_t n, const std::string& score,
                  const Metrics& m) {
     h += Row({EscapeMarkup(set), std::to_string(n), EscapeMarkup(score), Pct(m.fpr_at_tpr),
@@ -339,55 +373,72 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
     row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean[s]);
   }
-  h += "</table></div>\n";
+  return h + "</table></div>\n";
+}
 
-  if (!report.checks.empty()) {
-    h += "<h2>Checks</h2><div class=\"scroll\"><table>" +
-         Row({"check", "baseline", "value", "change", "allowed", "verdict"}, "th");
-    for (const auto& c : report.checks) {
-      h += std::string("<tr") + (c.pass ? ">" : " class=\"fail\">") + "<td><code>" +
-           EscapeMarkup(c.subject) + "</code></td>";
-      for (std::string cell : CheckCells(c)) {
-        if (cell == "**FAIL**") cell = "FAIL";
-        h += "<td>" + EscapeMarkup(cell) + "</td>";
-      }
-      h += "</tr>\n";
+// The gate's checks, failing rows marked; "" for an ungated run.
+std::string ChecksTable(const Report& report) {
+  if (report.checks.empty()) return "";
+  std::string h = "<h2>Checks</h2><div class=\"scroll\"><table>" +
+                  Row({"check", "baseline", "value", "change", "allowed", "verdict"}, "th");
+  for (const auto& c : report.checks) {
+    h += std::string("<tr") + (c.pass ? ">" : " class=\"fail\">") + "<td><code>" +
+         EscapeMarkup(c.subject) + "</code></td>";
+    for (std::string cell : CheckCells(c)) {
+      if (cell == "**FAIL**") cell = "FAIL";
+      h += "<td>" + EscapeMarkup(cell) + "</td>";
     }
-    h += "</table></div>\n";
+    h += "</tr>\n";
   }
+  return h + "</table></div>\n";
+}
 
-  // One section per score, made on every core (histograms and ROC curves walk every score).
+// Score s's collapsible section: its accept rule, a histogram of ID against each OOD set (in
+// the score's own units) and the ROC curves.
+std::string ScoreSection(const Report& report, const ReportInput& input, std::size_t s, bool open) {
+  const ScoreInfo& info = report.scores[s];
+  auto raw = [&](const std::vector<double>& oriented) {
+    std::vector<double> v(oriented.size());
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = RawThreshold(info, oriented[i]);
+    return v;
+  };
+  const std::string orientation = OrientationText(info.orientation);
+  const auto id_raw = raw(input.id.oriented[s]);
+  const double t = RawThreshold(info, report.id_thresholds[s].threshold);
+  std::string h = std::string("<details") + (open ? " open" : "") + "><summary>" +
+                  EscapeMarkup(info.name) + " (" + orientation +
+                  ")</summary>\n<p>Accept as ID when <code>" +
+                  EscapeMarkup(AcceptRule(info, t)) + "</code> (" +
+                  Pct(report.id_thresholds[s].tpr_achieved) + " of ID accepted).</p>\n";
+  for (std::size_t o = 0; o < input.ood.size(); ++o) {
+    h += "<figure>" +
+         HistogramSvg(info.name + ": " + report.id_name + " vs " + input.ood[o].name,
+                      info.name + " (" + orientation + ")", id_raw,
+                      raw(input.ood[o].oriented[s]), input.ood[o].name, t) +
+         "</figure>\n";
+  }
+  return h + "<figure>" + RocSvg(report, input, s) + "</figure>\n</details>\n";
+}
+
+// Every score's section, made on every core (histograms and ROC curves walk every score).
+std::string ScoreSections(const Report& report, const ReportInput& input,
+                          const std::vector<std::string>& open_scores) {
   std::vector<std::string> sections(report.scores.size());
   ParallelFor(sections.size(), [&](std::size_t s) {
-    std::string& h = sections[s];
-    const ScoreInfo& info = report.scores[s];
-    const bool open = std::find(open_scores.begin(), open_scores.end(), info.name) !=
-                      open_scores.end();
-    auto raw = [&](const std::vector<double>& oriented) {
-      std::vector<double> v(oriented.size());
-      for (std::size_t i = 0; i < v.size(); ++i) v[i] = RawThreshold(info, oriented[i]);
-      return v;
-    };
-    const std::string orientation = OrientationText(info.orientation);
-    const auto id_raw = raw(input.id.oriented[s]);
-    const double t = RawThreshold(info, report.id_thresholds[s].threshold);
-    h += std::string("<details") + (open ? " open" : "") + "><summary>" + EscapeMarkup(info.name) +
-         " (" + orientation + ")</summary>\n<p>Accept as ID when <code>" +
-         EscapeMarkup(AcceptRule(info, t)) + "</code> (" +
-         Pct(report.id_thresholds[s].tpr_achieved) + " of ID accepted).</p>\n";
-    for (std::size_t o = 0; o < input.ood.size(); ++o) {
-      h += "<figure>" +
-           HistogramSvg(info.name + ": " + report.id_name + " vs " + input.ood[o].name,
-                        info.name + " (" + orientation + ")", id_raw,
-                        raw(input.ood[o].oriented[s]), input.ood[o].name, t) +
-           "</figure>\n";
-    }
-    h += "<figure>" + RocSvg(report, input, s) + "</figure>\n</details>\n";
+    const std::string& name = report.scores[s].name;
+    sections[s] =
+        ScoreSection(report, input, s,
+                     std::find(open_scores.begin(), open_scores.end(), name) != open_scores.end());
   });
+  std::string h;
   for (const auto& section : sections) h += section;
+  return h;
+}
 
-  h += "<h2>Sets</h2><div class=\"scroll\"><table>" +
-       Row({"set", "role", "found", "scored", "skipped"}, "th");
+// The sets' counts, and the skipped files when there are any.
+std::string SetsTable(const Report& report) {
+  std::string h = "<h2>Sets</h2><div class=\"scroll\"><table>" +
+                  Row({"set", "role", "found", "scored", "skipped"}, "th");
   for (std::size_t i = 0; i < report.sets.size(); ++i) {
     const SetCounts& c = report.sets[i];
     h += Row({EscapeMarkup(c.name), i == 0 ? "ID" : "OOD", std::to_string(c.found),
@@ -402,11 +453,23 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
     }
     h += "</table></div></details>\n";
   }
-  h += "<h2>Run</h2>\n" + RunTable(report);
-  h += "<details><summary>Full run stamp (JSON)</summary><pre>" +
-       EscapeMarkup(DumpJson(report.run)) +
-       "</pre></details>\n</body></html>\n";
   return h;
+}
+
+// The run table, then the whole run stamp as JSON.
+std::string RunSection(const Report& report) {
+  return "<h2>Run</h2>\n" + RunTable(report) +
+         "<details><summary>Full run stamp (JSON)</summary><pre>" +
+         EscapeMarkup(DumpJson(report.run)) + "</pre></details>\n";
+}
+
+}  // namespace
+
+std::string ReportHtml(const Report& report, const ReportInput& input,
+                       const std::vector<std::string>& open_scores) {
+  return PageHead(report) + Banner(report) + Intro(report) + MetricsTable(report) +
+         ChecksTable(report) + ScoreSections(report, input, open_scores) + SetsTable(report) +
+         RunSection(report) + "</body></html>\n";
 }
 
 }  // namespace oodscore
