@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli_fixture.h"
+#include "model/torch_api.h"
 #include "oodscore/score_table.h"
 
 namespace oodscore {
@@ -116,6 +117,43 @@ TEST_F(CliTest, OnlyModelCommandsLoadLibTorch) {
   EXPECT_NE(score.err.find("cannot load the model library (LibTorch)"), std::string::npos)
       << score.err;
   EXPECT_NE(score.err.find("/nonexistent/liboodscore_torch.so"), std::string::npos) << score.err;
+}
+
+// A model library from another build fails the function table's handshake before any of its
+// functions is called, with a message naming the file, what it has and what is needed.
+TEST_F(CliTest, ModelLibraryFromAnotherBuildIsRefused) {
+  const std::string needs = ", this oodscore needs " + std::to_string(kTorchApiVersion);
+  const std::string rebuild = ": rebuild or reinstall both together";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {OODSCORE_FAKE_TORCH_NEWER,
+       "has function table version " + std::to_string(kTorchApiVersion + 1) + needs + rebuild},
+      {OODSCORE_FAKE_TORCH_LEGACY, "has function table version 3" + needs + rebuild},
+      {OODSCORE_FAKE_TORCH_SIZE, "has a function table of " +
+                                     std::to_string(sizeof(TorchApi) + 8) +
+                                     " bytes, this oodscore needs " +
+                                     std::to_string(sizeof(TorchApi)) + " (both version " +
+                                     std::to_string(kTorchApiVersion) + ")" + rebuild},
+      {OODSCORE_FAKE_TORCH_ABI, "was built with libstdc++ 20150101, _GLIBCXX_USE_CXX11_ABI=0 "
+                                "(LibTorch 0.0-fake), this oodscore with " +
+                                    std::string(kTorchApiCxxAbi) + rebuild},
+  };
+  for (const auto& [library, message] : cases) {
+    ::setenv("OODSCORE_TORCH_LIBRARY", library.c_str(), 1);
+    const RunResult r = Cli("score -q " + Common() + "--input '" + (tmp_ / "far") + "' -o -");
+    ::unsetenv("OODSCORE_TORCH_LIBRARY");
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.err.find("cannot load the model library (LibTorch)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("model library '" + library + "' " + message), std::string::npos)
+        << r.err;
+  }
+  ::setenv("OODSCORE_TORCH_LIBRARY", OODSCORE_FAKE_TORCH_NONE, 1);
+  const RunResult none = Cli("score -q " + Common() + "--input '" + (tmp_ / "far") + "' -o -");
+  ::unsetenv("OODSCORE_TORCH_LIBRARY");
+  EXPECT_EQ(none.exit_code, 3) << none.err;
+  EXPECT_NE(none.err.find("'" + std::string(OODSCORE_FAKE_TORCH_NONE) +
+                          "' has no oodscore function table (not a model library)"),
+            std::string::npos)
+      << none.err;
 }
 
 TEST_F(CliTest, ScoreToStdoutWithExtraTemperatures) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -25,6 +26,32 @@ namespace oodscore {
 namespace {
 
 bool set_omp_wait_policy = false;
+
+// Why the table a library returned is not this build's, or "" when it is. Reads magic,
+// version and size before anything else (a table of another layout may be shorter).
+std::string HandshakeFailure(const TorchApi& api) {
+  const std::string needs = ", this oodscore needs " + std::to_string(kTorchApiVersion);
+  if (api.magic != kTorchApiMagic) {
+    if (api.magic >= 1 && api.magic <= kLastTorchApiVersionWithoutHandshake) {
+      return "has function table version " + std::to_string(api.magic) + needs;
+    }
+    return "has an unknown function table (it opens with " + std::to_string(api.magic) +
+           ", not oodscore's handshake)";
+  }
+  if (api.version != kTorchApiVersion) {
+    return "has function table version " + std::to_string(api.version) + needs;
+  }
+  if (api.size != sizeof(TorchApi)) {
+    return "has a function table of " + std::to_string(api.size) + " bytes, this oodscore needs " +
+           std::to_string(sizeof(TorchApi)) + " (both version " + std::to_string(kTorchApiVersion) +
+           ")";
+  }
+  if (std::strcmp(api.cxx_abi, kTorchApiCxxAbi) != 0) {
+    return "was built with " + std::string(api.cxx_abi) + " (LibTorch " + api.libtorch +
+           "), this oodscore with " + kTorchApiCxxAbi;
+  }
+  return "";
+}
 
 std::string ExecutableDir() {
   char exe[PATH_MAX];
@@ -59,8 +86,13 @@ const TorchApi& Api() {
       using ApiFn = const TorchApi* (*)();
       auto fn = reinterpret_cast<ApiFn>(::dlsym(lib, "OodscoreTorchApi"));
       const TorchApi* found = fn ? fn() : nullptr;
-      if (found == nullptr || found->version != kTorchApiVersion) {
-        failure += "\n  '" + path + "' is not this build's model library (rebuild oodscore)";
+      if (found == nullptr) {
+        failure += "\n  '" + path + "' has no oodscore function table (not a model library)";
+        continue;
+      }
+      if (const std::string why = HandshakeFailure(*found); !why.empty()) {
+        failure +=
+            "\n  model library '" + path + "' " + why + ": rebuild or reinstall both together";
         continue;
       }
       api = found;

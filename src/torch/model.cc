@@ -299,14 +299,15 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
                                       optimization, std::move(hint), std::move(head));
 }
 
-std::string TorchVersionString() {
+// The LibTorch version this library is built with.
 #ifdef TORCH_VERSION
-  return TORCH_VERSION;
+constexpr char kLibTorchVersion[] = TORCH_VERSION;
 #else
-  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-         std::to_string(TORCH_VERSION_PATCH);
+constexpr char kLibTorchVersion[] = OODSCORE_TORCH_API_STR(TORCH_VERSION_MAJOR) "."
+    OODSCORE_TORCH_API_STR(TORCH_VERSION_MINOR) "." OODSCORE_TORCH_API_STR(TORCH_VERSION_PATCH);
 #endif
-}
+
+std::string TorchVersionString() { return kLibTorchVersion; }
 
 bool TorchCudaAvailable() { return torch::cuda::is_available(); }
 
@@ -378,7 +379,12 @@ torch::Device ResolveDevice(const std::string& name) {
 
 // The one symbol liboodscore_torch.so exports (src/model/model_loader.cc looks it up).
 extern "C" __attribute__((visibility("default"))) const oodscore::TorchApi* OodscoreTorchApi() {
-  static const oodscore::TorchApi api = {oodscore::kTorchApiVersion, &oodscore::LoadTorchModel,
+  static const oodscore::TorchApi api = {oodscore::kTorchApiMagic,
+                                         oodscore::kTorchApiVersion,
+                                         sizeof(oodscore::TorchApi),
+                                         oodscore::kTorchApiCxxAbi,
+                                         oodscore::kLibTorchVersion,
+                                         &oodscore::LoadTorchModel,
                                          &oodscore::LoadTorchTrainer,
                                          &oodscore::TorchVersionString,
                                          &oodscore::TorchCudaAvailable,
