@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     std::mt19937 rng(1);
     std::normal_distribution<float> normal;
     float* in = model->InputBuffer(static_cast<std::size_t>(batch) * c * h * w);
-    for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * c * h * w; ++i) in[i] = normal(rng);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * c * h * w; ++i)
+      in[i] = normal(rng);
     std::vector<float> logits;
     model->Forward(batch, c, h, w, &logits, &k);  // warm-up, and the head's size
     d = model->head().dim;
@@ -58,8 +59,8 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     for (int r = 0; r < reps; ++r) model->Forward(batch, c, h, w, &logits, &k);
     forward_us = Seconds(start) / (reps * batch) * 1e6;
-    json += "\"model\": \"" + std::string(argv[5]) + "\", \"forward_us_per_image\": " +
-            std::to_string(forward_us) + ", ";
+    json += "\"model\": \"" + std::string(argv[5]) +
+            "\", \"forward_us_per_image\": " + std::to_string(forward_us) + ", ";
   }
   // Synthetic training features: class-dependent means, ReLU'd.
   std::mt19937 rng(0);
@@ -91,8 +92,8 @@ int main(int argc, char** argv) {
   oodscore::WriteFit(file, fit);
   const auto file_bytes = std::filesystem::file_size(file);
   std::filesystem::remove(file);
-  json += "\"n\": " + std::to_string(n) + ", \"d\": " + std::to_string(d) + ", \"k\": " +
-          std::to_string(k) + ", \"batch\": " + std::to_string(batch) +
+  json += "\"n\": " + std::to_string(n) + ", \"d\": " + std::to_string(d) +
+          ", \"k\": " + std::to_string(k) + ", \"batch\": " + std::to_string(batch) +
           ", \"fit_seconds\": " + std::to_string(fit_seconds) +
           ", \"features_mib\": " + std::to_string(features.size() * 4 / 1048576.0) +
           ", \"peak_rss_mib_before_fit\": " + std::to_string(rss_before) +

@@ -29,8 +29,7 @@ std::string MakeCsv(std::size_t n) {
     text += path;
     text += id ? "," + std::to_string(i % 10) : std::string(",");
     text += "," + std::to_string((i * 7) % 10) + "," + oodscore::FormatDouble(e) + "," +
-            oodscore::FormatDouble(unit(rng)) + "," + oodscore::FormatDouble(-e - unit(rng)) +
-            "\n";
+            oodscore::FormatDouble(unit(rng)) + "," + oodscore::FormatDouble(-e - unit(rng)) + "\n";
   }
   return text;
 }

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_fixture.h"
 
@@ -44,8 +44,8 @@ TEST_F(CliCiTest, GateValuesAboveOneMustSayPercent) {
 TEST_F(CliCiTest, ARunNeverOverwritesItsOwnBaseline) {
   ASSERT_EQ(Cli(Eval(tmp_ / "r")).exit_code, 0);
   const std::string before = ReadText(tmp_ / "r/report.json");
-  auto r = Cli(Eval(tmp_ / "r") + "--baseline '" + (tmp_ / "r/report.json") +
-               "' --max-drop auroc=0");
+  auto r =
+      Cli(Eval(tmp_ / "r") + "--baseline '" + (tmp_ / "r/report.json") + "' --max-drop auroc=0");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("which this run writes"), std::string::npos) << r.err;
   EXPECT_EQ(ReadText(tmp_ / "r/report.json"), before);
@@ -150,8 +150,7 @@ TEST_F(CliCiTest, CheckTableShowsBaselineValueChangeAndAllowed) {
                "' --max-drop auroc=0.5%");
   ASSERT_EQ(r.exit_code, 1) << r.err;
   const std::string md = ReadText(tmp_ / "new/report.md");
-  EXPECT_NE(md.find("| check | baseline | value | change | allowed | verdict |"),
-            std::string::npos)
+  EXPECT_NE(md.find("| check | baseline | value | change | allowed | verdict |"), std::string::npos)
       << md;
   EXPECT_NE(md.find("| `far.energy.auroc` | 99.9% | "), std::string::npos) << md;
   EXPECT_NE(md.find(" | drop <= 0.5 pp | **FAIL** |"), std::string::npos) << md;
@@ -166,8 +165,8 @@ bool HaveXmllint() { return std::system("command -v xmllint >/dev/null 2>&1") ==
 
 void ExpectValidJunit(const std::string& path) {
   if (!HaveXmllint()) GTEST_SKIP() << "xmllint missing (scripts/test.sh installs libxml2-utils)";
-  const std::string cmd = "xmllint --noout --schema '" OODSCORE_FIXTURE_DIR "/junit.xsd' '" +
-                          path + "' 2>/dev/null";
+  const std::string cmd =
+      "xmllint --noout --schema '" OODSCORE_FIXTURE_DIR "/junit.xsd' '" + path + "' 2>/dev/null";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << ReadText(path);
 }
 
@@ -226,8 +225,8 @@ TEST_F(CliCiTest, SetNamesThatCollideWithGatesAreRefused) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("a set may not be called 'mean'"), std::string::npos) << r.err;
   ASSERT_EQ(Cli(Eval(tmp_ / "r")).exit_code, 0);
-  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --ood fra --out-dir '" +
-          (tmp_ / "m") + "'");
+  r = Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --ood fra --out-dir '" + (tmp_ / "m") +
+          "'");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("no rows with set 'fra' in the score files, did you mean 'far'? (sets: id, "
                        "far)"),
@@ -266,8 +265,8 @@ TEST_F(CliCiTest, IntegerLabelsCompareAsIntegers) {
   // A list file with zero-padded labels: 00, 01, 02 are the classes 0, 1, 2.
   std::string list;
   for (int i = 0; i < 12; ++i) {
-    list += (tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm")) +
-            ",0" + std::to_string(i % 3) + "\n";
+    list += (tmp_ / ("id/" + std::to_string(i % 3) + "_cls/" + std::to_string(i) + ".pgm")) + ",0" +
+            std::to_string(i % 3) + "\n";
   }
   WriteText(tmp_ / "list.txt", list);
   auto folder = Cli(Eval(tmp_ / "a"));

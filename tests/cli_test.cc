@@ -105,9 +105,9 @@ TEST_F(CliTest, OnlyModelCommandsLoadLibTorch) {
   ::setenv("OODSCORE_TORCH_LIBRARY", "/nonexistent/liboodscore_torch.so", 1);
   const RunResult version = Cli("--version");
   const RunResult help = Cli("metrics --help");
-  const RunResult metrics = Cli("metrics -q '" + std::string(OODSCORE_SOURCE_DIR) +
-                                "/configs/examples/scores.csv' --id fmnist-0to4 --out-dir '" +
-                                (tmp_ / "rep") + "'");
+  const RunResult metrics =
+      Cli("metrics -q '" + std::string(OODSCORE_SOURCE_DIR) +
+          "/configs/examples/scores.csv' --id fmnist-0to4 --out-dir '" + (tmp_ / "rep") + "'");
   const RunResult score = Cli("score -q " + Common() + "--input '" + (tmp_ / "far") + "' -o -");
   ::unsetenv("OODSCORE_TORCH_LIBRARY");
   EXPECT_EQ(version.exit_code, 0) << version.err;
@@ -128,14 +128,14 @@ TEST_F(CliTest, ModelLibraryFromAnotherBuildIsRefused) {
       {OODSCORE_FAKE_TORCH_NEWER,
        "has function table version " + std::to_string(kTorchApiVersion + 1) + needs + rebuild},
       {OODSCORE_FAKE_TORCH_LEGACY, "has function table version 3" + needs + rebuild},
-      {OODSCORE_FAKE_TORCH_SIZE, "has a function table of " +
-                                     std::to_string(sizeof(TorchApi) + 8) +
+      {OODSCORE_FAKE_TORCH_SIZE, "has a function table of " + std::to_string(sizeof(TorchApi) + 8) +
                                      " bytes, this oodscore needs " +
                                      std::to_string(sizeof(TorchApi)) + " (both version " +
                                      std::to_string(kTorchApiVersion) + ")" + rebuild},
-      {OODSCORE_FAKE_TORCH_ABI, "was built with libstdc++ 20150101, _GLIBCXX_USE_CXX11_ABI=0 "
-                                "(LibTorch 0.0-fake), this oodscore with " +
-                                    std::string(kTorchApiCxxAbi) + rebuild},
+      {OODSCORE_FAKE_TORCH_ABI,
+       "was built with libstdc++ 20150101, _GLIBCXX_USE_CXX11_ABI=0 "
+       "(LibTorch 0.0-fake), this oodscore with " +
+           std::string(kTorchApiCxxAbi) + rebuild},
   };
   for (const auto& [library, message] : cases) {
     ::setenv("OODSCORE_TORCH_LIBRARY", library.c_str(), 1);
@@ -143,8 +143,7 @@ TEST_F(CliTest, ModelLibraryFromAnotherBuildIsRefused) {
     ::unsetenv("OODSCORE_TORCH_LIBRARY");
     EXPECT_EQ(r.exit_code, 3) << r.err;
     EXPECT_NE(r.err.find("cannot load the model library (LibTorch)"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("model library '" + library + "' " + message), std::string::npos)
-        << r.err;
+    EXPECT_NE(r.err.find("model library '" + library + "' " + message), std::string::npos) << r.err;
   }
   ::setenv("OODSCORE_TORCH_LIBRARY", OODSCORE_FAKE_TORCH_NONE, 1);
   const RunResult none = Cli("score -q " + Common() + "--input '" + (tmp_ / "far") + "' -o -");
@@ -206,7 +205,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       << r.err;
   WriteText(tmp_ / "s.csv", "set,path,label,pred,energy\nid,a,,,-1\nood,b,,,-2\n");
   EXPECT_EQ(Cli("metrics --tpr 1.5 --id id '" + (tmp_ / "s.csv") + "'").exit_code, 2);
-  EXPECT_EQ(Cli("metrics --id id '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "m") + "'").exit_code, 0);
+  EXPECT_EQ(
+      Cli("metrics --id id '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "m") + "'").exit_code,
+      0);
   EXPECT_EQ(Cli("--help").exit_code, 0);
 }
 
@@ -347,8 +348,7 @@ TEST_F(CliTest, PlainScoreFilesWithTheSameNameAreRefused) {
   auto r =
       Cli("metrics --id-file '" + (tmp_ / "a/s.txt") + "' --ood-file '" + (tmp_ / "b/s.txt") + "'");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("two inputs are named 's'; name them with NAME=PATH"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("two inputs are named 's'; name them with NAME=PATH"), std::string::npos)
       << r.err;
 }
 

@@ -16,11 +16,11 @@ using testing::WriteText;
 
 TEST_F(CliTest, PresetAliasesLoadAndTyposSuggestTheRightOne) {
   testing::WriteConvModel(tmp_ / "c1.pt", 1, 3);
-  auto r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fmnist -i '" +
-               (tmp_ / "id") + "' -o '" + (tmp_ / "s.csv") + "'");
+  auto r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fmnist -i '" + (tmp_ / "id") +
+               "' -o '" + (tmp_ / "s.csv") + "'");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fashon-mnist -i '" +
-          (tmp_ / "id") + "' -o '" + (tmp_ / "s.csv") + "'");
+  r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fashon-mnist -i '" + (tmp_ / "id") +
+          "' -o '" + (tmp_ / "s.csv") + "'");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("unknown preset 'fashon-mnist', did you mean 'fashion-mnist'?"),
             std::string::npos)
@@ -59,8 +59,7 @@ TEST_F(CliTest, FoldersWithImagesAndSubfoldersNeedALayout) {
   testing::WritePnm(tmp_ / "far/flagged/x.ppm", 16, 12, 3, 5);
   auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o -");
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("holds 12 images directly and 1 images in 1 subfolders"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("holds 12 images directly and 1 images in 1 subfolders"), std::string::npos)
       << r.err;
   r = Cli("score -q " + Common() + "--layout flat -i '" + (tmp_ / "far") + "' -o -");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -97,8 +96,8 @@ TEST_F(CliTest, FlaggedPathsAreNulTerminated) {
 }
 
 TEST_F(CliTest, ScoreCreatesOutputFoldersAndNamesStdin) {
-  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o '" +
-               (tmp_ / "a/b/c.csv") + "'");
+  auto r =
+      Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o '" + (tmp_ / "a/b/c.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(tmp_ / "a/b/c.csv"));
   WriteText(tmp_ / "list.txt", tmp_ / "far/0.ppm");

@@ -64,15 +64,14 @@ TEST_F(CudaTest, ScoreFilesFromCpuAndCudaAgree) {
                      R"({"name": "grey8", "mode": "L", "resize": [8, 8], "crop": null,
                          "interpolation": "bilinear", "mean": [0.5], "std": [0.25]})");
   for (int i = 0; i < 40; ++i) {
-    testing::WritePnm(tmp / ("id/" + std::to_string(i % 2) + "/" + std::to_string(i) + ".pgm"),
-                      12, 10, 1, i);
+    testing::WritePnm(tmp / ("id/" + std::to_string(i % 2) + "/" + std::to_string(i) + ".pgm"), 12,
+                      10, 1, i);
   }
   const std::string common = "score -q --model '" + (tmp / "m.pt") + "' --preset '" +
                              (tmp / "grey8.json") + "' --batch-size 7 --input '" + (tmp / "id") +
                              "' ";
-  ASSERT_EQ(RunOodscore(common + "--device cpu -o '" + (tmp / "cpu.csv") + "'", tmp.path())
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      RunOodscore(common + "--device cpu -o '" + (tmp / "cpu.csv") + "'", tmp.path()).exit_code, 0);
   auto r = RunOodscore(common + "--device cuda -o '" + (tmp / "cuda.csv") + "'", tmp.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const ScoreTable a = ReadScoreFiles({tmp / "cpu.csv"}, {/*keep_paths=*/true}),

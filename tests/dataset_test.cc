@@ -54,9 +54,9 @@ TEST(DatasetTest, ImagesBesideClassFoldersNeedALayout) {
   }
   SampleSet flat = ListFolder(tmp.path(), "x", Layout::kFlat);
   EXPECT_TRUE(flat.classes.empty());
-  EXPECT_EQ(Relative(flat, tmp.path()),
-            (std::vector<std::string>{"top.png:", "a/1.png:", "a/2.png:", "b/3.png:",
-                                      "flagged/4.png:"}));
+  EXPECT_EQ(
+      Relative(flat, tmp.path()),
+      (std::vector<std::string>{"top.png:", "a/1.png:", "a/2.png:", "b/3.png:", "flagged/4.png:"}));
   EXPECT_EQ(ListFolder(tmp.path(), "x", Layout::kClasses).samples.size(), 4u);
   EXPECT_EQ(ParseLayout("flat"), Layout::kFlat);
   EXPECT_THROW(ParseLayout("flt"), UsageError);

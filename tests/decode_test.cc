@@ -124,12 +124,14 @@ TEST(DecodeTest, RejectsDecompressionBombsBeforeAllocating) {
 }
 
 TEST(DecodeTest, ImagesOverTheLimitDecodeWithAWarning) {
-  const DecodeResult r = DecodeFile(kFixtures / "images" / "bmp_24_37x23.bmp", ColorMode::kRgb, 800);
+  const DecodeResult r =
+      DecodeFile(kFixtures / "images" / "bmp_24_37x23.bmp", ColorMode::kRgb, 800);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.warning,
             "large image: 37x23 = 851 pixels, over --max-image-pixels 800 (Pillow warns of a "
             "possible decompression bomb)");
-  EXPECT_TRUE(DecodeFile(kFixtures / "images" / "bmp_24_37x23.bmp", ColorMode::kRgb).warning.empty());
+  EXPECT_TRUE(
+      DecodeFile(kFixtures / "images" / "bmp_24_37x23.bmp", ColorMode::kRgb).warning.empty());
 }
 
 TEST(DecodeTest, SpecialFilesAreNeverReadBlocking) {

@@ -1,6 +1,8 @@
 // Feature-space detectors: the fit and the scores against their reference code (fixture made by
-// scripts/fixtures/make_detector_fixtures.py), the fit file, finding the head in a scripted model, and
-// `fit` / `--fit` end to end.
+// scripts/fixtures/make_detector_fixtures.py), the fit file, finding the head in a scripted model,
+// and `fit` / `--fit` end to end.
+#include "oodscore/detectors.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 
 #include "cli_fixture.h"
 #include "oodscore/card.h"
-#include "oodscore/detectors.h"
 #include "oodscore/model.h"
 #include "oodscore/score_table.h"
 
@@ -332,16 +333,18 @@ TEST_F(FitCliTest, ShardsAndScoreFilesKeepTheColumns) {
     auto r = ScoreShard(Headed() + "--fit '" + (tmp_ / "h.fit") + "' ", spec, "sh");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  auto merged = Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" +
-                    (tmp_ / "mrep") + "'");
+  auto merged =
+      Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" + (tmp_ / "mrep") + "'");
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   const std::string report = ReadText(tmp_ / "mrep/report.json");
   for (const auto& name : FeatureScoreNames()) {
     EXPECT_NE(report.find("\"" + name + "\""), std::string::npos) << name;
   }
   // `metrics` on the score files: every feature column is a known score.
-  auto m = Cli("metrics -q '" + (tmp_ / "sh") + "' --id id --score vim --score react_energy "
-               "--out-dir '" + (tmp_ / "m") + "'");
+  auto m = Cli("metrics -q '" + (tmp_ / "sh") +
+               "' --id id --score vim --score react_energy "
+               "--out-dir '" +
+               (tmp_ / "m") + "'");
   ASSERT_EQ(m.exit_code, 0) << m.err;
   EXPECT_NE(m.out.find("| react_energy |"), std::string::npos) << m.out;
 }
@@ -358,8 +361,7 @@ TEST_F(FitCliTest, SaysWhenTheFoldersMayNotBeTheModelsClasses) {
   EXPECT_NE(r.err.find("--train has 2 class folders, the model's head 3 classes"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("class 2 has no training images: mahalanobis ignores it"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("class 2 has no training images: mahalanobis ignores it"), std::string::npos)
       << r.err;
   EXPECT_EQ(ReadFit(tmp_ / "two.fit").class_counts, (std::vector<std::int64_t>{3, 3, 0}));
 }
@@ -370,16 +372,17 @@ TEST_F(FitCliTest, RefusesAFitOfAnotherModelOrPreset) {
                 .exit_code,
             0);
   testing::WriteHeadModel(tmp_ / "other.pt", "mlp", 64, 4);
-  auto other = Cli("score -q --model '" + (tmp_ / "other.pt") + "' --preset '" +
-                   (tmp_ / "grey8.json") + "' --fit '" + (tmp_ / "h.fit") + "' -i '" +
-                   (tmp_ / "far") + "' -o -");
+  auto other =
+      Cli("score -q --model '" + (tmp_ / "other.pt") + "' --preset '" + (tmp_ / "grey8.json") +
+          "' --fit '" + (tmp_ / "h.fit") + "' -i '" + (tmp_ / "far") + "' -o -");
   EXPECT_NE(other.exit_code, 0);
   EXPECT_NE(other.err.find("was made for the model with SHA-256"), std::string::npos) << other.err;
-  WriteText(tmp_ / "grey8b.json", std::string(testing::kPreset).replace(
-                                      std::string(testing::kPreset).find("0.25"), 4, "0.3"));
-  auto preset = Cli("score -q --model '" + (tmp_ / "h.pt") + "' --preset '" +
-                    (tmp_ / "grey8b.json") + "' --fit '" + (tmp_ / "h.fit") + "' -i '" +
-                    (tmp_ / "far") + "' -o -");
+  WriteText(
+      tmp_ / "grey8b.json",
+      std::string(testing::kPreset).replace(std::string(testing::kPreset).find("0.25"), 4, "0.3"));
+  auto preset =
+      Cli("score -q --model '" + (tmp_ / "h.pt") + "' --preset '" + (tmp_ / "grey8b.json") +
+          "' --fit '" + (tmp_ / "h.fit") + "' -i '" + (tmp_ / "far") + "' -o -");
   EXPECT_NE(preset.exit_code, 0);
   EXPECT_NE(preset.err.find("was made with preset"), std::string::npos) << preset.err;
 }

@@ -144,8 +144,8 @@ TEST_F(FaultTest, KilledRunsKeepWholeRowsAndTheEarlierReport) {
   const std::string report = ReadText(out + "/report.json"), scores = ReadText(out + "/scores.csv"),
                     manifest = ReadText(out + "/" + kManifestName);
   // Killed once it has scored the ID set and begun the long one.
-  ASSERT_TRUE(KillWhen("eval -q " + Common() + "--workers 1 --batch-size 4 --id '" +
-                           (tmp_ / "id") + "' --ood long='" + list + "' --out-dir '" + out + "'",
+  ASSERT_TRUE(KillWhen("eval -q " + Common() + "--workers 1 --batch-size 4 --id '" + (tmp_ / "id") +
+                           "' --ood long='" + list + "' --out-dir '" + out + "'",
                        [&] { return StagedRowOf(out, "long"); }))
       << "no row of the long set before the run ended (or 120 s passed)";
   EXPECT_TRUE(ReadText(out + "/report.json") == report);
@@ -173,9 +173,9 @@ TEST_F(FaultTest, ResumeFinishesAKilledRunWithTheSameFile) {
   const std::string args = "score -q " + Common() + "--workers 1 --batch-size 8 -i '" + list +
                            "' -i '" + (tmp_ / "far") + "' -o ";
   ASSERT_EQ(Cli(args + "'" + (tmp_ / "whole.csv") + "'").exit_code, 0);
-  ASSERT_TRUE(KillWhen(args + "'" + (tmp_ / "part.csv") + "'",
-                       [&] { return WholeLines(tmp_ / "part.csv") >= 2; }))
-      << "no first row before the run ended (or 120 s passed)";
+  ASSERT_TRUE(KillWhen(args + "'" + (tmp_ / "part.csv") + "'", [&] {
+    return WholeLines(tmp_ / "part.csv") >= 2;
+  })) << "no first row before the run ended (or 120 s passed)";
   auto stamp = nlohmann::json::parse(ReadText(tmp_ / "part.csv.json"));
   ASSERT_EQ(stamp["complete"], false) << "the run finished before it was killed";
   // A torn last line, as a full disk or a crash mid-write would leave.
@@ -189,9 +189,7 @@ TEST_F(FaultTest, ResumeFinishesAKilledRunWithTheSameFile) {
   EXPECT_TRUE(ReadText(tmp_ / "part.csv") == ReadText(tmp_ / "whole.csv"));
   r = Cli(args + "'" + (tmp_ / "part.csv") + "' --resume -T 2");
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("was written by another run: its columns is "),
-            std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("was written by another run: its columns is "), std::string::npos) << r.err;
   EXPECT_EQ(Cli("score -q " + Common() + "-i '" + list + "' --resume").exit_code, 2);
 }
 
@@ -216,8 +214,8 @@ class DiskFullTest : public FaultTest {
 
 TEST_F(DiskFullTest, ScoreCutsBackToTheLastWholeRow) {
   const std::string list = LongList(4000);  // about 700 KB of rows: more than the disk holds
-  auto r = Cli("score -q " + Common() + "--batch-size 7 -i '" + list + "' -o '" + disk_ +
-               "/s.csv'");
+  auto r =
+      Cli("score -q " + Common() + "--batch-size 7 -i '" + list + "' -o '" + disk_ + "/s.csv'");
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   const std::string csv = ReadText(disk_ + "/s.csv");
@@ -236,8 +234,8 @@ TEST_F(DiskFullTest, EvalLeavesTheEarlierSetWhole) {
                 .exit_code,
             0);
   const std::string report = ReadText(out + "/report.json");
-  auto r = Cli("eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood long='" + LongList(4000) +
-               "' --out-dir '" + out + "' --score energy");
+  auto r = Cli("eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood long='" +
+               LongList(4000) + "' --out-dir '" + out + "' --score energy");
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_TRUE(ReadText(out + "/report.json") == report);

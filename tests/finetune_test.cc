@@ -81,7 +81,8 @@ TEST(TrainerTest, StepsPushIdEnergiesDownAndOutlierEnergiesUp) {
     t->Evaluate(4, 1, 2, 2, &logits, &k);
     std::vector<double> e;
     for (int n = 0; n < 4; ++n) {
-      e.push_back(-LogSumExp(std::vector<double>(logits.begin() + n * k, logits.begin() + (n + 1) * k)));
+      e.push_back(
+          -LogSumExp(std::vector<double>(logits.begin() + n * k, logits.begin() + (n + 1) * k)));
     }
     return e;
   };
@@ -124,7 +125,7 @@ TEST(TrainerTest, RefusesModulesThatCannotTrain) {
 TEST(FinetuneTest, MarginsAutoRuleAndSchedule) {
   std::vector<double> id, aux;
   for (int i = 0; i <= 100; ++i) {
-    id.push_back(-20.0 + 0.1 * i);  // -20 .. -10
+    id.push_back(-20.0 + 0.1 * i);   // -20 .. -10
     aux.push_back(-8.0 + 0.05 * i);  // -8 .. -3
   }
   const EnergySummary s = Summarize(id);
@@ -154,7 +155,7 @@ class FinetuneCliTest : public CliTest {
 
 TEST_F(FinetuneCliTest, TunedModelLoadsScoresAndIsReproducible) {
   auto r = Cli(Args("a.pt", "--val '" + (tmp_ / "id") + "' --val-ood far='" + (tmp_ / "far") +
-                            "' --augment hflip,crop-pad1"));
+                                "' --augment hflip,crop-pad1"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto record = nlohmann::json::parse(ReadText(tmp_ / "a.pt.json"));
   EXPECT_EQ(record["kind"], "oodscore-finetune");
@@ -169,8 +170,8 @@ TEST_F(FinetuneCliTest, TunedModelLoadsScoresAndIsReproducible) {
   ASSERT_EQ(s.exit_code, 0) << s.err;
   // Same seed, same threads: the same file (TorchScript names its archive after the file,
   // so both are called a.pt).
-  auto again = Cli(Args("b/a.pt", "--val '" + (tmp_ / "id") + "' --val-ood far='" +
-                                      (tmp_ / "far") + "' --augment hflip,crop-pad1"));
+  auto again = Cli(Args("b/a.pt", "--val '" + (tmp_ / "id") + "' --val-ood far='" + (tmp_ / "far") +
+                                      "' --augment hflip,crop-pad1"));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_TRUE(ReadText(tmp_ / "a.pt") == ReadText(tmp_ / "b/a.pt"));
 }

@@ -12,7 +12,8 @@ namespace oodscore {
 namespace {
 
 TEST(FuzzCorpusTest, EveryCorpusFileRunsCleanThroughItsTarget) {
-  const std::filesystem::path root = std::filesystem::path(OODSCORE_SOURCE_DIR) / "tests/fuzz/corpus";
+  const std::filesystem::path root =
+      std::filesystem::path(OODSCORE_SOURCE_DIR) / "tests/fuzz/corpus";
   for (const auto& target : fuzz::Targets()) {
     const auto dir = root / target.name;
     ASSERT_TRUE(std::filesystem::is_directory(dir)) << "no seed corpus for " << target.name;

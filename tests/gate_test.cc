@@ -52,11 +52,10 @@ TEST(GateTest, MalformedGatesSayWhatWasExpected) {
   EXPECT_EQ(UsageErrorOf("energy.auroc"),
             "gate 'energy.auroc': expected [SET.]SCORE.METRIC followed by >=, <=, >, < or == and a "
             "number, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%'");
-  EXPECT_EQ(
-      UsageErrorOf("energy.aroc>=1"),
-      "gate 'energy.aroc>=1': unknown metric 'aroc', did you mean 'auroc'? (expected one of "
-      "auroc, aupr_in, aupr_out, fpr_at_tpr, detection_error, threshold, tpr_achieved; or n, "
-      "found, skipped for a set)");
+  EXPECT_EQ(UsageErrorOf("energy.aroc>=1"),
+            "gate 'energy.aroc>=1': unknown metric 'aroc', did you mean 'auroc'? (expected one of "
+            "auroc, aupr_in, aupr_out, fpr_at_tpr, detection_error, threshold, tpr_achieved; or n, "
+            "found, skipped for a set)");
   EXPECT_EQ(UsageErrorOf("enrgy.auroc>=1"),
             "gate 'enrgy.auroc>=1': no score named in 'enrgy', did you mean 'energy'? (scores in "
             "this report: energy, energy_T1.5, msp)");
@@ -160,8 +159,7 @@ TEST(GateTest, SkippedChecksCompareEachSetsShare) {
   ASSERT_EQ(res.size(), 2u);
   EXPECT_TRUE(res[0].pass);  // exactly 1%
   EXPECT_FALSE(res[1].pass);
-  EXPECT_EQ(res[1].message,
-            "set 'noise': 9 of 10 files skipped (90%), more than --max-skipped 1%");
+  EXPECT_EQ(res[1].message, "set 'noise': 9 of 10 files skipped (90%), more than --max-skipped 1%");
 }
 
 TEST(GateTest, BaselineChecksCarryBothValues) {

@@ -43,8 +43,8 @@ TEST_F(HostileTest, FifosAndOtherSpecialFilesAreSkippedNotRead) {
 TEST_F(HostileTest, ListEntriesThatAreFoldersOrDevicesAreSkipped) {
   WriteText(tmp_ / "list.txt", (tmp_ / "far/0.ppm") + "\n" + (tmp_ / "far") + "\n/dev/zero\n" +
                                    (tmp_ / "far/1.ppm") + "\n");
-  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "list.txt") + "' -o '" +
-               (tmp_ / "s.csv") + "'");
+  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "list.txt") + "' -o '" + (tmp_ / "s.csv") +
+               "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Rows(tmp_ / "s.csv"), 2u);
   EXPECT_NE(r.err.find("far': not a regular file (a directory)"), std::string::npos) << r.err;
@@ -86,8 +86,7 @@ TEST_F(HostileTest, BombsFromHeadersAndFromResizingAreSkipped) {
   testing::WritePnm(tmp_ / "odd/strip.pgm", 100000, 1, 1, 1);
   testing::WritePnm(tmp_ / "odd/fine.pgm", 300, 260, 1, 2);
   testing::WriteConvModel(tmp_ / "c1.pt", 1, 3);  // takes any image size
-  WriteText(tmp_ / "short.json",
-            R"({"mode": "L", "resize": 256, "mean": [0.5], "std": [0.25]})");
+  WriteText(tmp_ / "short.json", R"({"mode": "L", "resize": 256, "mean": [0.5], "std": [0.25]})");
   auto r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset '" + (tmp_ / "short.json") +
                "' -i '" + (tmp_ / "odd") + "' -o '" + (tmp_ / "s.csv") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -109,8 +108,10 @@ TEST_F(HostileTest, BatchesThatCannotFitAreRefusedWithWhatFits) {
   std::string list;
   for (int i = 0; i < 70000; ++i) list += (tmp_ / "far/0.ppm") + "\n";
   WriteText(tmp_ / "many.txt", list);
-  auto r = Cli("score -q --model '" + (tmp_ / "m.pt") + "' --preset imagenet --batch-size 65536 "
-               "-i '" + (tmp_ / "many.txt") + "' -o -");
+  auto r = Cli("score -q --model '" + (tmp_ / "m.pt") +
+               "' --preset imagenet --batch-size 65536 "
+               "-i '" +
+               (tmp_ / "many.txt") + "' -o -");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--batch-size 65536 needs "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("or less fits"), std::string::npos) << r.err;

@@ -77,8 +77,8 @@ TEST_F(LogitsInputTest, EvalAndCalibrateFromLogits) {
 }
 
 TEST_F(LogitsInputTest, MixedOrMismatchedInputsAreRefused) {
-  auto mixed = Cli("score -q -i '" + (tmp_ / "id.npy") + "' -i '" + (tmp_ / "far") + "' " +
-                   Common());
+  auto mixed =
+      Cli("score -q -i '" + (tmp_ / "id.npy") + "' -i '" + (tmp_ / "far") + "' " + Common());
   EXPECT_EQ(mixed.exit_code, 2);
   EXPECT_NE(mixed.err.find("mix logits"), std::string::npos) << mixed.err;
   auto model = Cli("score -q " + Common() + "-i '" + (tmp_ / "id.npy") + "'");

@@ -83,8 +83,8 @@ TEST_F(CliTest, OdinColumnReportAndCard) {
     auto r = ScoreShard(Common() + "--odin --odin-temperature 10 ", spec, "sh");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  auto merged = Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" +
-                    (tmp_ / "mrep") + "'");
+  auto merged =
+      Cli("eval -q --from-scores '" + (tmp_ / "sh") + "' --out-dir '" + (tmp_ / "mrep") + "'");
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   EXPECT_EQ(ReadCard(tmp_ / "mrep/card-odin.json").temperature, 10);
   // Logits cannot be perturbed.

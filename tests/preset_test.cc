@@ -33,7 +33,8 @@ TEST(PresetTest, TyposSuggestTheClosestShippedName) {
             "unknown preset 'fashon-mnist', did you mean 'fashion-mnist'?");
   EXPECT_EQ(UsageErrorOf("fmnst").substr(0, 53),
             "unknown preset 'fmnst', did you mean 'fashion-mnist'?");
-  EXPECT_EQ(UsageErrorOf("cifar1").substr(0, 48), "unknown preset 'cifar1', did you mean 'cifar10'?");
+  EXPECT_EQ(UsageErrorOf("cifar1").substr(0, 48),
+            "unknown preset 'cifar1', did you mean 'cifar10'?");
 }
 
 TEST(PresetTest, PresetsThatFitAFirstLayer) {

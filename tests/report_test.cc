@@ -92,7 +92,8 @@ TEST(ReportTest, HtmlIsSelfContainedWithPlots) {
 }
 
 TEST(ReportTest, HistogramDrawsTheThresholdInsideTheRange) {
-  const std::string svg = HistogramSvg("t", "energy (lower = ID)", {0, 1, 2}, {3, 4}, "ood<&>", 1.5, 4);
+  const std::string svg =
+      HistogramSvg("t", "energy (lower = ID)", {0, 1, 2}, {3, 4}, "ood<&>", 1.5, 4);
   EXPECT_NE(svg.find("class=\"threshold\""), std::string::npos);
   EXPECT_NE(svg.find("ood&lt;&amp;&gt;"), std::string::npos);
   const std::string outside = HistogramSvg("t", "x", {0, 1}, {2}, "o", 99, 4);
@@ -108,13 +109,14 @@ TEST(ReportTest, HtmlReadsAtAGlance) {
            {"preset", {{"name", "cifar10"}}}};
   std::string html = ReportHtml(r, in);
   EXPECT_NE(html.find("<div class=\"banner none\">NO CHECKS"), std::string::npos);
-  EXPECT_NE(html.find("name=\"viewport\""), std::string::npos);       // phones
+  EXPECT_NE(html.find("name=\"viewport\""), std::string::npos);        // phones
   EXPECT_NE(html.find("viewBox=\"0 0 520 280\""), std::string::npos);  // SVGs scale
   EXPECT_NE(html.find("<div class=\"scroll\"><table>"), std::string::npos);
   EXPECT_NE(html.find("AUROC (%)"), std::string::npos);
   EXPECT_NE(html.find("<td>model SHA-256</td><td><code>abc123</code></td>"), std::string::npos);
   // The stamp is a table; its JSON is collapsed below it.
-  EXPECT_NE(html.find("<details><summary>Full run stamp (JSON)</summary><pre>{"), std::string::npos);
+  EXPECT_NE(html.find("<details><summary>Full run stamp (JSON)</summary><pre>{"),
+            std::string::npos);
   // Every reported score has a section; energy and msp start open.
   for (const auto& s : r.scores) {
     EXPECT_NE(html.find("<summary>" + s.name + " ("), std::string::npos) << s.name;

@@ -93,8 +93,7 @@ TEST(ScoreStampTest, WrongFieldsAreNamedWithTheStamp) {
   EXPECT_EQ(with("/rows", "2"), "stamp 'x.json': /rows must be a row count, got \"2\"");
   EXPECT_EQ(with("/inputs", nlohmann::json::object()),
             "stamp 'x.json': /inputs must be an array, got {}");
-  EXPECT_EQ(with("/sets/0/scored", 2.5),
-            "stamp 'x.json': /sets/0/scored must be a count, got 2.5");
+  EXPECT_EQ(with("/sets/0/scored", 2.5), "stamp 'x.json': /sets/0/scored must be a count, got 2.5");
   EXPECT_EQ(with("/complete", "yes"),
             "stamp 'x.json': /complete must be true or false, got \"yes\"");
   EXPECT_EQ(with("/fit", 3), "stamp 'x.json': /fit must be an object or null, got 3");
@@ -117,13 +116,12 @@ TEST(ScoreStampTest, FirstDifferenceNamesTheFieldAndBothValues) {
   EXPECT_EQ(FirstDifference(mine, {{"a", 1}, {"b", {1, 2}}})->theirs, "missing");
   EXPECT_FALSE(FirstDifference(mine, {{"a", 2}, {"b", {1, 2}}, {"c", "x"}}, {"a"}));
   // Long values are cut for the message.
-  const auto long_value =
-      FirstDifference({{"k", std::string(300, 'x')}}, nlohmann::json::object());
+  const auto long_value = FirstDifference({{"k", std::string(300, 'x')}}, nlohmann::json::object());
   EXPECT_EQ(long_value->mine.size(), 120u);
 }
 
 TEST(JsonFieldTest, IntegersMustBeWholeAndInRange) {
-  const nlohmann::json j = {{"neg", -1}, {"half", 2.5},  {"huge", 1e300},
+  const nlohmann::json j = {{"neg", -1},         {"half", 2.5},  {"huge", 1e300},
                             {"big", 1ULL << 40}, {"flag", true}, {"n", 7}};
   auto error = [&](auto tag, const char* pointer) {
     using T = decltype(tag);

@@ -140,8 +140,8 @@ TEST_F(ScoreTableTest, BlockSizeAndThreadsDoNotChangeTheTable) {
           ParseScoreCsv(bad, "g.csv", {false, 2, block});
           ADD_FAILURE() << "no error";
         } catch (const Error& e) {
-          EXPECT_EQ(std::string(e.what()),
-                    "'g.csv' line " + std::to_string(line) + " column 'energy': not a number: 'oops'")
+          EXPECT_EQ(std::string(e.what()), "'g.csv' line " + std::to_string(line) +
+                                               " column 'energy': not a number: 'oops'")
               << block;
         }
       }
@@ -154,7 +154,8 @@ TEST_F(ScoreTableTest, QuotingErrorsNameTheirLine) {
   EXPECT_EQ(ErrorOf({open}),
             "'" + open + "' line 3: unterminated quoted field (expected a closing '\"')");
   auto after = Write("after.csv", "set,path,label,pred,energy\nid,\"a\"x,,,1\n");
-  EXPECT_EQ(ErrorOf({after}), "'" + after + "' line 2: unexpected character 'x' after a closing quote");
+  EXPECT_EQ(ErrorOf({after}),
+            "'" + after + "' line 2: unexpected character 'x' after a closing quote");
   auto empty = Write("none.csv", "");
   EXPECT_EQ(ErrorOf({empty}), "'" + empty + "' is empty (expected a header)");
 }

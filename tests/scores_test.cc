@@ -6,12 +6,12 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "base/format.h"
 #include "oodscore/card.h"
 #include "oodscore/error.h"
-#include "base/format.h"
 
 namespace oodscore {
 namespace {
@@ -126,8 +126,8 @@ TEST(ScoresTest, GenEqualsTheReferenceCode) {
   LogitScores s;
   ComputeLogitScores(sat.data(), 3, {1.0}, &s);
   const double rest = 2 * std::exp(-60.0);
-  EXPECT_NEAR(s.gen, -(std::pow(rest / (1 + rest), 0.1) +
-                       2 * std::pow(std::exp(-60.0) / (1 + rest), 0.1)),
+  EXPECT_NEAR(s.gen,
+              -(std::pow(rest / (1 + rest), 0.1) + 2 * std::pow(std::exp(-60.0) / (1 + rest), 0.1)),
               1e-15);
   ScoreInfo info;
   ASSERT_TRUE(LookupScore("gen", &info));
@@ -183,10 +183,11 @@ TEST(ScoreCatalogueTest, ColumnsReadTheirOwnValues) {
   s.odin = 0.75;
   s.feature = {10, 11, 12, 13, 14};
   const std::map<std::string, double> expected = {
-      {"energy", -1},      {"msp", 0.5},         {"maxlogit", 7},    {"energy_T2", -2},
-      {"energy_T0.5", -3}, {"log_msp", std::log(0.5)}, {"entropy", 0.25}, {"gen", -0.125},
-      {"odin", 0.75},      {"react_energy", 10}, {"ash_energy", 11}, {"mahalanobis", 12},
-      {"knn", 13},         {"vim", 14}};
+      {"energy", -1},       {"msp", 0.5},        {"maxlogit", 7},
+      {"energy_T2", -2},    {"energy_T0.5", -3}, {"log_msp", std::log(0.5)},
+      {"entropy", 0.25},    {"gen", -0.125},     {"odin", 0.75},
+      {"react_energy", 10}, {"ash_energy", 11},  {"mahalanobis", 12},
+      {"knn", 13},          {"vim", 14}};
   const auto columns = RunScoreColumns({1.0, 2.0, 0.5}, true, true);
   ASSERT_EQ(columns.size(), expected.size());
   for (const auto& c : columns) EXPECT_EQ(c.Value(s), expected.at(c.name)) << c.name;

@@ -212,16 +212,17 @@ TEST_F(ShardCliTest, ALonePlainRunIsOneShard) {
   auto stamp = nlohmann::json::parse(ReadText(tmp_ / "s.csv.json"));
   stamp["complete"] = false;
   testing::WriteText(tmp_ / "s.csv.json", stamp.dump());
-  auto stopped = Cli("metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m2") + "'");
+  auto stopped =
+      Cli("metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m2") + "'");
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
   EXPECT_NE(stopped.err.find("does not record a complete run"), std::string::npos) << stopped.err;
 }
 
 TEST_F(ShardCliTest, ShardUsageErrors) {
   EXPECT_EQ(Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' --shard 1/2").exit_code, 2);
-  EXPECT_EQ(Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' --shard 2/2 -o x.csv")
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' --shard 2/2 -o x.csv").exit_code,
+      2);
   // More shards than batches: the extra shards are empty and say so; the merge still works.
   for (int i = 0; i < 8; ++i) {
     auto r = Shard(std::to_string(i) + "/8", "many");

@@ -111,7 +111,8 @@ def forward(self, x):
   } else if (kind == "mlp" || kind == "scaled") {
     m.register_module("body", LinearLayer(in_features, 16, 0.3));
     m.register_module("fc", LinearLayer(16, classes, 1.7));
-    m.define(std::string("def forward(self, x):\n    return self.fc.forward(torch.relu(self.body.forward(x.flatten(1))))") +
+    m.define(std::string("def forward(self, x):\n    return "
+                         "self.fc.forward(torch.relu(self.body.forward(x.flatten(1))))") +
              (kind == "scaled" ? " * 2.0\n" : "\n"));
   } else {
     throw std::invalid_argument("unknown head model kind " + kind);
@@ -125,9 +126,8 @@ def forward(self, x):
 
 extern "C" __attribute__((visibility("default"))) const oodscore::testing::TestModelApi*
 OodscoreTestModelApi() {
-  static const oodscore::testing::TestModelApi api = {&oodscore::testing::LinearModel,
-                                                      &oodscore::testing::ConvModel,
-                                                      &oodscore::testing::OddModel,
-                                                      &oodscore::testing::HeadModel};
+  static const oodscore::testing::TestModelApi api = {
+      &oodscore::testing::LinearModel, &oodscore::testing::ConvModel, &oodscore::testing::OddModel,
+      &oodscore::testing::HeadModel};
   return &api;
 }

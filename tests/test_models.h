@@ -28,8 +28,7 @@ void WriteOddModel(const std::string& path, const std::string& kind, int in_feat
 //  "timm":   no aten::linear anywhere: forward_features / forward_head(x, pre_logits) as timm
 //            exports them, the head a submodule fc applied with addmm
 //  "scaled": "mlp" returning 2 * fc(...): the head's output is not the model's
-void WriteHeadModel(const std::string& path, const std::string& kind, int in_features,
-                    int classes);
+void WriteHeadModel(const std::string& path, const std::string& kind, int in_features, int classes);
 
 // What liboodscore_testmodels.so exports (OodscoreTestModelApi()).
 struct TestModelApi {

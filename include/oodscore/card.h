@@ -21,10 +21,10 @@ struct DetectorCard {
   // Which way the score points: the catalogue's (include/oodscore/scores.h), as the card
   // states it; a card whose orientation contradicts the catalogue is refused when read.
   Orientation orientation = Orientation::kLowerIsId;
-  double temperature = 1;        // for energy scores, and ODIN's T for odin cards
+  double temperature = 1;              // for energy scores, and ODIN's T for odin cards
   std::optional<double> odin_epsilon;  // odin cards: the perturbation size
   std::string fit_sha256;  // cards of a feature-space score: the fit file's SHA-256 (--fit)
-  double threshold = 0;          // in the score's own units
+  double threshold = 0;    // in the score's own units
   double tpr_target = 0.95;
   double tpr_achieved = 0;
   std::size_t n = 0;

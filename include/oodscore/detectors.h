@@ -45,11 +45,11 @@ struct HeadWeights {
 };
 
 struct DetectorSettings {
-  int knn_k = 50;                   // OpenOOD's K for CIFAR and ImageNet
-  double react_percentile = 90;     // of all ID training activations
-  double ash_percentile = 90;       // ASH-S: share of each feature vector pruned
-  int vim_dim = 0;                  // principal subspace size; 0 = ViM's rule: 1000 for
-                                    // D >= 2048, 512 for D >= 768, else D / 2
+  int knn_k = 50;                // OpenOOD's K for CIFAR and ImageNet
+  double react_percentile = 90;  // of all ID training activations
+  double ash_percentile = 90;    // ASH-S: share of each feature vector pruned
+  int vim_dim = 0;               // principal subspace size; 0 = ViM's rule: 1000 for
+                                 // D >= 2048, 512 for D >= 768, else D / 2
 };
 
 // What `oodscore fit` computes once from ID training features, and a fit file stores.

@@ -27,10 +27,10 @@ namespace oodscore {
 // [out, in, kh, kw] (a convolution) wants `channels` input channels; a 2-D weight
 // [out, in] first (a linear layer on flattened input) wants `features` = c * h * w.
 struct InputHint {
-  std::string layer;         // the parameter's name, "" when none was found
-  std::string shape;         // "[16, 3, 3, 3]"
-  int channels = 0;          // 0 = unknown
-  long long features = 0;    // 0 = unknown
+  std::string layer;       // the parameter's name, "" when none was found
+  std::string shape;       // "[16, 3, 3, 3]"
+  int channels = 0;        // 0 = unknown
+  long long features = 0;  // 0 = unknown
 };
 
 // The model failed on a batch whose per-sample shape disagrees with its first layer.
@@ -60,7 +60,7 @@ struct ModelOptions {
   // without changing the model file (src/torch/head.cc): the last linear layer forward() applies,
   // or the one named `head`; or timm's forward_features / forward_head(x, pre_logits).
   bool features = false;
-  std::string head;            // "" = found automatically
+  std::string head;  // "" = found automatically
 };
 
 // ODIN (Liang et al., ICLR 2018) input perturbation, as its reference code and OpenOOD v1.5

@@ -36,13 +36,13 @@ struct ReportInput {
 
 // A gate, baseline or skipped-share check, as evaluated.
 struct CheckResult {
-  std::string kind;     // "gate", "baseline" or "skipped"
-  std::string expr;     // as written by the user (gates), else the same as subject
-  std::string subject;  // what was measured: "svhn.energy.auroc", "noise.skipped_share"
-  double value = 0;     // the measured value (this run's)
+  std::string kind;                // "gate", "baseline" or "skipped"
+  std::string expr;                // as written by the user (gates), else the same as subject
+  std::string subject;             // what was measured: "svhn.energy.auroc", "noise.skipped_share"
+  double value = 0;                // the measured value (this run's)
   std::optional<double> baseline;  // baseline checks: the baseline's value
-  std::string allowed;  // the rule, in the metric's units: ">= 0.95", "drop <= 0.005"
-  bool rate = false;    // value is a share (shown as percent in tables)
+  std::string allowed;             // the rule, in the metric's units: ">= 0.95", "drop <= 0.005"
+  bool rate = false;               // value is a share (shown as percent in tables)
   bool pass = true;
   std::string message;  // one line, e.g. "svhn.energy.auroc = 0.9312 violates >= 0.95"
 };

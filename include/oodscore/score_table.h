@@ -72,10 +72,10 @@ class ScoreTable {
   std::vector<std::uint32_t> set_of_;
   std::vector<std::vector<double>> values_;  // [column][row]
   std::vector<std::int32_t> label_, pred_;
-  std::vector<std::string> class_names_;     // code -1 - i is class_names_[i]
+  std::vector<std::string> class_names_;  // code -1 - i is class_names_[i]
   bool keep_paths_ = true;
   std::string path_bytes_;
-  std::vector<std::size_t> path_end_;        // path r is path_bytes_[path_end_[r-1], path_end_[r])
+  std::vector<std::size_t> path_end_;  // path r is path_bytes_[path_end_[r-1], path_end_[r])
 };
 
 // Share of the set's rows whose pred equals their label, over the rows that have both;
@@ -86,8 +86,8 @@ std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& 
 long ClassCount(const ScoreTable& table, const std::string& set);
 
 struct ScoreReadOptions {
-  bool keep_paths = false;  // paths cost memory; only resume needs them
-  int threads = 0;          // parse threads for large files; 0 = the number of cores
+  bool keep_paths = false;      // paths cost memory; only resume needs them
+  int threads = 0;              // parse threads for large files; 0 = the number of cores
   std::size_t block_bytes = 0;  // bytes read at a time; 0 = 32 MiB (tests use tiny blocks)
 };
 
@@ -139,8 +139,8 @@ class ScoreWriter {
   bool owned_ = false;
   bool closed_ = false;
   bool append_ = false;
-  bool regular_ = false;          // a regular file: can be cut back after a failed write
-  std::size_t written_ = 0;       // bytes of complete rows in the file
+  bool regular_ = false;     // a regular file: can be cut back after a failed write
+  std::size_t written_ = 0;  // bytes of complete rows in the file
   std::size_t rows_buffered_ = 0, rows_written_ = 0;
   std::string buffer_;
   std::size_t n_columns_;

@@ -36,12 +36,12 @@ struct TrainerOptions {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   bool nesterov = true;
-  std::uint64_t seed = 0;      // LibTorch's generator (dropout)
+  std::uint64_t seed = 0;  // LibTorch's generator (dropout)
 };
 
 struct StepLosses {
   double total = 0, ce = 0, hinge_in = 0, hinge_out = 0;  // before the update
-  int correct = 0;  // ID samples whose argmax is their label
+  int correct = 0;                                        // ID samples whose argmax is their label
 };
 
 class Trainer {

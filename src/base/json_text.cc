@@ -81,10 +81,10 @@ std::string DumpJson(const nlohmann::json& value, int indent) {
 
 std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
-  const std::size_t len = c >= 0xF0 && c <= 0xF4                 ? 4
-                          : c >= 0xE0 && c <= 0xEF               ? 3
-                          : c >= 0xC2 && c <= 0xDF               ? 2
-                                                                 : 0;
+  const std::size_t len = c >= 0xF0 && c <= 0xF4   ? 4
+                          : c >= 0xE0 && c <= 0xEF ? 3
+                          : c >= 0xC2 && c <= 0xDF ? 2
+                                                   : 0;
   if (len == 0 || i + len > s.size()) return 0;
   for (std::size_t k = 1; k < len; ++k) {
     if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;

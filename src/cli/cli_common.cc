@@ -3,15 +3,15 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli/cli.h"
 #include "base/atomic_file.h"
+#include "base/json_text.h"
+#include "base/parallel.h"
+#include "base/suggest.h"
+#include "cli/cli.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/html_report.h"
-#include "base/json_text.h"
 #include "oodscore/junit.h"
-#include "base/parallel.h"
-#include "base/suggest.h"
 
 namespace oodscore {
 
@@ -94,12 +94,14 @@ std::pair<std::string, std::string> SplitNamed(const std::string& arg) {
 void CheckSetNames(const std::vector<std::string>& names, bool roles) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (names[i] == "mean") {
-      throw UsageError("a set may not be called 'mean': gates use it for the mean row over OOD "
-                       "sets; name it with NAME=PATH");
+      throw UsageError(
+          "a set may not be called 'mean': gates use it for the mean row over OOD "
+          "sets; name it with NAME=PATH");
     }
     if (roles && names[i] == "id" && i > 0) {
-      throw UsageError("only the ID set may be called 'id': gates use it for the ID set; name "
-                       "it with NAME=PATH");
+      throw UsageError(
+          "only the ID set may be called 'id': gates use it for the ID set; name "
+          "it with NAME=PATH");
     }
     for (std::size_t j = 0; j < i; ++j) {
       if (names[j] == names[i]) {
@@ -157,8 +159,8 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
       if (LookupScore(c, &info)) names.push_back(c);
     }
     if (names.empty()) {
-      throw Error("no known score column in the score file (expected one of " +
-                  KnownScoresText() + ")");
+      throw Error("no known score column in the score file (expected one of " + KnownScoresText() +
+                  ")");
     }
   }
   std::vector<int> rank_columns;
@@ -206,8 +208,9 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
                      std::optional<double> max_skipped) {
   Checks checks;
   if (opt.out_dir == "-") {
-    throw UsageError("--out-dir -: reports are several files, so they need a folder (report.md "
-                     "is printed to stdout anyway)");
+    throw UsageError(
+        "--out-dir -: reports are several files, so they need a folder (report.md "
+        "is printed to stdout anyway)");
   }
   if (max_skipped && *max_skipped < 1) checks.max_skipped = max_skipped;
   RefuseSelfOverwrite(opt);
@@ -273,7 +276,9 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
   folder->Commit({{"suite", suite},
                   {"checks", report->checks.size()},
                   {"failed", failed},
-                  {"verdict", failed ? "FAIL" : report->checks.empty() ? "OK" : "PASS"}});
+                  {"verdict", failed                   ? "FAIL"
+                              : report->checks.empty() ? "OK"
+                                                       : "PASS"}});
   if (!junit.empty()) WriteFileAtomic(junit, JunitXml(*report, suite, seconds));
   std::cout << md << std::flush;
 

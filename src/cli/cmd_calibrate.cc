@@ -1,11 +1,11 @@
 // oodscore calibrate: a deployable threshold from ID data alone, written as a detector card.
 #include <spdlog/spdlog.h>
 
-#include "cli/cli.h"
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/json_text.h"
+#include "cli/cli.h"
 #include "cli/scoring.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -33,7 +33,8 @@ int RunCalibrate(CalibrateCommand& cmd) {
       scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));
   for (double& v : oriented) v = Orient(v, info.orientation);
   const IdThreshold t = ThresholdFromId(oriented, cmd.tpr);
-  const DetectorCard card = MakeCard(info, t, cmd.tpr, sets[0].name, CardRunOf(cmd.scoring, scored));
+  const DetectorCard card =
+      MakeCard(info, t, cmd.tpr, sets[0].name, CardRunOf(cmd.scoring, scored));
   const std::string text = DumpJson(CardJson(card)) + "\n";
   if (cmd.output.empty() || cmd.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -4,14 +4,14 @@
 #include <algorithm>
 #include <chrono>
 
-#include "cli/cli.h"
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/format.h"
 #include "base/json_text.h"
 #include "base/suggest.h"
+#include "cli/cli.h"
 #include "cli/scoring.h"
 #include "cli/shards.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -40,7 +40,7 @@ void ResolveScores(EvalCommand& cmd) {
 
 // What the report needs beyond the scores, from a scoring run or from shard stamps.
 struct EvalFacts {
-  std::vector<SetCounts> sets;         // ID first, then the OOD sets
+  std::vector<SetCounts> sets;  // ID first, then the OOD sets
   std::vector<SkippedSample> skipped;
   std::vector<std::string> id_classes;  // folder classes of the ID set, if any
   std::size_t id_class_count = 0;       // their number (stamps keep only the count)
@@ -72,8 +72,8 @@ Report BuildEvalReport(const ScoreTable& table, const std::string& id_name,
 }
 
 // A detector card per score, from the ID scores alone.
-void StageCards(const Report& report, const std::string& id_name, double tpr,
-                const CardRun& run, ReportFolder* folder) {
+void StageCards(const Report& report, const std::string& id_name, double tpr, const CardRun& run,
+                ReportFolder* folder) {
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
     const DetectorCard card =
         MakeCard(report.scores[s], report.id_thresholds[s], tpr, id_name, run);
@@ -93,8 +93,7 @@ int RunEval(EvalCommand& cmd) {
   // Cheap checks before the expensive scoring.
   ResolveScores(cmd);
   ToMetricOptions(cmd.report);
-  const Checks checks =
-      PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
+  const Checks checks = PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
   auto sets = LoadInputs(inputs, cmd.scoring.layout);
@@ -106,11 +105,10 @@ int RunEval(EvalCommand& cmd) {
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<std::string> ood_names;
   for (std::size_t i = 1; i < sets.size(); ++i) ood_names.push_back(sets[i].name);
-  EvalFacts facts{scored.stats.sets, scored.stats.skipped, sets[0].classes,
-                  sets[0].classes.size(), scored.stats.num_classes};
+  EvalFacts facts{scored.stats.sets, scored.stats.skipped, sets[0].classes, sets[0].classes.size(),
+                  scored.stats.num_classes};
   ReportInput input;
-  Report report =
-      BuildEvalReport(scored.table, sets[0].name, ood_names, cmd.report, facts, &input);
+  Report report = BuildEvalReport(scored.table, sets[0].name, ood_names, cmd.report, facts, &input);
   report.run = scored.run;
   report.run["command"] = "eval";
   if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;
@@ -188,8 +186,7 @@ int RunEvalFromScores(EvalCommand& cmd) {
   cmd.scoring.spec = RunSpec::FromStamp(stamp);
   ResolveScores(cmd);
   ToMetricOptions(cmd.report);
-  const Checks checks =
-      PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
+  const Checks checks = PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
   ReportFolder folder(cmd.report.out_dir);
   ConcatenateScoreFiles(merged.files, folder.Stage("scores.csv"));
 
@@ -201,14 +198,14 @@ int RunEvalFromScores(EvalCommand& cmd) {
   report.run = {{"command", "eval"},
                 {"from_scores", files},
                 {"shards", merged.files.size()},
-                {"model", {{"path", merged.model_path},
-                           {"sha256", stamp.model_sha256},
-                           {"num_classes", merged.num_classes}}},
+                {"model",
+                 {{"path", merged.model_path},
+                  {"sha256", stamp.model_sha256},
+                  {"num_classes", merged.num_classes}}},
                 {"preset", stamp.preset},
                 {"temperatures", stamp.temperatures},
                 {"score_stamp", stamp.ToJson(/*run_only=*/true)}};
-  StageCards(report, roles.front(), cmd.report.tpr, CardRunOf(stamp, merged.model_path),
-             &folder);
+  StageCards(report, roles.front(), cmd.report.tpr, CardRunOf(stamp, merged.model_path), &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + roles.front() + " (ID) vs " + JoinNames(ood_names),
                       SecondsSince(start), &folder);

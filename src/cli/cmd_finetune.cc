@@ -37,8 +37,9 @@ void SetupFinetuneCommand(CLI::App* app, int* exit_code) {
                   "95th of auxiliary); or give --m-in and --m-out")
       ->check(CLI::IsMember({"auto"}))
       ->capture_default_str();
-  CLI::Option* in_opt = sub->add_option("--m-in", *m_in, "ID energy margin (the reference: -23 "
-                                                          "on CIFAR-10, -27 on CIFAR-100)");
+  CLI::Option* in_opt = sub->add_option("--m-in", *m_in,
+                                        "ID energy margin (the reference: -23 "
+                                        "on CIFAR-10, -27 on CIFAR-100)");
   CLI::Option* out_opt =
       sub->add_option("--m-out", *m_out, "outlier energy margin (the reference: -5)");
   sub->add_option("--augment", opt->augment,

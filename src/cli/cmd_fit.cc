@@ -4,11 +4,11 @@
 
 #include <chrono>
 
+#include "base/format.h"
 #include "cli/cli.h"
+#include "cli/scoring.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
-#include "base/format.h"
-#include "cli/scoring.h"
 
 namespace oodscore {
 
@@ -29,15 +29,17 @@ void CheckClassOrder(const std::vector<std::string>& classes, const HeadWeights&
   spdlog::info("training accuracy {:.2f}% ({} of {} images predicted as their folder's class)",
                100 * accuracy, agree, n);
   if (classes.size() != static_cast<std::size_t>(head.classes)) {
-    spdlog::warn("--train has {} class folders, the model's head {} classes: folder i (in "
-                 "sorted order) is taken as class i",
-                 classes.size(), head.classes);
+    spdlog::warn(
+        "--train has {} class folders, the model's head {} classes: folder i (in "
+        "sorted order) is taken as class i",
+        classes.size(), head.classes);
   }
   if (accuracy < 0.5) {
-    spdlog::warn("the model predicts the folder's class for only {:.2f}% of the training images: "
-                 "are the folders the model's classes, in its order? (Mahalanobis' class means "
-                 "depend on it)",
-                 100 * accuracy);
+    spdlog::warn(
+        "the model predicts the folder's class for only {:.2f}% of the training images: "
+        "are the folders the model's classes, in its order? (Mahalanobis' class means "
+        "depend on it)",
+        100 * accuracy);
   }
 }
 
@@ -45,7 +47,8 @@ int RunFit(FitCommand& cmd) {
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   auto sets = LoadInputs({"train=" + cmd.train}, "auto");
   if (sets[0].classes.empty()) {  // Mahalanobis needs each image's class
-    throw UsageError("--train '" + cmd.train + "' has no class subfolders: fit needs each "
+    throw UsageError("--train '" + cmd.train +
+                     "' has no class subfolders: fit needs each "
                      "training image's class, as DIR/<class>/<image> (ImageFolder) with the "
                      "folders in the model's class order");
   }
@@ -61,9 +64,9 @@ int RunFit(FitCommand& cmd) {
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   CheckClassOrder(sets[0].classes, scored.head, agree, labels.size());
   const auto start = std::chrono::steady_clock::now();
-  DetectorFit fit = FitDetectors(features.data(), labels.data(),
-                                 static_cast<std::int64_t>(labels.size()), scored.head,
-                                 cmd.settings);
+  DetectorFit fit =
+      FitDetectors(features.data(), labels.data(), static_cast<std::int64_t>(labels.size()),
+                   scored.head, cmd.settings);
   fit.model_sha256 = scored.model_sha256;
   const nlohmann::json preset = scored.run.value("preset", nlohmann::json(nullptr));
   fit.preset_json = preset.is_null() ? "" : preset.dump();
@@ -71,11 +74,12 @@ int RunFit(FitCommand& cmd) {
   WriteFit(cmd.output, fit);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("fit: head '{}' ({} classes, {}-d features), {} training images; ReAct clip {}, "
-               "ViM subspace {} of {} (alpha {}); statistics in {:.2f}s",
-               fit.head.name, fit.head.classes, fit.head.dim, fit.train_samples,
-               FormatDouble(fit.react_threshold), fit.vim_dim, fit.head.dim,
-               FormatDouble(fit.vim_alpha), secs);
+  spdlog::info(
+      "fit: head '{}' ({} classes, {}-d features), {} training images; ReAct clip {}, "
+      "ViM subspace {} of {} (alpha {}); statistics in {:.2f}s",
+      fit.head.name, fit.head.classes, fit.head.dim, fit.train_samples,
+      FormatDouble(fit.react_threshold), fit.vim_dim, fit.head.dim, FormatDouble(fit.vim_alpha),
+      secs);
   for (std::size_t c = 0; c < fit.class_counts.size(); ++c) {
     if (fit.class_counts[c] == 0) {
       spdlog::warn("class {} has no training images: mahalanobis ignores it", c);

@@ -1,9 +1,9 @@
 // oodscore help [COMMAND]: the same text as `oodscore [COMMAND] --help`.
 #include <iostream>
 
+#include "base/suggest.h"
 #include "cli/cli.h"
 #include "oodscore/error.h"
-#include "base/suggest.h"
 
 namespace oodscore {
 

@@ -2,13 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
 #include <chrono>
 
-#include "cli/cli.h"
-#include "oodscore/error.h"
 #include "base/suggest.h"
+#include "cli/cli.h"
 #include "cli/shards.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -133,8 +132,8 @@ int RunMetrics(MetricsCommand& cmd) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ReportFolder folder(cmd.report.out_dir);
   return FinishReport(&report, input, cmd.report, checks,
-                      "oodscore metrics: " + id_name + " (ID) vs " + JoinNames(ood_names),
-                      seconds, &folder);
+                      "oodscore metrics: " + id_name + " (ID) vs " + JoinNames(ood_names), seconds,
+                      &folder);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // oodscore score: a model and inputs in, one row of scores per sample out.
 #include "cli/cli.h"
-#include "oodscore/error.h"
 #include "cli/scoring.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -22,12 +22,14 @@ int RunScore(const ScoreCommand& cmd) {
     throw UsageError("--flagged needs --card: the card's threshold decides what is flagged");
   }
   if (cmd.flagged == "-" && cmd.output == "-") {
-    throw UsageError("--flagged - and --output - would both write to stdout; send the CSV to a "
-                     "file with -o");
+    throw UsageError(
+        "--flagged - and --output - would both write to stdout; send the CSV to a "
+        "file with -o");
   }
   if (cmd.resume && !cmd.flagged.empty()) {
-    throw UsageError("--flagged cannot follow a --resume (it would list the resumed part only); "
-                     "take the flagged paths from the finished CSV's is_ood column");
+    throw UsageError(
+        "--flagged cannot follow a --resume (it would list the resumed part only); "
+        "take the flagged paths from the finished CSV's is_ood column");
   }
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   ScoringOutputs outputs;
@@ -36,8 +38,8 @@ int RunScore(const ScoreCommand& cmd) {
   // A stamp goes beside a CSV that is a plain file (not stdout, a FIFO or a device).
   std::error_code ec;
   const auto st = std::filesystem::status(cmd.output, ec);
-  outputs.stamp = cmd.output != "-" && (ec || !std::filesystem::exists(st) ||
-                                        std::filesystem::is_regular_file(st));
+  outputs.stamp = cmd.output != "-" &&
+                  (ec || !std::filesystem::exists(st) || std::filesystem::is_regular_file(st));
   outputs.resume = cmd.resume;
   if (cmd.resume && !outputs.stamp) {
     throw UsageError("--resume needs -o FILE: a plain file to continue");
@@ -45,8 +47,9 @@ int RunScore(const ScoreCommand& cmd) {
   if (!cmd.shard.empty()) {
     outputs.shard = ParseShard(cmd.shard);
     if (!outputs.stamp) {
-      throw UsageError("--shard needs -o FILE: each shard writes its CSV and a stamp beside it "
-                       "(FILE.json) that the merge checks");
+      throw UsageError(
+          "--shard needs -o FILE: each shard writes its CSV and a stamp beside it "
+          "(FILE.json) that the merge checks");
     }
   }
   ScoringOptions scoring = cmd.scoring;

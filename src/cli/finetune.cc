@@ -11,22 +11,22 @@
 #include <numeric>
 #include <random>
 
-#include "cli/cli.h"
 #include "base/atomic_file.h"
+#include "base/json_text.h"
+#include "base/parallel.h"
+#include "base/sha256.h"
+#include "base/version.h"
+#include "cli/cli.h"
+#include "cli/progress.h"
 #include "oodscore/augment.h"
 #include "oodscore/dataset.h"
 #include "oodscore/decode.h"
 #include "oodscore/error.h"
-#include "base/json_text.h"
 #include "oodscore/metrics.h"
 #include "oodscore/model.h"
-#include "base/parallel.h"
 #include "oodscore/preset.h"
 #include "oodscore/scores.h"
-#include "base/sha256.h"
 #include "oodscore/trainer.h"
-#include "base/version.h"
-#include "cli/progress.h"
 
 namespace oodscore {
 
@@ -88,8 +88,10 @@ class Loader {
  public:
   Loader(const PreprocessSpec& spec, const Augment& augment) : spec_(spec), augment_(augment) {
     if (!FixedOutputShape(spec, &c_, &h_, &w_)) {
-      throw UsageError("finetune needs a preset with a fixed output size (resize to [h, w], "
-                       "or a crop); preset '" + spec.name + "' has none");
+      throw UsageError(
+          "finetune needs a preset with a fixed output size (resize to [h, w], "
+          "or a crop); preset '" +
+          spec.name + "' has none");
     }
   }
   int c() const { return c_; }
@@ -273,23 +275,24 @@ FinetuneData LoadData(const FinetuneOptions& opt) {
 
 // Everything that decides the tuned model: a resumed run must match it.
 nlohmann::json RunConfig(const FinetuneOptions& opt, const FinetuneData& d) {
-  return {{"base_model", {{"path", opt.model_path}, {"sha256", Sha256File(opt.model_path)}}},
-          {"preset", nlohmann::json::parse(d.preset.json)},
-          {"train", {{"path", opt.train_dir}, {"images", d.train.samples.size()},
-                     {"classes", d.train.classes}}},
-          {"aux", {{"path", opt.aux_dir}, {"images", d.aux.samples.size()}}},
-          {"epochs", opt.epochs},
-          {"steps_per_epoch", d.steps},
-          {"batch_size", opt.batch_size},
-          {"aux_batch_size", opt.aux_batch_size},
-          {"optimizer",
-           {{"name", "SGD"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
-          {"lr", {{"max", opt.lr}, {"min", opt.lr_min}, {"schedule", "cosine per step"}}},
-          {"lambda", opt.lambda},
-          {"augment", opt.augment},
-          {"seed", opt.seed},
-          {"threads", opt.threads},
-          {"device", opt.device}};
+  return {
+      {"base_model", {{"path", opt.model_path}, {"sha256", Sha256File(opt.model_path)}}},
+      {"preset", nlohmann::json::parse(d.preset.json)},
+      {"train",
+       {{"path", opt.train_dir}, {"images", d.train.samples.size()}, {"classes", d.train.classes}}},
+      {"aux", {{"path", opt.aux_dir}, {"images", d.aux.samples.size()}}},
+      {"epochs", opt.epochs},
+      {"steps_per_epoch", d.steps},
+      {"batch_size", opt.batch_size},
+      {"aux_batch_size", opt.aux_batch_size},
+      {"optimizer",
+       {{"name", "SGD"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
+      {"lr", {{"max", opt.lr}, {"min", opt.lr_min}, {"schedule", "cosine per step"}}},
+      {"lambda", opt.lambda},
+      {"augment", opt.augment},
+      {"seed", opt.seed},
+      {"threads", opt.threads},
+      {"device", opt.device}};
 }
 
 // The margins: given, or from the pretrained model's energies (--margins auto).
@@ -304,10 +307,14 @@ nlohmann::json ChooseMargins(const FinetuneOptions& opt, const FinetuneData& d, 
   const EnergySummary out = Summarize(
       Energies(trainer, loader, Subset(d.aux, kMarginSamples, MixSeed(opt.seed, 4)), nullptr));
   const Margins m = AutoMargins(id, out);
-  spdlog::info("pretrained energies, ID train ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
-               "{:.3f} / {:.3f}", id.n, id.mean, id.p5, id.p50, id.p95);
-  spdlog::info("pretrained energies, auxiliary ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
-               "{:.3f} / {:.3f}", out.n, out.mean, out.p5, out.p50, out.p95);
+  spdlog::info(
+      "pretrained energies, ID train ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
+      "{:.3f} / {:.3f}",
+      id.n, id.mean, id.p5, id.p50, id.p95);
+  spdlog::info(
+      "pretrained energies, auxiliary ({} images): mean {:.3f}, 5/50/95% {:.3f} / "
+      "{:.3f} / {:.3f}",
+      out.n, out.mean, out.p5, out.p50, out.p95);
   spdlog::info("margins: m_in = {:.4f}, m_out = {:.4f} ({})", m.m_in, m.m_out, m.rule);
   return {{"m_in", m.m_in},
           {"m_out", m.m_out},
@@ -325,8 +332,10 @@ nlohmann::json StartState(const FinetuneOptions& opt, const FinetuneData& d,
   if (opt.resume && std::filesystem::is_regular_file(state_path, ec)) {
     nlohmann::json state = ParseJsonText(ReadFile(state_path), state_path);
     if (state.value("config", nlohmann::json()) != config) {
-      throw Error("--resume: '" + state_path + "' is from another run (other data, model or "
-                  "hyper-parameters); remove '" + ckpt_dir + "' to start over");
+      throw Error("--resume: '" + state_path +
+                  "' is from another run (other data, model or "
+                  "hyper-parameters); remove '" +
+                  ckpt_dir + "' to start over");
     }
     const int done = state.value("epochs_done", 0);
     trainer.LoadCheckpoint(CheckpointName(opt.output, done, "pt"),
@@ -492,11 +501,12 @@ int RunFinetune(const FinetuneOptions& opt) {
   for (int epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
     EpochRecord record = TrainEpoch(ctx, epoch);
     record.val = Validate(*trainer, loader, data.val, data.val_ood);
-    spdlog::info("epoch {}/{}: loss {:.4f} (ce {:.4f}, hinge in {:.4f}, out {:.4f}), train "
-                 "accuracy {:.2f}%, {:.0f} img/s{}", epoch, opt.epochs, record.loss, record.ce,
-                 record.hinge_in, record.hinge_out, 100 * record.train_accuracy,
-                 record.images_per_second,
-                 record.val.empty() ? "" : ", val " + DumpJson(record.val, -1));
+    spdlog::info(
+        "epoch {}/{}: loss {:.4f} (ce {:.4f}, hinge in {:.4f}, out {:.4f}), train "
+        "accuracy {:.2f}%, {:.0f} img/s{}",
+        epoch, opt.epochs, record.loss, record.ce, record.hinge_in, record.hinge_out,
+        100 * record.train_accuracy, record.images_per_second,
+        record.val.empty() ? "" : ", val " + DumpJson(record.val, -1));
     // The checkpoint, then the state that points at it; the last two checkpoints stay.
     trainer->SaveCheckpoint(CheckpointName(opt.output, epoch, "pt"),
                             CheckpointName(opt.output, epoch, "optim"));

@@ -10,11 +10,11 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "cli/cli.h"
-#include "oodscore/error.h"
 #include "base/json_text.h"
 #include "base/suggest.h"
 #include "base/version.h"
+#include "cli/cli.h"
+#include "oodscore/error.h"
 
 int main(int argc, char** argv) {
   // Batched inference allocates and frees large tensors every batch; keep them in the heap

@@ -38,8 +38,8 @@ std::string Progress::SetAt(std::size_t done) const {
   return names_.empty() ? "" : names_.back();
 }
 
-std::string Progress::Line(const std::string& set, std::size_t done, std::size_t total,
-                           double rate, double eta, int columns, const std::string& note) {
+std::string Progress::Line(const std::string& set, std::size_t done, std::size_t total, double rate,
+                           double eta, int columns, const std::string& note) {
   char tail[96];
   std::snprintf(tail, sizeof(tail), " %zu/%zu  %.0f img/s  ETA %.0fs", done, total, rate, eta);
   const int room = columns - 1;  // never write into the last column: some terminals wrap there
@@ -74,7 +74,8 @@ void Progress::Update(std::size_t done, std::size_t total, const std::string& no
   const std::string set = SetAt(last ? done - 1 : done);
   if (tty_) {
     // \r, then clear to the end of the line: a shorter line leaves nothing of the last one.
-    std::fprintf(stderr, "\r%s\x1b[K%s", Line(set, done, total, rate, eta, TerminalColumns(), note).c_str(),
+    std::fprintf(stderr, "\r%s\x1b[K%s",
+                 Line(set, done, total, rate, eta, TerminalColumns(), note).c_str(),
                  last ? "\n" : "");
     std::fflush(stderr);
   } else {

@@ -24,8 +24,8 @@ class Progress {
   void Update(std::size_t done, std::size_t total, const std::string& note = "");
 
   // The line for a terminal `columns` wide (exposed for tests).
-  static std::string Line(const std::string& set, std::size_t done, std::size_t total,
-                          double rate, double eta, int columns, const std::string& note = "");
+  static std::string Line(const std::string& set, std::size_t done, std::size_t total, double rate,
+                          double eta, int columns, const std::string& note = "");
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/json_text.h"
+#include "oodscore/error.h"
 #include "oodscore/score_table.h"
 
 namespace oodscore {
@@ -20,8 +20,8 @@ ResumePlan PlanResume(const std::string& csv_path, const ScoreStamp& stamp,
   }
   const nlohmann::json old_json = ParseJsonText(ReadFile(stamp_path), stamp_path);
   if (const auto d = FirstDifference(stamp.ToJson(/*run_only=*/true), old_json)) {
-    throw Error("--resume: '" + csv_path + "' was written by another run: its " + d->key +
-                " is " + d->theirs + ", this run's is " + d->mine + "; remove it to start over");
+    throw Error("--resume: '" + csv_path + "' was written by another run: its " + d->key + " is " +
+                d->theirs + ", this run's is " + d->mine + "; remove it to start over");
   }
   const ScoreStamp old = ScoreStamp::FromJson(old_json, stamp_path);
   ResumePlan plan;

@@ -52,7 +52,8 @@ void RunSpec::Require(const std::string& score) {
       break;
     case ScoreNeeds::kFit:
       if (!fit()) {
-        throw UsageError("score '" + score + "' is computed from the model's features: give "
+        throw UsageError("score '" + score +
+                         "' is computed from the model's features: give "
                          "--fit FILE, made once by `oodscore fit --model M --preset P --train "
                          "DIR -o FILE`");
       }

@@ -102,8 +102,10 @@ nlohmann::json ScoreStamp::ToJson(bool run_only) const {
                       {"card", card},
                       {"inputs", in}};
   if (shard) {
-    j["shard"] = {
-        {"index", shard->index}, {"count", shard->count}, {"begin", shard->begin}, {"end", shard->end}};
+    j["shard"] = {{"index", shard->index},
+                  {"count", shard->count},
+                  {"begin", shard->begin},
+                  {"end", shard->end}};
   }
   if (run_only) return j;
   j["model_path"] = model_path;
@@ -136,7 +138,8 @@ ScoreStamp ScoreStamp::FromJson(const nlohmann::json& j, const std::string& sour
   s.odin = ObjectOrNull(j, "/odin", where);
   s.fit = ObjectOrNull(j, "/fit", where);
   const std::vector<std::string> no_columns;
-  s.columns = JsonField<std::vector<std::string>>(j, "/columns", where, "column names", &no_columns);
+  s.columns =
+      JsonField<std::vector<std::string>>(j, "/columns", where, "column names", &no_columns);
   s.layout = JsonField<std::string>(j, "/layout", where, "a layout", &empty);
   s.batch_size = JsonField<int>(j, "/batch_size", where, "a batch size", &zero);
   s.max_image_pixels = JsonField<long long>(j, "/max_image_pixels", where, "a count", &zero_ll);

@@ -56,18 +56,18 @@ struct ScoreStamp {
   // The run: what decides the rows. Equal in every shard of one run; --resume and the merge
   // compare these fields.
   std::string tool_version;
-  std::string model_sha256;                  // "" for logits inputs
-  nlohmann::json preset;                     // the preset in full; null for logits inputs
-  std::vector<double> temperatures;          // T = 1 first
-  nlohmann::json odin;                       // {"temperature", "epsilon"}, or null
-  nlohmann::json fit;                        // the fit record (FitRecord), or null
-  std::vector<std::string> columns;          // the CSV's columns after set,path,label,pred
+  std::string model_sha256;          // "" for logits inputs
+  nlohmann::json preset;             // the preset in full; null for logits inputs
+  std::vector<double> temperatures;  // T = 1 first
+  nlohmann::json odin;               // {"temperature", "epsilon"}, or null
+  nlohmann::json fit;                // the fit record (FitRecord), or null
+  std::vector<std::string> columns;  // the CSV's columns after set,path,label,pred
   std::string layout;
   int batch_size = 0;
   long long max_image_pixels = 0;
-  nlohmann::json card;                       // the detector card (CardJson), or null
+  nlohmann::json card;  // the detector card (CardJson), or null
   std::vector<StampInput> inputs;
-  std::optional<StampShard> shard;           // --shard: this file's slice
+  std::optional<StampShard> shard;  // --shard: this file's slice
 
   // This file's part: where the model was, and what was scored.
   std::string model_path;

@@ -2,24 +2,24 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <chrono>
 #include <cstring>
 #include <thread>
 
-#include "cli/cli.h"
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
-#include "oodscore/gate.h"
 #include "base/json_text.h"
-#include "oodscore/npy.h"
-#include "oodscore/report.h"
 #include "base/sha256.h"
 #include "base/suggest.h"
 #include "base/version.h"
+#include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/resume.h"
+#include "oodscore/error.h"
+#include "oodscore/gate.h"
+#include "oodscore/npy.h"
+#include "oodscore/report.h"
 
 namespace oodscore {
 
@@ -215,8 +215,8 @@ Preset ResolvePreset(const ScoringOptions& opt, const std::vector<SampleSet>& se
 void CheckCard(const DetectorCard& card, const std::string& model_path,
                const std::string& model_sha256, const nlohmann::json& preset) {
   if (card.model_sha256 != model_sha256) {
-    throw Error("detector card was made for a model with SHA-256 " + card.model_sha256 +
-                ", but '" + model_path + "' has " + model_sha256);
+    throw Error("detector card was made for a model with SHA-256 " + card.model_sha256 + ", but '" +
+                model_path + "' has " + model_sha256);
   }
   if (card.preset != preset) {
     throw Error("detector card was made with preset " + DumpJson(card.preset, -1) +
@@ -267,7 +267,8 @@ class FlaggedWriter {
     if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
       throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
     buffer_.clear();
-    if (std::fflush(file_) != 0) throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+    if (std::fflush(file_) != 0)
+      throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
   }
 
  private:
@@ -368,31 +369,30 @@ nlohmann::json RunStamp(const ScoringOptions& opt, const ScoringResult& result, 
     counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
   }
   const double secs = result.stats.seconds;
-  return {
-      {"tool", ToolJson()},
-      {"libtorch", TorchVersion()},
-      {"device", model.device()},
-      {"dtype", model.dtype()},
-      {"threads",
-       {{"intra_op", IntraOpThreads()},
-        {"workers",
-         popt.workers > 0 ? popt.workers : static_cast<int>(std::thread::hardware_concurrency())}}},
-      {"batch_size", popt.batch_size},
-      {"graph", model.optimization()},
-      {"model",
-       {{"path", opt.model_path},
-        {"sha256", result.model_sha256},
-        {"num_classes", result.stats.num_classes}}},
-      {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},
-      {"preset", preset_json},
-      {"preset_source", result.preset.source},
-      {"layout", opt.layout},
-      {"temperatures", popt.temperatures},
-      {"odin", opt.spec.OdinJson()},
-      {"fit", result.fit},
-      {"sets", counts},
-      {"wall_seconds", secs},
-      {"images_per_second", secs > 0 ? scored / secs : 0.0}};
+  return {{"tool", ToolJson()},
+          {"libtorch", TorchVersion()},
+          {"device", model.device()},
+          {"dtype", model.dtype()},
+          {"threads",
+           {{"intra_op", IntraOpThreads()},
+            {"workers", popt.workers > 0 ? popt.workers
+                                         : static_cast<int>(std::thread::hardware_concurrency())}}},
+          {"batch_size", popt.batch_size},
+          {"graph", model.optimization()},
+          {"model",
+           {{"path", opt.model_path},
+            {"sha256", result.model_sha256},
+            {"num_classes", result.stats.num_classes}}},
+          {"input_shape", {result.stats.channels, result.stats.height, result.stats.width}},
+          {"preset", preset_json},
+          {"preset_source", result.preset.source},
+          {"layout", opt.layout},
+          {"temperatures", popt.temperatures},
+          {"odin", opt.spec.OdinJson()},
+          {"fit", result.fit},
+          {"sets", counts},
+          {"wall_seconds", secs},
+          {"images_per_second", secs > 0 ? scored / secs : 0.0}};
 }
 
 // Step 1, cheap checks before the expensive model load: preset, temperatures, the model's
@@ -412,12 +412,14 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   for (const auto& s : sets) logit_sets += s.logits;
   setup.logits = logit_sets > 0;
   if (setup.logits && logit_sets != sets.size()) {
-    throw UsageError("the inputs mix logits (2-D .npy [N, K]) with images: score them in "
-                     "separate runs");
+    throw UsageError(
+        "the inputs mix logits (2-D .npy [N, K]) with images: score them in "
+        "separate runs");
   }
   if (setup.logits && (!opt.model_path.empty() || !opt.preset.empty())) {
-    throw UsageError("logits inputs (2-D .npy [N, K]) are scored as they are: give no --model "
-                     "and no --preset");
+    throw UsageError(
+        "logits inputs (2-D .npy [N, K]) are scored as they are: give no --model "
+        "and no --preset");
   }
   if (!setup.logits && opt.model_path.empty()) {
     throw UsageError("--model is required for image inputs (only logits .npy inputs need none)");
@@ -429,8 +431,10 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   setup.pipeline.temperatures = opt.spec.ColumnTemperatures();
   if (setup.logits) {
     if (out.card && !out.card->model_sha256.empty()) {
-      spdlog::warn("the detector card was made for the model with SHA-256 {}; logits inputs "
-                   "cannot show which model made them", out.card->model_sha256);
+      spdlog::warn(
+          "the detector card was made for the model with SHA-256 {}; logits inputs "
+          "cannot show which model made them",
+          out.card->model_sha256);
     }
   } else {
     std::error_code ec;
@@ -442,19 +446,19 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   }
   if (opt.spec.odin) {
     if (setup.logits) {
-      throw UsageError("--odin perturbs the input images through the model: it cannot score "
-                       "logits inputs");
+      throw UsageError(
+          "--odin perturbs the input images through the model: it cannot score "
+          "logits inputs");
     }
-    setup.pipeline.odin = OdinOptions{opt.spec.odin_temperature, opt.spec.odin_epsilon,
-                                      result->preset.spec.std};
+    setup.pipeline.odin =
+        OdinOptions{opt.spec.odin_temperature, opt.spec.odin_epsilon, result->preset.spec.std};
   }
   if (opt.spec.fit()) {
     if (setup.logits) {
       throw UsageError("--fit's detectors work on the model's features: logits inputs have none");
     }
     setup.fit = std::make_shared<const DetectorFit>(LoadFitFor(
-        opt.spec.fit_path, opt.model_path, result->model_sha256, setup.preset_json,
-        opt.spec.head));
+        opt.spec.fit_path, opt.model_path, result->model_sha256, setup.preset_json, opt.spec.head));
     result->fit = FitRecord(opt.spec.fit_path, *setup.fit);
     const std::string fit_sha = result->fit["sha256"];
     if (out.card && !out.card->fit_sha256.empty() && out.card->fit_sha256 != fit_sha) {
@@ -503,16 +507,15 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                  work->range.begin, work->range.end, total);
   }
   if (out.stamp) {
-    work->stamp =
-        ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card);
+    work->stamp = ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card);
     if (out.shard) {
       work->stamp.shard =
           StampShard{out.shard->index, out.shard->count, work->range.begin, work->range.end};
     }
     std::error_code ec;
     if (out.resume && std::filesystem::exists(out.csv_path, ec)) {
-      work->resume = PlanResume(out.csv_path, work->stamp, work->mine(), batch,
-                                result.table.columns);
+      work->resume =
+          PlanResume(out.csv_path, work->stamp, work->mine(), batch, result.table.columns);
       spdlog::info("--resume: '{}' holds {} rows; continuing after sample {} of {}", out.csv_path,
                    work->resume.rows, work->resume.done, work->size());
       if (work->resume.complete) {
@@ -657,10 +660,10 @@ void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const Run
       const int k = static_cast<int>(a.row_floats());
       if (result->stats.num_classes == 0) result->stats.num_classes = k;
       if (k != result->stats.num_classes || k < 2) {
-        throw Error("'" + a.path() + "' holds logits of " + std::to_string(k) +
-                    " classes, expected " +
-                    (k < 2 ? std::string("at least 2") : std::to_string(result->stats.num_classes) +
-                                                             " like the inputs before it"));
+        throw Error(
+            "'" + a.path() + "' holds logits of " + std::to_string(k) + " classes, expected " +
+            (k < 2 ? std::string("at least 2")
+                   : std::to_string(result->stats.num_classes) + " like the inputs before it"));
       }
       if (a.float64()) {
         ComputeLogitScores(a.row64(sample.npy_index), k, setup.pipeline.temperatures, &scores);
@@ -693,14 +696,10 @@ nlohmann::json LogitsRunStamp(const ScoringResult& result, const PipelineOptions
     counts.push_back(SetCountsJson(result.stats.sets[s], result.stats.skipped));
     if (!sets[s].samples.empty()) files.push_back(sets[s].samples.front().npy->path());
   }
-  return {{"tool", ToolJson()},
-          {"input", "logits"},
-          {"logits_files", files},
-          {"model", {{"num_classes", result.stats.num_classes}}},
-          {"preset", nullptr},
-          {"temperatures", popt.temperatures},
-          {"sets", counts},
-          {"wall_seconds", result.stats.seconds}};
+  return {{"tool", ToolJson()},    {"input", "logits"},
+          {"logits_files", files}, {"model", {{"num_classes", result.stats.num_classes}}},
+          {"preset", nullptr},     {"temperatures", popt.temperatures},
+          {"sets", counts},        {"wall_seconds", result.stats.seconds}};
 }
 
 }  // namespace

@@ -4,27 +4,27 @@
 #define OODSCORE_SRC_CLI_SCORING_H_
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/run_spec.h"
+#include "cli/score_stamp.h"
+#include "cli/shards.h"
 #include "oodscore/card.h"
 #include "oodscore/metrics.h"
 #include "oodscore/model.h"
 #include "oodscore/pipeline.h"
 #include "oodscore/preset.h"
 #include "oodscore/score_table.h"
-#include "cli/run_spec.h"
-#include "cli/score_stamp.h"
-#include "cli/shards.h"
 
 namespace oodscore {
 
 struct ScoringOptions {
   std::string model_path;
-  std::string preset;  // "" = from the detector card, or none for .npy inputs
+  std::string preset;           // "" = from the detector card, or none for .npy inputs
   std::string layout = "auto";  // how folders are read: auto, classes, flat
   // Largest share of a set's found files that may be skipped, as written ("0.01", "1%");
   // more exits 3 after every output is written. "1" turns the check off.
@@ -52,9 +52,10 @@ struct ScoringOutputs {
   bool keep_rows = false;
   std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
   std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
-  bool stamp = false;   // write the run stamp csv_path.json (src/cli/resume.h)
-  bool resume = false;  // continue csv_path if its stamp matches (src/cli/resume.h)
-  std::optional<ShardSpec> shard;  // score only this shard's samples (src/cli/shards.h); needs stamp
+  bool stamp = false;                // write the run stamp csv_path.json (src/cli/resume.h)
+  bool resume = false;               // continue csv_path if its stamp matches (src/cli/resume.h)
+  std::optional<ShardSpec>
+      shard;  // score only this shard's samples (src/cli/shards.h); needs stamp
   // Called with each scored sample and its penultimate features (the model is loaded with
   // ModelOptions::features and ScoringOptions::head): what `oodscore fit` collects.
   std::function<void(const ScoredSample&)> on_features;
@@ -79,7 +80,6 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
 // returns kExitInput, or kExitOk.
 int SkippedVerdict(const PipelineStats& stats, double max_share);
 
-
 // Reads a fit file (`oodscore fit`) and refuses one made for another model, preset or head.
 DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_path,
                        const std::string& model_sha256, const nlohmann::json& preset_json,
@@ -88,8 +88,8 @@ DetectorFit LoadFitFor(const std::string& fit_path, const std::string& model_pat
 // What a detector card records of the run whose ID scores set its threshold.
 struct CardRun {
   std::string model_path, model_sha256;
-  nlohmann::json preset;   // in full; null for logits inputs
-  std::string fit_sha256;  // the fit file's, with --fit
+  nlohmann::json preset;                                  // in full; null for logits inputs
+  std::string fit_sha256;                                 // the fit file's, with --fit
   double odin_temperature = 1000, odin_epsilon = 0.0014;  // the run's ODIN settings
 };
 // Of a run scored here, or of one scored elsewhere (its score files' stamp).

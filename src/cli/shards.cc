@@ -7,9 +7,9 @@
 #include <map>
 
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/json_text.h"
 #include "cli/score_stamp.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -36,7 +36,8 @@ std::size_t IndexFromEnvironment() {
       throw UsageError("--shard auto: SLURM_ARRAY_TASK_MIN='" + Env("SLURM_ARRAY_TASK_MIN") +
                        "' is not a number");
     }
-    if (id < min) throw UsageError("--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN");
+    if (id < min)
+      throw UsageError("--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN");
     return id - min;
   }
   if (ParseCount(Env("JOB_COMPLETION_INDEX"), &id)) return id;
@@ -56,20 +57,22 @@ ShardSpec ParseShard(const std::string& text) {
     spec.index = IndexFromEnvironment();
     if (slash == std::string::npos) {
       if (!ParseCount(Env("SLURM_ARRAY_TASK_COUNT"), &spec.count)) {
-        throw UsageError("--shard auto: SLURM_ARRAY_TASK_COUNT is not set; give the shard count "
-                         "as --shard auto/N");
+        throw UsageError(
+            "--shard auto: SLURM_ARRAY_TASK_COUNT is not set; give the shard count "
+            "as --shard auto/N");
       }
     } else if (!ParseCount(right, &spec.count)) {
       throw UsageError("--shard '" + text + "': expected auto/N with N a shard count");
     }
   } else if (slash == std::string::npos || !ParseCount(left, &spec.index) ||
              !ParseCount(right, &spec.count)) {
-    throw UsageError("--shard '" + text + "': expected I/N (0-based shard I of N, e.g. 0/4), "
+    throw UsageError("--shard '" + text +
+                     "': expected I/N (0-based shard I of N, e.g. 0/4), "
                      "auto or auto/N");
   }
   if (spec.count == 0 || spec.index >= spec.count) {
-    throw UsageError("--shard: shard index " + std::to_string(spec.index) +
-                     " is outside 0.." + std::to_string(spec.count == 0 ? 0 : spec.count - 1) +
+    throw UsageError("--shard: shard index " + std::to_string(spec.index) + " is outside 0.." +
+                     std::to_string(spec.count == 0 ? 0 : spec.count - 1) +
                      " (shards are numbered from 0)");
   }
   return spec;
@@ -77,9 +80,7 @@ ShardSpec ParseShard(const std::string& text) {
 
 ShardRange RangeOfShard(std::size_t total, std::size_t batch, const ShardSpec& spec) {
   const std::size_t batches = (total + batch - 1) / batch;
-  auto edge = [&](std::size_t i) {
-    return std::min(total, batches * i / spec.count * batch);
-  };
+  auto edge = [&](std::size_t i) { return std::min(total, batches * i / spec.count * batch); };
   return {edge(spec.index), edge(spec.index + 1)};
 }
 
@@ -148,8 +149,10 @@ ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone) {
   if (!stamp.shard) {
     if (!lone) return f;
     if (!stamp.has_counts) {
-      spdlog::warn("'{}' does not record a complete run; its rows are read without the "
-                   "stamp's counts", stamp_path);
+      spdlog::warn(
+          "'{}' does not record a complete run; its rows are read without the "
+          "stamp's counts",
+          stamp_path);
       return f;
     }
     stamp.shard = StampShard{0, 1, 0, stamp.TotalFound()};  // a plain run is its own shard
@@ -212,7 +215,8 @@ void CheckShards(std::vector<ShardFile>* files) {
   const nlohmann::json first_run = first.stamp->ToJson();
   for (const ShardFile& f : *files) {
     if (!f.stamp->complete) {
-      throw Error("shard " + Label(f) + " is not complete: its run stopped early; rerun that "
+      throw Error("shard " + Label(f) +
+                  " is not complete: its run stopped early; rerun that "
                   "shard with --resume");
     }
     if (f.count != first.count) {
@@ -281,8 +285,8 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   const auto stamped = std::count_if(files.begin(), files.end(),
                                      [](const ShardFile& f) { return f.stamp.has_value(); });
   if (stamped > 0 && stamped < static_cast<long>(files.size())) {
-    const auto odd = std::find_if(files.begin(), files.end(),
-                                  [](const ShardFile& f) { return !f.stamp; });
+    const auto odd =
+        std::find_if(files.begin(), files.end(), [](const ShardFile& f) { return !f.stamp; });
     throw Error("'" + odd->csv.string() + "' has no shard stamp ('" + StampPath(odd->csv.string()) +
                 "'), but other files do: shard files must all come from one `score --shard` run");
   }

@@ -7,8 +7,8 @@
 // rows are a contiguous slice of the single-run file, and every batch holds the same samples
 // as in the single run: the logits, the file and the report are the same bit for bit.
 //
-// Each shard's stamp (FILE.json, src/cli/score_stamp.h) records the run (tool version, model SHA-256,
-// preset, temperatures, columns, inputs, ...), identical in every shard, and its own part:
+// Each shard's stamp (FILE.json, src/cli/score_stamp.h) records the run (tool version, model
+// SHA-256, preset, temperatures, columns, inputs, ...), identical in every shard, and its own part:
 // "shard" {index, count, begin, end} (sample indexes over all sets), "sets" (per set: found,
 // scored, skipped, skipped files, first and last index within the set), "rows", "complete".
 #ifndef OODSCORE_SRC_CLI_SHARDS_H_
@@ -49,11 +49,11 @@ std::vector<SampleSet> SliceSets(const std::vector<SampleSet>& sets, const Shard
 
 // Score files read back as one run.
 struct MergedScores {
-  ScoreTable table;               // rows in shard order: the single run's order
+  ScoreTable table;                          // rows in shard order: the single run's order
   std::vector<std::filesystem::path> files;  // in that order
-  bool stamped = false;           // every file had a shard stamp; else none had one
-  ScoreStamp stamp;               // stamped: the run's fields (shard 0's; no per-shard ones)
-  std::vector<SetCounts> sets;    // stamped: per input set, summed over shards
+  bool stamped = false;                      // every file had a shard stamp; else none had one
+  ScoreStamp stamp;             // stamped: the run's fields (shard 0's; no per-shard ones)
+  std::vector<SetCounts> sets;  // stamped: per input set, summed over shards
   std::vector<SkippedSample> skipped;
   std::string model_path;  // stamped: as shard 0 gave it
   int num_classes = 0;     // stamped: the model's logits per sample

@@ -92,7 +92,7 @@ struct TjDecompressor {
 };
 
 DecodeResult DecodeJpeg(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels) {
+                        long long max_pixels) {
   thread_local TjDecompressor tj;  // one handle per worker thread; handles are not shareable
   if (!tj.handle) return Fail("cannot initialise turbojpeg");
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
@@ -198,7 +198,7 @@ bool PngReadRows(png_structp png, png_bytepp rows) {
 }
 
 DecodeResult DecodePng(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels) {
+                       long long max_pixels) {
   PngSource src{data, size, 8, false, {0}};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, PngError, PngWarning);
   if (!png) return Fail("cannot initialise libpng");
@@ -294,7 +294,7 @@ const char* BmpCompressionName(std::uint32_t c) {
 }
 
 DecodeResult DecodeBmp(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels) {
+                       long long max_pixels) {
   if (size < 14 + 12) return Fail("truncated bmp header");
   const std::uint32_t offset = U32(data + 10);
   const std::uint32_t header_size = U32(data + 14);
@@ -393,7 +393,7 @@ long PnmInt(const std::uint8_t* data, std::size_t size, std::size_t* pos) {
 }
 
 DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels) {
+                       long long max_pixels) {
   const char kind = static_cast<char>(data[1]);
   if (kind != '5' && kind != '6') {
     return Fail(std::string("unsupported pnm type p") + kind + " (only binary p5 and p6)");
@@ -426,7 +426,7 @@ DecodeResult DecodePnm(const std::uint8_t* data, std::size_t size, ColorMode mod
 // ---------------------------------------------------------------------------- WebP
 
 DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels) {
+                        long long max_pixels) {
   WebPBitstreamFeatures features;
   const VP8StatusCode status = WebPGetFeatures(data, size, &features);
   if (status == VP8_STATUS_NOT_ENOUGH_DATA) return Fail("truncated webp data");
@@ -452,7 +452,7 @@ DecodeResult DecodeWebp(const std::uint8_t* data, std::size_t size, ColorMode mo
 }
 
 DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels);
+                       long long max_pixels);
 
 bool StartsWith(const std::uint8_t* data, std::size_t size, const char* magic, std::size_t n) {
   return size >= n && std::memcmp(data, magic, n) == 0;
@@ -480,10 +480,11 @@ DecodeResult DecodeImage(const std::uint8_t* data, std::size_t size, ColorMode m
 namespace {
 
 DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mode,
-                          long long max_pixels) {
+                       long long max_pixels) {
   if (size == 0) return Fail("zero-byte file");
   if (StartsWith(data, size, "\xff\xd8\xff", 3)) return DecodeJpeg(data, size, mode, max_pixels);
-  if (StartsWith(data, size, "\x89PNG\r\n\x1a\n", 8)) return DecodePng(data, size, mode, max_pixels);
+  if (StartsWith(data, size, "\x89PNG\r\n\x1a\n", 8))
+    return DecodePng(data, size, mode, max_pixels);
   if (StartsWith(data, size, "BM", 2)) return DecodeBmp(data, size, mode, max_pixels);
   if (size >= 12 && StartsWith(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0) {
     return DecodeWebp(data, size, mode, max_pixels);

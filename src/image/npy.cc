@@ -107,7 +107,8 @@ NpyLayout ParseHeader(const unsigned char* bytes, std::size_t size, const std::s
                 "), expected 4 dimensions [N, C, H, W] (images) or 2 [N, K] (logits)");
   }
   if (kind == NpyKind::kArrays && dims == 4 && out.item_size != 4) {
-    throw Error(where + ": dtype " + descr + " for images [N, C, H, W], expected '<f4' "
+    throw Error(where + ": dtype " + descr +
+                " for images [N, C, H, W], expected '<f4' "
                 "(little-endian float32)");
   }
   for (std::size_t d = 1; d < dims; ++d) {
@@ -121,16 +122,18 @@ NpyLayout ParseHeader(const unsigned char* bytes, std::size_t size, const std::s
   std::size_t row_floats = 1, need = 0;
   bool overflow = false;
   for (std::size_t d = 1; d < dims; ++d) {
-    overflow = overflow || __builtin_mul_overflow(row_floats, static_cast<std::size_t>(out.shape[d]),
-                                                  &row_floats);
+    overflow = overflow || __builtin_mul_overflow(
+                               row_floats, static_cast<std::size_t>(out.shape[d]), &row_floats);
   }
   overflow = overflow ||
              __builtin_mul_overflow(static_cast<std::size_t>(out.shape[0]), row_floats, &need) ||
              __builtin_mul_overflow(need, out.item_size, &need);
   const std::size_t data_offset = offset + header_len;
   if (overflow) {
-    throw Error(where + ": shape (" + shape + ") is too large for any file (its byte count "
-                "overflows); the file holds " + std::to_string(size - data_offset) + " data bytes");
+    throw Error(where + ": shape (" + shape +
+                ") is too large for any file (its byte count "
+                "overflows); the file holds " +
+                std::to_string(size - data_offset) + " data bytes");
   }
   out.row_floats = row_floats;
   if (size - data_offset < need) {

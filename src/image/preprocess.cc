@@ -1,12 +1,12 @@
 #include "oodscore/preprocess.h"
 
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
-#include "oodscore/error.h"
 #include "base/json_text.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 namespace {
@@ -139,8 +139,8 @@ bool ReadSize(const json& j, const char* key, const std::string& source, bool in
   const json& v = j[key];
   auto positive = [&](const json& e) {
     if (!e.is_number_integer() || e.get<long long>() <= 0 || e.get<long long>() > 100000) {
-      Bad(source,
-          std::string("key '") + key + "' must be a positive integer or [h, w], got " + DumpJson(v, -1));
+      Bad(source, std::string("key '") + key + "' must be a positive integer or [h, w], got " +
+                      DumpJson(v, -1));
     }
     return static_cast<int>(e.get<long long>());
   };
@@ -168,7 +168,8 @@ std::vector<float> ReadFloats(const json& j, const char* key, const std::string&
   std::vector<float> out;
   for (const json& e : v) {
     if (!e.is_number()) {
-      Bad(source, std::string("key '") + key + "' must be an array of numbers, got " + DumpJson(v, -1));
+      Bad(source,
+          std::string("key '") + key + "' must be an array of numbers, got " + DumpJson(v, -1));
     }
     out.push_back(static_cast<float>(e.get<double>()));  // as torch.as_tensor(float32)
   }
@@ -215,7 +216,8 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
       spec.interpolation = Interpolation::kNearest;
     } else {
       Bad(source_name,
-          "key 'interpolation' must be \"bilinear\", \"bicubic\" or \"nearest\", got " + DumpJson(i, -1));
+          "key 'interpolation' must be \"bilinear\", \"bicubic\" or \"nearest\", got " +
+              DumpJson(i, -1));
     }
   }
   spec.mean = ReadFloats(j, "mean", source_name);
@@ -230,7 +232,8 @@ PreprocessSpec ParsePresetJson(const std::string& json_text, const std::string& 
                          std::to_string(c) + " for mode " + (c == 1 ? "L" : "RGB"));
   }
   for (float s : spec.std) {
-    if (!(s > 0.0f)) Bad(source_name, "key 'std' values must be > 0, got " + DumpJson(j["std"], -1));
+    if (!(s > 0.0f))
+      Bad(source_name, "key 'std' values must be > 0, got " + DumpJson(j["std"], -1));
   }
   return spec;
 }

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/suggest.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -96,9 +96,8 @@ std::vector<std::string> PresetsThatFit(int c, int h, int w, long long flat_feat
     const PreprocessSpec spec = ParsePresetJson(kEmbeddedPresets[i].json, kEmbeddedPresets[i].name);
     int pc = 0, ph = 0, pw = 0;
     if (!FixedOutputShape(spec, &pc, &ph, &pw)) continue;
-    const bool fits = flat_features > 0
-                          ? static_cast<long long>(pc) * ph * pw == flat_features
-                          : pc == c && (h <= 0 || (ph == h && pw == w));
+    const bool fits = flat_features > 0 ? static_cast<long long>(pc) * ph * pw == flat_features
+                                        : pc == c && (h <= 0 || (ph == h && pw == w));
     if (fits) out.push_back(kEmbeddedPresets[i].name);
   }
   return out;

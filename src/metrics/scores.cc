@@ -1,14 +1,14 @@
 #include "oodscore/scores.h"
 
 #include <algorithm>
-#include <functional>
-#include <vector>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <vector>
 
-#include "oodscore/error.h"
 #include "base/format.h"
 #include "base/suggest.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -106,7 +106,8 @@ double TemperedMsp(const float* logits, int k, double temperature) {
   double max_logit = logits[0];
   for (int i = 1; i < k; ++i) max_logit = std::max<double>(max_logit, logits[i]);
   double s = 0;
-  for (int i = 0; i < k; ++i) s += std::exp((static_cast<double>(logits[i]) - max_logit) / temperature);
+  for (int i = 0; i < k; ++i)
+    s += std::exp((static_cast<double>(logits[i]) - max_logit) / temperature);
   return 1.0 / s;
 }
 
@@ -143,8 +144,7 @@ const ScoreDef kScores[] = {
      "max softmax(f), ranked by log_msp (exact where msp rounds to 1.0)",
      "Hendrycks & Gimpel, ICLR 2017"},
     {"maxlogit", kHigher, ScoreNeeds::kLogits, nullptr,
-     [](const LogitScores& s, int) { return s.maxlogit; }, "max f",
-     "Hendrycks et al., ICML 2022"},
+     [](const LogitScores& s, int) { return s.maxlogit; }, "max f", "Hendrycks et al., ICML 2022"},
     {"energy_T<t>", kLower, ScoreNeeds::kTemperature, nullptr,
      [](const LogitScores& s, int slot) { return s.energy[static_cast<std::size_t>(slot)]; },
      "energy at temperature t (added by -T t)", "Liu et al., NeurIPS 2020"},
@@ -152,8 +152,7 @@ const ScoreDef kScores[] = {
      [](const LogitScores& s, int) { return s.log_msp; }, "max f - logsumexp f", ""},
     {"entropy", kLower, ScoreNeeds::kLogits, nullptr,
      [](const LogitScores& s, int) { return s.entropy; }, "entropy of softmax(f)", ""},
-    {"gen", kHigher, ScoreNeeds::kLogits, nullptr,
-     [](const LogitScores& s, int) { return s.gen; },
+    {"gen", kHigher, ScoreNeeds::kLogits, nullptr, [](const LogitScores& s, int) { return s.gen; },
      "-sum over the 100 largest p of p^0.1 (1-p)^0.1", "Liu et al., CVPR 2023"},
     {"odin", kHigher, ScoreNeeds::kPerturbation, nullptr,
      [](const LogitScores& s, int) { return s.odin; },
@@ -169,8 +168,7 @@ const ScoreDef kScores[] = {
      "-min over classes of the tied-covariance distance of z", "Lee et al., NeurIPS 2018"},
     {"knn", kHigher, ScoreNeeds::kFit, nullptr,
      [](const LogitScores& s, int slot) { return s.feature[static_cast<std::size_t>(slot)]; },
-     "-(distance of z/|z| to its 50th nearest training feature)^2",
-     "Sun et al., ICML 2022"},
+     "-(distance of z/|z| to its 50th nearest training feature)^2", "Sun et al., ICML 2022"},
     {"vim", kHigher, ScoreNeeds::kFit, nullptr,
      [](const LogitScores& s, int slot) { return s.feature[static_cast<std::size_t>(slot)]; },
      "energy less the scaled residual norm of z (ViM)", "Wang et al., CVPR 2022"},

@@ -1,17 +1,16 @@
 // The fit file (include/oodscore/detectors.h): no LibTorch.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "base/atomic_file.h"
+#include "base/version.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
-#include "base/version.h"
 
 namespace oodscore {
 
@@ -58,15 +57,18 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
   nlohmann::json arrays = nlohmann::json::array();
   std::size_t offset = 0;
   for (const ArrayRef& a : Arrays(fit)) {
-    arrays.push_back({{"name", a.name}, {"dtype", a.dtype}, {"shape", a.shape},
-                      {"offset", offset}, {"bytes", a.bytes}});
+    arrays.push_back({{"name", a.name},
+                      {"dtype", a.dtype},
+                      {"shape", a.shape},
+                      {"offset", offset},
+                      {"bytes", a.bytes}});
     offset += a.bytes;
   }
   const nlohmann::json header = {
       {"tool", ToolJson()},
       {"model_sha256", fit.model_sha256},
-      {"preset", fit.preset_json.empty() ? nlohmann::json(nullptr)
-                                         : nlohmann::json::parse(fit.preset_json)},
+      {"preset",
+       fit.preset_json.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(fit.preset_json)},
       {"train_path", fit.train_path},
       {"train_samples", fit.train_samples},
       {"head", {{"name", fit.head.name}, {"classes", fit.head.classes}, {"dim", fit.head.dim}}},
@@ -95,7 +97,8 @@ DetectorFit ReadFit(const std::filesystem::path& path) {
 DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
   const std::string_view magic(kMagic, sizeof(kMagic) - 1);
   if (bytes.substr(0, magic.size()) != magic) {
-    throw Error(where + " is not an oodscore fit file (it does not start with 'OODSCORE-FIT 1'; "
+    throw Error(where +
+                " is not an oodscore fit file (it does not start with 'OODSCORE-FIT 1'; "
                 "make one with `oodscore fit`)");
   }
   const std::size_t eol = bytes.find('\n', magic.size());
@@ -122,7 +125,8 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     fit.train_path = h.value("train_path", "");
     fit.train_samples = count(h.at("train_samples"));
     fit.head.name = h.at("head").at("name").get<std::string>();
-    fit.head.classes = static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("classes")), 1 << 30));
+    fit.head.classes =
+        static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("classes")), 1 << 30));
     fit.head.dim = static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("dim")), 1 << 30));
     const auto& s = h.at("settings");
     fit.settings.knn_k = static_cast<int>(std::min<std::int64_t>(count(s.at("knn_k")), 1 << 30));

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "model/torch_api.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
 #include "oodscore/model.h"
 #include "oodscore/trainer.h"
-#include "model/torch_api.h"
 
 namespace oodscore {
 
@@ -100,8 +100,10 @@ const TorchApi& Api() {
     }
   });
   if (api == nullptr) {
-    throw Error("cannot load the model library (LibTorch), which every command that runs a "
-                "model needs:" + failure);
+    throw Error(
+        "cannot load the model library (LibTorch), which every command that runs a "
+        "model needs:" +
+        failure);
   }
   return *api;
 }

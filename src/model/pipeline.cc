@@ -128,8 +128,8 @@ double AvailableBytes() {
 // The batch buffers (n_buffers batches of per_item floats) must fit in half the memory
 // available, so that the model has the rest: a batch size that cannot is refused up front,
 // with the largest that fits, instead of dying in std::bad_alloc.
-void CheckBatchMemory(std::size_t n_buffers, std::size_t batch, std::size_t per_item, int c,
-                      int h, int w) {
+void CheckBatchMemory(std::size_t n_buffers, std::size_t batch, std::size_t per_item, int c, int h,
+                      int w) {
   const double bytes = static_cast<double>(n_buffers) * batch * per_item * sizeof(float);
   const double budget = AvailableBytes() / 2;
   if (bytes <= budget) return;

@@ -1,10 +1,10 @@
 #include "oodscore/card.h"
 
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/format.h"
 #include "base/json_text.h"
 #include "base/version.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -21,21 +21,20 @@ bool DetectorCard::IsOod(double value) const {
 
 nlohmann::json CardJson(const DetectorCard& c) {
   const Orientation o = c.orientation;
-  nlohmann::json j = {
-      {"kind", "oodscore-detector-card"},
-      {"score", c.score},
-      {"temperature", c.temperature},
-      {"orientation", OrientationKey(o)},
-      {"threshold", c.threshold},
-      {"accept_as_id",
-       c.score + (o == Orientation::kHigherIsId ? " >= " : " <= ") + FormatDouble(c.threshold)},
-      {"tpr_target", c.tpr_target},
-      {"tpr_achieved", c.tpr_achieved},
-      {"n", c.n},
-      {"id_set", c.id_set},
-      {"model", {{"path", c.model_path}, {"sha256", c.model_sha256}}},
-      {"preset", c.preset},
-      {"tool", ToolJson()}};
+  nlohmann::json j = {{"kind", "oodscore-detector-card"},
+                      {"score", c.score},
+                      {"temperature", c.temperature},
+                      {"orientation", OrientationKey(o)},
+                      {"threshold", c.threshold},
+                      {"accept_as_id", c.score + (o == Orientation::kHigherIsId ? " >= " : " <= ") +
+                                           FormatDouble(c.threshold)},
+                      {"tpr_target", c.tpr_target},
+                      {"tpr_achieved", c.tpr_achieved},
+                      {"n", c.n},
+                      {"id_set", c.id_set},
+                      {"model", {{"path", c.model_path}, {"sha256", c.model_sha256}}},
+                      {"preset", c.preset},
+                      {"tool", ToolJson()}};
   if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
   if (c.odin_epsilon) j["odin_epsilon"] = *c.odin_epsilon;
   if (!c.fit_sha256.empty()) j["fit_sha256"] = c.fit_sha256;
@@ -82,7 +81,8 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
     c.fit_sha256 = JsonField<std::string>(j, "/fit_sha256", where, "a SHA-256 in hex");
   }
   if (IsFeatureScore(c.score) && c.fit_sha256.empty()) {
-    throw Error(where + ": a " + c.score + " card needs \"fit_sha256\" (the fit file it was "
+    throw Error(where + ": a " + c.score +
+                " card needs \"fit_sha256\" (the fit file it was "
                 "calibrated with)");
   }
   ScoreInfo info;

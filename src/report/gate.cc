@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "oodscore/error.h"
 #include "base/format.h"
 #include "base/suggest.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -165,8 +165,8 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       c.rate = rate;
       c.allowed = g.op + " " + g.bound_text;
       c.pass = std::isfinite(v) && Compare(v, g.op, g.bound);
-      c.message = subject + " = " + ShowValue(v, rate, 6) + (c.pass ? " satisfies " : " violates ") +
-                  "'" + g.text + "'";
+      c.message = subject + " = " + ShowValue(v, rate, 6) +
+                  (c.pass ? " satisfies " : " violates ") + "'" + g.text + "'";
       out.push_back(c);
     };
     std::vector<std::string> set_names;
@@ -294,8 +294,8 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
     c.value = n;
     c.baseline = o;
     c.rate = rate;
-    c.allowed = std::string(drop ? "drop" : "rise") + " <= " +
-                (rate ? FormatDouble(100 * tol) + " pp" : FormatDouble(tol));
+    c.allowed = std::string(drop ? "drop" : "rise") +
+                " <= " + (rate ? FormatDouble(100 * tol) + " pp" : FormatDouble(tol));
     c.pass = drop ? (-change <= tol) : (change <= tol);
     c.message = c.expr + " moved " + FormatDouble(o) + " -> " + FormatDouble(n) + " (" +
                 (change >= 0 ? "+" : "") + FormatDouble(change) + "; allowed " +

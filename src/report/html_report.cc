@@ -1,4 +1,3 @@
-#include "base/parallel.h"
 #include "oodscore/html_report.h"
 
 #include <algorithm>
@@ -6,6 +5,7 @@
 #include <cstdio>
 
 #include "base/json_text.h"
+#include "base/parallel.h"
 #include "base/version.h"
 
 namespace oodscore {
@@ -17,11 +17,21 @@ std::string EscapeMarkup(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '&': out += "&amp;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '&':
+          out += "&amp;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
         default:
           if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') out.push_back(static_cast<char>(c));
       }
@@ -79,15 +89,15 @@ std::vector<double> NiceTicks(double lo, double hi, int want) {
 }
 
 std::string SvgOpen(const std::string& title) {
-  return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " +
-         F(kW, "%.0f") + " " + F(kH, "%.0f") + "\" font-family=\"sans-serif\" font-size=\"11\">" +
-         "<text x=\"" + F(kW / 2) + "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" +
-         EscapeMarkup(title) + "</text>";
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 " + F(kW, "%.0f") +
+         " " + F(kH, "%.0f") + "\" font-family=\"sans-serif\" font-size=\"11\">" + "<text x=\"" +
+         F(kW / 2) + "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">" + EscapeMarkup(title) +
+         "</text>";
 }
 
 // The plot frame, ticks and axis labels.
-std::string Axes(const std::vector<Tick>& x, const std::string& x_label,
-                 const std::vector<Tick>& y, const std::string& y_label) {
+std::string Axes(const std::vector<Tick>& x, const std::string& x_label, const std::vector<Tick>& y,
+                 const std::string& y_label) {
   std::string s = "<rect x=\"" + F(kLeft) + "\" y=\"" + F(kTop) + "\" width=\"" + F(kPw) +
                   "\" height=\"" + F(kPh) + "\" fill=\"none\" stroke=\"#888\"/>";
   for (const Tick& t : x) {
@@ -102,8 +112,8 @@ std::string Axes(const std::vector<Tick>& x, const std::string& x_label,
          "\" y2=\"" + F(py) + "\" stroke=\"#888\"/><text x=\"" + F(kLeft - 6) + "\" y=\"" +
          F(py + 4) + "\" text-anchor=\"end\">" + EscapeMarkup(t.label) + "</text>";
   }
-  s += "<text x=\"" + F(kLeft + kPw / 2) + "\" y=\"" + F(kH - 6) +
-       "\" text-anchor=\"middle\">" + EscapeMarkup(x_label) + "</text>";
+  s += "<text x=\"" + F(kLeft + kPw / 2) + "\" y=\"" + F(kH - 6) + "\" text-anchor=\"middle\">" +
+       EscapeMarkup(x_label) + "</text>";
   s += "<text x=\"12\" y=\"" + F(kTop + kPh / 2) + "\" transform=\"rotate(-90 12 " +
        F(kTop + kPh / 2) + ")\" text-anchor=\"middle\">" + EscapeMarkup(y_label) + "</text>";
   return s;
@@ -233,13 +243,14 @@ std::string RocSvg(const Report& report, const ReportInput& input, std::size_t s
     auto curve = RocCurve(input.id.oriented[score], input.ood[o].oriented[score]);
     s += "<polyline class=\"roc\" fill=\"none\" stroke=\"" + std::string(color) +
          "\" stroke-width=\"1.5\" points=\"";
-    for (const auto& p : curve) s += F(kLeft + kPw * p.fpr) + "," + F(kTop + kPh * (1 - p.tpr)) + " ";
+    for (const auto& p : curve)
+      s += F(kLeft + kPw * p.fpr) + "," + F(kTop + kPh * (1 - p.tpr)) + " ";
     s += "\"/>";
     if (std::isfinite(m.fpr_at_tpr) && std::isfinite(m.tpr_achieved)) {
       // The operating point of the ID-calibrated threshold.
-      s += "<circle class=\"operating-point\" cx=\"" + F(kLeft + kPw * m.fpr_at_tpr) +
-           "\" cy=\"" + F(kTop + kPh * (1 - m.tpr_achieved)) + "\" r=\"4\" fill=\"none\" stroke=\"" +
-           color + "\" stroke-width=\"2\"><title>" + EscapeMarkup(input.ood[o].name) +
+      s += "<circle class=\"operating-point\" cx=\"" + F(kLeft + kPw * m.fpr_at_tpr) + "\" cy=\"" +
+           F(kTop + kPh * (1 - m.tpr_achieved)) + "\" r=\"4\" fill=\"none\" stroke=\"" + color +
+           "\" stroke-width=\"2\"><title>" + EscapeMarkup(input.ood[o].name) +
            ": threshold accepts " + Pct(m.tpr_achieved) + " of ID and " + Pct(m.fpr_at_tpr) +
            " of OOD</title></circle>";
     }
@@ -304,7 +315,8 @@ std::string RunTable(const Report& report) {
   }
   if (run.contains("threads")) {
     add("threads", "intra-op " + str(run["threads"].value("intra_op", nlohmann::json())) +
-                       ", decode workers " + str(run["threads"].value("workers", nlohmann::json())));
+                       ", decode workers " +
+                       str(run["threads"].value("workers", nlohmann::json())));
   }
   if (run.contains("wall_seconds") && run["wall_seconds"].is_number()) {
     add("scoring time", F(run["wall_seconds"].get<double>(), "%.2f") + " s (" +
@@ -340,8 +352,8 @@ std::string PageHead(const Report& report) {
 
 // The title, what the numbers mean, and the report's warnings.
 std::string Intro(const Report& report) {
-  std::string h = "<h1>OOD report: " + EscapeMarkup(report.id_name) + " (ID, n=" +
-                  std::to_string(report.n_id) + ")</h1>\n<p>oodscore " +
+  std::string h = "<h1>OOD report: " + EscapeMarkup(report.id_name) +
+                  " (ID, n=" + std::to_string(report.n_id) + ")</h1>\n<p>oodscore " +
                   std::string(ToolVersion()) + ". FPR at " + F(100 * report.options.tpr, "%g") +
                   "% TPR, convention <b>" + ConventionName(report.options.convention) +
                   "</b> (positive class " + ConventionPositiveClass(report.options.convention) +
@@ -356,11 +368,11 @@ std::string Intro(const Report& report) {
 
 // The metrics: a row per OOD set and score, then the means over the sets.
 std::string MetricsTable(const Report& report) {
-  std::string h = "<div class=\"scroll\"><table>" +
-                  Row({"OOD set", "n", "score",
-                       "FPR@" + F(100 * report.options.tpr, "%g") + " (%) ↓", "AUROC (%) ↑",
-                       "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
-                      "th");
+  std::string h =
+      "<div class=\"scroll\"><table>" +
+      Row({"OOD set", "n", "score", "FPR@" + F(100 * report.options.tpr, "%g") + " (%) ↓",
+           "AUROC (%) ↑", "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
+          "th");
   auto row = [&](const std::string& set, std::size_t n, const std::string& score,
                  const Metrics& m) {
     h += Row({EscapeMarkup(set), std::to_string(n), EscapeMarkup(score), Pct(m.fpr_at_tpr),
@@ -407,14 +419,14 @@ std::string ScoreSection(const Report& report, const ReportInput& input, std::si
   const double t = RawThreshold(info, report.id_thresholds[s].threshold);
   std::string h = std::string("<details") + (open ? " open" : "") + "><summary>" +
                   EscapeMarkup(info.name) + " (" + orientation +
-                  ")</summary>\n<p>Accept as ID when <code>" +
-                  EscapeMarkup(AcceptRule(info, t)) + "</code> (" +
-                  Pct(report.id_thresholds[s].tpr_achieved) + " of ID accepted).</p>\n";
+                  ")</summary>\n<p>Accept as ID when <code>" + EscapeMarkup(AcceptRule(info, t)) +
+                  "</code> (" + Pct(report.id_thresholds[s].tpr_achieved) +
+                  " of ID accepted).</p>\n";
   for (std::size_t o = 0; o < input.ood.size(); ++o) {
     h += "<figure>" +
          HistogramSvg(info.name + ": " + report.id_name + " vs " + input.ood[o].name,
-                      info.name + " (" + orientation + ")", id_raw,
-                      raw(input.ood[o].oriented[s]), input.ood[o].name, t) +
+                      info.name + " (" + orientation + ")", id_raw, raw(input.ood[o].oriented[s]),
+                      input.ood[o].name, t) +
          "</figure>\n";
   }
   return h + "<figure>" + RocSvg(report, input, s) + "</figure>\n</details>\n";

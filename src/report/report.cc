@@ -3,12 +3,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "base/parallel.h"
-
-#include "oodscore/error.h"
 #include "base/format.h"
 #include "base/json_text.h"
+#include "base/parallel.h"
 #include "base/version.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -52,10 +51,11 @@ Report BuildReport(const ReportInput& input) {
       const double auroc = res.metrics[s].auroc;
       if (auroc < 0.5) {
         const ScoreInfo& info = input.scores[s];
-        r.warnings.push_back(
-            "score '" + info.name + "' on '" + set.name + "': AUROC " + ShowValue(auroc, true) +
-            " is below 50%, so the score looks reversed (it is read as " +
-            OrientationText(info.orientation) + "): check --lower-is-id for plain score files, or which set is --id");
+        r.warnings.push_back("score '" + info.name + "' on '" + set.name + "': AUROC " +
+                             ShowValue(auroc, true) +
+                             " is below 50%, so the score looks reversed (it is read as " +
+                             OrientationText(info.orientation) +
+                             "): check --lower-is-id for plain score files, or which set is --id");
       }
     }
     r.ood.push_back(std::move(res));
@@ -241,15 +241,14 @@ nlohmann::json ReportJson(const Report& r) {
     const ScoreInfo& info = r.scores[s];
     const IdThreshold& t = r.id_thresholds[s];
     const double raw = RawThreshold(info, t.threshold);
-    scores[info.name] = {
-        {"orientation", OrientationKey(info.orientation)},
-        {"ranked_by", info.rank_column},
-        {"id_threshold",
-         {{"threshold", Num(raw)},
-          {"accept_as_id", AcceptRule(info, raw)},
-          {"tpr_target", r.options.tpr},
-          {"tpr_achieved", Num(t.tpr_achieved)},
-          {"n", t.n}}}};
+    scores[info.name] = {{"orientation", OrientationKey(info.orientation)},
+                         {"ranked_by", info.rank_column},
+                         {"id_threshold",
+                          {{"threshold", Num(raw)},
+                           {"accept_as_id", AcceptRule(info, raw)},
+                           {"tpr_target", r.options.tpr},
+                           {"tpr_achieved", Num(t.tpr_achieved)},
+                           {"n", t.n}}}};
   }
   j["scores"] = scores;
   j["id"] = {{"name", r.id_name}, {"n", r.n_id}};
@@ -282,9 +281,8 @@ nlohmann::json ReportJson(const Report& r) {
     nlohmann::json checks = nlohmann::json::array();
     bool all = true;
     for (const auto& c : r.checks) {
-      nlohmann::json cj = {{"kind", c.kind},         {"expr", c.expr},
-                           {"subject", c.subject},   {"value", Num(c.value)},
-                           {"allowed", c.allowed},   {"pass", c.pass},
+      nlohmann::json cj = {{"kind", c.kind},        {"expr", c.expr},       {"subject", c.subject},
+                           {"value", Num(c.value)}, {"allowed", c.allowed}, {"pass", c.pass},
                            {"message", c.message}};
       if (c.baseline) {
         cj["baseline"] = Num(*c.baseline);
@@ -313,9 +311,8 @@ std::string ReportMarkdown(const Report& r) {
         (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %.\n";
   md += "Scores:";
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
-    md +=
-        std::string(s ? "," : "") + " " + r.scores[s].name + " (" +
-        OrientationText(r.scores[s].orientation) + ")";
+    md += std::string(s ? "," : "") + " " + r.scores[s].name + " (" +
+          OrientationText(r.scores[s].orientation) + ")";
   }
   md += "; every score is ranked oriented so that higher = ID.\n\n";
   md += "| OOD set | n | score | FPR" + std::string(tpr) +

@@ -10,9 +10,9 @@
 #include <ctime>
 
 #include "base/atomic_file.h"
-#include "oodscore/error.h"
 #include "base/json_text.h"
 #include "base/version.h"
+#include "oodscore/error.h"
 
 namespace fs = std::filesystem;
 
@@ -48,8 +48,7 @@ std::vector<std::string> EarlierFiles(const fs::path& dir) {
 bool IsReportFileName(const std::string& n) {
   const bool card =
       n.rfind("card-", 0) == 0 && n.size() > 10 && n.compare(n.size() - 5, 5, ".json") == 0;
-  return card || n == "report.json" || n == "report.md" || n == "report.html" ||
-         n == "scores.csv";
+  return card || n == "report.json" || n == "report.md" || n == "report.html" || n == "scores.csv";
 }
 
 ReportFolder::ReportFolder(const fs::path& dir) : dir_(dir) {

@@ -13,13 +13,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <optional>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <thread>
 
-#include "oodscore/error.h"
 #include "base/format.h"
+#include "oodscore/error.h"
 #include "oodscore/score_table.h"
 
 namespace oodscore {
@@ -264,13 +264,14 @@ bool ParseHeader(const std::string& text, bool at_eof, std::size_t* pos, std::si
 
 // Parses [begin, end), which starts and ends at record boundaries and holds no quote, on
 // up to `threads` threads, appending to *table in order.
-void ParseParallel(const char* begin, const char* end, bool at_eof, int threads,
-                   ScoreTable* table, std::size_t* line, const std::string& source) {
+void ParseParallel(const char* begin, const char* end, bool at_eof, int threads, ScoreTable* table,
+                   std::size_t* line, const std::string& source) {
   std::vector<const char*> cuts = {begin};
   const std::size_t step = static_cast<std::size_t>(end - begin) / threads;
   for (int t = 1; t < threads; ++t) {
     const char* c = std::max(cuts.back(), begin + step * t);
-    const char* nl = static_cast<const char*>(std::memchr(c, '\n', static_cast<std::size_t>(end - c)));
+    const char* nl =
+        static_cast<const char*>(std::memchr(c, '\n', static_cast<std::size_t>(end - c)));
     if (nl == nullptr) break;
     cuts.push_back(nl + 1);
   }
@@ -297,8 +298,9 @@ void ParseParallel(const char* begin, const char* end, bool at_eof, int threads,
   for (auto& w : workers) w.join();
   for (std::size_t i = 0; i < pieces; ++i) {
     if (errors[i]) std::rethrow_exception(errors[i]);
-    if (failures[i]) throw Error("'" + source + "' line " +
-                                 std::to_string(*line + failures[i]->line) + failures[i]->what);
+    if (failures[i])
+      throw Error("'" + source + "' line " + std::to_string(*line + failures[i]->line) +
+                  failures[i]->what);
     table->Append(parts[i]);
     *line += lines[i];
   }
@@ -312,7 +314,7 @@ void ReadOne(ByteSource& file, const std::string& source, const ScoreReadOptions
   if (buffer.empty()) throw Error("'" + source + "' is empty (expected a header)");
   std::size_t pos = 0;
   if (buffer.compare(0, 3, "\xEF\xBB\xBF") == 0) pos = 3;  // UTF-8 byte order mark
-  std::size_t line = 1;  // the line the next record starts on
+  std::size_t line = 1;                                    // the line the next record starts on
   std::size_t header_lines = 0;
   std::vector<std::string> columns;
   while (!ParseHeader(buffer, !more, &pos, &header_lines, source, &columns)) {
@@ -325,8 +327,8 @@ void ReadOne(ByteSource& file, const std::string& source, const ScoreReadOptions
     throw Error("'" + source + "' line 1: header differs from the first score file's");
   }
   ScoreTable& part = *table;
-  const int threads = std::max(1, options.threads > 0
-                                      ? options.threads
+  const int threads =
+      std::max(1, options.threads > 0 ? options.threads
                                       : static_cast<int>(std::thread::hardware_concurrency()));
   bool reserved = false;
   std::size_t block = options.block_bytes > 0 ? options.block_bytes : kBlockBytes;
@@ -338,7 +340,8 @@ void ReadOne(ByteSource& file, const std::string& source, const ScoreReadOptions
     // Whole records only: up to the last line break, unless this is the end of the file.
     const char* cut = end;
     if (!at_eof) {
-      const char* nl = static_cast<const char*>(::memrchr(begin, '\n', static_cast<std::size_t>(end - begin)));
+      const char* nl =
+          static_cast<const char*>(::memrchr(begin, '\n', static_cast<std::size_t>(end - begin)));
       cut = nl == nullptr ? begin : nl + 1;
     }
     if (!reserved && file.size() > 0 && cut > begin) {

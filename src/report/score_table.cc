@@ -3,17 +3,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
-#include <algorithm>
 
 #include "base/csv.h"
-#include "oodscore/error.h"
 #include "base/format.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -226,7 +226,8 @@ void ScoreWriter::Open() {
   if (!file_) throw Error("cannot write '" + path_ + "': " + std::strerror(errno));
   owned_ = true;
   struct stat st;
-  if (append_ && ::fstat(::fileno(file_), &st) == 0) written_ = static_cast<std::size_t>(st.st_size);
+  if (append_ && ::fstat(::fileno(file_), &st) == 0)
+    written_ = static_cast<std::size_t>(st.st_size);
   // Unbuffered: this class buffers whole rows itself, so a failed write can be cut back to
   // the last complete row.
   std::setvbuf(file_, nullptr, _IONBF, 0);
@@ -252,8 +253,8 @@ void ScoreWriter::Write(const ScoreRow& row) {
 void ScoreWriter::Flush() {
   if (closed_) return;
   Open();
-  const bool ok = buffer_.empty() ||
-                  std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size();
+  const bool ok =
+      buffer_.empty() || std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size();
   if (!ok || std::fflush(file_) != 0) {
     const int err = errno;
     // Disk full halfway through a batch: cut the file back to its last complete row, so

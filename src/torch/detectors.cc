@@ -2,6 +2,8 @@
 // (include/oodscore/detectors.h). Statistics are computed in float64; the scores in the
 // precision OpenOOD computes them in (float32 for ReAct, ASH and KNN, float64 here for
 // Mahalanobis and ViM, whose sums of squares lose digits in float32).
+#include "oodscore/detectors.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "oodscore/detectors.h"
-#include "oodscore/error.h"
 #include "model/torch_api.h"
+#include "oodscore/error.h"
 #include "torch/torch_common.h"
 
 namespace oodscore {
@@ -183,8 +184,8 @@ DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int
   FitKnnBank(train, &fit);
   FitVim(train, head, &fit);
   // ReAct: the percentile of every activation.
-  fit.react_threshold = Percentile(features, static_cast<std::size_t>(n * head.dim),
-                                   settings.react_percentile);
+  fit.react_threshold =
+      Percentile(features, static_cast<std::size_t>(n * head.dim), settings.react_percentile);
   return fit;
 }
 
@@ -296,8 +297,8 @@ class TorchFeatureScorer : public FeatureScorer {
   std::vector<bool> enabled_;  // per column, in FeatureScoreNames() order
   int64_t d_, knn_k_, bank_rows_;
   double react_threshold_, vim_alpha_;
-  at::Tensor w_, b_, w64_, b64_, precision_, means_p_, means_term_, missing_, bank_t_,
-      bank_norms_, origin_, complement_;
+  at::Tensor w_, b_, w64_, b64_, precision_, means_p_, means_term_, missing_, bank_t_, bank_norms_,
+      origin_, complement_;
   int64_t ash_keep_ = 0;
 };
 

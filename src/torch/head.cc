@@ -62,16 +62,17 @@ std::string Listed(const std::vector<std::pair<std::string, at::Tensor>>& layers
 HeadWeights ReadHead(const torch::jit::Module& layer, const std::string& name) {
   HeadWeights head;
   head.name = name;
-  const at::Tensor w = layer.attr("weight").toTensor().detach().to(torch::kCPU, torch::kFloat32)
-                           .contiguous();
+  const at::Tensor w =
+      layer.attr("weight").toTensor().detach().to(torch::kCPU, torch::kFloat32).contiguous();
   head.classes = static_cast<int>(w.size(0));
   head.dim = static_cast<int>(w.size(1));
   head.weight.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
   head.bias.assign(static_cast<std::size_t>(head.classes), 0.0f);
   if (layer.hasattr("bias") && layer.attr("bias").isTensor()) {
-    const at::Tensor b = layer.attr("bias").toTensor().detach().to(torch::kCPU, torch::kFloat32)
-                             .contiguous();
-    if (b.numel() == head.classes) head.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+    const at::Tensor b =
+        layer.attr("bias").toTensor().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    if (b.numel() == head.classes)
+      head.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
   }
   return head;
 }
@@ -110,7 +111,8 @@ bool RewriteForward(torch::jit::Module& module, const std::string& wanted, const
       for (const auto& a : applied) names += (names.empty() ? "" : ", ") + a.name;
       throw UsageError("--head '" + wanted + "': model '" + path +
                        "' applies no linear layer of that name in forward() (linear layers "
-                       "applied, in order: " + names + ")");
+                       "applied, in order: " +
+                       names + ")");
     }
   }
   torch::jit::Value* features = chosen->node->input(0);
@@ -167,13 +169,14 @@ HeadWeights AddFeaturesMethod(torch::jit::Module& module, const std::string& hea
   std::string submodules;
   for (const auto& m : module.named_modules()) {
     if (m.name.empty()) continue;
-    submodules += (submodules.empty() ? "" : ", ") + m.name + " (" +
-                  m.value.type()->name()->name() + ")";
+    submodules +=
+        (submodules.empty() ? "" : ", ") + m.name + " (" + m.value.type()->name()->name() + ")";
   }
   throw Error("cannot find the classifier head of model '" + path +
               "': its forward() applies no linear layer of a submodule's weight (aten::linear), "
               "and it exports no forward_features/forward_head(x, pre_logits) methods. "
-              "Submodules: " + (submodules.empty() ? std::string("none") : submodules) +
+              "Submodules: " +
+              (submodules.empty() ? std::string("none") : submodules) +
               "; with a 2-D weight: " + Listed(LinearLike(module)) +
               ". Feature-space detectors need the final linear layer's input");
 }

@@ -8,8 +8,8 @@
 #include <optional>
 #include <thread>
 
-#include "oodscore/error.h"
 #include "model/torch_api.h"
+#include "oodscore/error.h"
 #include "torch/torch_common.h"
 
 namespace oodscore {
@@ -117,8 +117,7 @@ class TorchModel : public Model {
       torch::AutoGradMode grad(true);
       out = Logits(Run(grad_module_, "forward", x), n).to(torch::kFloat32);
       const at::Tensor labels = out.detach().argmax(1);
-      const at::Tensor loss =
-          torch::nn::functional::cross_entropy(out / odin.temperature, labels);
+      const at::Tensor loss = torch::nn::functional::cross_entropy(out / odin.temperature, labels);
       loss.backward();
     }
     torch::NoGradGuard no_grad;
@@ -154,8 +153,7 @@ class TorchModel : public Model {
     const std::size_t nl = what.rfind('\n');
     if (nl != std::string::npos) what = what.substr(nl + 1);
     const std::string message =
-        "model '" + path_ + "' failed on a batch of shape " + TensorShape(input) + ": " +
-        what;
+        "model '" + path_ + "' failed on a batch of shape " + TensorShape(input) + ": " + what;
     const long long per_sample = input.numel() / std::max<int64_t>(1, input.size(0));
     const bool mismatch = (hint_.channels > 0 && hint_.channels != input.size(1)) ||
                           (hint_.features > 0 && hint_.features != per_sample);
@@ -193,7 +191,8 @@ class TorchModel : public Model {
       if (head_.classes != logits.size(1)) {
         throw Error("model '" + path_ + "': its head '" + head_.name + "' has " +
                     std::to_string(head_.classes) + " outputs, but the model returns " +
-                    std::to_string(logits.size(1)) + " logits; name the final linear layer "
+                    std::to_string(logits.size(1)) +
+                    " logits; name the final linear layer "
                     "with --head");
       }
       const double scale = std::max(1.0, logits.abs().max().item<double>());
@@ -201,8 +200,10 @@ class TorchModel : public Model {
       if (!(change <= (half_ ? 1e-2 : 1e-3))) {  // float16 logits carry 3 digits
         throw Error("model '" + path_ + "': its head '" + head_.name +
                     "' applied to its input differs from the model's logits by " +
-                    std::to_string(change) + " of max|logit|: the model changes the head's output "
-                    "(or '" + head_.name + "' is not the final layer; name it with --head)");
+                    std::to_string(change) +
+                    " of max|logit|: the model changes the head's output "
+                    "(or '" +
+                    head_.name + "' is not the final layer; name it with --head)");
       }
     }
     features_.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
@@ -303,8 +304,9 @@ std::unique_ptr<Model> LoadTorchModel(const std::filesystem::path& path,
 #ifdef TORCH_VERSION
 constexpr char kLibTorchVersion[] = TORCH_VERSION;
 #else
-constexpr char kLibTorchVersion[] = OODSCORE_TORCH_API_STR(TORCH_VERSION_MAJOR) "."
-    OODSCORE_TORCH_API_STR(TORCH_VERSION_MINOR) "." OODSCORE_TORCH_API_STR(TORCH_VERSION_PATCH);
+constexpr char kLibTorchVersion[] =
+    OODSCORE_TORCH_API_STR(TORCH_VERSION_MAJOR) "." OODSCORE_TORCH_API_STR(
+        TORCH_VERSION_MINOR) "." OODSCORE_TORCH_API_STR(TORCH_VERSION_PATCH);
 #endif
 
 std::string TorchVersionString() { return kLibTorchVersion; }
@@ -342,9 +344,8 @@ torch::jit::Module LoadScriptModule(const std::filesystem::path& path, torch::De
 }
 
 void SetIntraOpThreads(int threads) {
-  at::set_num_threads(threads > 0
-                          ? threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  at::set_num_threads(
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 torch::Device ResolveDevice(const std::string& name) {
@@ -379,17 +380,12 @@ torch::Device ResolveDevice(const std::string& name) {
 
 // The one symbol liboodscore_torch.so exports (src/model/model_loader.cc looks it up).
 extern "C" __attribute__((visibility("default"))) const oodscore::TorchApi* OodscoreTorchApi() {
-  static const oodscore::TorchApi api = {oodscore::kTorchApiMagic,
-                                         oodscore::kTorchApiVersion,
-                                         sizeof(oodscore::TorchApi),
-                                         oodscore::kTorchApiCxxAbi,
-                                         oodscore::kLibTorchVersion,
-                                         &oodscore::LoadTorchModel,
-                                         &oodscore::LoadTorchTrainer,
-                                         &oodscore::TorchVersionString,
-                                         &oodscore::TorchCudaAvailable,
-                                         &oodscore::TorchIntraOpThreads,
-                                         &oodscore::FitTorchDetectors,
-                                         &oodscore::MakeTorchFeatureScorer};
+  static const oodscore::TorchApi api = {
+      oodscore::kTorchApiMagic,      oodscore::kTorchApiVersion,
+      sizeof(oodscore::TorchApi),    oodscore::kTorchApiCxxAbi,
+      oodscore::kLibTorchVersion,    &oodscore::LoadTorchModel,
+      &oodscore::LoadTorchTrainer,   &oodscore::TorchVersionString,
+      &oodscore::TorchCudaAvailable, &oodscore::TorchIntraOpThreads,
+      &oodscore::FitTorchDetectors,  &oodscore::MakeTorchFeatureScorer};
   return &api;
 }

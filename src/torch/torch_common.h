@@ -1,5 +1,6 @@
 // What the translation units of liboodscore_torch.so share on the LibTorch side (include it
-// from src/torch/model.cc, src/torch/trainer.cc, src/torch/head.cc and src/torch/detectors.cc only).
+// from src/torch/model.cc, src/torch/trainer.cc, src/torch/head.cc and src/torch/detectors.cc
+// only).
 #ifndef OODSCORE_SRC_TORCH_TORCH_COMMON_H_
 #define OODSCORE_SRC_TORCH_TORCH_COMMON_H_
 

@@ -5,7 +5,6 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
-
 #include "oodscore/error.h"
 #include "torch/torch_common.h"
 
@@ -29,9 +28,8 @@ class TorchTrainer : public Trainer {
     return buffer_.data_ptr<float>();
   }
 
-  StepLosses Step(int n_in, int n_out, int c, int h, int w,
-                  const std::vector<std::int64_t>& labels, double lr, double m_in, double m_out,
-                  double lambda) override {
+  StepLosses Step(int n_in, int n_out, int c, int h, int w, const std::vector<std::int64_t>& labels,
+                  double lr, double m_in, double m_out, double lambda) override {
     if (n_in <= 0 || static_cast<int>(labels.size()) != n_in) {
       throw Error("internal error: a step needs ID images and one label each");
     }
@@ -144,11 +142,11 @@ class TorchTrainer : public Trainer {
                   "before freezing");
     }
     module_.train();
-    optimizer_ = std::make_unique<torch::optim::SGD>(
-        params_, torch::optim::SGDOptions(1e-3)
-                     .momentum(options_.momentum)
-                     .nesterov(options_.nesterov)
-                     .weight_decay(options_.weight_decay));
+    optimizer_ =
+        std::make_unique<torch::optim::SGD>(params_, torch::optim::SGDOptions(1e-3)
+                                                         .momentum(options_.momentum)
+                                                         .nesterov(options_.nesterov)
+                                                         .weight_decay(options_.weight_decay));
   }
 
   // The [n, K] float logits of the first n images in the buffer.
@@ -162,16 +160,18 @@ class TorchTrainer : public Trainer {
       std::string what = e.what_without_backtrace();
       while (!what.empty() && what.back() == '\n') what.pop_back();
       const std::size_t nl = what.rfind('\n');
-      throw Error("model '" + path_ + "' failed on a batch of shape " + TensorShape(input) +
-                  ": " +
+      throw Error("model '" + path_ + "' failed on a batch of shape " + TensorShape(input) + ": " +
                   (nl == std::string::npos ? what : what.substr(nl + 1)));
     }
     c10::IValue first = out;
-    if (out.isTuple() && !out.toTupleRef().elements().empty()) first = out.toTupleRef().elements()[0];
+    if (out.isTuple() && !out.toTupleRef().elements().empty())
+      first = out.toTupleRef().elements()[0];
     if (!first.isTensor() || first.toTensor().dim() != 2 || first.toTensor().size(0) != n ||
         first.toTensor().size(1) < 2 || !first.toTensor().is_floating_point()) {
-      throw Error("model '" + path_ + "' must return float logits [N, K] (K >= 2) to be "
-                  "fine-tuned; for a batch of " + std::to_string(n) + " it returned " +
+      throw Error("model '" + path_ +
+                  "' must return float logits [N, K] (K >= 2) to be "
+                  "fine-tuned; for a batch of " +
+                  std::to_string(n) + " it returned " +
                   (first.isTensor() ? "a tensor of shape " + TensorShape(first.toTensor())
                                     : "a " + first.tagKind()));
     }

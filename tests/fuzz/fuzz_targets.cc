@@ -7,13 +7,13 @@
 #include <sstream>
 #include <string>
 
+#include "base/json_text.h"
 #include "oodscore/card.h"
 #include "oodscore/dataset.h"
 #include "oodscore/decode.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
-#include "base/json_text.h"
 #include "oodscore/npy.h"
 #include "oodscore/preprocess.h"
 #include "oodscore/report.h"
@@ -49,7 +49,8 @@ void ScoreCsv(const std::uint8_t* data, std::size_t size) {
       error_one = e.what();
     }
     try {
-      tiny = ParseScoreCsv(text, "fuzz.csv", {/*keep_paths=*/true, /*threads=*/3, /*block_bytes=*/16});
+      tiny =
+          ParseScoreCsv(text, "fuzz.csv", {/*keep_paths=*/true, /*threads=*/3, /*block_bytes=*/16});
     } catch (const Error& e) {
       error_tiny = e.what();
     }
@@ -173,18 +174,12 @@ constexpr char kWebp[] = "RIFF";
 
 const std::vector<Target>& Targets() {
   static const std::vector<Target> targets = {
-      {"score_csv", ScoreCsv},
-      {"list_file", ListFileTarget},
-      {"npy_header", NpyHeader},
-      {"preset_json", PresetJson},
-      {"card_json", CardJson},
-      {"fit_file", FitFile},
-      {"baseline_json", BaselineJson},
-      {"gate_expr", GateExpr},
-      {"decode_png", Decode<kPng, 8>},
-      {"decode_jpeg", Decode<kJpeg, 3>},
-      {"decode_bmp", Decode<kBmp, 2>},
-      {"decode_pnm", Decode<kPnm, 1>},
+      {"score_csv", ScoreCsv},           {"list_file", ListFileTarget},
+      {"npy_header", NpyHeader},         {"preset_json", PresetJson},
+      {"card_json", CardJson},           {"fit_file", FitFile},
+      {"baseline_json", BaselineJson},   {"gate_expr", GateExpr},
+      {"decode_png", Decode<kPng, 8>},   {"decode_jpeg", Decode<kJpeg, 3>},
+      {"decode_bmp", Decode<kBmp, 2>},   {"decode_pnm", Decode<kPnm, 1>},
       {"decode_webp", Decode<kWebp, 4>},
   };
   return targets;
