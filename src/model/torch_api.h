@@ -1,9 +1,10 @@
 // The boundary between the tool and LibTorch (front-end code, not part of the library API).
 //
-// Only the model needs LibTorch, so only a command that loads a model loads it: src/torch/model.cc
-// is built into liboodscore_torch.so, which exports one function, OodscoreTorchApi(), and
-// src/model/model_loader.cc opens that library the first time a model is loaded (or a LibTorch fact
-// is asked for). `oodscore metrics`, `--help` and `--version` never load it (about 0.5 s and
+// Only running a model (scoring, the feature-space detectors, fine-tuning) needs LibTorch, so
+// only a command that does loads it: src/torch/, the only code that includes LibTorch, is built
+// into liboodscore_torch.so, which exports one function, OodscoreTorchApi(), and
+// src/model/model_loader.cc opens that library the first time a model is loaded (or a LibTorch
+// fact is asked for). `oodscore metrics`, `--help` and `--version` never load it (about 0.5 s and
 // 165 MB saved). Both sides must be built together, by the same compiler, from the same
 // headers: the table opens with a handshake that the loader checks before it touches anything
 // else, so that a library from another build is refused with a message instead of a crash.
@@ -37,13 +38,11 @@ constexpr std::uint32_t kLastTorchApiVersionWithoutHandshake = 3;
 // the table, so both sides need the same one, with the same std::string ABI (an official
 // LibTorch built with the pre-C++11 ABI imposes _GLIBCXX_USE_CXX11_ABI=0 on what links it).
 #if defined(__GLIBCXX__)
-inline constexpr char kTorchApiCxxAbi[] =
-    "libstdc++ " OODSCORE_TORCH_API_STR(__GLIBCXX__) ", _GLIBCXX_USE_CXX11_ABI="
-    OODSCORE_TORCH_API_STR(_GLIBCXX_USE_CXX11_ABI);
+inline constexpr char kTorchApiCxxAbi[] = "libstdc++ " OODSCORE_TORCH_API_STR(
+    __GLIBCXX__) ", _GLIBCXX_USE_CXX11_ABI=" OODSCORE_TORCH_API_STR(_GLIBCXX_USE_CXX11_ABI);
 #else
-inline constexpr char kTorchApiCxxAbi[] =
-    "libc++ " OODSCORE_TORCH_API_STR(_LIBCPP_VERSION) ", ABI "
-    OODSCORE_TORCH_API_STR(_LIBCPP_ABI_VERSION);
+inline constexpr char kTorchApiCxxAbi[] = "libc++ " OODSCORE_TORCH_API_STR(
+    _LIBCPP_VERSION) ", ABI " OODSCORE_TORCH_API_STR(_LIBCPP_ABI_VERSION);
 #endif
 
 struct TorchApi {
