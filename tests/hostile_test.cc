@@ -52,6 +52,208 @@ TEST_F(HostileTest, ListEntriesThatAreFoldersOrDevicesAreSkipped) {
       << r.err;
 }
 
+// No output may destroy an input: every command knows what it reads and writes, and refuses an
+// overlap (exit 2, both flags named) before it writes anything.
+TEST_F(HostileTest, NoOutputOverwritesAnInput) {
+  const std::string model = ReadText(tmp_ / "m.pt");
+  const std::string image = ReadText(tmp_ / "far/0.ppm");
+  ASSERT_EQ(::symlink((tmp_ / "m.pt").c_str(), (tmp_ / "link.pt").c_str()), 0);
+  WriteText(tmp_ / "list.txt", (tmp_ / "far/0.ppm") + "\n");
+  ASSERT_EQ(Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' -o '" +
+                (tmp_ / "card.json") + "'")
+                .exit_code,
+            0);
+  const std::string card = ReadText(tmp_ / "card.json");
+  const std::string far = " -i '" + (tmp_ / "far") + "' ";
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"score -q " + Common() + far + "-o '" + (tmp_ / "m.pt") + "'",
+       "-o '" + (tmp_ / "m.pt") + "' would overwrite --model"},
+      {"score -q " + Common() + far + "-o '" + (tmp_ / "link.pt") + "'",
+       "would overwrite --model '" + (tmp_ / "m.pt") + "' (the same file)"},
+      {"score -q " + Common() + far + "-o '" + (tmp_ / "far/0.ppm") + "'",
+       "would overwrite --input '" + (tmp_ / "far/0.ppm") + "'"},
+      {"score -q " + Common() + "-i '" + (tmp_ / "list.txt") + "' -o '" + (tmp_ / "list.txt") + "'",
+       "would overwrite --input '" + (tmp_ / "list.txt") + "'"},
+      // The stamp of -o X is X.json: it must not replace the card of that name.
+      {"score -q " + Common() + far + "--card '" + (tmp_ / "card.json") + "' -o '" +
+           (tmp_ / "card") + "'",
+       "-o's stamp '" + (tmp_ / "card.json") + "' would overwrite --card"},
+      {"score -q " + Common() + far + "--card '" + (tmp_ / "card.json") + "' -o '" +
+           (tmp_ / "s.csv") + "' --flagged '" + (tmp_ / "s.csv") + "'",
+       "are one file: one output would overwrite the other"},
+      {"calibrate -q " + Common() + "--id '" + (tmp_ / "far") + "' -o '" + (tmp_ / "far/1.ppm") +
+           "'",
+       "-o '" + (tmp_ / "far/1.ppm") + "' would overwrite --input"},
+      {"fit -q " + Common() + "--train '" + (tmp_ / "id") + "' -o '" + (tmp_ / "link.pt") + "'",
+       "would overwrite --model"},
+      {"eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+           "' --out-dir '" + (tmp_ / "r") + "' --junit '" + (tmp_ / "r/report.json") + "'",
+       "--junit '" + (tmp_ / "r/report.json") + "' is the report file"},
+      {"eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+           "' --out-dir '" + (tmp_ / "r") + "' --junit '" + (tmp_ / "m.pt") + "'",
+       "--junit '" + (tmp_ / "m.pt") + "' would overwrite --model"},
+      {"finetune -q " + Common() + "--train '" + (tmp_ / "id") + "' --aux '" + (tmp_ / "far") +
+           "' --epochs 1 -o '" + (tmp_ / "m.pt") + "'",
+       "-o '" + (tmp_ / "m.pt") + "' would overwrite --model"},
+  };
+  for (const Case& c : cases) {
+    auto r = Cli(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(ReadText(tmp_ / "m.pt"), model);
+    EXPECT_EQ(ReadText(tmp_ / "far/0.ppm"), image);
+    EXPECT_EQ(ReadText(tmp_ / "card.json"), card);
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "s.csv"));
+  // A report's score file read back into a report over the same folder: the commit would
+  // remove or replace it.
+  ASSERT_EQ(Cli("eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+                "' --out-dir '" + (tmp_ / "r") + "'")
+                .exit_code,
+            0);
+  auto r =
+      Cli("metrics '" + (tmp_ / "r/scores.csv") + "' --id id --out-dir '" + (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--out-dir '" + (tmp_ / "r") + "' would overwrite a score file"),
+            std::string::npos)
+      << r.err;
+  // Writing beside the inputs, or to /dev/null twice, is fine.
+  r = Cli("score -q " + Common() + far + "--card '" + (tmp_ / "card.json") + "' -o /dev/null " +
+          "--flagged /dev/null");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Every number a flag or a card gives is finite and in range: one check, exit 2 naming the
+// flag (or the card's field) and the value.
+TEST_F(HostileTest, NumbersMustBeFiniteAndInRange) {
+  const std::string out = " -i '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "'";
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"score -q " + Common() + "--odin --odin-temperature nan" + out,
+       "--odin-temperature: must be a finite number > 0, got nan"},
+      {"score -q " + Common() + "--odin --odin-epsilon nan" + out,
+       "--odin-epsilon: must be a finite number >= 0, got nan"},
+      {"score -q " + Common() + "--odin --odin-epsilon -inf" + out,
+       "--odin-epsilon: must be a finite number >= 0, got -inf"},
+      {"score -q " + Common() + "-T nan" + out, "--temperature: must be a finite number > 0"},
+      {"fit -q " + Common() + "--train '" + (tmp_ / "id") + "' --react-percentile nan -o '" +
+           (tmp_ / "x.fit") + "'",
+       "--react-percentile: must be a finite number >= 0 and <= 100, got nan"},
+      {"fit -q " + Common() + "--train '" + (tmp_ / "id") + "' --ash-percentile nan -o '" +
+           (tmp_ / "x.fit") + "'",
+       "--ash-percentile: must be a finite number >= 0 and < 100, got nan"},
+      {"metrics '" + (tmp_ / "none.csv") + "' --id id --bootstrap 10 --seed -1",
+       "--seed: must be a whole number from 0 to 18446744073709551615, got '-1'"},
+      {"metrics '" + (tmp_ / "none.csv") + "' --id id --tpr nan",
+       "--tpr: must be a finite number > 0 and <= 1, got nan"},
+      {"score -q " + Common() + "--shard ''" + out, "--shard '': expected I/N"},
+      // Flags that would be silently ignored.
+      {"score -q " + Common() + "--odin-epsilon 0.001" + out,
+       "--odin-temperature and --odin-epsilon set ODIN's score, which this run does not compute"},
+  };
+  for (const Case& c : cases) {
+    auto r = Cli(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "s.csv"));
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "x.fit"));
+  // An ODIN card with a negative epsilon, or a negative temperature.
+  ASSERT_EQ(Cli("calibrate -q " + Common() + "--score odin --id '" + (tmp_ / "id") + "' -o '" +
+                (tmp_ / "card.json") + "'")
+                .exit_code,
+            0);
+  auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  card["odin_epsilon"] = -0.001;
+  WriteText(tmp_ / "neg.json", card.dump());
+  card["odin_epsilon"] = 0.001;
+  card["temperature"] = -2;
+  WriteText(tmp_ / "inf.json", card.dump());
+  for (const auto& [file, message] : std::vector<std::pair<std::string, std::string>>{
+           {"neg.json", "neg.json': /odin_epsilon must be a finite number >= 0, got -0.001"},
+           {"inf.json", "inf.json': /temperature must be a finite number > 0, got -2"}}) {
+    auto r = Cli("score -q " + Common() + "--card '" + (tmp_ / file) + "'" + out);
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
+  // Flags that contradict the card's ODIN settings.
+  auto r = Cli("score -q " + Common() + "--card '" + (tmp_ / "card.json") +
+               "' --odin-temperature 5" + out);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("contradict the card's ODIN settings"), std::string::npos) << r.err;
+}
+
+// Labels must name one of the logits' classes, as they must not be negative.
+TEST_F(HostileTest, LogitLabelsOutsideTheClassesAreRefused) {
+  const float logits[6] = {1, 0, 0, 0, 1, 0};
+  testing::WriteNpyBytes(tmp_ / "x.npy", "<f4", "(2, 3)", logits, sizeof(logits));
+  const std::int64_t labels[2] = {0, 3};
+  testing::WriteNpyBytes(tmp_ / "x.labels.npy", "<i8", "(2,)", labels, sizeof(labels));
+  auto r = Cli("score -q -i '" + (tmp_ / "x.npy") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("x.labels.npy': label 3 at index 1 is not a class of '" + (tmp_ / "x.npy") +
+                       "', which holds 3 logits per row"),
+            std::string::npos)
+      << r.err;
+}
+
+// A step that overflows stops the run, naming where, and nothing of it is saved.
+TEST_F(HostileTest, FinetuneStopsOnANonFiniteStepAndSavesNothing) {
+  auto r = Cli("finetune -q " + Common() + "--train '" + (tmp_ / "id") + "' --aux '" +
+               (tmp_ / "far") + "' --epochs 1 --batch-size 64 --aux-batch-size 4 --lr 1e38 " +
+               "--threads 1 -o '" + (tmp_ / "t.pt") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  // One step: no later loss would show it, so the step's own logits are checked.
+  EXPECT_NE(r.err.find("became NaN or Inf at epoch 1 step 1 (learning rate 1e+38): nothing of "
+                       "this epoch was saved"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "t.pt"));
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "t.pt.json"));
+}
+
+// LibTorch's and TorchScript's errors are translated into a message naming the file and the
+// cause, never a traceback.
+TEST_F(HostileTest, ModelFailuresNameTheFileAndTheCauseNotATraceback) {
+  testing::WriteOddModel(tmp_ / "detached.pt", "detached", 64);
+  auto r = Cli("score -q --model '" + (tmp_ / "detached.pt") + "' --preset '" +
+               (tmp_ / "grey8.json") + "' --odin -i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("detached.pt' cannot be differentiated with respect to its input, which "
+                       "ODIN's perturbation needs"),
+            std::string::npos)
+      << r.err;
+  // finetune at a size the model does not take (16x16 for a model on 8x8).
+  WriteText(tmp_ / "grey16.json",
+            std::string(testing::kPreset)
+                .replace(std::string(testing::kPreset).find("[8, 8]"), 6, "[16, 16]"));
+  const std::string tune = "finetune -q --model '" + (tmp_ / "m.pt") + "' --train '" +
+                           (tmp_ / "id") + "' --aux '" + (tmp_ / "far") +
+                           "' --epochs 1 --threads 1 -o '" + (tmp_ / "t.pt") + "' --preset ";
+  r = Cli(tune + "'" + (tmp_ / "grey16.json") + "' --margins auto");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("m.pt' failed on a batch of shape ["), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(", 1, 16, 16]"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Traceback"), std::string::npos) << r.err;
+  // An image whose logits are Inf is named; the head is not blamed.
+  testing::WriteHeadModel(tmp_ / "inf.pt", "inf_white", 64, 3);
+  WriteText(tmp_ / "id/1_cls/white.pgm", "P5\n8 8\n255\n" + std::string(64, '\xff'));
+  r = Cli("fit -q --model '" + (tmp_ / "inf.pt") + "' --preset '" + (tmp_ / "grey8.json") +
+          "' --train '" + (tmp_ / "id") + "' -o '" + (tmp_ / "x.fit") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("NaN or Inf logits for '" + (tmp_ / "id/1_cls/white.pgm") + "'"),
+            std::string::npos)
+      << r.err;
+  for (const char* noise : {"Traceback", "frame #", "head '"}) {
+    EXPECT_EQ(r.err.find(noise), std::string::npos) << noise << "\n" << r.err;
+  }
+}
+
 void WriteNpyHeader(const std::string& path, const std::string& shape, std::size_t data_bytes) {
   testing::WriteNpyBytes(path, "<f4", shape, nullptr, data_bytes);
 }
@@ -172,7 +374,8 @@ TEST_F(HostileTest, CardFieldsOfTheWrongTypeNameTheField) {
   auto r = Cli("score -q " + Common() + "--card '" + (tmp_ / "bad.json") + "' -i '" +
                (tmp_ / "far") + "' -o -");
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("bad.json': /threshold must be a number, got \"low\""), std::string::npos)
+  EXPECT_NE(r.err.find("bad.json': /threshold must be a finite number, got \"low\""),
+            std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << r.err;
 }

@@ -41,6 +41,18 @@ TEST(ScoresTest, LargeLogitsDoNotOverflow) {
   EXPECT_NEAR(s.energy[0], -(1000.0 + std::log1p(std::exp(-10.0))), 1e-12);
 }
 
+// Finite float64 logits give finite scores, even where a difference of logits overflows.
+TEST(ScoresTest, ExtremeFloat64LogitsGiveFiniteEntropy) {
+  const double logits[] = {1e308, -1e308, 0};
+  LogitScores s;
+  ComputeLogitScores(logits, 3, {1.0}, &s);
+  ASSERT_TRUE(s.finite);
+  EXPECT_EQ(s.entropy, 0.0);  // one class holds all of the probability
+  EXPECT_EQ(s.energy[0], -1e308);
+  EXPECT_EQ(s.msp, 1.0);
+  EXPECT_TRUE(std::isfinite(s.gen)) << s.gen;
+}
+
 TEST(ScoresTest, LogMspKeepsRankingWhereMspSaturates) {
   const float a[] = {60.0f, 0.0f}, b[] = {50.0f, 0.0f};
   LogitScores sa, sb;

@@ -46,6 +46,35 @@ TEST(ShardsTest, ParsesIndexOverCountAndTheSchedulersEnvironment) {
   EXPECT_THROW(ParseShard("auto/4"), UsageError);
 }
 
+// A variable set to garbage is named with its value, never reported as "not set".
+TEST(ShardsTest, SchedulerVariablesSetToGarbageAreNamedWithTheirValue) {
+  struct Case {
+    const char* name;
+    const char* value;
+    const char* spec;
+    const char* expected;
+  };
+  for (const Case& c : {Case{"SLURM_ARRAY_TASK_ID", "abc", "auto/4",
+                             "SLURM_ARRAY_TASK_ID='abc' is not an array task index"},
+                        Case{"SLURM_ARRAY_TASK_ID", "-1", "auto/4",
+                             "SLURM_ARRAY_TASK_ID='-1' is not an array task index"},
+                        Case{"JOB_COMPLETION_INDEX", "x", "auto/4",
+                             "JOB_COMPLETION_INDEX='x' is not a job completion index"},
+                        Case{"SLURM_ARRAY_TASK_COUNT", "three", "auto",
+                             "SLURM_ARRAY_TASK_COUNT='three' is not an array task count"}}) {
+    if (std::string(c.name) == "SLURM_ARRAY_TASK_COUNT") ::setenv("SLURM_ARRAY_TASK_ID", "0", 1);
+    ::setenv(c.name, c.value, 1);
+    try {
+      ParseShard(c.spec);
+      ADD_FAILURE() << c.name;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos) << e.what();
+    }
+    ::unsetenv(c.name);
+    ::unsetenv("SLURM_ARRAY_TASK_ID");
+  }
+}
+
 TEST(ShardsTest, ShardsAreWholeBatchesThatTileTheSamples) {
   for (std::size_t total : {0, 1, 5, 63, 64, 65, 1000, 11000}) {
     for (std::size_t batch : {1, 7, 64}) {

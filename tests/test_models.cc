@@ -66,6 +66,8 @@ void OddModel(const std::string& path, const std::string& kind, int in_features)
     body = "    y = torch.matmul(x.flatten(1), self.weight.t())\n    return (y, x.flatten(1))\n";
   } else if (kind == "string") {
     body = "    return 'logits'\n";
+  } else if (kind == "detached") {
+    body = "    return torch.matmul(x.flatten(1).detach(), self.weight.t())\n";
   } else if (kind == "frozen") {
     // Valid logits, but torch.jit.freeze'd: the weight is a constant, nothing trains.
     m.define("def forward(self, x):\n    return torch.matmul(x.flatten(1), self.weight.t())\n");
@@ -108,12 +110,16 @@ def forward_head(self, x, pre_logits: bool = False):
 def forward(self, x):
     return self.forward_head(self.forward_features(x))
 )");
-  } else if (kind == "mlp" || kind == "scaled") {
+  } else if (kind == "mlp" || kind == "scaled" || kind == "inf_white") {
     m.register_module("body", LinearLayer(in_features, 16, 0.3));
     m.register_module("fc", LinearLayer(16, classes, 1.7));
+    const char* tail = kind == "scaled" ? " * 2.0\n"
+                       : kind == "inf_white"
+                           ? " / (x.flatten(1).mean(1, keepdim=True) < 1.99).float()\n"
+                           : "\n";
     m.define(std::string("def forward(self, x):\n    return "
                          "self.fc.forward(torch.relu(self.body.forward(x.flatten(1))))") +
-             (kind == "scaled" ? " * 2.0\n" : "\n"));
+             tail);
   } else {
     throw std::invalid_argument("unknown head model kind " + kind);
   }

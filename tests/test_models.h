@@ -18,7 +18,7 @@ void WriteConvModel(const std::string& path, int in_channels, int classes);
 // Models whose output is wrong in one way: "vector" (1-D output), "one_class" ([N, 1]),
 // "int" (int64 logits), "nan" (NaN logits), "tuple" (returns (logits, features): valid),
 // "string" (returns a str), "frozen" (valid logits from a torch.jit.freeze'd module: no
-// parameters left to train).
+// parameters left to train), "detached" (valid logits of x.detach(): no input gradient).
 void WriteOddModel(const std::string& path, const std::string& kind, int in_features);
 
 // Classifiers with a head, for the feature-space detectors (penultimate features = 16 ReLU
@@ -28,6 +28,8 @@ void WriteOddModel(const std::string& path, const std::string& kind, int in_feat
 //  "timm":   no aten::linear anywhere: forward_features / forward_head(x, pre_logits) as timm
 //            exports them, the head a submodule fc applied with addmm
 //  "scaled": "mlp" returning 2 * fc(...): the head's output is not the model's
+//  "inf_white": "mlp" whose logits are Inf (or NaN) for an image whose mean input is >= 1.99
+//            (an all-white image under a preset with mean 0.5, std 0.25)
 void WriteHeadModel(const std::string& path, const std::string& kind, int in_features, int classes);
 
 // What liboodscore_testmodels.so exports (OodscoreTestModelApi()).

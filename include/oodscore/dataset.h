@@ -26,8 +26,10 @@ struct SampleSet {
   std::vector<Sample> samples;
   std::vector<std::string> classes;   // folder classes in label order (ImageFolder); may be empty
   std::vector<std::string> warnings;  // things the caller should log (files ignored, ...)
-  std::size_t offset = 0;  // index of samples[0] in the whole set (a shard holds a slice)
-  bool logits = false;     // a 2-D .npy: each sample is a row of logits, not an image
+  std::size_t offset = 0;     // index of samples[0] in the whole set (a shard holds a slice)
+  bool logits = false;        // a 2-D .npy: each sample is a row of logits, not an image
+  std::string source;         // what ListInput listed: the folder, list file or .npy
+  std::string labels_source;  // a .npy's labels file (FILE.labels.npy), when read
 };
 
 // True for the extensions torchvision's ImageFolder accepts (case-insensitive):

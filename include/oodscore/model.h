@@ -121,6 +121,10 @@ class Model {
 std::string TorchVersion();
 bool CudaAvailable();
 int IntraOpThreads();
+// Where the model library (LibTorch and this build's model code) is looked for, in order:
+// $OODSCORE_TORCH_LIBRARY, else liboodscore_torch.so beside the executable or in
+// ../lib/oodscore/.
+std::vector<std::string> ModelLibraryCandidates();
 // True when loading LibTorch set OMP_WAIT_POLICY=PASSIVE (the user had set no policy).
 bool SetOmpWaitPolicy();
 

@@ -42,6 +42,7 @@ struct TrainerOptions {
 struct StepLosses {
   double total = 0, ce = 0, hinge_in = 0, hinge_out = 0;  // before the update
   int correct = 0;                                        // ID samples whose argmax is their label
+  bool parameters_finite = true;  // after the update: no parameter is NaN or Inf
 };
 
 class Trainer {

@@ -136,4 +136,14 @@ std::string ReadNameField(const nlohmann::json& object, const std::string& key) 
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+double JsonNumber(const nlohmann::json& j, const std::string& pointer, const std::string& where,
+                  const NumberRange& range, const double* fallback) {
+  const std::string expected = range.Text();
+  const double v = JsonField<double>(j, pointer, where, expected.c_str(), fallback);
+  if (const std::string problem = range.Problem(v); !problem.empty()) {
+    throw Error(where + ": " + pointer + " " + problem);
+  }
+  return v;
+}
+
 }  // namespace oodscore

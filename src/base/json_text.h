@@ -3,6 +3,7 @@
 #ifndef OODSCORE_SRC_BASE_JSON_TEXT_H_
 #define OODSCORE_SRC_BASE_JSON_TEXT_H_
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "base/number_range.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
@@ -80,7 +82,7 @@ T JsonField(const nlohmann::json& j, const std::string& pointer, const std::stri
   } else if constexpr (std::is_integral_v<T>) {
     ok = JsonIntegerFits<T>(v);
   } else if constexpr (std::is_floating_point_v<T>) {
-    ok = v.is_number();
+    ok = v.is_number() && std::isfinite(v.get<double>());
   } else if constexpr (std::is_same_v<T, std::string>) {
     ok = v.is_string();
   }
@@ -92,6 +94,12 @@ T JsonField(const nlohmann::json& j, const std::string& pointer, const std::stri
   }
   throw Error(where + ": " + pointer + " must be " + expected + ", got " + DumpJson(v, -1));
 }
+
+// The number at `pointer`, checked against `range` (the check the flags use too, cli.h's
+// InRange), or *fallback when it is absent. Throws oodscore::Error "<where>: <pointer> must be
+// a finite number > 0, got -1".
+double JsonNumber(const nlohmann::json& j, const std::string& pointer, const std::string& where,
+                  const NumberRange& range, const double* fallback = nullptr);
 
 }  // namespace oodscore
 

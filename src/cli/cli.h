@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "base/number_range.h"
+#include "cli/run_paths.h"
 #include "oodscore/gate.h"
 #include "oodscore/report.h"
 #include "oodscore/report_folder.h"
@@ -37,6 +39,13 @@ struct ReportOptions {
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
 
+// The check of a flag's number: finite and in `range` (the check card fields get too,
+// json_text.h's JsonNumber). CLI11 refuses with exit 2: "--odin-epsilon: must be a finite
+// number >= 0, got nan".
+CLI::Validator InRange(const NumberRange& range);
+// A whole number >= 0 that fits 64 bits, as digits ("-1" is refused, not wrapped).
+CLI::Validator WholeNumber();
+
 // What every score means and which way it points (from the score catalogue), how metrics
 // orient them, and the exit codes: the end of every --help.
 std::string ScoreConventions();
@@ -59,10 +68,15 @@ void CheckSetNames(const std::vector<std::string>& names, bool roles);
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt);
 
+// The files a report run reads and writes besides its inputs: --baseline, the report folder
+// (--out-dir) and --junit.
+void AddReportPaths(const ReportOptions& opt, RunPaths* paths);
+
 // The --gate, --baseline, --max-drop, --max-rise and --max-skipped options, parsed and loaded.
 // Built before any expensive work, so that a typo fails at once. Refuses (UsageError) an
-// --out-dir of "-", and a --baseline that is (or links to) a file this run would write: a
-// failing run must not replace the baseline it failed against. Throws UsageError / Error.
+// --out-dir of "-", and any overlap of the report's files (AddReportPaths) with each other or
+// with what `reads` holds (RunPaths::Check): a failing run must not replace the baseline it
+// failed against. Throws UsageError / Error.
 struct Checks {
   std::vector<Gate> gates;
   std::map<std::string, double> max_drop, max_rise;
@@ -70,7 +84,7 @@ struct Checks {
   std::optional<double> max_skipped;  // a fraction; none = no skipped-share checks
 };
 Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
-                     std::optional<double> max_skipped = std::nullopt);
+                     std::optional<double> max_skipped = std::nullopt, RunPaths reads = {});
 
 // Evaluates the checks, logs the report's warnings, stages report.json / report.md /
 // report.html (and opt.junit, when it lies in the report folder) in `folder` and commits it,

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "base/atomic_file.h"
+#include "base/format.h"
 #include "base/json_text.h"
 #include "base/parallel.h"
 #include "base/suggest.h"
@@ -29,9 +30,33 @@ std::string HelpFooter(const std::vector<std::string>& examples) {
   return s + "\n" + ScoreConventions();
 }
 
+CLI::Validator InRange(const NumberRange& range) {
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        const std::optional<double> v = ParseDouble(text);
+        if (!v) return "must be " + range.Text() + ", got '" + text + "'";
+        return range.Problem(*v);
+      },
+      range.Text());
+}
+
+CLI::Validator WholeNumber() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const bool digits =
+            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        // 20 digits may exceed 2^64 - 1: compare as text of equal length.
+        if (digits && (text.size() < 20 || (text.size() == 20 && text <= "18446744073709551615"))) {
+          return "";
+        }
+        return "must be a whole number from 0 to 18446744073709551615, got '" + text + "'";
+      },
+      "a whole number >= 0");
+}
+
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall)")
-      ->check(CLI::Range(1e-9, 1.0))
+      ->check(InRange(kShare))
       ->capture_default_str();
   cmd->add_option("--fpr-convention", opt->convention,
                   "exact (the paper's definition: threshold = ceil(tpr*n_id)-th best ID score), "
@@ -43,7 +68,9 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
                   "resamples for percentile 95% intervals of auroc and fpr_at_tpr (0 = none)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "bootstrap seed")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "bootstrap seed")
+      ->check(WholeNumber())
+      ->capture_default_str();
   cmd->add_option("--score", opt->scores,
                   "score column(s) to report (default: every known score column)");
   cmd->add_option("--gate", opt->gates,
@@ -123,29 +150,13 @@ bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
   return !ec && ca == cb;
 }
 
-// Refuses a --baseline that this run would overwrite.
-void RefuseSelfOverwrite(const ReportOptions& opt) {
-  if (opt.baseline.empty()) return;
-  const std::filesystem::path baseline(opt.baseline);
-  std::vector<std::filesystem::path> written;
-  for (const char* f : {"report.json", "report.md", "report.html", "scores.csv"}) {
-    written.push_back(opt.out_dir / f);
-  }
-  if (!opt.junit.empty()) written.push_back(opt.junit);
-  std::error_code ec;
-  const std::string name = std::filesystem::weakly_canonical(baseline, ec).filename().string();
-  if (IsReportFileName(name)) written.push_back(opt.out_dir / name);
-  for (const auto& w : written) {
-    if (SameFile(baseline, w)) {
-      throw UsageError("--baseline '" + opt.baseline + "' is '" + w.string() +
-                       "', which this run writes: a failing run would replace the baseline it "
-                       "failed against. Keep the baseline elsewhere (e.g. copy it to "
-                       "baseline.json) or write this run to another --out-dir");
-    }
-  }
-}
-
 }  // namespace
+
+void AddReportPaths(const ReportOptions& opt, RunPaths* paths) {
+  paths->Read("--baseline", opt.baseline);
+  paths->WriteReportFolder("--out-dir", opt.out_dir);
+  paths->Write("--junit", opt.junit);
+}
 
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
@@ -205,7 +216,7 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
 }
 
 Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
-                     std::optional<double> max_skipped) {
+                     std::optional<double> max_skipped, RunPaths paths) {
   Checks checks;
   if (opt.out_dir == "-") {
     throw UsageError(
@@ -213,7 +224,8 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
         "is printed to stdout anyway)");
   }
   if (max_skipped && *max_skipped < 1) checks.max_skipped = max_skipped;
-  RefuseSelfOverwrite(opt);
+  AddReportPaths(opt, &paths);
+  paths.Check();
   for (const auto& g : opt.gates) checks.gates.push_back(ParseGate(g, score_names));
   for (const auto& t : opt.max_drop) checks.max_drop.insert(ParseTolerance(t));
   for (const auto& t : opt.max_rise) checks.max_rise.insert(ParseTolerance(t));

@@ -28,6 +28,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
   ScoringOutputs outputs;
   outputs.keep_rows = true;
+  outputs.paths.Write("-o", cmd.output);
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<double> oriented =
       scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));
@@ -59,7 +60,7 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--score", cmd->score, "the score to threshold: " + KnownScoresText())
       ->capture_default_str();
   sub->add_option("--tpr", cmd->tpr, "share of ID samples to accept")
-      ->check(CLI::Range(1e-9, 1.0))
+      ->check(InRange(kShare))
       ->capture_default_str();
   sub->add_option("--output,-o", cmd->output, "card path (- = stdout)")->required();
   sub->footer(HelpFooter(

@@ -97,9 +97,10 @@ int RunEval(EvalCommand& cmd) {
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
   auto sets = LoadInputs(inputs, cmd.scoring.layout);
+  ScoringOutputs outputs;
+  AddReportPaths(cmd.report, &outputs.paths);  // checked against the inputs by RunScoring
   ReportFolder folder(cmd.report.out_dir);
 
-  ScoringOutputs outputs;
   outputs.csv_path = folder.Stage("scores.csv").string();
   outputs.keep_rows = true;
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
@@ -186,7 +187,13 @@ int RunEvalFromScores(EvalCommand& cmd) {
   cmd.scoring.spec = RunSpec::FromStamp(stamp);
   ResolveScores(cmd);
   ToMetricOptions(cmd.report);
-  const Checks checks = PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
+  RunPaths reads;
+  for (const auto& f : merged.files) {
+    reads.Read("--from-scores", f.string());
+    reads.Read("--from-scores' stamp", StampPath(f.string()));
+  }
+  const Checks checks =
+      PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring), reads);
   ReportFolder folder(cmd.report.out_dir);
   ConcatenateScoreFiles(merged.files, folder.Stage("scores.csv"));
 

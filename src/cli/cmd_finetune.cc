@@ -27,11 +27,14 @@ void SetupFinetuneCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--val-ood", opt->val_ood, "NAME=DIR: an OOD validation set; repeatable");
   sub->add_option("--epochs", opt->epochs, "epochs")->capture_default_str();
   sub->add_option("--lr", opt->lr, "learning rate at the first step (cosine to 1e-6)")
+      ->check(InRange(kPositive))
       ->capture_default_str();
   sub->add_option("--batch-size", opt->batch_size, "ID images per step")->capture_default_str();
   sub->add_option("--aux-batch-size", opt->aux_batch_size, "auxiliary images per step")
       ->capture_default_str();
-  sub->add_option("--lambda", opt->lambda, "weight of the energy hinges")->capture_default_str();
+  sub->add_option("--lambda", opt->lambda, "weight of the energy hinges")
+      ->check(InRange(kNonNegative))
+      ->capture_default_str();
   sub->add_option("--margins", *margins,
                   "auto: m_in, m_out from the pretrained model's energies (5th percentile of ID, "
                   "95th of auxiliary); or give --m-in and --m-out")
@@ -39,14 +42,17 @@ void SetupFinetuneCommand(CLI::App* app, int* exit_code) {
       ->capture_default_str();
   CLI::Option* in_opt = sub->add_option("--m-in", *m_in,
                                         "ID energy margin (the reference: -23 "
-                                        "on CIFAR-10, -27 on CIFAR-100)");
+                                        "on CIFAR-10, -27 on CIFAR-100)")
+                            ->check(InRange(kFinite));
   CLI::Option* out_opt =
-      sub->add_option("--m-out", *m_out, "outlier energy margin (the reference: -5)");
+      sub->add_option("--m-out", *m_out, "outlier energy margin (the reference: -5)")
+          ->check(InRange(kFinite));
   sub->add_option("--augment", opt->augment,
                   "train-time augmentation after the preset's resize: hflip, crop-padN, or none "
                   "(the reference's CIFAR setting: hflip,crop-pad4)")
       ->capture_default_str();
   sub->add_option("--seed", opt->seed, "seed of the shuffles, augmentation and dropout")
+      ->check(WholeNumber())
       ->capture_default_str();
   sub->add_option("--threads", opt->threads, "LibTorch intra-op threads (0 = number of cores)")
       ->capture_default_str();

@@ -56,6 +56,7 @@ int RunFit(FitCommand& cmd) {
   std::vector<int> labels;
   std::size_t agree = 0;  // the model's prediction is the folder's class
   ScoringOutputs outputs;
+  outputs.paths.Write("-o", cmd.output);
   outputs.on_features = [&](const ScoredSample& s) {
     features.insert(features.end(), s.features, s.features + s.feature_dim);
     labels.push_back(std::stoi(s.sample->label));
@@ -117,11 +118,11 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
       ->capture_default_str();
   sub->add_option("--react-percentile", cmd->settings.react_percentile,
                   "ReAct's clip: this percentile of all training activations")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(InRange(kPercentile))
       ->capture_default_str();
   sub->add_option("--ash-percentile", cmd->settings.ash_percentile,
                   "ASH-S: share (percent) of each feature vector pruned")
-      ->check(CLI::Range(0.0, 99.999))
+      ->check(InRange({0, 100, false, true}))
       ->capture_default_str();
   sub->footer(HelpFooter(
       {"oodscore fit --model m.pt --preset cifar10 --train cifar10/train -o m.fit",

@@ -6,6 +6,7 @@
 
 #include "base/suggest.h"
 #include "cli/cli.h"
+#include "cli/score_stamp.h"
 #include "cli/shards.h"
 #include "oodscore/error.h"
 
@@ -106,7 +107,14 @@ int RunMetrics(MetricsCommand& cmd) {
   ReportInput input = InputFromTable(table, id_name, ood_names, cmd.report);
   std::vector<std::string> score_names;
   for (const auto& s : input.scores) score_names.push_back(s.name);
-  const Checks checks = PrepareChecks(cmd.report, score_names);
+  RunPaths reads;
+  for (const auto& f : cmd.files) {
+    reads.Read("a score file", f.string());
+    reads.Read("a score file's stamp", StampPath(f.string()));
+  }
+  for (const auto& f : cmd.id_files) reads.Read("--id-file", SplitNamed(f).second);
+  for (const auto& f : cmd.ood_files) reads.Read("--ood-file", SplitNamed(f).second);
+  const Checks checks = PrepareChecks(cmd.report, score_names, std::nullopt, reads);
   const std::optional<double> accuracy = LabelAccuracy(table, id_name);
   // The class count, as far as the file shows it: the largest class index seen, plus one.
   const long classes = ClassCount(table, id_name);

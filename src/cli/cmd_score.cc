@@ -15,6 +15,7 @@ struct ScoreCommand {
   std::string flagged;
   bool resume = false;
   std::string shard;
+  bool sharded = false;  // --shard was given (an empty value is an error, not "no shard")
 };
 
 int RunScore(const ScoreCommand& cmd) {
@@ -44,7 +45,7 @@ int RunScore(const ScoreCommand& cmd) {
   if (cmd.resume && !outputs.stamp) {
     throw UsageError("--resume needs -o FILE: a plain file to continue");
   }
-  if (!cmd.shard.empty()) {
+  if (cmd.sharded) {
     outputs.shard = ParseShard(cmd.shard);
     if (!outputs.stamp) {
       throw UsageError(
@@ -52,6 +53,7 @@ int RunScore(const ScoreCommand& cmd) {
           "(FILE.json) that the merge checks");
     }
   }
+  outputs.paths.Read("--card", cmd.card);
   ScoringOptions scoring = cmd.scoring;
   if (!cmd.card.empty()) {
     outputs.card = ReadCard(cmd.card);
@@ -88,12 +90,13 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_flag("--resume", cmd->resume,
                 "continue -o FILE where a killed run stopped, if its stamp (FILE.json) matches "
                 "this run; the finished file equals an uninterrupted run's");
-  sub->add_option("--shard", cmd->shard,
-                  "I/N: score only shard I (0-based) of N, a contiguous run of whole batches over "
-                  "all inputs; auto = from a Slurm array task (SLURM_ARRAY_TASK_ID, "
-                  "SLURM_ARRAY_TASK_COUNT), auto/N = index from Slurm or Kubernetes' "
-                  "JOB_COMPLETION_INDEX. Merge the shard CSVs with `metrics` or `eval "
-                  "--from-scores`");
+  CLI::Option* shard = sub->add_option(
+      "--shard", cmd->shard,
+      "I/N: score only shard I (0-based) of N, a contiguous run of whole batches over "
+      "all inputs; auto = from a Slurm array task (SLURM_ARRAY_TASK_ID, "
+      "SLURM_ARRAY_TASK_COUNT), auto/N = index from Slurm or Kubernetes' "
+      "JOB_COMPLETION_INDEX. Merge the shard CSVs with `metrics` or `eval "
+      "--from-scores`");
   sub->footer(HelpFooter(
       {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
        "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
@@ -101,7 +104,8 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
        "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -",
        "oodscore score --model m.pt --preset cifar10 -i cifar10=test/ -i svhn=svhn/ --shard 2/8 "
        "-o shards/2.csv"}));
-  sub->callback([cmd, exit_code, app] {
+  sub->callback([cmd, exit_code, app, shard] {
+    cmd->sharded = shard->count() > 0;
     cmd->scoring.quiet = app->get_option("--quiet")->as<bool>();
     *exit_code = RunScore(*cmd);
   });

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "base/atomic_file.h"
+#include "base/format.h"
 #include "base/json_text.h"
 #include "base/parallel.h"
 #include "base/sha256.h"
@@ -266,6 +267,17 @@ FinetuneData LoadData(const FinetuneOptions& opt) {
     auto [name, path] = SplitNamed(arg);
     d.val_ood.push_back({name, ListInput(path, name, Layout::kAuto)});
   }
+  RunPaths paths;
+  paths.Read("--model", opt.model_path);
+  paths.Read("--preset", opt.preset);
+  paths.ReadSets("--train", {d.train});
+  paths.ReadSets("--aux", {d.aux});
+  paths.ReadSets("--val", {d.val});
+  for (const auto& v : d.val_ood) paths.ReadSets("--val-ood", {v.set});
+  paths.Write("-o", opt.output);
+  paths.Write("-o's record", opt.output + ".json");
+  paths.Write("-o's checkpoint state", opt.output + ".ckpt/state.json");
+  paths.Check();
   d.steps = (d.train.samples.size() + opt.batch_size - 1) / opt.batch_size;
   spdlog::info("train: {} images in {} classes; aux: {} images; val: {} images, {} OOD set(s)",
                d.train.samples.size(), d.train.classes.size(), d.aux.samples.size(),
@@ -366,6 +378,15 @@ struct EpochContext {
   std::size_t images_done = 0;
 };
 
+// A step that left the model unusable: the run stops (exit 3) before anything of it is saved.
+Error Diverged(const std::string& what, int epoch, std::size_t step, double lr,
+               const FinetuneOptions& opt) {
+  return Error(what + " at epoch " + std::to_string(epoch) + " step " + std::to_string(step + 1) +
+               " (learning rate " + FormatDouble(lr) +
+               "): nothing of this epoch was saved (the last epoch's checkpoint in '" + opt.output +
+               ".ckpt/', if any, stays); lower --lr or --lambda");
+}
+
 EpochRecord TrainEpoch(EpochContext& ctx, int epoch) {
   const FinetuneOptions& opt = ctx.opt;
   const SampleSet& train = ctx.data.train;
@@ -413,10 +434,22 @@ EpochRecord TrainEpoch(EpochContext& ctx, int epoch) {
     const StepLosses l = ctx.trainer.Step(
         batch.n_in, batch.n_out, ctx.loader.c(), ctx.loader.h(), ctx.loader.w(), batch.labels,
         CosineLr(t, ctx.total_steps, opt.lr, opt.lr_min), ctx.m_in, ctx.m_out, opt.lambda);
+    const double lr = CosineLr(t, ctx.total_steps, opt.lr, opt.lr_min);
     if (!std::isfinite(l.total)) {
-      throw Error("the loss became " + std::to_string(l.total) + " at epoch " +
-                  std::to_string(epoch) + " step " + std::to_string(step + 1) +
-                  ": lower --lr or --lambda");
+      throw Diverged("the loss became " + FormatDouble(l.total), epoch, step, lr, opt);
+    }
+    if (!l.parameters_finite) {
+      throw Diverged("the model's parameters became NaN or Inf", epoch, step, lr, opt);
+    }
+    if (step + 1 == steps) {
+      // The last step's update is seen by no later loss: check its logits on this batch.
+      std::vector<float> logits;
+      int k = 0;
+      ctx.trainer.Evaluate(batch.n_in + batch.n_out, ctx.loader.c(), ctx.loader.h(), ctx.loader.w(),
+                           &logits, &k);
+      if (!std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); })) {
+        throw Diverged("the model's logits became NaN or Inf", epoch, step, lr, opt);
+      }
     }
     record.loss += l.total / steps;
     record.ce += l.ce / steps;

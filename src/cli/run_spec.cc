@@ -5,6 +5,7 @@
 
 #include "base/format.h"
 #include "base/suggest.h"
+#include "cli/cli.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
@@ -20,8 +21,8 @@ void AddTemperature(double t, std::vector<double>* temps) {
 std::vector<double> RunSpec::ColumnTemperatures() const {
   std::vector<double> temps = {1.0};
   for (double t : temperatures) {
-    if (!(t > 0) || !std::isfinite(t)) {
-      throw UsageError("temperature must be > 0, got " + std::to_string(t));
+    if (const std::string problem = kPositive.Problem(t); !problem.empty()) {
+      throw UsageError("a temperature " + problem);
     }
     AddTemperature(t, &temps);
   }
@@ -66,7 +67,16 @@ void RunSpec::Require(const std::string& score) {
 void RunSpec::ApplyCard(const DetectorCard& card) {
   const ScoreDef* def = FindScore(card.score);  // ParseCard checked the name
   if (def->needs == ScoreNeeds::kPerturbation) {
-    // The card's ODIN parameters decide its threshold: use them.
+    // The card's ODIN parameters decide its threshold: use them, and refuse flags that say
+    // otherwise.
+    if (odin_flags_given &&
+        (odin_temperature != card.temperature || odin_epsilon != *card.odin_epsilon)) {
+      throw UsageError("--odin-temperature " + FormatDouble(odin_temperature) +
+                       " / --odin-epsilon " + FormatDouble(odin_epsilon) +
+                       " contradict the card's ODIN settings (T " + FormatDouble(card.temperature) +
+                       ", epsilon " + FormatDouble(*card.odin_epsilon) +
+                       "), which its threshold was set with: drop the flags");
+    }
     odin_temperature = card.temperature;
     odin_epsilon = *card.odin_epsilon;
   }
@@ -87,6 +97,14 @@ RunSpec RunSpec::FromStamp(const ScoreStamp& stamp) {
   return spec;
 }
 
+void RunSpec::CheckFlags() const {
+  if (odin_flags_given && !odin) {
+    throw UsageError(
+        "--odin-temperature and --odin-epsilon set ODIN's score, which this run does not "
+        "compute: add --odin (or --score odin), or drop them");
+  }
+}
+
 nlohmann::json RunSpec::OdinJson() const {
   if (!odin) return nullptr;
   return {{"temperature", odin_temperature}, {"epsilon", odin_epsilon}};
@@ -95,15 +113,19 @@ nlohmann::json RunSpec::OdinJson() const {
 void AddRunSpecOptions(CLI::App* cmd, RunSpec* spec) {
   cmd->add_option("--temperature,-T", spec->temperatures,
                   "energy temperature(s) T > 0; energy at T=1 is always written, each other T adds "
-                  "a column energy_T<T>");
+                  "a column energy_T<T>")
+      ->check(InRange(kPositive));
   cmd->add_flag("--odin", spec->odin,
                 "also the ODIN score (Liang et al., 2018), column odin, higher = ID: input "
                 "perturbation with a backward pass per batch, through the unfrozen model");
+  auto given = [spec](const std::string&) { spec->odin_flags_given = true; };
   cmd->add_option("--odin-temperature", spec->odin_temperature, "ODIN's temperature T")
-      ->check(CLI::PositiveNumber)
+      ->check(InRange(kPositive))
+      ->each(given)
       ->capture_default_str();
   cmd->add_option("--odin-epsilon", spec->odin_epsilon, "ODIN's perturbation size epsilon")
-      ->check(CLI::NonNegativeNumber)
+      ->check(InRange(kNonNegative))
+      ->each(given)
       ->capture_default_str();
   cmd->add_option("--fit", spec->fit_path,
                   "a fit file of this model (`oodscore fit`): adds the feature-space scores " +

@@ -22,8 +22,9 @@ struct RunSpec {
   std::vector<double> temperatures;  // as asked (-T); energy at T = 1 is always computed
   bool odin = false;                 // the ODIN column (a backward pass per batch)
   double odin_temperature = 1000, odin_epsilon = 0.0014;
-  std::string fit_path;  // `oodscore fit`'s output: the feature-space columns
-  std::string head;      // the final linear layer's name ("" = the fit's, or found)
+  std::string fit_path;           // `oodscore fit`'s output: the feature-space columns
+  std::string head;               // the final linear layer's name ("" = the fit's, or found)
+  bool odin_flags_given = false;  // --odin-temperature or --odin-epsilon was given
 
   bool fit() const { return !fit_path.empty(); }
 
@@ -49,6 +50,10 @@ struct RunSpec {
   // The run a stamp records (score files scored elsewhere): temperatures, ODIN's settings,
   // and the fit's path, which stands for "the run has the feature columns".
   static RunSpec FromStamp(const ScoreStamp& stamp);
+
+  // Refuses (UsageError) flags that would be ignored: --odin-temperature or --odin-epsilon
+  // without ODIN. Called once every score and card has had its say.
+  void CheckFlags() const;
 
   // ODIN's settings as stamps record them: {"temperature", "epsilon"}, or null without ODIN.
   nlohmann::json OdinJson() const;

@@ -706,6 +706,17 @@ nlohmann::json LogitsRunStamp(const ScoringResult& result, const PipelineOptions
 
 ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                          const ScoringOutputs& out) {
+  opt.spec.CheckFlags();
+  RunPaths paths = out.paths;
+  paths.Read("--model", opt.model_path);
+  for (const auto& library : ModelLibraryCandidates()) paths.Read("the model library", library);
+  paths.Read("--preset", opt.preset);
+  paths.Read("--fit", opt.spec.fit_path);
+  paths.ReadSets("--input", sets);
+  paths.Write(out.csv_flag, out.csv_path);
+  if (out.stamp) paths.Write(out.csv_flag + "'s stamp", StampPath(out.csv_path));
+  paths.Write("--flagged", out.flagged_path);
+  paths.Check();
   ScoringResult result;
   const RunSetup setup = PrepareRun(opt, sets, out, &result);
   WorkPlan work;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/run_paths.h"
 #include "cli/run_spec.h"
 #include "cli/score_stamp.h"
 #include "cli/shards.h"
@@ -59,6 +60,12 @@ struct ScoringOutputs {
   // Called with each scored sample and its penultimate features (the model is loaded with
   // ModelOptions::features and ScoringOptions::head): what `oodscore fit` collects.
   std::function<void(const ScoredSample&)> on_features;
+  // The other files the command reads and writes (--card, fit's -o, the report folder).
+  // RunScoring adds its own (model, model library, preset, fit, inputs and every image listed,
+  // the CSV, its stamp, --flagged) and refuses an overlap (RunPaths::Check) before it reads
+  // any image or writes anything.
+  RunPaths paths;
+  std::string csv_flag = "-o";  // the flag that named csv_path, for messages
 };
 
 struct ScoringResult {

@@ -28,19 +28,30 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
+// The environment variable `name` as a count: false when it is unset or empty; UsageError
+// naming the variable, its value and what was expected when it is set to anything else.
+bool EnvCount(const char* name, const char* expected, std::size_t* out) {
+  const std::string v = Env(name);
+  if (v.empty()) return false;
+  if (!ParseCount(v, out)) {
+    throw UsageError(std::string("--shard auto: ") + name + "='" + v + "' is not " + expected +
+                     " (a whole number from 0 to 999999999)");
+  }
+  return true;
+}
+
 // The array task's 0-based index from the environment, or an error naming what is missing.
 std::size_t IndexFromEnvironment() {
   std::size_t id = 0, min = 0;
-  if (ParseCount(Env("SLURM_ARRAY_TASK_ID"), &id)) {
-    if (!Env("SLURM_ARRAY_TASK_MIN").empty() && !ParseCount(Env("SLURM_ARRAY_TASK_MIN"), &min)) {
-      throw UsageError("--shard auto: SLURM_ARRAY_TASK_MIN='" + Env("SLURM_ARRAY_TASK_MIN") +
-                       "' is not a number");
+  if (EnvCount("SLURM_ARRAY_TASK_ID", "an array task index", &id)) {
+    EnvCount("SLURM_ARRAY_TASK_MIN", "an array task index", &min);
+    if (id < min) {
+      throw UsageError("--shard auto: SLURM_ARRAY_TASK_ID=" + std::to_string(id) +
+                       " is below SLURM_ARRAY_TASK_MIN=" + std::to_string(min));
     }
-    if (id < min)
-      throw UsageError("--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN");
     return id - min;
   }
-  if (ParseCount(Env("JOB_COMPLETION_INDEX"), &id)) return id;
+  if (EnvCount("JOB_COMPLETION_INDEX", "a job completion index", &id)) return id;
   throw UsageError(
       "--shard auto: no shard index in the environment (expected SLURM_ARRAY_TASK_ID from a Slurm "
       "array job, or JOB_COMPLETION_INDEX from a Kubernetes Indexed Job); give --shard I/N");
@@ -56,7 +67,7 @@ ShardSpec ParseShard(const std::string& text) {
   if (left == "auto") {
     spec.index = IndexFromEnvironment();
     if (slash == std::string::npos) {
-      if (!ParseCount(Env("SLURM_ARRAY_TASK_COUNT"), &spec.count)) {
+      if (!EnvCount("SLURM_ARRAY_TASK_COUNT", "an array task count", &spec.count)) {
         throw UsageError(
             "--shard auto: SLURM_ARRAY_TASK_COUNT is not set; give the shard count "
             "as --shard auto/N");

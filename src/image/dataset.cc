@@ -160,21 +160,37 @@ SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& b
 
 SampleSet ListInput(const std::string& path, const std::string& name, Layout layout) {
   std::error_code ec;
-  if (path != "-" && fs::is_directory(path, ec)) return ListFolder(path, name, layout);
+  if (path != "-" && fs::is_directory(path, ec)) {
+    SampleSet set = ListFolder(path, name, layout);
+    set.source = path;
+    return set;
+  }
   if (fs::path(path).extension() == ".npy") {
     auto npy = NpyArray::Open(path);
     SampleSet set;
     set.name = name;
     set.logits = npy->logits();
+    set.source = path;
     // Logits [N, K] may come with their labels, FILE.labels.npy, int [N].
     std::vector<std::int64_t> labels;
     const std::string labels_path = path.substr(0, path.size() - 4) + ".labels.npy";
     if (set.logits && fs::exists(labels_path, ec)) {
       labels = ReadNpyLabels(labels_path);
+      set.labels_source = labels_path;
       if (labels.size() != npy->rows()) {
         throw Error("labels file '" + labels_path + "' holds " + std::to_string(labels.size()) +
                     " labels, but '" + path + "' holds " + std::to_string(npy->rows()) +
                     " rows of logits");
+      }
+      // A label must name one of the K logits (negative ones are refused when read).
+      const std::int64_t k = npy->shape()[1];
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (labels[i] >= k) {
+          throw Error("labels file '" + labels_path + "': label " + std::to_string(labels[i]) +
+                      " at index " + std::to_string(i) + " is not a class of '" + path +
+                      "', which holds " + std::to_string(k) +
+                      " logits per row (expected class indices 0.." + std::to_string(k - 1) + ")");
+        }
       }
     }
     for (std::size_t i = 0; i < npy->rows(); ++i) {
@@ -185,7 +201,9 @@ SampleSet ListInput(const std::string& path, const std::string& name, Layout lay
     return set;
   }
   if (path != "-" && !fs::exists(path, ec)) throw Error("input '" + path + "' does not exist");
-  return ListFile(path, name);
+  SampleSet set = ListFile(path, name);
+  set.source = path;
+  return set;
 }
 
 }  // namespace oodscore

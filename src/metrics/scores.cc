@@ -41,7 +41,9 @@ void LogitScoresOf(const T* logits, int k, const std::vector<double>& temperatur
     const double d = static_cast<double>(logits[i]) - max_logit;
     const double e = std::exp(d);
     rest += e;
-    weighted += e * d;
+    // p log p -> 0 as p -> 0: a class whose exp underflows adds nothing (e * d would be
+    // 0 * -inf = NaN when d itself overflows, e.g. logits 1e308 and -1e308).
+    if (e > 0) weighted += e * d;
   }
   const double log_sum = std::log1p(rest);
   const double sum = 1.0 + rest;

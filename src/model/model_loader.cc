@@ -61,6 +61,16 @@ std::string ExecutableDir() {
   return dir;
 }
 
+}  // namespace
+
+std::vector<std::string> ModelLibraryCandidates() {
+  if (const char* forced = std::getenv("OODSCORE_TORCH_LIBRARY")) return {forced};
+  const std::string dir = ExecutableDir();
+  return {dir + "/liboodscore_torch.so", dir + "/../lib/oodscore/liboodscore_torch.so"};
+}
+
+namespace {
+
 const TorchApi& Api() {
   static const TorchApi* api = nullptr;
   static std::string failure;
@@ -70,14 +80,7 @@ const TorchApi& Api() {
       ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
       set_omp_wait_policy = true;
     }
-    std::vector<std::string> candidates;
-    if (const char* forced = std::getenv("OODSCORE_TORCH_LIBRARY")) {
-      candidates.push_back(forced);
-    } else {
-      const std::string dir = ExecutableDir();
-      candidates = {dir + "/liboodscore_torch.so", dir + "/../lib/oodscore/liboodscore_torch.so"};
-    }
-    for (const std::string& path : candidates) {
+    for (const std::string& path : ModelLibraryCandidates()) {
       void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (lib == nullptr) {
         failure += "\n  " + std::string(::dlerror());

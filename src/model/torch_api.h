@@ -29,7 +29,7 @@ namespace oodscore {
 // TorchApi::magic: "OODS" read as a little-endian integer; never a table version.
 constexpr std::uint32_t kTorchApiMagic = 0x5344'4f4f;
 // Bumped whenever TorchApi, or a type that crosses it, changes.
-constexpr std::uint32_t kTorchApiVersion = 4;
+constexpr std::uint32_t kTorchApiVersion = 5;
 // Versions 1 to 3 had no handshake: their table opened with `int version`, which the loader
 // reads where the magic is now, to name the version of a stale library.
 constexpr std::uint32_t kLastTorchApiVersionWithoutHandshake = 3;

@@ -56,10 +56,10 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   const std::size_t none = 0;
   const std::string empty;
   c.score = JsonField<std::string>(j, "/score", where, "a score name");
-  c.temperature = JsonField<double>(j, "/temperature", where, "a number", &one);
-  c.threshold = JsonField<double>(j, "/threshold", where, "a number");
-  c.tpr_target = JsonField<double>(j, "/tpr_target", where, "a number", &zero);
-  c.tpr_achieved = JsonField<double>(j, "/tpr_achieved", where, "a number", &zero);
+  c.temperature = JsonNumber(j, "/temperature", where, kPositive, &one);
+  c.threshold = JsonNumber(j, "/threshold", where, kFinite);
+  c.tpr_target = JsonNumber(j, "/tpr_target", where, {0, 1}, &zero);
+  c.tpr_achieved = JsonNumber(j, "/tpr_achieved", where, {0, 1}, &zero);
   c.n = JsonField<std::size_t>(j, "/n", where, "a count", &none);
   c.id_set = JsonField<std::string>(j, "/id_set", where, "a string", &empty);
   c.model_path = JsonField<std::string>(j, "/model/path", where, "a string", &empty);
@@ -67,10 +67,10 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
   if (!j.contains("preset")) throw Error(where + ": missing /preset (the preset in full)");
   c.preset = j["preset"];
   if (j.contains("log_msp_threshold")) {
-    c.log_msp_threshold = JsonField<double>(j, "/log_msp_threshold", where, "a number");
+    c.log_msp_threshold = JsonNumber(j, "/log_msp_threshold", where, kFinite);
   }
   if (j.contains("odin_epsilon")) {
-    c.odin_epsilon = JsonField<double>(j, "/odin_epsilon", where, "a number");
+    c.odin_epsilon = JsonNumber(j, "/odin_epsilon", where, kNonNegative);
   }
   const ScoreDef* def = FindScore(c.score);
   if (def != nullptr && def->needs == ScoreNeeds::kPerturbation && !c.odin_epsilon) {
@@ -100,7 +100,6 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
                   "', which is " + OrientationText(info.orientation));
     }
   }
-  if (!(c.temperature > 0)) throw Error(where + ": temperature must be > 0");
   return c;
 }
 

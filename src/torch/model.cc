@@ -118,7 +118,23 @@ class TorchModel : public Model {
       out = Logits(Run(grad_module_, "forward", x), n).to(torch::kFloat32);
       const at::Tensor labels = out.detach().argmax(1);
       const at::Tensor loss = torch::nn::functional::cross_entropy(out / odin.temperature, labels);
-      loss.backward();
+      // A model whose output does not depend on its input through differentiable operations
+      // (detached, integer or no-grad code) has no input gradient for ODIN to follow.
+      std::string why;
+      try {
+        loss.backward();
+      } catch (const c10::Error& e) {
+        why = LastLine(e.what_without_backtrace());
+      }
+      if (why.empty() && !x.grad().defined()) why = "its output does not depend on its input";
+      if (!why.empty()) {
+        throw Error("model '" + path_ +
+                    "' cannot be differentiated with respect to its input, which ODIN's "
+                    "perturbation needs (" +
+                    why +
+                    "); export it with torch.jit.script or trace, without torch.no_grad or "
+                    "detach in forward, or score without --odin");
+      }
     }
     torch::NoGradGuard no_grad;
     // sign with 0 -> +1, as torch.ge(grad, 0) does; then per channel / std.
@@ -148,12 +164,8 @@ class TorchModel : public Model {
     } catch (const std::exception& e) {
       what = e.what();
     }
-    // TorchScript interpreter errors carry the script traceback; keep the last line.
-    while (!what.empty() && what.back() == '\n') what.pop_back();
-    const std::size_t nl = what.rfind('\n');
-    if (nl != std::string::npos) what = what.substr(nl + 1);
-    const std::string message =
-        "model '" + path_ + "' failed on a batch of shape " + TensorShape(input) + ": " + what;
+    const std::string message = "model '" + path_ + "' failed on a batch of shape " +
+                                TensorShape(input) + ": " + LastLine(what);
     const long long per_sample = input.numel() / std::max<int64_t>(1, input.size(0));
     const bool mismatch = (hint_.channels > 0 && hint_.channels != input.size(1)) ||
                           (hint_.features > 0 && hint_.features != per_sample);
@@ -184,7 +196,10 @@ class TorchModel : public Model {
       throw Error("model '" + path_ + "': the head '" + head_.name + "' takes " +
                   std::to_string(head_.dim) + " features, its input has shape " + TensorShape(f));
     }
-    if (check_head_) {
+    // Rows whose logits are NaN or Inf say nothing about the head: the pipeline names their
+    // images. The check waits for a batch with a finite row.
+    const at::Tensor finite_rows = torch::isfinite(logits).all(1);
+    if (check_head_ && finite_rows.any().item<bool>()) {
       check_head_ = false;
       const at::Tensor w = torch::from_blob(head_.weight.data(), {head_.classes, head_.dim});
       const at::Tensor b = torch::from_blob(head_.bias.data(), {head_.classes});
@@ -195,8 +210,11 @@ class TorchModel : public Model {
                     " logits; name the final linear layer "
                     "with --head");
       }
-      const double scale = std::max(1.0, logits.abs().max().item<double>());
-      const double change = (torch::addmm(b, f, w.t()) - logits).abs().max().item<double>() / scale;
+      const at::Tensor rows = finite_rows.nonzero().flatten();
+      const at::Tensor l = logits.index_select(0, rows);
+      const double scale = std::max(1.0, l.abs().max().item<double>());
+      const double change =
+          (torch::addmm(b, f.index_select(0, rows), w.t()) - l).abs().max().item<double>() / scale;
       if (!(change <= (half_ ? 1e-2 : 1e-3))) {  // float16 logits carry 3 digits
         throw Error("model '" + path_ + "': its head '" + head_.name +
                     "' applied to its input differs from the model's logits by " +
@@ -316,6 +334,12 @@ bool TorchCudaAvailable() { return torch::cuda::is_available(); }
 int TorchIntraOpThreads() { return at::get_num_threads(); }
 
 }  // namespace
+
+std::string LastLine(std::string what) {
+  while (!what.empty() && what.back() == '\n') what.pop_back();
+  const std::size_t nl = what.rfind('\n');
+  return nl == std::string::npos ? what : what.substr(nl + 1);
+}
 
 std::string TensorShape(const at::Tensor& t) {
   std::string s = "[";

@@ -25,6 +25,10 @@ torch::jit::Module LoadScriptModule(const std::filesystem::path& path, torch::De
 // "[64, 10]": a tensor's shape for messages.
 std::string TensorShape(const at::Tensor& t);
 
+// The last line of a LibTorch or TorchScript error (its cause; the lines above are the script's
+// traceback), without trailing newlines.
+std::string LastLine(std::string what);
+
 // LibTorch's intra-op threads: `threads`, or one per core when 0.
 void SetIntraOpThreads(int threads);
 

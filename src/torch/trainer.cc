@@ -62,8 +62,18 @@ class TorchTrainer : public Trainer {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     }
     optimizer_->zero_grad();
-    loss.backward();
+    try {
+      loss.backward();
+    } catch (const c10::Error& e) {
+      throw Error("model '" + path_ + "' cannot be trained: its loss has no gradient (" +
+                  LastLine(e.what_without_backtrace()) +
+                  "); export it with torch.jit.script or trace, unfrozen and without detach");
+    }
     optimizer_->step();
+    // One host sync for every parameter: a step that overflowed must not be saved.
+    at::Tensor bad = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
+    for (const auto& p : module_.parameters()) bad += torch::isfinite(p).logical_not().sum();
+    out.parameters_finite = bad.item<int64_t>() == 0;
     return out;
   }
 
@@ -154,14 +164,17 @@ class TorchTrainer : public Trainer {
     at::Tensor input =
         buffer_.narrow(0, 0, static_cast<int64_t>(n) * c * h * w).view({n, c, h, w}).to(device_);
     c10::IValue out;
+    std::string what;
     try {
       out = module_.forward({input});
     } catch (const c10::Error& e) {
-      std::string what = e.what_without_backtrace();
-      while (!what.empty() && what.back() == '\n') what.pop_back();
-      const std::size_t nl = what.rfind('\n');
-      throw Error("model '" + path_ + "' failed on a batch of shape " + TensorShape(input) + ": " +
-                  (nl == std::string::npos ? what : what.substr(nl + 1)));
+      what = e.what_without_backtrace();
+    } catch (const std::exception& e) {  // TorchScript's own errors (torch::jit::JITException)
+      what = e.what();
+    }
+    if (!what.empty()) {
+      throw Error("model '" + path_ + "' failed on a batch of shape " + TensorShape(input) +
+                  " (the --preset's size): " + LastLine(what));
     }
     c10::IValue first = out;
     if (out.isTuple() && !out.toTupleRef().elements().empty())
