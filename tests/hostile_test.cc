@@ -3,10 +3,16 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "cli_fixture.h"
+#include "oodscore/detectors.h"
 #include "oodscore/score_table.h"
 
 namespace oodscore {
@@ -378,6 +384,71 @@ TEST_F(HostileTest, CardFieldsOfTheWrongTypeNameTheField) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << r.err;
+}
+
+// Fit files are untrusted input (issue 17): each test damages a fit that `oodscore fit` made
+// for the fixture's headed model (its head "fc": 3 classes x 16 features).
+class HostileFitTest : public HostileTest {
+ protected:
+  void SetUp() override {
+    HostileTest::SetUp();
+    testing::WriteHeadModel(tmp_ / "h.pt", "mlp", 64, 3);
+    const auto r = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
+                       (tmp_ / "h.fit") + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string text = ReadText(tmp_ / "h.fit");
+    const std::size_t a = text.find('\n'), b = text.find('\n', a + 1);
+    header_ = nlohmann::json::parse(text.substr(a + 1, b - a - 1));
+    data_ = text.substr(b + 1);
+  }
+  std::string Headed() {
+    return "--model '" + (tmp_ / "h.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ";
+  }
+  // Writes the fit tmp_/name from a header line and the data; returns its path.
+  std::string Write(const std::string& name, const std::string& header, const std::string& data) {
+    WriteText(tmp_ / name, "OODSCORE-FIT 1\n" + header + "\n" + data);
+    return tmp_ / name;
+  }
+  // `score` of the far images with `--fit fit`, under `timeout` so that a hang fails the test
+  // instead of stopping the suite.
+  testing::RunResult ScoreWith(const std::string& fit) {
+    const std::string out = tmp_ / "stdout.txt", err = tmp_ / "stderr.txt";
+    const std::string cmd = std::string("timeout 120 '") + OODSCORE_BINARY + "' score -q " +
+                            Headed() + "--fit '" + fit + "' -i '" + (tmp_ / "far") + "' -o '" +
+                            (tmp_ / "s.csv") + "' >'" + out + "' 2>'" + err + "' </dev/null";
+    const int status = std::system(cmd.c_str());
+    testing::RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadText(out);
+    r.err = ReadText(err);
+    return r;
+  }
+  // The index of array `name` in the header's /arrays.
+  std::size_t Index(const std::string& name) const {
+    for (std::size_t i = 0; i < header_["arrays"].size(); ++i) {
+      if (header_["arrays"][i]["name"] == name) return i;
+    }
+    ADD_FAILURE() << "no array " << name;
+    return 0;
+  }
+  std::uint64_t Offset(const std::string& name) const {
+    return header_["arrays"][Index(name)]["offset"].get<std::uint64_t>();
+  }
+  nlohmann::json header_;
+  std::string data_;
+};
+
+TEST_F(HostileFitTest, FitThatIsAFifoOrAFolderIsRefusedWithoutBlocking) {
+  ASSERT_EQ(::mkfifo((tmp_ / "pipe.fit").c_str(), 0600), 0);
+  std::filesystem::create_directories(tmp_ / "dir.fit");
+  for (const auto& [name, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"pipe.fit", "a FIFO"}, {"dir.fit", "a directory"}}) {
+    const auto r = ScoreWith(tmp_ / name);
+    EXPECT_EQ(r.exit_code, 3) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("fit file '" + (tmp_ / name) + "': not a regular file (" + kind + ")"),
+              std::string::npos)
+        << r.err;
+  }
 }
 
 }  // namespace

@@ -3,9 +3,7 @@
 // channels (alpha already dropped) that ConvertTo() then brings to the requested mode.
 #include "oodscore/decode.h"
 
-#include <fcntl.h>
 #include <png.h>
-#include <sys/stat.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 #include <webp/decode.h>
@@ -20,6 +18,8 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include "base/user_file.h"
 
 namespace oodscore {
 namespace {
@@ -508,31 +508,17 @@ DecodeResult DecodeAny(const std::uint8_t* data, std::size_t size, ColorMode mod
 }  // namespace
 
 DecodeResult DecodeFile(const std::filesystem::path& path, ColorMode mode, long long max_pixels) {
-  // O_NONBLOCK: opening a FIFO named like an image must never block the run.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    return Fail(errno == ENOENT ? "cannot read file: no such file"
-                                : std::string("cannot read file: ") + std::strerror(errno));
+  // Regular files only, opened without blocking: a FIFO named like an image never blocks.
+  const UserFile file = OpenUserFile(path);
+  if (file.fd < 0) {
+    if (file.kind) return Fail(UserFileFailure(file));
+    return Fail(file.error == ENOENT ? "cannot read file: no such file"
+                                     : "cannot read file: " + UserFileFailure(file));
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Fail(std::string("cannot read file: ") + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
-                       : S_ISFIFO(st.st_mode) ? "a FIFO"
-                       : S_ISSOCK(st.st_mode) ? "a socket"
-                       : S_ISCHR(st.st_mode)  ? "a character device"
-                       : S_ISBLK(st.st_mode)  ? "a block device"
-                                              : "not a plain file";
-    return Fail(std::string("not a regular file (") + what + ")");
-  }
+  const int fd = file.fd;
   // Reuse one buffer per thread: files are read back to back by each worker.
   thread_local std::vector<std::uint8_t> buffer;
-  const std::size_t length = static_cast<std::size_t>(st.st_size);
+  const std::size_t length = file.size;
   try {
     buffer.resize(length);
   } catch (const std::bad_alloc&) {

@@ -1,8 +1,6 @@
 #include "oodscore/npy.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "base/user_file.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
@@ -177,15 +176,12 @@ std::vector<std::int64_t> ReadNpyLabels(const std::filesystem::path& path) {
 
 std::shared_ptr<NpyArray> NpyArray::Open(const std::filesystem::path& path) {
   const std::string where = "npy file '" + path.string() + "'";
-  // O_NONBLOCK: a FIFO named like a .npy file must not block the run.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + where + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(where + ": not a regular file");
-  }
-  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  // Regular files only, opened without blocking: a FIFO named like a .npy never blocks.
+  const UserFile file = OpenUserFile(path);
+  if (file.kind) throw Error(where + ": " + UserFileFailure(file));
+  if (file.fd < 0) throw Error("cannot open " + where + ": " + UserFileFailure(file));
+  const int fd = file.fd;
+  const std::size_t size = file.size;
   void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
   ::close(fd);
   if (map == MAP_FAILED) throw Error("cannot map " + where + " (empty or unreadable)");

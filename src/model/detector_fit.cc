@@ -1,13 +1,12 @@
 // The fit file (include/oodscore/detectors.h): no LibTorch.
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "base/atomic_file.h"
+#include "base/user_file.h"
 #include "base/version.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
@@ -87,11 +86,8 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
 }
 
 DetectorFit ReadFit(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open fit file '" + path.string() + "'");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error("cannot read fit file '" + path.string() + "'");
-  return ParseFit(bytes, "fit file '" + path.string() + "'");
+  const std::string where = "fit file '" + path.string() + "'";
+  return ParseFit(ReadUserFile(path, where), where);
 }
 
 DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
