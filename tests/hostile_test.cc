@@ -451,5 +451,48 @@ TEST_F(HostileFitTest, FitThatIsAFifoOrAFolderIsRefusedWithoutBlocking) {
   }
 }
 
+TEST_F(HostileFitTest, DeeplyNestedPresetIsRefusedNotACrash) {
+  nlohmann::json h = header_;
+  h["preset"] = "@deep@";
+  std::string text = h.dump();
+  text.replace(text.find("\"@deep@\""), 8, std::string(200000, '[') + std::string(200000, ']'));
+  const auto r = ScoreWith(Write("deep.fit", text, data_));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("deep.fit' has a damaged header (line 2): too deeply nested (more than 64 "
+                       "levels) at line 2, column "),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(HostileFitTest, HeaderFieldsOfTheWrongTypeNameTheField) {
+  struct Case {
+    std::string pointer;
+    nlohmann::json value;  // null: the field is removed
+    std::string says;
+  };
+  const std::string bank = "/arrays/" + std::to_string(Index("knn_bank"));
+  const std::vector<Case> cases = {
+      {"/model_sha256", 3, "/model_sha256 must be a SHA-256 in hex, got 3"},
+      {"/head/dim", "wide", "/head/dim must be a count, got \"wide\""},
+      {"/vim_alpha", nullptr, "missing /vim_alpha (a number)"},
+      {bank + "/offset", -1, bank + "/offset must be a byte offset, got -1"},
+      {bank + "/shape", {12, 17}, bank + "/shape must be [12,16]"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json h = header_;
+    const nlohmann::json::json_pointer ptr(c.pointer);
+    if (c.value.is_null()) {
+      h[ptr.parent_pointer()].erase(ptr.back());
+    } else {
+      h[ptr] = c.value;
+    }
+    const auto r = ScoreWith(Write("bad.fit", h.dump(), data_));
+    EXPECT_EQ(r.exit_code, 3) << c.pointer << ": " << r.err;
+    EXPECT_NE(r.err.find("bad.fit' has a damaged header (line 2): " + c.says), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace oodscore

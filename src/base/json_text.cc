@@ -43,6 +43,10 @@ std::string JsonErrorText(const std::exception& e) {
 }
 
 nlohmann::json ParseJsonText(const std::string& text, const std::string& source) {
+  return ParseJsonWhere(text, "'" + source + "'");
+}
+
+nlohmann::json ParseJsonWhere(const std::string& text, const std::string& where) {
   // Depth, outside strings: a pre-scan, so that the recursive parser never goes deep.
   int depth = 0;
   bool in_string = false;
@@ -58,8 +62,8 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& source)
       in_string = true;
     } else if (c == '[' || c == '{') {
       if (++depth > kMaxJsonDepth) {
-        throw Error("'" + source + "': too deeply nested (more than " +
-                    std::to_string(kMaxJsonDepth) + " levels)" + At(text, i));
+        throw Error(where + ": too deeply nested (more than " + std::to_string(kMaxJsonDepth) +
+                    " levels)" + At(text, i));
       }
     } else if (c == ']' || c == '}') {
       --depth;
@@ -68,10 +72,10 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& source)
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error("'" + source + "': not valid JSON" + At(text, e.byte > 0 ? e.byte - 1 : 0) + ": " +
+    throw Error(where + ": not valid JSON" + At(text, e.byte > 0 ? e.byte - 1 : 0) + ": " +
                 JsonErrorText(e));
   } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
-    throw Error("'" + source + "': not valid JSON: " + JsonErrorText(e));
+    throw Error(where + ": not valid JSON: " + JsonErrorText(e));
   }
 }
 

@@ -24,6 +24,10 @@ constexpr int kMaxJsonDepth = 64;
 // nested (more than 64 levels) at line L, column C".
 nlohmann::json ParseJsonText(const std::string& text, const std::string& source);
 
+// The same with the messages' subject as given: "<where>: not valid JSON ...", for JSON
+// inside another format (where = "fit file 'm.fit'").
+nlohmann::json ParseJsonWhere(const std::string& text, const std::string& where);
+
 // A nlohmann error's text without the library's "[json.exception.type_error.302] " prefix.
 std::string JsonErrorText(const std::exception& e);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/atomic_file.h"
+#include "base/json_text.h"
 #include "base/user_file.h"
 #include "base/version.h"
 #include "oodscore/detectors.h"
@@ -100,38 +101,29 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
   const std::size_t eol = bytes.find('\n', magic.size());
   if (eol == std::string_view::npos) throw Error(where + " has no header line (line 2)");
   const std::string_view data = bytes.substr(eol + 1);
+  const std::string hdr = where + " has a damaged header (line 2)";
   DetectorFit fit;
   try {
-    const nlohmann::json h = nlohmann::json::parse(bytes.substr(magic.size(), eol - magic.size()));
-    // An integer, clamped for the checks below (a float or a string is an error: converting
-    // a huge float to an integer is undefined).
-    auto count = [&](const nlohmann::json& v) -> std::int64_t {
-      if (v.is_number_unsigned()) {
-        return static_cast<std::int64_t>(
-            std::min<std::uint64_t>(v.get<std::uint64_t>(), std::uint64_t{1} << 40));
-      }
-      if (!v.is_number_integer()) {
-        throw Error(where + " has a damaged header (line 2): " + v.dump() +
-                    " where an integer was expected");
-      }
-      return std::clamp<std::int64_t>(v.get<std::int64_t>(), -1, std::int64_t{1} << 40);
-    };
-    fit.model_sha256 = h.at("model_sha256").get<std::string>();
-    fit.preset_json = h.at("preset").is_null() ? "" : h.at("preset").dump();
-    fit.train_path = h.value("train_path", "");
-    fit.train_samples = count(h.at("train_samples"));
-    fit.head.name = h.at("head").at("name").get<std::string>();
-    fit.head.classes =
-        static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("classes")), 1 << 30));
-    fit.head.dim = static_cast<int>(std::min<std::int64_t>(count(h.at("head").at("dim")), 1 << 30));
-    const auto& s = h.at("settings");
-    fit.settings.knn_k = static_cast<int>(std::min<std::int64_t>(count(s.at("knn_k")), 1 << 30));
-    fit.settings.react_percentile = s.at("react_percentile").get<double>();
-    fit.settings.ash_percentile = s.at("ash_percentile").get<double>();
-    fit.vim_dim = fit.settings.vim_dim =
-        static_cast<int>(std::min<std::int64_t>(count(s.at("vim_dim")), 1 << 30));
-    fit.react_threshold = h.at("react_threshold").get<double>();
-    fit.vim_alpha = h.at("vim_alpha").get<double>();
+    // Depth-limited, and "\n" first so that the parser's line numbers are the file's.
+    const nlohmann::json h =
+        ParseJsonWhere("\n" + std::string(bytes.substr(magic.size(), eol - magic.size())), hdr);
+    if (!h.is_object()) throw Error(hdr + ": not a JSON object");
+    const std::string empty;
+    fit.model_sha256 = JsonField<std::string>(h, "/model_sha256", hdr, "a SHA-256 in hex");
+    if (!h.contains("preset")) throw Error(hdr + ": missing /preset (a preset or null)");
+    fit.preset_json = h["preset"].is_null() ? "" : h["preset"].dump();
+    fit.train_path = JsonField<std::string>(h, "/train_path", hdr, "a string", &empty);
+    fit.train_samples = JsonField<std::int64_t>(h, "/train_samples", hdr, "a count");
+    fit.head.name = JsonField<std::string>(h, "/head/name", hdr, "a string");
+    fit.head.classes = JsonField<int>(h, "/head/classes", hdr, "a count");
+    fit.head.dim = JsonField<int>(h, "/head/dim", hdr, "a count");
+    fit.settings.knn_k = JsonField<int>(h, "/settings/knn_k", hdr, "a count");
+    fit.settings.react_percentile =
+        JsonField<double>(h, "/settings/react_percentile", hdr, "a number");
+    fit.settings.ash_percentile = JsonField<double>(h, "/settings/ash_percentile", hdr, "a number");
+    fit.vim_dim = fit.settings.vim_dim = JsonField<int>(h, "/settings/vim_dim", hdr, "a count");
+    fit.react_threshold = JsonField<double>(h, "/react_threshold", hdr, "a number");
+    fit.vim_alpha = JsonField<double>(h, "/vim_alpha", hdr, "a number");
     if (fit.head.classes < 2 || fit.head.classes > (1 << 24) || fit.head.dim < 2 ||
         fit.head.dim > (1 << 20) || fit.vim_dim < 1 || fit.vim_dim >= fit.head.dim ||
         fit.settings.knn_k < 1 || fit.train_samples < fit.settings.knn_k ||
@@ -143,32 +135,58 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
                   std::to_string(fit.settings.knn_k) + ", ash_percentile " +
                   std::to_string(fit.settings.ash_percentile) + ")");
     }
-    // Each expected array, checked against the header's record of it and the data's size.
-    const nlohmann::json& listed = h.at("arrays");
-    if (!listed.is_array()) throw Error(where + ": the header's 'arrays' is not a list");
+    // Each expected array: its record, its shape from the header's sizes, and where its
+    // bytes are in the data.
+    if (!h.contains("arrays") || !h["arrays"].is_array()) {
+      throw Error(hdr + ": /arrays must be a list of the arrays, got " +
+                  (h.contains("arrays") ? DumpJson(h["arrays"], -1) : std::string("nothing")));
+    }
+    const nlohmann::json& listed = h["arrays"];
     for (const ArrayRef& a : Arrays(fit)) {  // shapes from the header (data pointers unused)
-      const nlohmann::json* rec = nullptr;
-      for (const auto& r : listed) {
-        if (r.is_object() && r.value("name", "") == a.name) rec = &r;
-      }
-      std::size_t size = ItemSize(a.dtype);
-      for (std::int64_t n : a.shape) {
-        if (__builtin_mul_overflow(size, static_cast<std::size_t>(n), &size)) {
-          throw Error(where + ": array '" + std::string(a.name) + "' is too large");
+      std::size_t index = listed.size();
+      for (std::size_t i = 0; i < listed.size(); ++i) {
+        if (!listed[i].is_object() || listed[i].value("name", nlohmann::json()) != a.name) {
+          continue;
         }
+        if (index != listed.size()) {
+          throw Error(hdr + ": /arrays/" + std::to_string(i) + " names the array '" + a.name +
+                      "' again (first: /arrays/" + std::to_string(index) + ")");
+        }
+        index = i;
+      }
+      if (index == listed.size()) throw Error(hdr + ": /arrays has no array '" + a.name + "'");
+      const std::string at = "/arrays/" + std::to_string(index);
+      const std::string dtype = JsonField<std::string>(h, at + "/dtype", hdr, "a dtype");
+      if (dtype != a.dtype) {
+        throw Error(hdr + ": " + at + "/dtype must be \"" + a.dtype + "\" (the array '" + a.name +
+                    "'), got " + DumpJson(dtype, -1));
       }
       // Compared as JSON: no number is converted before it is known to be the right one.
-      if (rec == nullptr || rec->value("dtype", "") != a.dtype ||
-          rec->value("shape", nlohmann::json()) != nlohmann::json(a.shape) ||
-          rec->value("bytes", nlohmann::json()) != nlohmann::json(size) ||
-          !rec->value("offset", nlohmann::json()).is_number_unsigned()) {
-        throw Error(where + ": array '" + std::string(a.name) + "' is missing or is not " +
-                    a.dtype + " " + nlohmann::json(a.shape).dump());
+      const nlohmann::json shape = nlohmann::json(a.shape);
+      if (!listed[index].contains("shape") || listed[index]["shape"] != shape) {
+        throw Error(hdr + ": " + at + "/shape must be " + shape.dump() + " (the array '" + a.name +
+                    "' for the header's /head and /train_samples), got " +
+                    (listed[index].contains("shape") ? DumpJson(listed[index]["shape"], -1)
+                                                     : std::string("nothing")));
       }
-      const std::uint64_t offset = rec->at("offset").get<std::uint64_t>();
+      std::uint64_t size = ItemSize(a.dtype);
+      for (std::int64_t n : a.shape) {
+        if (__builtin_mul_overflow(size, static_cast<std::uint64_t>(n), &size)) {
+          throw Error(where + ": array '" + std::string(a.name) + "' of shape " + shape.dump() +
+                      " is too large");
+        }
+      }
+      const auto bytes_field = JsonField<std::uint64_t>(h, at + "/bytes", hdr, "a byte count");
+      if (bytes_field != size) {
+        throw Error(hdr + ": " + at + "/bytes must be " + std::to_string(size) + " (" + a.dtype +
+                    " " + shape.dump() + "), got " + std::to_string(bytes_field));
+      }
+      const auto offset = JsonField<std::uint64_t>(h, at + "/offset", hdr, "a byte offset");
+      // Overflow-safe: offset + size is never computed before both are known to fit.
       if (offset > data.size() || size > data.size() - offset) {
-        throw Error(where + " is truncated: array '" + std::string(a.name) + "' ends at byte " +
-                    std::to_string(offset + size) + " of the data, which holds " +
+        throw Error(where + " is truncated: array '" + std::string(a.name) + "' (" + at +
+                    ") needs " + std::to_string(size) + " bytes from byte " +
+                    std::to_string(offset) + " of the data, which holds " +
                     std::to_string(data.size()));
       }
       const std::string_view raw = data.substr(offset, size);
@@ -182,8 +200,8 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       if (name == "vim_origin") Assign(raw, &fit.vim_origin);
       if (name == "vim_complement") Assign(raw, &fit.vim_complement);
     }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + " has a damaged header (line 2): " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // a safety net: every field is checked above
+    throw Error(hdr + ": " + JsonErrorText(e));
   }
   return fit;
 }
