@@ -494,5 +494,35 @@ TEST_F(HostileFitTest, HeaderFieldsOfTheWrongTypeNameTheField) {
   }
 }
 
+TEST_F(HostileFitTest, ArraysThatOverlapOrLieBeyondTheDataAreRefused) {
+  // The header claims a 13th bank row: the bank would run into the next array.
+  nlohmann::json h = header_;
+  const std::size_t bank = Index("knn_bank");
+  h["train_samples"] = 13;
+  h["arrays"][bank]["shape"] = {13, 16};
+  h["arrays"][bank]["bytes"] = 13 * 16 * 4;
+  auto r = ScoreWith(Write("rows.fit", h.dump(), data_));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const std::uint64_t from = Offset("knn_bank");
+  EXPECT_NE(r.err.find("rows.fit': array 'knn_bank' (bytes " + std::to_string(from) + " to " +
+                       std::to_string(from + 13 * 16 * 4) +
+                       " of the data) runs into array 'vim_origin' (from byte " +
+                       std::to_string(Offset("vim_origin")) + ")"),
+            std::string::npos)
+      << r.err;
+  // An offset near 2^64 is named as given, not wrapped.
+  h = header_;
+  h["arrays"][Index("vim_origin")]["offset"] = std::numeric_limits<std::uint64_t>::max();
+  r = ScoreWith(Write("far.fit", h.dump(), data_));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("far.fit' has a damaged header (line 2): /arrays/" +
+                       std::to_string(Index("vim_origin")) +
+                       "/offset 18446744073709551615 (array 'vim_origin') is past the end of "
+                       "the data, which holds " +
+                       std::to_string(data_.size()) + " bytes"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace oodscore

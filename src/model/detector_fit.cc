@@ -142,6 +142,11 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
                   (h.contains("arrays") ? DumpJson(h["arrays"], -1) : std::string("nothing")));
     }
     const nlohmann::json& listed = h["arrays"];
+    struct Extent {
+      std::uint64_t offset, size;
+      const char* name;
+    };
+    std::vector<Extent> extents;
     for (const ArrayRef& a : Arrays(fit)) {  // shapes from the header (data pointers unused)
       std::size_t index = listed.size();
       for (std::size_t i = 0; i < listed.size(); ++i) {
@@ -183,12 +188,18 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       }
       const auto offset = JsonField<std::uint64_t>(h, at + "/offset", hdr, "a byte offset");
       // Overflow-safe: offset + size is never computed before both are known to fit.
-      if (offset > data.size() || size > data.size() - offset) {
+      if (offset > data.size()) {
+        throw Error(hdr + ": " + at + "/offset " + std::to_string(offset) + " (array '" + a.name +
+                    "') is past the end of the data, which holds " + std::to_string(data.size()) +
+                    " bytes");
+      }
+      if (size > data.size() - offset) {
         throw Error(where + " is truncated: array '" + std::string(a.name) + "' (" + at +
                     ") needs " + std::to_string(size) + " bytes from byte " +
                     std::to_string(offset) + " of the data, which holds " +
                     std::to_string(data.size()));
       }
+      extents.push_back({offset, size, a.name});
       const std::string_view raw = data.substr(offset, size);
       const std::string name = a.name;
       if (name == "head_weight") Assign(raw, &fit.head.weight);
@@ -199,6 +210,17 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       if (name == "knn_bank") Assign(raw, &fit.bank);
       if (name == "vim_origin") Assign(raw, &fit.vim_origin);
       if (name == "vim_complement") Assign(raw, &fit.vim_complement);
+    }
+    // No array runs into another (each lies within the data, so no end overflows).
+    std::sort(extents.begin(), extents.end(),
+              [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+    for (std::size_t i = 1; i < extents.size(); ++i) {
+      const Extent& a = extents[i - 1];
+      if (a.offset + a.size > extents[i].offset) {
+        throw Error(where + ": array '" + a.name + "' (bytes " + std::to_string(a.offset) + " to " +
+                    std::to_string(a.offset + a.size) + " of the data) runs into array '" +
+                    extents[i].name + "' (from byte " + std::to_string(extents[i].offset) + ")");
+      }
     }
   } catch (const nlohmann::json::exception& e) {  // a safety net: every field is checked above
     throw Error(hdr + ": " + JsonErrorText(e));
