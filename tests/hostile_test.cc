@@ -524,5 +524,38 @@ TEST_F(HostileFitTest, ArraysThatOverlapOrLieBeyondTheDataAreRefused) {
       << r.err;
 }
 
+TEST_F(HostileFitTest, NanOrInfInAnyArrayIsRefusedWithTheArrayAndElement) {
+  struct Case {
+    std::string array;
+    std::size_t element;
+    double value;
+    std::string says;
+  };
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  const std::vector<Case> cases = {
+      {"precision", 17, nan, "NaN"},     {"class_means", 5, inf, "Inf"},
+      {"knn_bank", 7, nan, "NaN"},       {"head_weight", 3, -inf, "-Inf"},
+      {"head_bias", 1, nan, "NaN"},      {"vim_origin", 2, inf, "Inf"},
+      {"vim_complement", 9, nan, "NaN"},
+  };
+  for (const Case& c : cases) {
+    std::string data = data_;
+    const auto& rec = header_["arrays"][Index(c.array)];
+    const std::size_t at = Offset(c.array) + c.element * (rec["dtype"] == "f4" ? 4 : 8);
+    if (rec["dtype"] == "f4") {
+      const float v = static_cast<float>(c.value);
+      std::memcpy(&data[at], &v, 4);
+    } else {
+      std::memcpy(&data[at], &c.value, 8);
+    }
+    const auto r = ScoreWith(Write("bad.fit", header_.dump(), data));
+    EXPECT_EQ(r.exit_code, 3) << c.array << ": " << r.err;
+    EXPECT_NE(r.err.find("fit file '" + (tmp_ / "bad.fit") + "': array '" + c.array + "' holds " +
+                         c.says + " at element " + std::to_string(c.element)),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace oodscore

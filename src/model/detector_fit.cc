@@ -1,5 +1,6 @@
 // The fit file (include/oodscore/detectors.h): no LibTorch.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -49,6 +50,19 @@ template <typename T>
 void Assign(std::string_view bytes, std::vector<T>* out) {
   out->resize(bytes.size() / sizeof(T));
   if (!bytes.empty()) std::memcpy(out->data(), bytes.data(), bytes.size());
+}
+
+// Refuses a NaN or an infinity anywhere in `v`, naming the array and the first bad element.
+template <typename T>
+void CheckFinite(const std::vector<T>& v, const char* name, const std::string& where) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (std::isfinite(v[i])) continue;
+    throw Error(where + ": array '" + name + "' holds " +
+                (std::isnan(v[i]) ? "NaN"
+                 : v[i] > 0       ? "Inf"
+                                  : "-Inf") +
+                " at element " + std::to_string(i));
+  }
 }
 
 }  // namespace
@@ -224,6 +238,20 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     }
   } catch (const nlohmann::json::exception& e) {  // a safety net: every field is checked above
     throw Error(hdr + ": " + JsonErrorText(e));
+  }
+  // Every value is a number the scorer can use.
+  CheckFinite(fit.head.weight, "head_weight", where);
+  CheckFinite(fit.head.bias, "head_bias", where);
+  CheckFinite(fit.class_means, "class_means", where);
+  CheckFinite(fit.precision, "precision", where);
+  CheckFinite(fit.bank, "knn_bank", where);
+  CheckFinite(fit.vim_origin, "vim_origin", where);
+  CheckFinite(fit.vim_complement, "vim_complement", where);
+  for (std::size_t i = 0; i < fit.class_counts.size(); ++i) {
+    if (fit.class_counts[i] < 0) {
+      throw Error(where + ": array 'class_counts' holds " + std::to_string(fit.class_counts[i]) +
+                  " at element " + std::to_string(i) + " (a count)");
+    }
   }
   return fit;
 }

@@ -1,5 +1,6 @@
 #include "fuzz_targets.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -108,6 +109,18 @@ void FitFile(const std::uint8_t* data, std::size_t size) {
         fit.bank.size() != static_cast<std::size_t>(fit.train_samples) * d ||
         fit.vim_origin.size() != d ||
         fit.vim_complement.size() != d * (d - static_cast<std::size_t>(fit.vim_dim))) {
+      __builtin_trap();
+    }
+    // ... and every value a finite number.
+    auto finite = [](const auto& v) {
+      for (const auto x : v) {
+        if (!std::isfinite(x)) return false;
+      }
+      return true;
+    };
+    if (!finite(fit.head.weight) || !finite(fit.head.bias) || !finite(fit.class_means) ||
+        !finite(fit.precision) || !finite(fit.bank) || !finite(fit.vim_origin) ||
+        !finite(fit.vim_complement)) {
       __builtin_trap();
     }
   });
