@@ -557,5 +557,48 @@ TEST_F(HostileFitTest, NanOrInfInAnyArrayIsRefusedWithTheArrayAndElement) {
   }
 }
 
+// A fit for another head, consistent in itself and claiming this model: scored at the
+// model's width it would be read wrongly (past its end, for the wider one).
+DetectorFit ForHead(DetectorFit f, int classes, int dim) {
+  f.head.classes = classes;
+  f.head.dim = dim;
+  f.vim_dim = f.settings.vim_dim = dim / 2;
+  const std::size_t k = classes, d = dim, n = f.train_samples;
+  f.head.weight.assign(k * d, 0.01f);
+  f.head.bias.assign(k, 0.0f);
+  f.class_means.assign(k * d, 0.0);
+  f.class_counts.assign(k, 4);
+  f.precision.assign(d * d, 0.0);
+  f.bank.assign(n * d, 0.1f);
+  f.vim_origin.assign(d, 0.0);
+  f.vim_complement.assign(d * (d - f.vim_dim), 0.0);
+  return f;
+}
+
+TEST_F(HostileFitTest, FitForAnotherFeatureWidthOrClassCountIsRefused) {
+  const DetectorFit fit = ReadFit(tmp_ / "h.fit");
+  ASSERT_EQ(fit.head.dim, 16);
+  ASSERT_EQ(fit.head.classes, 3);
+  struct Case {
+    std::string name;
+    int classes, dim;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"wide.fit", 3, 32, "was made for features of width 32, but the model's head takes 16"},
+      {"narrow.fit", 3, 8, "was made for features of width 8, but the model's head takes 16"},
+      {"five.fit", 5, 16, "was made for 5 classes, but the model returns 3"},
+  };
+  for (const Case& c : cases) {
+    WriteFit(tmp_ / c.name, ForHead(fit, c.classes, c.dim));
+    const auto r = ScoreWith(tmp_ / c.name);
+    EXPECT_EQ(r.exit_code, 3) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find("fit file '" + (tmp_ / c.name) + "' " + c.says +
+                         ": run `oodscore fit` on this model"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace oodscore

@@ -36,6 +36,10 @@ struct PipelineOptions {
   bool features = false;
   // With features: also the feature-space scores (LogitScores::feature). Not owned.
   FeatureScorer* detectors = nullptr;
+  // With detectors: the head the fit was made for (K classes, D features) and the fit's name
+  // for messages ("fit file 'm.fit'"). Each batch's logits and features must be that wide.
+  int detector_classes = 0, detector_dim = 0;
+  std::string detector_source;
 };
 
 struct PipelineStats {

@@ -620,6 +620,9 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   if (setup.fit) {
     detectors = MakeFeatureScorer(*setup.fit, model->device());
     pipeline.detectors = detectors.get();
+    pipeline.detector_classes = setup.fit->head.classes;
+    pipeline.detector_dim = setup.fit->head.dim;
+    pipeline.detector_source = "fit file '" + opt.spec.fit_path + "'";
   }
   if (SetOmpWaitPolicy())
     spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");

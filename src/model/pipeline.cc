@@ -250,7 +250,26 @@ class BatchScorer {
       model_.ForwardOdin(static_cast<int>(n), c_, h_, w_, *options_.odin, &odin_logits_);
     }
     if (options_.detectors) {
+      CheckDetectorWidths(n);
       options_.detectors->Score(model_.features().data(), static_cast<int>(n), &feature_scores_);
+    }
+  }
+
+  // The fit's scorer reads n x detector_dim features: the model's must be that wide (a fit
+  // made for another head would be read at the wrong width, or past the buffer's end).
+  void CheckDetectorWidths(std::size_t n) const {
+    const std::size_t floats = model_.features().size();
+    const std::size_t dim = n ? floats / n : 0;
+    const std::string fix = ": run `oodscore fit` on this model";
+    if (floats != n * static_cast<std::size_t>(options_.detector_dim)) {
+      throw Error(options_.detector_source + " was made for features of width " +
+                  std::to_string(options_.detector_dim) + ", but the model's head takes " +
+                  std::to_string(dim) + fix);
+    }
+    if (k_ != options_.detector_classes) {
+      throw Error(options_.detector_source + " was made for " +
+                  std::to_string(options_.detector_classes) + " classes, but the model returns " +
+                  std::to_string(k_) + fix);
     }
   }
 
