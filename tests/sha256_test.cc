@@ -14,5 +14,17 @@ TEST(Sha256Test, MatchesFipsVectors) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+TEST(Sha256Test, IncrementalDigestOfTheBytesSoFar) {
+  const std::string text(1000, 'x');
+  Sha256 s;
+  EXPECT_EQ(s.HexDigest(), Sha256Hex(""));
+  for (std::size_t i = 0; i < text.size(); i += 37) {
+    s.Update(std::string_view(text).substr(i, 37));
+    const std::size_t n = std::min(text.size(), i + 37);
+    ASSERT_EQ(s.size(), n);
+    ASSERT_EQ(s.HexDigest(), Sha256Hex(text.substr(0, n))) << n;  // and more may follow
+  }
+}
+
 }  // namespace
 }  // namespace oodscore

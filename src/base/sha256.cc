@@ -1,5 +1,6 @@
 #include "base/sha256.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -23,89 +24,84 @@ constexpr std::uint32_t kK[64] = {
 
 inline std::uint32_t Rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-class Sha256 {
- public:
-  void Update(const unsigned char* data, std::size_t n) {
-    length_ += n;
-    while (n > 0) {
-      std::size_t take = std::min(n, sizeof(block_) - used_);
-      std::memcpy(block_ + used_, data, take);
-      used_ += take;
-      data += take;
-      n -= take;
-      if (used_ == sizeof(block_)) {
-        Compress();
-        used_ = 0;
-      }
-    }
-  }
-
-  std::string HexDigest() {
-    const std::uint64_t bits = length_ * 8;
-    const unsigned char pad = 0x80;
-    Update(&pad, 1);
-    const unsigned char zero = 0;
-    while (used_ != 56) Update(&zero, 1);
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
-    Update(len, 8);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (std::uint32_t v : h_) {
-      for (int i = 28; i >= 0; i -= 4) out.push_back(hex[(v >> i) & 15]);
-    }
-    return out;
-  }
-
- private:
-  void Compress() {
-    std::uint32_t w[64];
-    for (int i = 0; i < 16; ++i) {
-      w[i] = (std::uint32_t(block_[4 * i]) << 24) | (std::uint32_t(block_[4 * i + 1]) << 16) |
-             (std::uint32_t(block_[4 * i + 2]) << 8) | std::uint32_t(block_[4 * i + 3]);
-    }
-    for (int i = 16; i < 64; ++i) {
-      std::uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      std::uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6],
-                  h = h_[7];
-    for (int i = 0; i < 64; ++i) {
-      std::uint32_t t1 =
-          h + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
-      std::uint32_t t2 = (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
-    }
-    h_[0] += a;
-    h_[1] += b;
-    h_[2] += c;
-    h_[3] += d;
-    h_[4] += e;
-    h_[5] += f;
-    h_[6] += g;
-    h_[7] += h;
-  }
-
-  std::uint32_t h_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  unsigned char block_[64];
-  std::size_t used_ = 0;
-  std::uint64_t length_ = 0;
-};
-
 }  // namespace
+
+void Sha256::Update(std::string_view bytes) {
+  Add(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+void Sha256::Add(const unsigned char* data, std::size_t n) {
+  length_ += n;
+  while (n > 0) {
+    std::size_t take = std::min(n, sizeof(block_) - used_);
+    std::memcpy(block_ + used_, data, take);
+    used_ += take;
+    data += take;
+    n -= take;
+    if (used_ == sizeof(block_)) {
+      Compress();
+      used_ = 0;
+    }
+  }
+}
+
+std::string Sha256::HexDigest() const {
+  Sha256 s = *this;  // the padding goes into a copy, so that more bytes may follow
+  const std::uint64_t bits = s.length_ * 8;
+  const unsigned char pad = 0x80;
+  s.Add(&pad, 1);
+  const unsigned char zero = 0;
+  while (s.used_ != 56) s.Add(&zero, 1);
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
+  s.Add(len, 8);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::uint32_t v : s.h_) {
+    for (int i = 28; i >= 0; i -= 4) out.push_back(hex[(v >> i) & 15]);
+  }
+  return out;
+}
+
+void Sha256::Compress() {
+  std::uint32_t w[64];
+  for (int i = 0; i < 16; ++i) {
+    w[i] = (std::uint32_t(block_[4 * i]) << 24) | (std::uint32_t(block_[4 * i + 1]) << 16) |
+           (std::uint32_t(block_[4 * i + 2]) << 8) | std::uint32_t(block_[4 * i + 3]);
+  }
+  for (int i = 16; i < 64; ++i) {
+    std::uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    std::uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6],
+                h = h_[7];
+  for (int i = 0; i < 64; ++i) {
+    std::uint32_t t1 =
+        h + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
+    std::uint32_t t2 = (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
+  }
+  h_[0] += a;
+  h_[1] += b;
+  h_[2] += c;
+  h_[3] += d;
+  h_[4] += e;
+  h_[5] += f;
+  h_[6] += g;
+  h_[7] += h;
+}
 
 std::string Sha256Hex(std::string_view bytes) {
   Sha256 s;
-  s.Update(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  s.Update(bytes);
   return s.HexDigest();
 }
 
@@ -116,8 +112,7 @@ std::string Sha256File(const std::filesystem::path& path) {
   std::vector<char> buf(1 << 16);
   while (in) {
     in.read(buf.data(), buf.size());
-    s.Update(reinterpret_cast<const unsigned char*>(buf.data()),
-             static_cast<std::size_t>(in.gcount()));
+    s.Update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
   }
   if (in.bad()) throw Error("reading '" + path.string() + "' failed");
   return s.HexDigest();
