@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace oodscore {
@@ -130,6 +132,9 @@ class ScoreWriter {
   // to its last complete row; nothing more is written after that.
   void Flush();
   void Close();
+  // Called at each Flush() with the bytes that reached the file (after they did): what a
+  // run's stamp hashes to prove the file is the one it wrote.
+  void OnFlushed(std::function<void(std::string_view bytes)> f) { on_flushed_ = std::move(f); }
 
  private:
   void Open();
@@ -144,6 +149,7 @@ class ScoreWriter {
   std::size_t rows_buffered_ = 0, rows_written_ = 0;
   std::string buffer_;
   std::size_t n_columns_;
+  std::function<void(std::string_view)> on_flushed_;
 };
 
 }  // namespace oodscore

@@ -271,6 +271,7 @@ void ScoreWriter::Flush() {
   }
   written_ += buffer_.size();
   rows_written_ = rows_buffered_;
+  if (on_flushed_ && !buffer_.empty()) on_flushed_(buffer_);
   buffer_.clear();
 }
 
