@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/sha256.h"
 #include "cli_fixture.h"
 #include "oodscore/detectors.h"
 #include "oodscore/score_table.h"
@@ -598,6 +599,174 @@ TEST_F(HostileFitTest, FitForAnotherFeatureWidthOrClassCountIsRefused) {
               std::string::npos)
         << r.err;
   }
+}
+
+// Issue 17: score files and stamps must prove they belong together.
+
+// The CSV's lines, and the text of lines [0, n).
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t b = 0; b < text.size();) {
+    const std::size_t e = text.find('\n', b);
+    lines.push_back(text.substr(b, e - b + 1));
+    b = e + 1;
+  }
+  return lines;
+}
+std::string FirstLines(const std::string& text, std::size_t n) {
+  std::string out;
+  const auto lines = Lines(text);
+  for (std::size_t i = 0; i < n && i < lines.size(); ++i) out += lines[i];
+  return out;
+}
+
+TEST_F(HostileTest, ScoreFilesEditedAfterTheirRunAreNamedByTheirDigest) {
+  // A complete single run of the fixture's two sets (24 rows, batches of 5) into tmp_/NAME.
+  auto score = [&](const std::string& name, const std::string& extra = "") {
+    return Cli("score -q " + Common() + "--batch-size 5 -i id='" + (tmp_ / "id") + "' -i far='" +
+               (tmp_ / "far") + "' -o '" + (tmp_ / name) + "' " + extra);
+  };
+  ASSERT_EQ(score("s.csv").exit_code, 0);
+  const std::string csv = tmp_ / "s.csv", text = ReadText(csv);
+  const auto stamp = nlohmann::json::parse(ReadText(csv + ".json"));
+  ASSERT_EQ(stamp["csv_bytes"], text.size());
+  ASSERT_EQ(stamp["csv_sha256"], Sha256Hex(text));
+  auto metrics = [&] {
+    return Cli("metrics -q '" + csv + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  };
+  auto eval = [&] {
+    return Cli("eval -q --from-scores '" + csv + "' --out-dir '" + (tmp_ / "e") + "'");
+  };
+  ASSERT_EQ(metrics().exit_code, 0);
+  ASSERT_EQ(eval().exit_code, 0);
+  const std::string changed = "'" + csv + "' was changed after its run wrote it: ";
+  auto lines = Lines(text);
+  // A value, a path, a set name: the length may stay the same, the SHA-256 does not.
+  std::string value = lines[3];
+  value[value.size() - 2] = value[value.size() - 2] == '1' ? '2' : '1';
+  std::string path = lines[3];
+  path[path.find(".pgm") - 1] = 'x';
+  ASSERT_EQ(lines[20].rfind("far,", 0), 0u);
+  std::string set = lines[20];
+  set.replace(0, 3, "fax");
+  for (const std::string& edited : {value, path, set}) {
+    std::string t = text;
+    const std::string& original = edited == set ? lines[20] : lines[3];
+    t.replace(t.find(original), original.size(), edited);
+    WriteText(csv, t);
+    for (const auto& r : {metrics(), eval()}) {
+      EXPECT_EQ(r.exit_code, 3) << r.err;
+      EXPECT_NE(r.err.find(changed + "its SHA-256 is " + Sha256Hex(t) + ", but its stamp '" + csv +
+                           ".json' records " + Sha256Hex(text)),
+                std::string::npos)
+          << r.err;
+    }
+  }
+  // A row given twice: the length tells.
+  WriteText(csv, text + lines.back());
+  auto r = metrics();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(
+      r.err.find(changed + "it holds " + std::to_string(text.size() + lines.back().size()) +
+                 " bytes, but its stamp '" + csv + ".json' records " + std::to_string(text.size())),
+      std::string::npos)
+      << r.err;
+  WriteText(csv, text);
+  EXPECT_EQ(metrics().exit_code, 0);
+}
+
+TEST_F(HostileTest, SwappedShardsOfEqualSizeAreRefused) {
+  // 24 samples in 5 batches over 4 shards: shards 0, 1 and 2 hold 5 rows each.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(ScoreShard(Common(), std::to_string(i) + "/4", "s").exit_code, 0);
+  }
+  const std::string a = tmp_ / "s/0.csv", b = tmp_ / "s/1.csv";
+  const std::string ta = ReadText(a), tb = ReadText(b);
+  ASSERT_EQ(Lines(ta).size(), Lines(tb).size());
+  WriteText(a, tb);
+  WriteText(b, ta);
+  auto r = Cli("metrics -q '" + (tmp_ / "s") + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("'" + a + "' was changed after its run wrote it"), std::string::npos)
+      << r.err;
+  r = Cli("eval -q --from-scores '" + (tmp_ / "s") + "' --out-dir '" + (tmp_ / "e") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+}
+
+TEST_F(HostileTest, ResumeChecksTheRowsItKeepsAgainstTheDigest) {
+  // A complete single run of the fixture's two sets (24 rows, batches of 5) into tmp_/NAME.
+  auto score = [&](const std::string& name, const std::string& extra = "") {
+    return Cli("score -q " + Common() + "--batch-size 5 -i id='" + (tmp_ / "id") + "' -i far='" +
+               (tmp_ / "far") + "' -o '" + (tmp_ / name) + "' " + extra);
+  };
+  ASSERT_EQ(score("whole.csv").exit_code, 0);
+  const std::string whole = ReadText(tmp_ / "whole.csv");
+  const auto complete = nlohmann::json::parse(ReadText(tmp_ / "whole.csv.json"));
+  const std::string csv = tmp_ / "p.csv";
+  auto resume = [&] { return score("p.csv", "--resume"); };
+  // A complete file with a row edited is not "already complete".
+  std::string t = whole;
+  t[t.size() - 2] = t[t.size() - 2] == '1' ? '2' : '1';
+  WriteText(csv, t);
+  WriteText(csv + ".json", complete.dump());
+  auto r = resume();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--resume: '" + csv +
+                       "' was changed after its run wrote it: its SHA-256 is " + Sha256Hex(t)),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("remove it to start over"), std::string::npos) << r.err;
+  // A complete stamp over a file cut to 13 rows: refused, with a digest or (an earlier
+  // release's stamp) by the row count.
+  WriteText(csv, FirstLines(whole, 14));
+  r = resume();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("was changed after its run wrote it: it holds"), std::string::npos) << r.err;
+  nlohmann::json old = complete;
+  old.erase("csv_bytes");
+  old.erase("csv_sha256");
+  WriteText(csv + ".json", old.dump());
+  r = resume();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--resume: '" + csv + "' holds 13 rows, but its stamp '" + csv +
+                       ".json' says the complete run wrote 24"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("records no SHA-256 of the rows"), std::string::npos) << r.err;
+  // A stopped run's stamp vouches for the rows it flushed (here 2 batches, 10 rows): an edit
+  // there is refused; rows after them are scored again, so the edited row 12 is not kept.
+  nlohmann::json stopped = complete;
+  for (const char* k : {"rows", "sets", "num_classes"}) stopped.erase(k);
+  stopped["complete"] = false;
+  const std::string flushed = FirstLines(whole, 11);
+  stopped["csv_bytes"] = flushed.size();
+  stopped["csv_sha256"] = Sha256Hex(flushed);
+  std::string later = FirstLines(whole, 14);
+  const std::string row12 = Lines(whole)[12];
+  std::string edited12 = row12;
+  edited12[edited12.size() - 2] = edited12[edited12.size() - 2] == '1' ? '2' : '1';
+  later.replace(later.find(row12), row12.size(), edited12);
+  WriteText(csv, later);
+  WriteText(csv + ".json", stopped.dump());
+  r = resume();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ReadText(csv) == whole);
+  EXPECT_EQ(nlohmann::json::parse(ReadText(csv + ".json")), complete);
+  EXPECT_EQ(Cli("metrics -q '" + csv + "' --id id --out-dir '" + (tmp_ / "m") + "'").exit_code, 0);
+  std::string early = FirstLines(whole, 14);
+  const std::string row5 = Lines(whole)[5];
+  std::string edited5 = row5;
+  edited5[edited5.size() - 2] = edited5[edited5.size() - 2] == '1' ? '2' : '1';
+  early.replace(early.find(row5), row5.size(), edited5);
+  WriteText(csv, early);
+  WriteText(csv + ".json", stopped.dump());
+  r = resume();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--resume: '" + csv +
+                       "' was changed after its run wrote it: the SHA-256 of its first " +
+                       std::to_string(flushed.size()) + " bytes"),
+            std::string::npos)
+      << r.err;
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 
 #include "base/atomic_file.h"
 #include "base/json_text.h"
+#include "base/sha256.h"
 #include "oodscore/error.h"
+#include "test_util.h"
 
 namespace oodscore {
 namespace {
@@ -103,6 +105,74 @@ TEST(ScoreStampTest, WrongFieldsAreNamedWithTheStamp) {
   no_index["shard"].erase("index");
   EXPECT_EQ(StampError(no_index),
             "stamp 'x.json': missing /shard/index (a shard index (0 or more))");
+}
+
+TEST(ScoreStampTest, TheDigestOfTheCsvReadsBackAndIsChecked) {
+  testing::TempDir tmp;
+  const std::string csv = tmp / "s.csv";
+  const std::string text = "set,path,label,pred,energy\nid,a.png,0,0,1.5\nid,b.png,0,1,2.5\n";
+  testing::WriteText(csv, text);
+  ScoreStamp stamp = ReadStamp(Fixture("plain_with_card.csv.json"));
+  EXPECT_FALSE(stamp.has_digest);  // an earlier release's stamp: nothing to check
+  EXPECT_FALSE(VerifyCsvDigest(csv, stamp));
+  EXPECT_EQ(UnverifiedWarning(csv), "'" + csv + "': its stamp '" + csv +
+                                        ".json' records no SHA-256 of the rows (an earlier "
+                                        "release wrote it), so they are unverified");
+  stamp.has_digest = true;
+  stamp.csv_bytes = text.size();
+  stamp.csv_sha256 = Sha256Hex(text);
+  const ScoreStamp back = ScoreStamp::FromJson(stamp.ToJson(), "x.json");
+  EXPECT_TRUE(back.has_digest);
+  EXPECT_EQ(back.csv_bytes, text.size());
+  EXPECT_EQ(back.csv_sha256, stamp.csv_sha256);
+  EXPECT_EQ(stamp.ToJson(/*run_only=*/true).count("csv_sha256"), 0u);  // not the run's
+  ASSERT_TRUE(stamp.complete);
+  EXPECT_TRUE(VerifyCsvDigest(csv, stamp));
+  auto error = [&](const ScoreStamp& st) {
+    try {
+      VerifyCsvDigest(csv, st);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // A value edited, the length kept.
+  testing::WriteText(csv, "set,path,label,pred,energy\nid,a.png,0,0,1.6\nid,b.png,0,1,2.5\n");
+  EXPECT_EQ(error(stamp), "'" + csv + "' was changed after its run wrote it: its SHA-256 is " +
+                              Sha256Hex(ReadFile(csv)) + ", but its stamp '" + csv +
+                              ".json' records " + stamp.csv_sha256);
+  // A row more.
+  testing::WriteText(csv, text + "id,b.png,0,1,2.5\n");
+  EXPECT_EQ(error(stamp), "'" + csv + "' was changed after its run wrote it: it holds " +
+                              std::to_string(text.size() + 17) + " bytes, but its stamp '" + csv +
+                              ".json' records " + std::to_string(text.size()));
+  // A stopped run vouches for the bytes it flushed; rows after them are not covered.
+  ScoreStamp stopped = stamp;
+  stopped.complete = false;
+  const std::size_t first = text.find('\n') + 1;
+  stopped.csv_bytes = first;
+  stopped.csv_sha256 = Sha256Hex(text.substr(0, first));
+  EXPECT_TRUE(VerifyCsvDigest(csv, stopped));
+  testing::WriteText(csv, "set,path,label,pred,scorez\n");
+  EXPECT_EQ(error(stopped),
+            "'" + csv + "' was changed after its run wrote it: the SHA-256 of its first " +
+                std::to_string(first) + " bytes (the rows flushed before the run stopped) is " +
+                Sha256Hex("set,path,label,pred,scorez\n") + ", but its stamp '" + csv +
+                ".json' records " + stopped.csv_sha256);
+  testing::WriteText(csv, "set");
+  EXPECT_NE(error(stopped).find("it holds 3 bytes, but its stamp '" + csv + ".json' records " +
+                                std::to_string(first) + " written before the run stopped"),
+            std::string::npos);
+  // The digest's fields are checked like the others.
+  nlohmann::json j = stamp.ToJson();
+  j["csv_sha256"] = "abc";
+  EXPECT_EQ(StampError(j),
+            "stamp 'x.json': /csv_sha256 must be a SHA-256 in hex (64 of 0-9a-f), got \"abc\"");
+  j = stamp.ToJson();
+  j["csv_bytes"] = -5;
+  EXPECT_EQ(StampError(j), "stamp 'x.json': /csv_bytes must be a byte count, got -5");
+  j.erase("csv_bytes");
+  EXPECT_EQ(StampError(j), "stamp 'x.json': missing /csv_bytes (a byte count)");
 }
 
 TEST(ScoreStampTest, FirstDifferenceNamesTheFieldAndBothValues) {

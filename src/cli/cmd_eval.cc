@@ -200,6 +200,7 @@ int RunEvalFromScores(EvalCommand& cmd) {
   ReportInput input;
   Report report = BuildEvalReport(merged.table, roles.front(), ood_names, cmd.report,
                                   StampedFacts(merged, roles), &input);
+  report.warnings.insert(report.warnings.begin(), merged.warnings.begin(), merged.warnings.end());
   std::vector<std::string> files;
   for (const auto& f : merged.files) files.push_back(f.string());
   report.run = {{"command", "eval"},

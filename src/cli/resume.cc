@@ -1,5 +1,7 @@
 #include "cli/resume.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "base/atomic_file.h"
@@ -24,16 +26,37 @@ ResumePlan PlanResume(const std::string& csv_path, const ScoreStamp& stamp,
                 d->theirs + ", this run's is " + d->mine + "; remove it to start over");
   }
   const ScoreStamp old = ScoreStamp::FromJson(old_json, stamp_path);
+  // The rows the old run flushed must be the bytes its stamp vouches for; rows flushed after
+  // its last stamp (a kill in between) are not kept, but scored again.
+  bool verified = false;
+  try {
+    verified = VerifyCsvDigest(csv_path, old);
+  } catch (const Error& e) {
+    throw Error("--resume: " + std::string(e.what()) + "; remove it to start over");
+  }
+  if (!verified) spdlog::warn("--resume: {}", UnverifiedWarning(csv_path));
   ResumePlan plan;
   std::size_t total = 0;
   for (const auto& s : sets) total += s.samples.size();
+  std::string text = ReadFile(csv_path);
   if (old.complete) {
+    if (!verified && old.has_counts) {
+      // No digest to check: the row count at least.
+      ScoreTable rows;
+      if (!text.empty()) rows = ParseScoreCsv(text, csv_path, {/*keep_paths=*/false});
+      if (rows.size() != old.rows) {
+        throw Error("--resume: '" + csv_path + "' holds " + std::to_string(rows.size()) +
+                    " rows, but its stamp '" + stamp_path + "' says the complete run wrote " +
+                    std::to_string(old.rows) +
+                    ": the file was changed or cut after the run; remove it to start over");
+      }
+    }
     plan.done = total;
     plan.complete = true;
     return plan;
   }
+  if (verified) text.resize(old.csv_bytes);
   // Whole rows only: a torn last line (disk full, kill) is dropped.
-  std::string text = ReadFile(csv_path);
   const std::size_t end = text.rfind('\n');
   text.resize(end == std::string::npos ? 0 : end + 1);
   ScoreTable table;

@@ -1,9 +1,15 @@
 #include "cli/score_stamp.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
 
 #include "base/atomic_file.h"
 #include "base/json_text.h"
+#include "base/sha256.h"
 #include "oodscore/error.h"
 #include "oodscore/report.h"
 
@@ -110,6 +116,10 @@ nlohmann::json ScoreStamp::ToJson(bool run_only) const {
   if (run_only) return j;
   j["model_path"] = model_path;
   j["complete"] = complete;
+  if (has_digest) {
+    j["csv_bytes"] = csv_bytes;
+    j["csv_sha256"] = csv_sha256;
+  }
   if (has_counts) {
     j["num_classes"] = num_classes;
     j["rows"] = rows;
@@ -167,6 +177,16 @@ ScoreStamp ScoreStamp::FromJson(const nlohmann::json& j, const std::string& sour
   }
   s.model_path = JsonField<std::string>(j, "/model_path", where, "a path", &empty);
   s.complete = JsonField<bool>(j, "/complete", where, "true or false", &no);
+  s.has_digest = j.contains("csv_sha256") || j.contains("csv_bytes");
+  if (s.has_digest) {
+    s.csv_bytes = JsonField<std::uint64_t>(j, "/csv_bytes", where, "a byte count");
+    s.csv_sha256 = JsonField<std::string>(j, "/csv_sha256", where, "a SHA-256 in hex");
+    if (s.csv_sha256.size() != 64 ||
+        s.csv_sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      throw Error(where + ": /csv_sha256 must be a SHA-256 in hex (64 of 0-9a-f), got " +
+                  DumpJson(j.at("csv_sha256"), -1));
+    }
+  }
   s.has_counts = s.complete && j.contains("sets");
   if (s.has_counts) {
     s.num_classes = JsonField<int>(j, "/num_classes", where, "a class count", &zero);
@@ -209,9 +229,48 @@ std::optional<StampDifference> FirstDifference(const nlohmann::json& mine,
   return std::nullopt;
 }
 
+bool VerifyCsvDigest(const std::string& csv_path, const ScoreStamp& stamp) {
+  if (!stamp.has_digest) return false;
+  const std::string stamp_path = StampPath(csv_path);
+  const std::string changed = "'" + csv_path + "' was changed after its run wrote it: ";
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(csv_path, ec);
+  if (ec) throw Error("cannot read '" + csv_path + "': " + ec.message());
+  if (stamp.complete ? size != stamp.csv_bytes : size < stamp.csv_bytes) {
+    throw Error(changed + "it holds " + std::to_string(size) + " bytes, but its stamp '" +
+                stamp_path + "' records " + std::to_string(stamp.csv_bytes) +
+                (stamp.complete ? "" : " written before the run stopped"));
+  }
+  std::ifstream in(csv_path, std::ios::binary);
+  if (!in) throw Error("cannot open '" + csv_path + "': " + std::strerror(errno));
+  Sha256 sha;
+  std::vector<char> buf(1 << 16);
+  for (std::uint64_t left = stamp.csv_bytes; left > 0 && in;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+    in.read(buf.data(), static_cast<std::streamsize>(n));
+    sha.Update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
+    left -= static_cast<std::uint64_t>(in.gcount());
+  }
+  if (sha.size() != stamp.csv_bytes) throw Error("reading '" + csv_path + "' failed");
+  const std::string digest = sha.HexDigest();
+  if (digest != stamp.csv_sha256) {
+    throw Error(changed +
+                (stamp.complete ? std::string("its SHA-256 is ")
+                                : "the SHA-256 of its first " + std::to_string(stamp.csv_bytes) +
+                                      " bytes (the rows flushed before the run stopped) is ") +
+                digest + ", but its stamp '" + stamp_path + "' records " + stamp.csv_sha256);
+  }
+  return true;
+}
+
+std::string UnverifiedWarning(const std::string& csv_path) {
+  return "'" + csv_path + "': its stamp '" + StampPath(csv_path) +
+         "' records no SHA-256 of the rows (an earlier release wrote it), so they are unverified";
+}
+
 const std::vector<std::string>& PerShardKeys() {
-  static const std::vector<std::string> keys = {"shard",    "sets",       "rows",
-                                                "complete", "model_path", "num_classes"};
+  static const std::vector<std::string> keys = {
+      "shard", "sets", "rows", "complete", "model_path", "num_classes", "csv_bytes", "csv_sha256"};
   return keys;
 }
 

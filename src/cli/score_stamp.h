@@ -11,16 +11,24 @@
 //    "max_image_pixels": 89478485, "card": null,
 //    "inputs": [{"name": "id", "found": 500, "classes": 5, "first": "...", "last": "..."}],
 //    "shard": {"index": 0, "count": 4, "begin": 0, "end": 128},        (--shard only)
-//    "model_path": "m.pt", "complete": true, "num_classes": 5, "rows": 128,
+//    "model_path": "m.pt", "complete": true,
+//    "csv_bytes": 9130, "csv_sha256": "...",
+//    "num_classes": 5, "rows": 128,
 //    "sets": [{"name": "id", "found": 128, "scored": 128, "skipped": 0, "skipped_files": [],
 //              "first_index": 0, "last_index": 127}]}                   (indexes: --shard only)
 //
 // Names and paths that are not UTF-8 are stored as "<key>_hex" (AddNameField). Stamps
 // written by earlier releases read the same way; a stopped run's stamp has no counts.
+//
+// csv_bytes and csv_sha256: the length and SHA-256 of the CSV's bytes (header and rows) that
+// the run flushed. The stamp is rewritten after each batch's rows reach the file, so a stopped
+// run's stamp vouches for the first csv_bytes bytes of its CSV, and a complete run's for the
+// whole file. Stamps of earlier releases have neither: their rows are unverified.
 #ifndef OODSCORE_SRC_CLI_SCORE_STAMP_H_
 #define OODSCORE_SRC_CLI_SCORE_STAMP_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -72,13 +80,18 @@ struct ScoreStamp {
   // This file's part: where the model was, and what was scored.
   std::string model_path;
   bool complete = false;
+  // The CSV bytes the run flushed (has_digest; stamps of earlier releases lack them).
+  bool has_digest = false;
+  std::uint64_t csv_bytes = 0;
+  std::string csv_sha256;
   bool has_counts = false;  // complete, with the counts below (older stamps may lack them)
   int num_classes = 0;
   std::size_t rows = 0;
   std::vector<StampSet> sets;
 
-  // The stamp as written: every field of the run; then model_path and complete, unless
-  // run_only; then, when has_counts, num_classes, rows and sets.
+  // The stamp as written: every field of the run; then model_path, complete and, when
+  // has_digest, csv_bytes and csv_sha256, unless run_only; then, when has_counts,
+  // num_classes, rows and sets.
   nlohmann::json ToJson(bool run_only = false) const;
   // Reads a stamp; `source` names it in errors. Throws oodscore::Error naming the stamp and
   // the field (as a JSON pointer) that is missing or of the wrong type.
@@ -104,6 +117,17 @@ struct StampDifference {
 std::optional<StampDifference> FirstDifference(const nlohmann::json& mine,
                                                const nlohmann::json& theirs,
                                                const std::vector<std::string>& skip = {});
+
+// Checks that csv_path holds the bytes its stamp vouches for: exactly csv_bytes bytes of that
+// SHA-256 when the stamp is complete; at least csv_bytes bytes, the first of that SHA-256,
+// when the run stopped (rows flushed after the stamp's last rewrite are not covered). Returns
+// false, checking nothing, when the stamp has no digest (an earlier release wrote it). Throws
+// oodscore::Error "'<csv>' was changed after its run wrote it: ..." naming the stamp.
+bool VerifyCsvDigest(const std::string& csv_path, const ScoreStamp& stamp);
+
+// The warning for a stamp without a digest: "'<csv>': its stamp '<stamp>' records no SHA-256
+// of the rows (an earlier release wrote it), so they are unverified".
+std::string UnverifiedWarning(const std::string& csv_path);
 
 // The stamp keys that differ from shard to shard of one run.
 const std::vector<std::string>& PerShardKeys();

@@ -332,8 +332,19 @@ void WriteStamp(const std::string& csv_path, const ScoreStamp& stamp) {
 // last index within the set (a shard's part of each set).
 // The counts are exact after a --resume too (rows kept plus rows added); the skipped files
 // listed are those of the last run.
+// `digest` holds the CSV's bytes as flushed (nullptr: the file is hashed as it is, for a run
+// that wrote no rows itself).
 void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine,
-                 const PipelineStats& stats, const ResumePlan& plan, ScoreStamp* stamp) {
+                 const PipelineStats& stats, const ResumePlan& plan, const Sha256* digest,
+                 ScoreStamp* stamp) {
+  Sha256 file;
+  if (!digest) {
+    file.Update(ReadFile(csv_path));
+    digest = &file;
+  }
+  stamp->has_digest = true;
+  stamp->csv_bytes = digest->size();
+  stamp->csv_sha256 = digest->HexDigest();
   stamp->rows = 0;
   stamp->sets.clear();
   for (std::size_t s = 0; s < mine.size(); ++s) {
@@ -485,6 +496,10 @@ struct WorkPlan {
   ResumePlan resume;
   ScoreStamp stamp;
   bool finished = false;  // nothing left to score (a complete CSV, or an empty shard)
+  // With a stamp: the CSV's bytes as they are flushed (the rows --resume kept first), which
+  // the stamp records after each batch (csv_bytes, csv_sha256).
+  Sha256 digest;
+  bool digested = false;
 
   const std::vector<SampleSet>& mine() const { return sliced ? shard_sets : *all; }
   const std::vector<SampleSet>& to_score() const { return resumed ? remaining : mine(); }
@@ -526,6 +541,11 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
     }
     work->stamp.model_path = opt.model_path;
     work->stamp.complete = false;
+    // No bytes vouched for yet: a CSV that a run killed before its first batch's stamp
+    // leaves behind is scored again by --resume.
+    work->stamp.has_digest = true;
+    work->stamp.csv_bytes = 0;
+    work->stamp.csv_sha256 = Sha256().HexDigest();
     WriteStamp(out.csv_path, work->stamp);
     if (work->resume.done > 0) {
       work->remaining = Remaining(work->mine(), work->resume.done);
@@ -548,12 +568,20 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
 // the kept table.
 class RowSink {
  public:
-  RowSink(const ScoringOutputs& out, const RunSetup& setup, const WorkPlan& work,
-          ScoringResult* result)
-      : out_(out), setup_(setup), result_(result) {
+  RowSink(const ScoringOutputs& out, const RunSetup& setup, WorkPlan* work, ScoringResult* result)
+      : out_(out), setup_(setup), work_(work), result_(result) {
     if (!out.csv_path.empty()) {
       writer_ = std::make_unique<ScoreWriter>(out.csv_path, result->table.columns,
-                                              /*append=*/work.resumed);
+                                              /*append=*/work->resumed);
+    }
+    if (writer_ && out.stamp) {
+      // The digest covers the whole file: the rows --resume kept (checked against the old
+      // stamp's digest), then each batch as it is flushed.
+      work->digest = Sha256();
+      if (work->resumed) work->digest.Update(ReadFile(out.csv_path));
+      work->digested = true;
+      stamped_bytes_ = work->digest.size();
+      writer_->OnFlushed([work](std::string_view bytes) { work->digest.Update(bytes); });
     }
     if (!out.flagged_path.empty()) flagged_ = std::make_unique<FlaggedWriter>(out.flagged_path);
   }
@@ -578,6 +606,20 @@ class RowSink {
   void EndBatch() {
     if (writer_) writer_->Flush();
     if (flagged_) flagged_->Flush();
+    if (work_->digested && work_->digest.size() != stamped_bytes_) {
+      // The stamp vouches for the rows flushed so far, should the run stop here.
+      work_->stamp.csv_bytes = work_->digest.size();
+      work_->stamp.csv_sha256 = work_->digest.HexDigest();
+      try {
+        WriteStamp(out_.csv_path, work_->stamp);
+        stamped_bytes_ = work_->stamp.csv_bytes;
+      } catch (const Error& e) {
+        // The stamp on disk still vouches truly for the rows before (disk full: the CSV's
+        // own write reports it); --resume scores the rest again.
+        if (!stamp_failed_) spdlog::warn("{}", e.what());
+        stamp_failed_ = true;
+      }
+    }
   }
   void Close() {
     if (writer_) writer_->Close();
@@ -587,7 +629,10 @@ class RowSink {
  private:
   const ScoringOutputs& out_;
   const RunSetup& setup_;
+  WorkPlan* work_;
   ScoringResult* result_;
+  std::uint64_t stamped_bytes_ = 0;  // the CSV bytes the stamp on disk vouches for
+  bool stamp_failed_ = false;
   std::unique_ptr<ScoreWriter> writer_;
   std::unique_ptr<FlaggedWriter> flagged_;
   ScoreRow row_;
@@ -606,7 +651,8 @@ Progress MakeProgress(const ScoringOptions& opt, const WorkPlan& work) {
 // Step 3: the model over the samples, rows written (and kept, for eval) batch by batch.
 std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                                     const ScoringOutputs& out, const RunSetup& setup,
-                                    const WorkPlan& work, ScoringResult* result) {
+                                    WorkPlan* work_plan, ScoringResult* result) {
+  const WorkPlan& work = *work_plan;
   ModelOptions model_opt = opt.model;
   model_opt.freeze = !opt.no_freeze;
   model_opt.optimize = !opt.no_optimize && !opt.no_freeze;
@@ -628,7 +674,7 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
     spdlog::debug("OMP_WAIT_POLICY=PASSIVE (set by oodscore before loading LibTorch)");
   spdlog::info("model '{}' on {} ({}), {} intra-op threads", opt.model_path, model->device(),
                model->dtype(), IntraOpThreads());
-  RowSink sink(out, setup, work, result);
+  RowSink sink(out, setup, work_plan, result);
   Progress progress = MakeProgress(opt, work);
   PipelineCallbacks cb;
   cb.on_row = [&](const ScoredSample& s) {
@@ -649,9 +695,10 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
 
 // Step 3 for logits inputs: each row of each .npy is already a sample's logits.
 void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const RunSetup& setup,
-                 const WorkPlan& work, ScoringResult* result) {
+                 WorkPlan* work_plan, ScoringResult* result) {
+  const WorkPlan& work = *work_plan;
   const auto start = std::chrono::steady_clock::now();
-  RowSink sink(out, setup, work, result);
+  RowSink sink(out, setup, work_plan, result);
   Progress progress = MakeProgress(opt, work);
   std::size_t total = 0, done = 0;
   for (const auto& s : work.to_score()) total += s.samples.size();
@@ -727,17 +774,22 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   if (work.finished) {
     if (work.resume.complete) return result;
     for (const auto& s : work.mine()) result.stats.sets.push_back({s.name, 0, 0, 0});
-    if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
+    if (out.stamp) {
+      FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, nullptr, &work.stamp);
+    }
     return result;
   }
   std::unique_ptr<Model> model;
   if (setup.logits) {
-    ScoreLogits(opt, out, setup, work, &result);
+    ScoreLogits(opt, out, setup, &work, &result);
   } else {
-    model = ScoreSamples(opt, sets, out, setup, work, &result);
+    model = ScoreSamples(opt, sets, out, setup, &work, &result);
   }
   // Step 4: the stamp, the log, the run record.
-  if (out.stamp) FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, &work.stamp);
+  if (out.stamp) {
+    FinishStamp(out.csv_path, work.mine(), result.stats, work.resume,
+                work.digested ? &work.digest : nullptr, &work.stamp);
+  }
   for (const auto& s : sets) result.classes.push_back(s.classes);
   for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);
   for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);

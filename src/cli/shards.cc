@@ -148,7 +148,8 @@ std::vector<std::filesystem::path> ExpandFolders(const std::vector<std::filesyst
 // A score file and its stamp, if it has one. A lone plain run (no "shard") that is complete
 // counts as shard 0 of 1; a lone stopped run, or a stamp from before per-set counts, is read
 // without its stamp.
-ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone) {
+ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone,
+                        std::vector<std::string>* warnings) {
   ShardFile f;
   f.csv = csv;
   const std::string stamp_path = StampPath(csv.string());
@@ -157,6 +158,8 @@ ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone) {
   const nlohmann::json j = ParseJsonText(ReadFile(stamp_path), stamp_path);
   if (!j.is_object() || j.value("kind", "") != "oodscore-score-stamp") return f;
   ScoreStamp stamp = ScoreStamp::FromJson(j, stamp_path);
+  // The rows must be the bytes the run wrote: checked before anything else reads them.
+  if (!VerifyCsvDigest(csv.string(), stamp)) warnings->push_back(UnverifiedWarning(csv.string()));
   if (!stamp.shard) {
     if (!lone) return f;
     if (!stamp.has_counts) {
@@ -288,11 +291,11 @@ void StartMerge(const std::vector<ShardFile>& files, MergedScores* merged,
 
 MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   std::vector<ShardFile> files;
+  MergedScores merged;
   for (const auto& p : ExpandFolders(args)) {
-    files.push_back(ReadShardFile(p, /*lone=*/args.size() == 1));
+    files.push_back(ReadShardFile(p, /*lone=*/args.size() == 1, &merged.warnings));
   }
   if (files.empty()) throw UsageError("no score files given");
-  MergedScores merged;
   const auto stamped = std::count_if(files.begin(), files.end(),
                                      [](const ShardFile& f) { return f.stamp.has_value(); });
   if (stamped > 0 && stamped < static_cast<long>(files.size())) {

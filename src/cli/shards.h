@@ -57,12 +57,16 @@ struct MergedScores {
   std::vector<SkippedSample> skipped;
   std::string model_path;  // stamped: as shard 0 gave it
   int num_classes = 0;     // stamped: the model's logits per sample
+  // For the report: stamps of an earlier release (rows unverified).
+  std::vector<std::string> warnings;
 };
 
 // Reads score CSVs (a folder stands for every *.csv in it). When the files carry shard stamps,
 // checks that they belong to one run (the same tool version, model, preset, temperatures,
 // columns and inputs; every shard 0..N-1 present once and complete; the row counts the stamps
 // promise) and orders them by shard, throwing oodscore::Error (exit 3) naming the odd file.
+// Every file whose stamp records a digest (csv_bytes, csv_sha256) must hold those bytes; a
+// stamp without one (an earlier release) gives a warning that the rows are unverified.
 // A lone file whose stamp has no "shard" (a plain `score -o` run) counts as shard 0 of 1 when
 // the stamp records a complete run; otherwise (a stopped run, an older stamp) its rows are
 // read as they are, with a warning.
