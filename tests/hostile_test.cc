@@ -769,5 +769,50 @@ TEST_F(HostileTest, ResumeChecksTheRowsItKeepsAgainstTheDigest) {
       << r.err;
 }
 
+TEST_F(HostileTest, StampCountsThatContradictTheRowsAreRefused) {
+  // A complete single run of the fixture's two sets (24 rows, batches of 5) into tmp_/NAME.
+  auto score = [&](const std::string& name, const std::string& extra = "") {
+    return Cli("score -q " + Common() + "--batch-size 5 -i id='" + (tmp_ / "id") + "' -i far='" +
+               (tmp_ / "far") + "' -o '" + (tmp_ / name) + "' " + extra);
+  };
+  ASSERT_EQ(score("s.csv").exit_code, 0);
+  const std::string csv = tmp_ / "s.csv";
+  const auto stamp = nlohmann::json::parse(ReadText(csv + ".json"));
+  ASSERT_EQ(stamp["sets"][1]["name"], "far");
+  ASSERT_EQ(stamp["sets"][1]["scored"], 12);
+  auto metrics = [&] {
+    return Cli("metrics -q '" + csv + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  };
+  // More scored than found.
+  nlohmann::json j = stamp;
+  j["sets"][1]["scored"] = 13;
+  j["rows"] = 25;
+  WriteText(csv + ".json", j.dump());
+  auto r = metrics();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  j["rows"] = 24;
+  WriteText(csv + ".json", j.dump());
+  r = metrics();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("stamp '" + csv +
+                       ".json' records set 'far' with 13 scored and 0 skipped of 12 found"),
+            std::string::npos)
+      << r.err;
+  // Counts that add up, but not to the file's rows.
+  j = stamp;
+  j["sets"][1]["scored"] = 11;
+  j["sets"][1]["skipped"] = 1;
+  WriteText(csv + ".json", j.dump());
+  r = metrics();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("'" + csv + "' holds 12 rows of set 'far', but its stamp '" + csv +
+                       ".json' records 11 scored"),
+            std::string::npos)
+      << r.err;
+  r = Cli("eval -q --from-scores '" + csv + "' --out-dir '" + (tmp_ / "e") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("holds 12 rows of set 'far'"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace oodscore

@@ -248,6 +248,37 @@ void CheckShards(std::vector<ShardFile>* files) {
   CheckShardRanges(*files);
 }
 
+// The stamp's per-set counts against themselves (scored + skipped = found) and against the
+// file's rows (table rows from `first` on): the report shows these counts.
+void CheckSetCounts(const ShardFile& f, const ScoreTable& table, std::size_t first) {
+  const std::string stamp_path = StampPath(f.csv.string());
+  std::map<std::string, std::size_t> rows;
+  for (std::size_t r = first; r < table.size(); ++r) ++rows[std::string(table.set(r))];
+  for (const StampSet& s : f.stamp->sets) {
+    const SetCounts& c = s.counts;
+    if (c.scored > c.found || c.scored + c.skipped != c.found) {
+      throw Error("stamp '" + stamp_path + "' records set '" + c.name + "' with " +
+                  std::to_string(c.scored) + " scored and " + std::to_string(c.skipped) +
+                  " skipped of " + std::to_string(c.found) +
+                  " found, which cannot be: the stamp was changed after the run");
+    }
+    const auto it = rows.find(c.name);
+    const std::size_t n = it == rows.end() ? 0 : it->second;
+    if (n != c.scored) {
+      throw Error("'" + f.csv.string() + "' holds " + std::to_string(n) + " rows of set '" +
+                  c.name + "', but its stamp '" + stamp_path + "' records " +
+                  std::to_string(c.scored) +
+                  " scored: the file or the stamp was changed after the run");
+    }
+    if (it != rows.end()) rows.erase(it);
+  }
+  if (!rows.empty()) {
+    throw Error("'" + f.csv.string() + "' holds " + std::to_string(rows.begin()->second) +
+                " rows of set '" + rows.begin()->first + "', which its stamp '" + stamp_path +
+                "' does not list: the file was changed after the run");
+  }
+}
+
 // Adds a shard's per-set counts and skipped files to the merged ones.
 void AddShardCounts(const ShardFile& f, const std::map<std::string, std::size_t>& set_index,
                     MergedScores* merged) {
@@ -321,6 +352,7 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
                   " rows, but its stamp says " + std::to_string(f.stamp->rows) +
                   ": the file was changed or cut after the run");
     }
+    if (f.stamp->has_counts) CheckSetCounts(f, merged.table, before);
     AddShardCounts(f, set_index, &merged);
   }
   return merged;

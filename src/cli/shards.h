@@ -65,8 +65,9 @@ struct MergedScores {
 // checks that they belong to one run (the same tool version, model, preset, temperatures,
 // columns and inputs; every shard 0..N-1 present once and complete; the row counts the stamps
 // promise) and orders them by shard, throwing oodscore::Error (exit 3) naming the odd file.
-// Every file whose stamp records a digest (csv_bytes, csv_sha256) must hold those bytes; a
-// stamp without one (an earlier release) gives a warning that the rows are unverified.
+// Every file whose stamp records a digest (csv_bytes, csv_sha256) must hold those bytes, and
+// its rows per set must be the counts its stamp records; a stamp without one (an earlier
+// release) gives a warning that the rows are unverified.
 // A lone file whose stamp has no "shard" (a plain `score -o` run) counts as shard 0 of 1 when
 // the stamp records a complete run; otherwise (a stopped run, an older stamp) its rows are
 // read as they are, with a warning.
