@@ -814,5 +814,35 @@ TEST_F(HostileTest, StampCountsThatContradictTheRowsAreRefused) {
   EXPECT_NE(r.err.find("holds 12 rows of set 'far'"), std::string::npos) << r.err;
 }
 
+TEST_F(HostileTest, AStoppedRunSaysHowToFinishIt) {
+  // A complete single run of the fixture's two sets (24 rows, batches of 5) into tmp_/NAME.
+  auto score = [&](const std::string& name, const std::string& extra = "") {
+    return Cli("score -q " + Common() + "--batch-size 5 -i id='" + (tmp_ / "id") + "' -i far='" +
+               (tmp_ / "far") + "' -o '" + (tmp_ / name) + "' " + extra);
+  };
+  ASSERT_EQ(score("s.csv").exit_code, 0);
+  const std::string csv = tmp_ / "s.csv";
+  nlohmann::json stamp = nlohmann::json::parse(ReadText(csv + ".json"));
+  for (const char* k : {"rows", "sets", "num_classes"}) stamp.erase(k);
+  stamp["complete"] = false;
+  WriteText(csv + ".json", stamp.dump());
+  auto r = Cli("eval -q --from-scores '" + csv + "' --out-dir '" + (tmp_ / "e") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("'" + csv + "' is from a stopped run: its stamp '" + csv +
+                       ".json' marks it incomplete"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("`oodscore score --resume -o '" + csv + "'`"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("needs the stamps"), std::string::npos) << r.err;
+  r = Cli("metrics -q '" + csv + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  bool said = false;
+  for (const auto& w : report["warnings"]) {
+    said = said || w.get<std::string>().find("'" + csv + "' is from a stopped run") == 0;
+  }
+  EXPECT_TRUE(said) << report["warnings"];
+}
+
 }  // namespace
 }  // namespace oodscore

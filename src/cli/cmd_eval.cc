@@ -175,6 +175,13 @@ int RunEvalFromScores(EvalCommand& cmd) {
     throw UsageError("--from-scores reads scores that are already made: give no --model");
   }
   MergedScores merged = ReadMergedScores(cmd.from_scores);
+  if (!merged.stamped && !merged.stopped.empty()) {
+    throw Error("'" + merged.stopped + "' is from a stopped run: its stamp '" +
+                StampPath(merged.stopped) +
+                "' marks it incomplete, so it lacks rows and the counts; finish it with "
+                "`oodscore score --resume -o '" +
+                merged.stopped + "'` and the run's other options, then run eval again");
+  }
   if (!merged.stamped) {
     throw UsageError(
         "--from-scores needs the stamps that `score -o FILE` writes beside each CSV (FILE.json): "

@@ -121,7 +121,7 @@ int RunMetrics(MetricsCommand& cmd) {
   table = ScoreTable();  // the report needs only `input` now: free the rows before sorting
   Report report = BuildReport(input);
   if (merged.stamped) UseStampedCounts(merged, &report);
-  // Stamps without a digest: in report.json too, not on stderr alone.
+  // A stopped run, stamps without a digest: in report.json too, not on stderr alone.
   report.warnings.insert(report.warnings.begin(), merged.warnings.begin(), merged.warnings.end());
   report.id_accuracy = accuracy;
   if (report.id_accuracy) {

@@ -118,6 +118,7 @@ struct ShardFile {
   std::filesystem::path csv;
   std::optional<ScoreStamp> stamp;  // none when the file has no stamp
   std::size_t index = 0, count = 0;
+  bool stopped = false;  // a lone file whose stamp marks its run stopped
 };
 
 std::string Label(const ShardFile& f) {
@@ -162,11 +163,18 @@ ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone,
   if (!VerifyCsvDigest(csv.string(), stamp)) warnings->push_back(UnverifiedWarning(csv.string()));
   if (!stamp.shard) {
     if (!lone) return f;
+    if (!stamp.complete) {
+      f.stopped = true;
+      warnings->push_back("'" + csv.string() + "' is from a stopped run: its stamp '" + stamp_path +
+                          "' does not record a complete run, so the report covers only the rows "
+                          "it holds; finish it with `oodscore score --resume -o '" +
+                          csv.string() + "'` and the run's other options");
+      return f;
+    }
     if (!stamp.has_counts) {
-      spdlog::warn(
-          "'{}' does not record a complete run; its rows are read without the "
-          "stamp's counts",
-          stamp_path);
+      warnings->push_back("'" + stamp_path +
+                          "' does not record the run's counts (an earlier release wrote it); "
+                          "the rows are read without them");
       return f;
     }
     stamp.shard = StampShard{0, 1, 0, stamp.TotalFound()};  // a plain run is its own shard
@@ -325,6 +333,7 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   MergedScores merged;
   for (const auto& p : ExpandFolders(args)) {
     files.push_back(ReadShardFile(p, /*lone=*/args.size() == 1, &merged.warnings));
+    if (files.back().stopped) merged.stopped = p.string();
   }
   if (files.empty()) throw UsageError("no score files given");
   const auto stamped = std::count_if(files.begin(), files.end(),

@@ -57,7 +57,9 @@ struct MergedScores {
   std::vector<SkippedSample> skipped;
   std::string model_path;  // stamped: as shard 0 gave it
   int num_classes = 0;     // stamped: the model's logits per sample
-  // For the report: stamps of an earlier release (rows unverified).
+  // A lone file whose stamp marks its run stopped (read without the stamp): the CSV's path.
+  std::string stopped;
+  // For the report: a stopped run, stamps of an earlier release (rows unverified).
   std::vector<std::string> warnings;
 };
 
