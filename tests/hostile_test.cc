@@ -844,5 +844,39 @@ TEST_F(HostileTest, AStoppedRunSaysHowToFinishIt) {
   EXPECT_TRUE(said) << report["warnings"];
 }
 
+TEST_F(HostileTest, StampFieldsOfTheWrongTypeNameTheStampAndTheField) {
+  // A complete single run of the fixture's two sets (24 rows, batches of 5) into tmp_/NAME.
+  auto score = [&](const std::string& name, const std::string& extra = "") {
+    return Cli("score -q " + Common() + "--batch-size 5 -i id='" + (tmp_ / "id") + "' -i far='" +
+               (tmp_ / "far") + "' -o '" + (tmp_ / name) + "' " + extra);
+  };
+  ASSERT_EQ(score("s.csv", "--odin").exit_code, 0);
+  const std::string csv = tmp_ / "s.csv";
+  const auto stamp = nlohmann::json::parse(ReadText(csv + ".json"));
+  nlohmann::json j = stamp;
+  j["odin"]["temperature"] = "hot";
+  WriteText(csv + ".json", j.dump());
+  auto r = Cli("eval -q --from-scores '" + csv + "' --out-dir '" + (tmp_ / "e") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("stamp '" + csv + ".json': /odin/temperature must be a number, got \"hot\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("unexpected JSON content"), std::string::npos) << r.err;
+  // A negative shard index is refused as such, not reported as a missing shard.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(ScoreShard(Common(), std::to_string(i) + "/2", "sh").exit_code, 0);
+  }
+  j = nlohmann::json::parse(ReadText(tmp_ / "sh/1.csv.json"));
+  j["shard"]["index"] = -1;
+  WriteText(tmp_ / "sh/1.csv.json", j.dump());
+  r = Cli("metrics -q '" + (tmp_ / "sh") + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("stamp '" + (tmp_ / "sh/1.csv.json") +
+                       "': /shard/index must be a shard index (0 or more), got -1"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("missing"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace oodscore

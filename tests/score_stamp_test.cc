@@ -107,6 +107,15 @@ TEST(ScoreStampTest, WrongFieldsAreNamedWithTheStamp) {
             "stamp 'x.json': missing /shard/index (a shard index (0 or more))");
 }
 
+TEST(ScoreStampTest, SubFieldsThatRunsReadAreCheckedToo) {
+  nlohmann::json j = ParseJsonText(ReadFile(Fixture("plain_with_card.csv.json")), "good");
+  j["odin"] = {{"temperature", "hot"}, {"epsilon", 0.001}};
+  EXPECT_EQ(StampError(j), "stamp 'x.json': /odin/temperature must be a number, got \"hot\"");
+  j["odin"] = nullptr;
+  j["fit"] = {{"path", 7}};
+  EXPECT_EQ(StampError(j), "stamp 'x.json': /fit/path must be a path, got 7");
+}
+
 TEST(ScoreStampTest, TheDigestOfTheCsvReadsBackAndIsChecked) {
   testing::TempDir tmp;
   const std::string csv = tmp / "s.csv";

@@ -146,7 +146,16 @@ ScoreStamp ScoreStamp::FromJson(const nlohmann::json& j, const std::string& sour
   const std::vector<double> none;
   s.temperatures = JsonField<std::vector<double>>(j, "/temperatures", where, "numbers", &none);
   s.odin = ObjectOrNull(j, "/odin", where);
+  if (s.odin.is_object()) {  // what RunSpec::FromStamp reads
+    const double none = 0;
+    JsonField<double>(j, "/odin/temperature", where, "a number", &none);
+    JsonField<double>(j, "/odin/epsilon", where, "a number", &none);
+  }
   s.fit = ObjectOrNull(j, "/fit", where);
+  if (s.fit.is_object()) {  // what RunSpec::FromStamp and CardRunOf read
+    JsonField<std::string>(j, "/fit/path", where, "a path", &empty);
+    JsonField<std::string>(j, "/fit/sha256", where, "a SHA-256 in hex", &empty);
+  }
   const std::vector<std::string> no_columns;
   s.columns =
       JsonField<std::vector<std::string>>(j, "/columns", where, "column names", &no_columns);

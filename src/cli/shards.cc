@@ -157,7 +157,7 @@ ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone,
   std::error_code ec;
   if (!std::filesystem::is_regular_file(stamp_path, ec)) return f;
   const nlohmann::json j = ParseJsonText(ReadFile(stamp_path), stamp_path);
-  if (!j.is_object() || j.value("kind", "") != "oodscore-score-stamp") return f;
+  if (!j.is_object() || !j.contains("kind") || j.at("kind") != "oodscore-score-stamp") return f;
   ScoreStamp stamp = ScoreStamp::FromJson(j, stamp_path);
   // The rows must be the bytes the run wrote: checked before anything else reads them.
   if (!VerifyCsvDigest(csv.string(), stamp)) warnings->push_back(UnverifiedWarning(csv.string()));
