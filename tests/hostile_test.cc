@@ -261,6 +261,37 @@ TEST_F(HostileTest, ModelFailuresNameTheFileAndTheCauseNotATraceback) {
   }
 }
 
+// finetune's inputs: what is wrong is said as it is, and blamed on the flag that caused it.
+TEST_F(HostileTest, FinetuneNamesWhatIsWrongWithItsInputs) {
+  const std::string tune = "finetune " + Common() + "--aux '" + (tmp_ / "far") +
+                           "' --epochs 1 --threads 1 --m-in -10 --m-out -2 -o '" + (tmp_ / "t.pt") +
+                           "' --train ";
+  // A flat folder has no classes, which is what is missing (not images).
+  auto r = Cli(tune + "'" + (tmp_ / "far") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("far' has no class subfolders: its 12 images lie directly in it"),
+            std::string::npos)
+      << r.err;
+  // One class folder for a 3-class model: a warning.
+  std::filesystem::create_directories(tmp_ / "one/a");
+  std::filesystem::copy_file(tmp_ / "id/0_cls/0.pgm", tmp_ / "one/a/0.pgm");
+  r = Cli(tune + "'" + (tmp_ / "one") + "' --batch-size 1 --aux-batch-size 1");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--train has 1 class folder(s), the model 3 classes"), std::string::npos)
+      << r.err;
+  // A batch too large for memory is blamed on the flag that makes it so.
+  r = Cli(tune + "'" + (tmp_ / "id") + "' --aux-batch-size 2000000000");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("error --aux-batch-size 2000000000 needs "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--aux-batch-size "), std::string::npos) << r.err;
+  // Numbers in messages are short: no 309-digit temperature.
+  r = Cli("score -q " + Common() + "-T -1e308 -i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--temperature: must be a finite number > 0, got -1e+308"),
+            std::string::npos)
+      << r.err;
+}
+
 void WriteNpyHeader(const std::string& path, const std::string& shape, std::size_t data_bytes) {
   testing::WriteNpyBytes(path, "<f4", shape, nullptr, data_bytes);
 }

@@ -74,6 +74,14 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
                           Model& model, const PipelineOptions& options,
                           const PipelineCallbacks& callbacks);
 
+// Batch buffers must fit in half the memory available, so that the model has the rest: a
+// batch that cannot (n_buffers buffers of batch + other images of c*h*w floats) is refused up
+// front, instead of dying in std::bad_alloc. Throws UsageError "<flag> <batch> needs X GiB of
+// batch buffers (...); <flag> N or less fits", blaming `flag` (whose value is `batch`; other
+// is the rest of each batch, e.g. finetune's --batch-size beside --aux-batch-size).
+void CheckBatchMemory(const std::string& flag, std::size_t batch, std::size_t other,
+                      std::size_t n_buffers, int c, int h, int w);
+
 }  // namespace oodscore
 
 #endif  // OODSCORE_PIPELINE_H_

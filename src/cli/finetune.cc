@@ -25,6 +25,7 @@
 #include "oodscore/error.h"
 #include "oodscore/metrics.h"
 #include "oodscore/model.h"
+#include "oodscore/pipeline.h"
 #include "oodscore/preset.h"
 #include "oodscore/scores.h"
 #include "oodscore/trainer.h"
@@ -494,6 +495,23 @@ void WriteTuned(const FinetuneOptions& opt, Trainer& trainer, const nlohmann::js
 
 }  // namespace
 
+// The model's class count, from one training image, against the class folders: folder i (in
+// sorted order) is taken as class i, which only holds when they are the model's classes.
+void WarnOnClassCount(Trainer& trainer, const Loader& loader, const SampleSet& train) {
+  std::vector<float> logits;
+  int k = 0;
+  loader.Load({&train.samples[0]}, {}, trainer.InputBuffer(loader.floats()));
+  trainer.Evaluate(1, loader.c(), loader.h(), loader.w(), &logits, &k);
+  if (train.classes.size() == static_cast<std::size_t>(k)) return;
+  spdlog::warn(
+      "--train has {} class folder(s), the model {} classes: folder i (in sorted order) is taken "
+      "as class i{}",
+      train.classes.size(), k,
+      train.classes.size() == 1
+          ? "; with one class, cross-entropy teaches the model to predict only that class"
+          : "");
+}
+
 int RunFinetune(const FinetuneOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const FinetuneData data = LoadData(opt);
@@ -503,9 +521,16 @@ int RunFinetune(const FinetuneOptions& opt) {
   topt.device = opt.device;
   topt.threads = opt.threads;
   topt.seed = opt.seed;
+  // A step holds its images three times on the host: the batch being trained, the next one
+  // being decoded, and the trainer's input buffer. Blame the larger of the two flags.
+  const std::size_t in = std::min<std::size_t>(opt.batch_size, data.train.samples.size());
+  const std::size_t out = static_cast<std::size_t>(opt.aux_batch_size);
+  CheckBatchMemory(out > in ? "--aux-batch-size" : "--batch-size", std::max(in, out),
+                   std::min(in, out), 3, loader.c(), loader.h(), loader.w());
   auto trainer = Trainer::Load(opt.model_path, topt);
   spdlog::info("model '{}': {} trainable parameters on {}", opt.model_path,
                trainer->parameter_count(), trainer->device());
+  WarnOnClassCount(*trainer, loader, data.train);
   nlohmann::json state = StartState(opt, data, config, *trainer, loader);
   const int first_epoch = state.value("epochs_done", 0) + 1;
 

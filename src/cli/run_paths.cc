@@ -43,8 +43,9 @@ UsageError Overwrite(const std::string& write_flag, const std::string& written,
   std::string text = write_flag + " '" + written + "' would overwrite " + read_flag + " '" + read +
                      "'" + (same.empty() ? "" : " (" + same + ")") + ": ";
   if (read_flag == "--baseline") {
-    text += "a failing run would replace the baseline it failed against. Keep the baseline "
-            "elsewhere (e.g. copy it to baseline.json) or write this run to another --out-dir";
+    text +=
+        "a failing run would replace the baseline it failed against. Keep the baseline "
+        "elsewhere (e.g. copy it to baseline.json) or write this run to another --out-dir";
   } else {
     text += "a run never writes over its own input; give " + write_flag + " another path";
   }
@@ -111,8 +112,8 @@ void RunPaths::Check() const {
     if (const int f = in_folder(a.resolved); f >= 0) {
       throw UsageError(a.entry->flag + " '" + a.entry->path + "' is the report file '" +
                        a.resolved.string() + "', which " + folders_[f].flag +
-                       " also writes: one output would overwrite the other; give " +
-                       a.entry->flag + " another path");
+                       " also writes: one output would overwrite the other; give " + a.entry->flag +
+                       " another path");
     }
   }
   bool any_file = false;

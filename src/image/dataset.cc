@@ -115,6 +115,12 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
                              "does; --layout flat scores every image)");
     }
   }
+  if (set.samples.empty() && !top_level.empty()) {  // --layout classes on a flat folder
+    throw Error("input folder '" + dir.string() + "' has no class subfolders: its " +
+                std::to_string(top_level.size()) +
+                " images lie directly in it, and classes need DIR/<class>/<image> "
+                "(torchvision's ImageFolder layout), the folders in the model's class order");
+  }
   if (set.samples.empty()) {
     throw Error("input folder '" + dir.string() + "' holds no images " + kExtensions);
   }

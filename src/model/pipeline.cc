@@ -125,25 +125,28 @@ double AvailableBytes() {
   return static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
 }
 
-// The batch buffers (n_buffers batches of per_item floats) must fit in half the memory
-// available, so that the model has the rest: a batch size that cannot is refused up front,
-// with the largest that fits, instead of dying in std::bad_alloc.
-void CheckBatchMemory(std::size_t n_buffers, std::size_t batch, std::size_t per_item, int c, int h,
-                      int w) {
-  const double bytes = static_cast<double>(n_buffers) * batch * per_item * sizeof(float);
+}  // namespace
+
+void CheckBatchMemory(const std::string& flag, std::size_t batch, std::size_t other,
+                      std::size_t n_buffers, int c, int h, int w) {
+  const double per_item = static_cast<double>(c) * h * w;
+  const double per_image = static_cast<double>(n_buffers) * per_item * sizeof(float);
+  const double bytes = per_image * static_cast<double>(batch + other);
   const double budget = AvailableBytes() / 2;
   if (bytes <= budget) return;
-  const double per_batch_item = static_cast<double>(n_buffers) * per_item * sizeof(float);
-  const long long fits = static_cast<long long>(budget / per_batch_item);
+  const long long fits = static_cast<long long>(budget / per_image) - static_cast<long long>(other);
   char buf[320];
   std::snprintf(buf, sizeof(buf),
-                "--batch-size %zu needs %.1f GiB of batch buffers (%zu buffers x %zu images x "
+                "%s %zu needs %.1f GiB of batch buffers (%zu buffers x %zu images x "
                 "%dx%dx%d floats), more than half of the %.1f GiB of memory available; ",
-                batch, bytes / (1 << 30), n_buffers, batch, c, h, w, budget * 2 / (1 << 30));
-  throw UsageError(std::string(buf) +
-                   (fits >= 1 ? "--batch-size " + std::to_string(fits) + " or less fits"
-                              : std::string("not even one image per batch fits")));
+                flag.c_str(), batch, bytes / (1 << 30), n_buffers, batch + other, c, h, w,
+                budget * 2 / (1 << 30));
+  throw UsageError(std::string(buf) + (fits >= 1
+                                           ? flag + " " + std::to_string(fits) + " or less fits"
+                                           : std::string("not even one image per batch fits")));
 }
+
+namespace {
 
 // The items of every set, in input order; stats gets one entry per set.
 std::vector<Item> ListItems(const std::vector<SampleSet>& sets, PipelineStats* stats) {
@@ -322,7 +325,8 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   const std::size_t per_item = std::size_t(c) * h * w;
   const BatchRingShape shape = RingShape(items.size(), options);
   // The slots, plus the model's own input buffer.
-  CheckBatchMemory(shape.slots + 1, std::min(shape.batch, items.size()), per_item, c, h, w);
+  CheckBatchMemory("--batch-size", std::min(shape.batch, items.size()), 0, shape.slots + 1, c, h,
+                   w);
   std::vector<SlotBuffers> slots = MakeSlots(shape, per_item);
   auto load = [&](std::size_t i, std::size_t s, std::size_t pos) {
     SlotBuffers& slot = slots[s];

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/json_text.h"
+#include "cli/score_stamp.h"
 #include "oodscore/card.h"
 #include "oodscore/dataset.h"
 #include "oodscore/decode.h"
@@ -95,6 +96,19 @@ void CardJson(const std::uint8_t* data, std::size_t size) {
   Expecting([&] {
     const DetectorCard card = ParseCard(Text(data, size), "fuzz.json");
     card.IsOod(0.5);
+  });
+}
+
+// A score file's stamp (src/cli/score_stamp.h): read, then written back and read again.
+void ScoreStampJson(const std::uint8_t* data, std::size_t size) {
+  Expecting([&] {
+    const ScoreStamp stamp =
+        ScoreStamp::FromJson(ParseJsonText(Text(data, size), "fuzz.json"), "fuzz.json");
+    const nlohmann::json written = stamp.ToJson();
+    if (FirstDifference(written, ScoreStamp::FromJson(written, "again.json").ToJson())) {
+      std::fprintf(stderr, "a stamp does not read back as written\n");
+      std::abort();
+    }
   });
 }
 
@@ -191,9 +205,9 @@ const std::vector<Target>& Targets() {
       {"npy_header", NpyHeader},         {"preset_json", PresetJson},
       {"card_json", CardJson},           {"fit_file", FitFile},
       {"baseline_json", BaselineJson},   {"gate_expr", GateExpr},
-      {"decode_png", Decode<kPng, 8>},   {"decode_jpeg", Decode<kJpeg, 3>},
-      {"decode_bmp", Decode<kBmp, 2>},   {"decode_pnm", Decode<kPnm, 1>},
-      {"decode_webp", Decode<kWebp, 4>},
+      {"score_stamp", ScoreStampJson},   {"decode_png", Decode<kPng, 8>},
+      {"decode_jpeg", Decode<kJpeg, 3>}, {"decode_bmp", Decode<kBmp, 2>},
+      {"decode_pnm", Decode<kPnm, 1>},   {"decode_webp", Decode<kWebp, 4>},
   };
   return targets;
 }
