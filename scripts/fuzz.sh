@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser that reads users' files (score CSVs, list files, .npy headers, preset
-# JSON, detector cards, fit files, baseline reports, gate expressions, and the PNG, JPEG, BMP, PNM and
-# WebP decoders) with libFuzzer under ASan + UBSan.
+# JSON, detector cards, fit files, score stamps, baseline reports, gate expressions, and the PNG,
+# JPEG, BMP, PNM and WebP decoders) with libFuzzer under ASan + UBSan.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET=60]
 #

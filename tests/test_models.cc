@@ -66,6 +66,8 @@ void OddModel(const std::string& path, const std::string& kind, int in_features)
     body = "    y = torch.matmul(x.flatten(1), self.weight.t())\n    return (y, x.flatten(1))\n";
   } else if (kind == "string") {
     body = "    return 'logits'\n";
+  } else if (kind == "softmax") {
+    body = "    return torch.softmax(torch.matmul(x.flatten(1), self.weight.t()) * 100.0, 1)\n";
   } else if (kind == "detached") {
     body = "    return torch.matmul(x.flatten(1).detach(), self.weight.t())\n";
   } else if (kind == "frozen") {

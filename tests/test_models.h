@@ -18,7 +18,8 @@ void WriteConvModel(const std::string& path, int in_channels, int classes);
 // Models whose output is wrong in one way: "vector" (1-D output), "one_class" ([N, 1]),
 // "int" (int64 logits), "nan" (NaN logits), "tuple" (returns (logits, features): valid),
 // "string" (returns a str), "frozen" (valid logits from a torch.jit.freeze'd module: no
-// parameters left to train), "detached" (valid logits of x.detach(): no input gradient).
+// parameters left to train), "detached" (valid logits of x.detach(): no input gradient),
+// "softmax" (probabilities, not logits).
 void WriteOddModel(const std::string& path, const std::string& kind, int in_features);
 
 // Classifiers with a head, for the feature-space detectors (penultimate features = 16 ReLU

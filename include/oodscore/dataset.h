@@ -64,7 +64,8 @@ SampleSet ListFile(const std::string& path, const std::string& name);
 SampleSet ParseList(std::istream& in, const std::string& path, const std::filesystem::path& base,
                     const std::string& name);
 
-// Dispatches on what the path is: folder, .npy file, or list file.
+// Dispatches on what the path is: folder, .npy file, one image (an image extension), or list
+// file (whose lines must not hold NUL bytes).
 SampleSet ListInput(const std::string& path, const std::string& name,
                     Layout layout = Layout::kAuto);
 

@@ -46,6 +46,7 @@ struct PipelineStats {
   std::vector<SetCounts> sets;
   std::vector<SkippedSample> skipped;
   std::vector<SkippedSample> warnings;  // scored, but worth a line in the log (large images)
+  std::vector<std::string> notes;       // about the whole run, for the log and the report
   int num_classes = 0;
   int channels = 0, height = 0, width = 0;  // the model's input shape per sample
   double seconds = 0;

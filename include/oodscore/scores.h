@@ -41,6 +41,14 @@ constexpr double kGenGamma = 0.1;
 constexpr int kGenTopM = 100;  // capped at K
 
 // REQUIRES: k >= 1, every temperature > 0.
+// True when a row of "logits" is probabilities (every value in [0, 1], summing to 1 within
+// 1e-3) or log-probabilities (its logsumexp within 1e-3 of 0): what a model ending in softmax
+// or log_softmax returns.
+bool LooksLikeProbabilities(const float* row, int k);
+
+// What a run says when every row of its first batch LooksLikeProbabilities.
+extern const char* const kProbabilitiesWarning;
+
 void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
                         LogitScores* out);
 // max softmax(logits / temperature), in double with max subtraction (ODIN's score).

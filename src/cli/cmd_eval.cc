@@ -110,6 +110,8 @@ int RunEval(EvalCommand& cmd) {
                   scored.stats.num_classes};
   ReportInput input;
   Report report = BuildEvalReport(scored.table, sets[0].name, ood_names, cmd.report, facts, &input);
+  report.warnings.insert(report.warnings.end(), scored.stats.notes.begin(),
+                         scored.stats.notes.end());
   report.run = scored.run;
   report.run["command"] = "eval";
   if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;

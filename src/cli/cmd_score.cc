@@ -74,9 +74,10 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
                           "score images with a TorchScript classifier: one CSV row per image "
                           "(set,path,label,pred,energy,msp,maxlogit,...)");
   AddScoringOptions(sub, &cmd->scoring);
-  sub->add_option("--input,-i", cmd->inputs,
-                  "[NAME=]PATH: an image folder (ImageFolder layout or flat), a list file (- = "
-                  "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
+  sub->add_option(
+         "--input,-i", cmd->inputs,
+         "[NAME=]PATH: an image folder (ImageFolder layout or flat), one image, a list file (- = "
+         "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
       ->required();
   sub->add_option("--output,-o", cmd->output,
                   "score CSV path (missing folders are created), or - for stdout")

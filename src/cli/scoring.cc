@@ -791,6 +791,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
                 work.digested ? &work.digest : nullptr, &work.stamp);
   }
   for (const auto& s : sets) result.classes.push_back(s.classes);
+  for (const auto& note : result.stats.notes) spdlog::warn("{}", note);
   for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);
   for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);
   std::size_t scored = 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <unordered_map>
 
 #include "base/atomic_file.h"
 #include "base/json_text.h"
@@ -119,7 +120,68 @@ struct ShardFile {
   std::optional<ScoreStamp> stamp;  // none when the file has no stamp
   std::size_t index = 0, count = 0;
   bool stopped = false;  // a lone file whose stamp marks its run stopped
+  // The stamp of a whole run given with other files (an ID set scored apart from the OOD sets):
+  // its rows are pooled, so its scorer must be the others'.
+  std::optional<ScoreStamp> whole_run;
 };
+
+// What two score files of different runs look like, for the messages that refuse to pool them.
+constexpr const char* kSeparateRuns =
+    ": these look like two separate runs, not shards of one run; report each with its own "
+    "`oodscore metrics` (pooling them would report neither)";
+
+// The same file named twice (links resolved) would count its rows twice.
+void RefuseRepeatedFiles(const std::vector<std::filesystem::path>& files) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      std::error_code ec;
+      if (std::filesystem::equivalent(files[i], files[j], ec) && !ec) {
+        throw Error("'" + files[i].string() + "' is given twice (also as '" + files[j].string() +
+                    "'): its rows would count twice");
+      }
+    }
+  }
+}
+
+// A sample (set and path) in two files: shards of one run never share one.
+void RefuseRepeatedSamples(const ScoreTable& table, const std::vector<std::size_t>& file_ends,
+                           const std::vector<std::filesystem::path>& files) {
+  if (files.size() < 2 || !table.keeps_paths()) return;
+  std::unordered_map<std::string, std::size_t> first_file;
+  std::size_t file = 0;
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    while (r >= file_ends[file]) ++file;
+    std::string key(table.set(r));
+    key += '\0';
+    key += table.path(r);
+    const auto [it, added] = first_file.emplace(std::move(key), file);
+    if (!added && it->second != file) {
+      throw Error("'" + std::string(table.path(r)) + "' of set '" + std::string(table.set(r)) +
+                  "' is in both '" + files[it->second].string() + "' and '" + files[file].string() +
+                  "'" + kSeparateRuns);
+    }
+  }
+}
+
+// Whole runs pooled must have one scorer: the same model, preset and score settings.
+void RefuseDifferentScorers(const std::vector<ShardFile>& files) {
+  const ShardFile* first = nullptr;
+  for (const ShardFile& f : files) {
+    if (!f.whole_run) continue;
+    if (first == nullptr) {
+      first = &f;
+      continue;
+    }
+    const nlohmann::json a = first->whole_run->ToJson(true), b = f.whole_run->ToJson(true);
+    for (const char* key : {"model_sha256", "preset", "temperatures", "odin", "columns"}) {
+      if (a[key] != b[key]) {
+        throw Error("'" + f.csv.string() + "' was scored with another " + key + " than '" +
+                    first->csv.string() + "' (" + DumpJson(b[key], -1).substr(0, 80) + ", not " +
+                    DumpJson(a[key], -1).substr(0, 80) + ")" + kSeparateRuns);
+      }
+    }
+  }
+}
 
 std::string Label(const ShardFile& f) {
   return "'" + f.csv.string() + "' (shard " + std::to_string(f.index) + "/" +
@@ -162,7 +224,10 @@ ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone,
   // The rows must be the bytes the run wrote: checked before anything else reads them.
   if (!VerifyCsvDigest(csv.string(), stamp)) warnings->push_back(UnverifiedWarning(csv.string()));
   if (!stamp.shard) {
-    if (!lone) return f;
+    if (!lone) {
+      f.whole_run = std::move(stamp);
+      return f;
+    }
     if (!stamp.complete) {
       f.stopped = true;
       warnings->push_back("'" + csv.string() + "' is from a stopped run: its stamp '" + stamp_path +
@@ -247,7 +312,7 @@ void CheckShards(std::vector<ShardFile>* files) {
     }
     if (const auto d = FirstDifference(first_run, f.stamp->ToJson(), PerShardKeys())) {
       throw Error("shard " + Label(f) + " is from another run than " + Label(first) + ": its " +
-                  d->key + " is " + d->theirs + ", not " + d->mine);
+                  d->key + " is " + d->theirs + ", not " + d->mine + kSeparateRuns);
     }
   }
   std::sort(files->begin(), files->end(),
@@ -331,11 +396,14 @@ void StartMerge(const std::vector<ShardFile>& files, MergedScores* merged,
 MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   std::vector<ShardFile> files;
   MergedScores merged;
-  for (const auto& p : ExpandFolders(args)) {
+  const std::vector<std::filesystem::path> paths = ExpandFolders(args);
+  RefuseRepeatedFiles(paths);
+  for (const auto& p : paths) {
     files.push_back(ReadShardFile(p, /*lone=*/args.size() == 1, &merged.warnings));
     if (files.back().stopped) merged.stopped = p.string();
   }
   if (files.empty()) throw UsageError("no score files given");
+  RefuseDifferentScorers(files);
   const auto stamped = std::count_if(files.begin(), files.end(),
                                      [](const ShardFile& f) { return f.stamp.has_value(); });
   if (stamped > 0 && stamped < static_cast<long>(files.size())) {
@@ -350,10 +418,13 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
     CheckShards(&files);
     StartMerge(files, &merged, &set_index);
   }
+  std::vector<std::size_t> file_ends;
   for (const ShardFile& f : files) {
     const std::size_t before = merged.table.size();
-    AppendScoreFile(f.csv, {}, &merged.table);
+    // Paths, when files are pooled: a sample in two of them is refused.
+    AppendScoreFile(f.csv, {/*keep_paths=*/files.size() > 1}, &merged.table);
     merged.files.push_back(f.csv);
+    file_ends.push_back(merged.table.size());
     if (!merged.stamped) continue;
     const std::size_t rows = merged.table.size() - before;
     if (f.stamp->has_counts && f.stamp->rows != rows) {
@@ -364,6 +435,7 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
     if (f.stamp->has_counts) CheckSetCounts(f, merged.table, before);
     AddShardCounts(f, set_index, &merged);
   }
+  RefuseRepeatedSamples(merged.table, file_ends, merged.files);
   return merged;
 }
 

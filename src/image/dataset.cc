@@ -142,6 +142,11 @@ SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& b
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
+    if (line.find('\0') != std::string::npos) {
+      throw Error("list file '" + path + "' line " + std::to_string(n) +
+                  " holds a NUL byte: a list file is text, one path per line (is it an image or "
+                  "NUL-separated find -print0 output?)");
+    }
     std::string file_path = line, label;
     const std::size_t sep = line.find_last_of("\t,");
     if (sep != std::string::npos) {
@@ -207,6 +212,13 @@ SampleSet ListInput(const std::string& path, const std::string& name, Layout lay
     return set;
   }
   if (path != "-" && !fs::exists(path, ec)) throw Error("input '" + path + "' does not exist");
+  if (path != "-" && HasImageExtension(path)) {  // one image: a set of one
+    SampleSet set;
+    set.name = name;
+    set.source = path;
+    set.samples.push_back({path, "", nullptr, 0});
+    return set;
+  }
   SampleSet set = ListFile(path, name);
   set.source = path;
   return set;

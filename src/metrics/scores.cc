@@ -94,6 +94,26 @@ void LogitScoresOf(const T* logits, int k, const std::vector<double>& temperatur
 
 }  // namespace
 
+bool LooksLikeProbabilities(const float* row, int k) {
+  double sum = 0, max = -std::numeric_limits<double>::infinity();
+  bool unit = true;
+  for (int i = 0; i < k; ++i) {
+    const double v = row[i];
+    unit = unit && v >= 0 && v <= 1;
+    sum += v;
+    max = std::max(max, v);
+  }
+  if (unit && std::abs(sum - 1) <= 1e-3) return true;
+  double rest = 0;
+  for (int i = 0; i < k; ++i) rest += std::exp(static_cast<double>(row[i]) - max);
+  return std::abs(max + std::log(rest)) <= 1e-3;
+}
+
+const char* const kProbabilitiesWarning =
+    "the model's outputs look like probabilities (every row of the first batch is a softmax or "
+    "log_softmax): energy, maxlogit, GEN and the feature scores need raw logits; re-export the "
+    "model without its final softmax (script or trace the module that returns the logits)";
+
 void ComputeLogitScores(const float* logits, int k, const std::vector<double>& temperatures,
                         LogitScores* out) {
   LogitScoresOf(logits, k, temperatures, out);

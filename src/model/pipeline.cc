@@ -164,7 +164,9 @@ std::vector<Item> ListItems(const std::vector<SampleSet>& sets, PipelineStats* s
 BatchRingShape RingShape(std::size_t n_items, const PipelineOptions& options) {
   BatchRingShape shape;
   shape.n_items = n_items;
-  shape.batch = static_cast<std::size_t>(std::max(1, options.batch_size));
+  // No slot is larger than the run: what CheckBatchMemory sizes is what is allocated.
+  shape.batch = std::min(static_cast<std::size_t>(std::max(1, options.batch_size)),
+                         std::max<std::size_t>(1, n_items));
   shape.workers = options.workers > 0
                       ? options.workers
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -236,6 +238,15 @@ class BatchScorer {
   void Score(const Item* items, std::size_t n, const SlotBuffers& slot, PipelineStats* stats) {
     Forward(n, slot.data.data());
     stats->num_classes = k_;
+    if (!outputs_checked_) {  // the first batch: a model that ends in softmax?
+      outputs_checked_ = true;
+      bool probabilities = true;
+      for (std::size_t j = 0; j < n && probabilities; ++j) {
+        probabilities =
+            !slot.errors[j].empty() || LooksLikeProbabilities(logits_.data() + j * k_, k_);
+      }
+      if (probabilities) stats->notes.push_back(kProbabilitiesWarning);
+    }
     for (std::size_t j = 0; j < n; ++j) {
       if (!slot.errors[j].empty()) continue;
       Deliver(items[j], j);
@@ -299,6 +310,7 @@ class BatchScorer {
   }
 
   Model& model_;
+  bool outputs_checked_ = false;  // the first batch was checked for probabilities
   const PipelineOptions& options_;
   const PipelineCallbacks& callbacks_;
   const int c_, h_, w_;
@@ -325,8 +337,7 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   const std::size_t per_item = std::size_t(c) * h * w;
   const BatchRingShape shape = RingShape(items.size(), options);
   // The slots, plus the model's own input buffer.
-  CheckBatchMemory("--batch-size", std::min(shape.batch, items.size()), 0, shape.slots + 1, c, h,
-                   w);
+  CheckBatchMemory("--batch-size", shape.batch, 0, shape.slots + 1, c, h, w);
   std::vector<SlotBuffers> slots = MakeSlots(shape, per_item);
   auto load = [&](std::size_t i, std::size_t s, std::size_t pos) {
     SlotBuffers& slot = slots[s];

@@ -1,0 +1,93 @@
+// The tool as shell users and CI jobs drive it (issue 18): numbers that must not be silently
+// wrong, and the inputs the shell produces. Each case runs the real binary.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "cli_fixture.h"
+
+namespace oodscore {
+namespace {
+
+using testing::CliTest;
+using testing::ReadText;
+using testing::WriteText;
+
+class ShellTest : public CliTest {
+ protected:
+  // Scores id and far into `csv` (a stamp beside it) with the model options `model`.
+  void ScoreInto(const std::string& csv, const std::string& model) {
+    auto r = Cli("score -q " + model + "-i id='" + (tmp_ / "id") + "' -i far='" + (tmp_ / "far") +
+                 "' -o '" + (tmp_ / csv) + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+};
+
+// Two runs given to metrics are not shards of one: pooling them would report neither.
+TEST_F(ShellTest, MetricsRefusesToPoolTwoRunsOrOneFileTwice) {
+  ScoreInto("a.csv", Common());
+  const std::string a = "'" + (tmp_ / "a.csv") + "'";
+  auto r = Cli("metrics " + a + " " + a + " --id id --out-dir '" + (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("a.csv' is given twice"), std::string::npos) << r.err;
+  // The same rows under another name, without a stamp: every sample twice.
+  std::filesystem::copy_file(tmp_ / "a.csv", tmp_ / "b.csv");
+  std::filesystem::copy_file(tmp_ / "a.csv", tmp_ / "c.csv");
+  r = Cli("metrics '" + (tmp_ / "b.csv") + "' '" + (tmp_ / "c.csv") + "' --id id --out-dir '" +
+          (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("is in both '" + (tmp_ / "b.csv") + "' and '" + (tmp_ / "c.csv") +
+                       "': these look like two separate runs, not shards of one run"),
+            std::string::npos)
+      << r.err;
+  // Two stamped runs of different models.
+  testing::WriteLinearModel(tmp_ / "m2.pt", 64, 3, 0.3);
+  ScoreInto("d.csv", "--model '" + (tmp_ / "m2.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ");
+  r = Cli("metrics " + a + " '" + (tmp_ / "d.csv") + "' --id id --out-dir '" + (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("two separate runs, not shards of one run"), std::string::npos) << r.err;
+  r = Cli("eval --from-scores " + a + " --from-scores '" + (tmp_ / "d.csv") + "' --out-dir '" +
+          (tmp_ / "r") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("two separate runs, not shards of one run"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r/report.json"));
+}
+
+// `-i photo.png` is one image, not a list file; a list file holding NUL bytes says so.
+TEST_F(ShellTest, AnImagePathIsASetOfOneAndBinaryListsAreRefused) {
+  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far/3.ppm") + "' -o -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find((tmp_ / "far/3.ppm") + ","), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;  // header and one row
+  WriteText(tmp_ / "nul.txt", (tmp_ / "far/0.ppm") + std::string(1, '\0') + (tmp_ / "far/1.ppm"));
+  r = Cli("score -q " + Common() + "-i '" + (tmp_ / "nul.txt") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("nul.txt' line 1 holds a NUL byte"), std::string::npos) << r.err;
+}
+
+// A model that ends in softmax is scored, with a warning in the log and in report.json.
+TEST_F(ShellTest, ProbabilityOutputsAreWarnedAbout) {
+  testing::WriteOddModel(tmp_ / "soft.pt", "softmax", 64);
+  const std::string model =
+      "--model '" + (tmp_ / "soft.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ";
+  auto r = Cli("eval -q " + model + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+               "' --out-dir '" + (tmp_ / "r") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string warning = "the model's outputs look like probabilities";
+  EXPECT_NE(r.err.find(warning), std::string::npos) << r.err;
+  EXPECT_NE(ReadText(tmp_ / "r/report.json").find(warning), std::string::npos);
+  // Logits do not trigger it.
+  r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find(warning), std::string::npos) << r.err;
+}
+
+// Batch buffers are sized to the run: one image with a huge --batch-size allocates one slot.
+TEST_F(ShellTest, BatchBuffersAreSizedToTheRun) {
+  auto r = Cli("score -q " + Common() + "--batch-size 65536 -i '" + (tmp_ / "far/0.ppm") + "' -o -");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace oodscore
