@@ -43,7 +43,8 @@ TEST_F(ShellTest, MetricsRefusesToPoolTwoRunsOrOneFileTwice) {
       << r.err;
   // Two stamped runs of different models.
   testing::WriteLinearModel(tmp_ / "m2.pt", 64, 3, 0.3);
-  ScoreInto("d.csv", "--model '" + (tmp_ / "m2.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ");
+  ScoreInto("d.csv",
+            "--model '" + (tmp_ / "m2.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' ");
   r = Cli("metrics " + a + " '" + (tmp_ / "d.csv") + "' --id id --out-dir '" + (tmp_ / "r") + "'");
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("two separate runs, not shards of one run"), std::string::npos) << r.err;
@@ -66,6 +67,18 @@ TEST_F(ShellTest, AnImagePathIsASetOfOneAndBinaryListsAreRefused) {
   EXPECT_NE(r.err.find("nul.txt' line 1 holds a NUL byte"), std::string::npos) << r.err;
 }
 
+// A shell user sees what was skipped: --skipped lists it NUL-terminated, the log counts it.
+TEST_F(ShellTest, SkippedFilesAreListedAndCounted) {
+  WriteText(tmp_ / "far/broken.png", "not a png");
+  auto r = Cli("score " + Common() + "-i '" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") +
+               "' --skipped -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, (tmp_ / "far/broken.png") + std::string(1, '\0'));
+  EXPECT_NE(r.err.find("1 skipped"), std::string::npos) << r.err;
+  r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o - --skipped -");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
 // A model that ends in softmax is scored, with a warning in the log and in report.json.
 TEST_F(ShellTest, ProbabilityOutputsAreWarnedAbout) {
   testing::WriteOddModel(tmp_ / "soft.pt", "softmax", 64);
@@ -85,7 +98,8 @@ TEST_F(ShellTest, ProbabilityOutputsAreWarnedAbout) {
 
 // Batch buffers are sized to the run: one image with a huge --batch-size allocates one slot.
 TEST_F(ShellTest, BatchBuffersAreSizedToTheRun) {
-  auto r = Cli("score -q " + Common() + "--batch-size 65536 -i '" + (tmp_ / "far/0.ppm") + "' -o -");
+  auto r =
+      Cli("score -q " + Common() + "--batch-size 65536 -i '" + (tmp_ / "far/0.ppm") + "' -o -");
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 

@@ -1,4 +1,6 @@
 // oodscore score: a model and inputs in, one row of scores per sample out.
+#include <spdlog/spdlog.h>
+
 #include "cli/cli.h"
 #include "cli/scoring.h"
 #include "oodscore/error.h"
@@ -13,6 +15,7 @@ struct ScoreCommand {
   std::string output = "-";
   std::string card;
   std::string flagged;
+  std::string skipped;
   bool resume = false;
   std::string shard;
   bool sharded = false;  // --shard was given (an empty value is an error, not "no shard")
@@ -27,6 +30,11 @@ int RunScore(const ScoreCommand& cmd) {
         "--flagged - and --output - would both write to stdout; send the CSV to a "
         "file with -o");
   }
+  if (cmd.skipped == "-" && (cmd.output == "-" || cmd.flagged == "-")) {
+    throw UsageError("--skipped - would share stdout with " +
+                     std::string(cmd.output == "-" ? "--output -" : "--flagged -") +
+                     "; write one of them to a file");
+  }
   if (cmd.resume && !cmd.flagged.empty()) {
     throw UsageError(
         "--flagged cannot follow a --resume (it would list the resumed part only); "
@@ -36,6 +44,7 @@ int RunScore(const ScoreCommand& cmd) {
   ScoringOutputs outputs;
   outputs.csv_path = cmd.output;
   outputs.flagged_path = cmd.flagged;
+  outputs.skipped_path = cmd.skipped;
   // A stamp goes beside a CSV that is a plain file (not stdout, a FIFO or a device).
   std::error_code ec;
   const auto st = std::filesystem::status(cmd.output, ec);
@@ -61,6 +70,12 @@ int RunScore(const ScoreCommand& cmd) {
   }
   auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
   const ScoringResult scored = RunScoring(scoring, sets, outputs);
+  // The shell user's summary: what the decision and the inputs left out.
+  if (outputs.card) {
+    spdlog::info("{} flagged, {} skipped", scored.flagged, scored.stats.skipped.size());
+  } else {
+    spdlog::info("{} skipped", scored.stats.skipped.size());
+  }
   return SkippedVerdict(scored.stats, max_skipped);
 }
 
@@ -88,6 +103,9 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--flagged", cmd->flagged,
                   "with --card: write the paths of the samples flagged OOD to FILE (- = stdout), "
                   "each ended by a NUL byte, for xargs -0");
+  sub->add_option("--skipped", cmd->skipped,
+                  "write the paths of the samples that could not be scored to FILE (- = stdout), "
+                  "each ended by a NUL byte, when the run ends");
   sub->add_flag("--resume", cmd->resume,
                 "continue -o FILE where a killed run stopped, if its stamp (FILE.json) matches "
                 "this run; the finished file equals an uninterrupted run's");
@@ -101,7 +119,7 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->footer(HelpFooter(
       {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
        "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
-       "    xargs -0 -r mv -t quarantine/",
+       "    xargs -0 -r mv -n -t quarantine/",
        "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -",
        "oodscore score --model m.pt --preset cifar10 -i cifar10=test/ -i svhn=svhn/ --shard 2/8 "
        "-o shards/2.csv"}));

@@ -597,6 +597,7 @@ class RowSink {
       const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
       row_.values.push_back(ood ? 1.0 : 0.0);
       if (ood && flagged_) flagged_->Add(row_.path);
+      result_->flagged += ood;
     }
     if (writer_) writer_->Write(row_);
     if (out_.keep_rows) {
@@ -766,6 +767,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   paths.Write(out.csv_flag, out.csv_path);
   if (out.stamp) paths.Write(out.csv_flag + "'s stamp", StampPath(out.csv_path));
   paths.Write("--flagged", out.flagged_path);
+  paths.Write("--skipped", out.skipped_path);
   paths.Check();
   ScoringResult result;
   const RunSetup setup = PrepareRun(opt, sets, out, &result);
@@ -792,6 +794,11 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   }
   for (const auto& s : sets) result.classes.push_back(s.classes);
   for (const auto& note : result.stats.notes) spdlog::warn("{}", note);
+  if (!out.skipped_path.empty()) {
+    FlaggedWriter skipped(out.skipped_path);
+    for (const auto& k : result.stats.skipped) skipped.Add(k.path);
+    skipped.Flush();
+  }
   for (const auto& k : result.stats.warnings) spdlog::warn("'{}': {}", k.path, k.reason);
   for (const auto& k : result.stats.skipped) spdlog::warn("skipped '{}': {}", k.path, k.reason);
   std::size_t scored = 0;

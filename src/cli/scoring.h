@@ -53,6 +53,7 @@ struct ScoringOutputs {
   bool keep_rows = false;
   std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
   std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
+  std::string skipped_path;          // skipped paths, NUL-terminated ("-" = stdout), at the end
   bool stamp = false;                // write the run stamp csv_path.json (src/cli/resume.h)
   bool resume = false;               // continue csv_path if its stamp matches (src/cli/resume.h)
   std::optional<ShardSpec>
@@ -76,7 +77,8 @@ struct ScoringResult {
   nlohmann::json fit;  // the fit file's path, SHA-256 and settings (null without --fit)
   Preset preset;
   std::string model_sha256;
-  HeadWeights head;  // with --fit or on_features: the model's final linear layer
+  HeadWeights head;         // with --fit or on_features: the model's final linear layer
+  std::size_t flagged = 0;  // with a card: samples flagged OOD by this run
 };
 
 // Scores every set, writing the outputs batch by batch.

@@ -60,7 +60,8 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
   if (!fs::is_directory(dir, ec)) throw Error("input folder '" + dir.string() + "' does not exist");
   SampleSet set;
   set.name = name;
-  const std::string kExtensions = "(.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)";
+  // TIFF names are listed, as ImageFolder lists them, but not decoded: not offered here.
+  const std::string kExtensions = "(.jpg .jpeg .png .ppm .bmp .pgm .webp)";
   if (layout == Layout::kFlat) {
     for (auto& p : WalkImages(dir)) set.samples.push_back({std::move(p), "", nullptr, 0});
     if (set.samples.empty()) {
