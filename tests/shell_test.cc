@@ -79,6 +79,24 @@ TEST_F(ShellTest, SkippedFilesAreListedAndCounted) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+// A quiet day is not an error: with --allow-empty, no images gives a header-only CSV, exit 0.
+TEST_F(ShellTest, AllowEmptyWritesTheHeaderOnly) {
+  std::filesystem::create_directories(tmp_ / "uploads/today");
+  const std::string run =
+      "score -q " + Common() + "-i '" + (tmp_ / "uploads") + "' -o '" + (tmp_ / "s.csv") + "'";
+  auto r = Cli(run);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  r = Cli(run + " --allow-empty");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "s.csv"),
+            "set,path,label,pred,energy,msp,maxlogit,log_msp,entropy,gen\n");
+  // Beside a set with images, the empty one adds no row.
+  r = Cli(run + " --allow-empty -i '" + (tmp_ / "far") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string rows = ReadText(tmp_ / "s.csv");
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 13);
+}
+
 // A model that ends in softmax is scored, with a warning in the log and in report.json.
 TEST_F(ShellTest, ProbabilityOutputsAreWarnedAbout) {
   testing::WriteOddModel(tmp_ / "soft.pt", "softmax", 64);

@@ -17,6 +17,7 @@ struct ScoreCommand {
   std::string flagged;
   std::string skipped;
   bool resume = false;
+  bool allow_empty = false;
   std::string shard;
   bool sharded = false;  // --shard was given (an empty value is an error, not "no shard")
 };
@@ -51,6 +52,7 @@ int RunScore(const ScoreCommand& cmd) {
   outputs.stamp = cmd.output != "-" &&
                   (ec || !std::filesystem::exists(st) || std::filesystem::is_regular_file(st));
   outputs.resume = cmd.resume;
+  outputs.allow_empty = cmd.allow_empty;
   if (cmd.resume && !outputs.stamp) {
     throw UsageError("--resume needs -o FILE: a plain file to continue");
   }
@@ -68,7 +70,7 @@ int RunScore(const ScoreCommand& cmd) {
     outputs.card = ReadCard(cmd.card);
     scoring.spec.ApplyCard(*outputs.card);
   }
-  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false);
+  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false, cmd.allow_empty);
   const ScoringResult scored = RunScoring(scoring, sets, outputs);
   // The shell user's summary: what the decision and the inputs left out.
   if (outputs.card) {
@@ -106,6 +108,9 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--skipped", cmd->skipped,
                   "write the paths of the samples that could not be scored to FILE (- = stdout), "
                   "each ended by a NUL byte, when the run ends");
+  sub->add_flag("--allow-empty", cmd->allow_empty,
+                "an input folder without images is an empty set, and a run with no images at "
+                "all writes the CSV's header only and exits 0 (cron jobs on upload folders)");
   sub->add_flag("--resume", cmd->resume,
                 "continue -o FILE where a killed run stopped, if its stamp (FILE.json) matches "
                 "this run; the finished file equals an uninterrupted run's");

@@ -101,8 +101,23 @@ double MaxSkippedShare(const ScoringOptions& opt) {
   return ParseMetricValue(opt.max_skipped, "skipped_share", "--max-skipped");
 }
 
+namespace {
+
+// True when no file below dir has an image extension (an upload folder on a quiet day).
+bool FolderWithoutImages(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return false;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (HasImageExtension(it->path())) return false;
+  }
+  return !ec;
+}
+
+}  // namespace
+
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
-                                  bool roles) {
+                                  bool roles, bool allow_empty) {
   const Layout l = ParseLayout(layout);
   std::vector<std::string> names;
   for (const auto& arg : args) names.push_back(SplitNamed(arg).first);
@@ -110,6 +125,13 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const st
   std::vector<SampleSet> sets;
   for (const auto& arg : args) {
     auto [name, path] = SplitNamed(arg);
+    if (allow_empty && FolderWithoutImages(path)) {
+      spdlog::info("set '{}': no images in '{}' (--allow-empty)", name, path);
+      sets.push_back(SampleSet{});
+      sets.back().name = name;
+      sets.back().source = path;
+      continue;
+    }
     sets.push_back(ListInput(path, name, l));
     for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
     spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
@@ -555,10 +577,15 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
   if (work->resume.done == work->size() && work->size() > 0) {
     // Every row was written before the run was stopped; only the stamp was left to finish.
     work->finished = true;
-  } else if (work->size() == 0 && out.shard) {
-    // More shards than batches: this one has nothing to score, and says so in its stamp.
-    spdlog::warn("shard {}/{} has no samples ({} samples make {} batch(es) of {})",
-                 out.shard->index, out.shard->count, total, (total + batch - 1) / batch, batch);
+  } else if (work->size() == 0 && (out.shard || out.allow_empty)) {
+    // More shards than batches, or a quiet day's empty inputs (--allow-empty): nothing to
+    // score, and the stamp says so.
+    if (out.shard) {
+      spdlog::warn("shard {}/{} has no samples ({} samples make {} batch(es) of {})",
+                   out.shard->index, out.shard->count, total, (total + batch - 1) / batch, batch);
+    } else {
+      spdlog::info("no samples to score (--allow-empty): the CSV holds its header only");
+    }
     if (!out.csv_path.empty()) ScoreWriter(out.csv_path, result.table.columns).Close();
     work->finished = true;
   }

@@ -56,6 +56,7 @@ struct ScoringOutputs {
   std::string skipped_path;          // skipped paths, NUL-terminated ("-" = stdout), at the end
   bool stamp = false;                // write the run stamp csv_path.json (src/cli/resume.h)
   bool resume = false;               // continue csv_path if its stamp matches (src/cli/resume.h)
+  bool allow_empty = false;  // no samples at all: a header-only CSV (and stamp), not an error
   std::optional<ShardSpec>
       shard;  // score only this shard's samples (src/cli/shards.h); needs stamp
   // Called with each scored sample and its penultimate features (the model is loaded with
@@ -115,8 +116,9 @@ nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit);
 // Loads every "[NAME=]PATH" input as a sample set; names must be unique, and no set may be
 // called "mean" (the mean row's name in gates), nor, with roles (the first set is ID), "id"
 // unless it is the first.
+// With allow_empty, a folder without images is an empty set (logged), not an error.
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
-                                  bool roles = true);
+                                  bool roles = true, bool allow_empty = false);
 
 }  // namespace oodscore
 
