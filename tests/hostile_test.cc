@@ -65,6 +65,8 @@ TEST_F(HostileTest, NoOutputOverwritesAnInput) {
   const std::string model = ReadText(tmp_ / "m.pt");
   const std::string image = ReadText(tmp_ / "far/0.ppm");
   ASSERT_EQ(::symlink((tmp_ / "m.pt").c_str(), (tmp_ / "link.pt").c_str()), 0);
+  std::filesystem::create_directories(tmp_ / "t.pt.ckpt");
+  std::filesystem::copy_file(tmp_ / "m.pt", tmp_ / "t.pt.ckpt/epoch-1.pt");
   WriteText(tmp_ / "list.txt", (tmp_ / "far/0.ppm") + "\n");
   ASSERT_EQ(Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' -o '" +
                 (tmp_ / "card.json") + "'")
@@ -93,7 +95,7 @@ TEST_F(HostileTest, NoOutputOverwritesAnInput) {
        "are one file: one output would overwrite the other"},
       {"calibrate -q " + Common() + "--id '" + (tmp_ / "far") + "' -o '" + (tmp_ / "far/1.ppm") +
            "'",
-       "-o '" + (tmp_ / "far/1.ppm") + "' would overwrite --input"},
+       "-o '" + (tmp_ / "far/1.ppm") + "' would overwrite --id"},
       {"fit -q " + Common() + "--train '" + (tmp_ / "id") + "' -o '" + (tmp_ / "link.pt") + "'",
        "would overwrite --model"},
       {"eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
@@ -105,6 +107,14 @@ TEST_F(HostileTest, NoOutputOverwritesAnInput) {
       {"finetune -q " + Common() + "--train '" + (tmp_ / "id") + "' --aux '" + (tmp_ / "far") +
            "' --epochs 1 -o '" + (tmp_ / "m.pt") + "'",
        "-o '" + (tmp_ / "m.pt") + "' would overwrite --model"},
+      {"finetune -q --model '" + (tmp_ / "t.pt.ckpt/epoch-1.pt") + "' --preset '" +
+           (tmp_ / "grey8.json") + "' --train '" + (tmp_ / "id") + "' --aux '" + (tmp_ / "far") +
+           "' --epochs 1 -o '" + (tmp_ / "t.pt") + "'",
+       "-o's checkpoints '" + (tmp_ / "t.pt.ckpt") + "' would overwrite --model"},
+      // A report folder that does not exist yet, spelled with a trailing '/'.
+      {"eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood '" + (tmp_ / "far") +
+           "' --out-dir '" + (tmp_ / "new") + "/' --junit '" + (tmp_ / "new/scores.csv") + "'",
+       "is the report file"},
   };
   for (const Case& c : cases) {
     auto r = Cli(c.args);

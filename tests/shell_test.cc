@@ -114,11 +114,14 @@ TEST_F(ShellTest, ProbabilityOutputsAreWarnedAbout) {
   EXPECT_EQ(r.err.find(warning), std::string::npos) << r.err;
 }
 
-// Batch buffers are sized to the run: one image with a huge --batch-size allocates one slot.
+// Batch buffers are sized to the run: one image with a --batch-size whose slots would need far
+// more than half this machine's memory (65536 x 3x224x224 floats = 39 GB each) allocates one.
 TEST_F(ShellTest, BatchBuffersAreSizedToTheRun) {
-  auto r =
-      Cli("score -q " + Common() + "--batch-size 65536 -i '" + (tmp_ / "far/0.ppm") + "' -o -");
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto r = Cli("score -q --model '" + (tmp_ / "m.pt") +
+               "' --preset imagenet --batch-size 65536 -i '" + (tmp_ / "far/0.ppm") + "' -o -");
+  EXPECT_EQ(r.err.find("batch buffers"), std::string::npos) << r.err;
+  // The model takes 8x8 grey images: it refuses the batch, which was allocated.
+  EXPECT_NE(r.err.find("failed on a batch of shape [1, 3, 224, 224]"), std::string::npos) << r.err;
 }
 
 }  // namespace

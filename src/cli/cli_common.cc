@@ -46,6 +46,8 @@ CLI::Validator WholeNumber() {
         const bool digits =
             !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
         // 20 digits may exceed 2^64 - 1: compare as text of equal length.
+        // Leading zeros go: CLI11 would read "010" as octal 8.
+        if (digits) text.erase(0, std::min(text.find_first_not_of('0'), text.size() - 1));
         if (digits && (text.size() < 20 || (text.size() == 20 && text <= "18446744073709551615"))) {
           return "";
         }

@@ -29,6 +29,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   ScoringOutputs outputs;
   outputs.keep_rows = true;
   outputs.paths.Write("-o", cmd.output);
+  outputs.input_flag = "--id";
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<double> oriented =
       scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));

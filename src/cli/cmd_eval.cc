@@ -99,6 +99,8 @@ int RunEval(EvalCommand& cmd) {
   auto sets = LoadInputs(inputs, cmd.scoring.layout);
   ScoringOutputs outputs;
   AddReportPaths(cmd.report, &outputs.paths);  // checked against the inputs by RunScoring
+  outputs.input_flag = "--id/--ood";
+  outputs.csv_flag = "--out-dir's scores.csv";
   ReportFolder folder(cmd.report.out_dir);
 
   outputs.csv_path = folder.Stage("scores.csv").string();

@@ -57,6 +57,7 @@ int RunFit(FitCommand& cmd) {
   std::size_t agree = 0;  // the model's prediction is the folder's class
   ScoringOutputs outputs;
   outputs.paths.Write("-o", cmd.output);
+  outputs.input_flag = "--train";
   outputs.on_features = [&](const ScoredSample& s) {
     features.insert(features.end(), s.features, s.features + s.feature_dim);
     labels.push_back(std::stoi(s.sample->label));

@@ -108,7 +108,7 @@ int RunMetrics(MetricsCommand& cmd) {
   std::vector<std::string> score_names;
   for (const auto& s : input.scores) score_names.push_back(s.name);
   RunPaths reads;
-  for (const auto& f : cmd.files) {
+  for (const auto& f : merged.files) {  // a folder argument's files too
     reads.Read("a score file", f.string());
     reads.Read("a score file's stamp", StampPath(f.string()));
   }

@@ -277,7 +277,7 @@ FinetuneData LoadData(const FinetuneOptions& opt) {
   for (const auto& v : d.val_ood) paths.ReadSets("--val-ood", {v.set});
   paths.Write("-o", opt.output);
   paths.Write("-o's record", opt.output + ".json");
-  paths.Write("-o's checkpoint state", opt.output + ".ckpt/state.json");
+  paths.WriteTree("-o's checkpoints", opt.output + ".ckpt");
   paths.Check();
   d.steps = (d.train.samples.size() + opt.batch_size - 1) / opt.batch_size;
   spdlog::info("train: {} images in {} classes; aux: {} images; val: {} images, {} OOD set(s)",

@@ -31,7 +31,9 @@ std::optional<FileId> IdOf(const std::string& path) {
 fs::path Resolved(const std::string& path) {
   std::error_code ec;
   fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
-  return ec ? fs::absolute(path) : p;
+  if (ec) p = fs::absolute(path);
+  // A folder that does not exist yet keeps its trailing '/': "res/" must equal "res".
+  return p.has_filename() ? p : p.parent_path();
 }
 
 bool Ignored(const std::string& path) { return path.empty() || path == "-"; }
@@ -62,7 +64,7 @@ void RunPaths::ReadSets(const std::string& flag, const std::vector<SampleSet>& s
   for (const SampleSet& set : sets) {
     for (const Sample& s : set.samples) {
       if (s.npy) continue;  // the .npy file itself is the set's source
-      Read(flag, s.path);
+      if (!Ignored(s.path)) images_.push_back({flag, s.path});
     }
     Read(flag, set.source);
     if (!set.labels_source.empty()) Read(flag, set.labels_source);
@@ -78,6 +80,10 @@ void RunPaths::Write(const std::string& flag, const std::string& path) {
 
 void RunPaths::WriteReportFolder(const std::string& flag, const fs::path& dir) {
   folders_.push_back({flag, dir.string()});
+}
+
+void RunPaths::WriteTree(const std::string& flag, const fs::path& dir) {
+  trees_.push_back({flag, dir.string()});
 }
 
 void RunPaths::Check() const {
@@ -118,14 +124,30 @@ void RunPaths::Check() const {
   }
   bool any_file = false;
   for (const Written& w : written) any_file = any_file || w.id.has_value();
-  for (const Entry& r : reads_) {
-    // Only a file that exists can be lost; a hard link is the same file under another name.
-    std::optional<FileId> id;
-    if (any_file) id = IdOf(r.path);
+  // Only a file that exists can be lost; a hard link is the same file under another name.
+  auto check_written = [&](const Entry& r) {
+    if (!any_file) return;
+    const std::optional<FileId> id = IdOf(r.path);
     for (const Written& w : written) {
       if (id && w.id && *id == *w.id) {
         throw Overwrite(w.entry->flag, w.entry->path, r.flag, r.path,
                         r.path == w.entry->path ? "" : "the same file");
+      }
+    }
+  };
+  // Images: one stat each, only when an output exists (they never bear a report file's name).
+  for (const Entry& r : images_) check_written(r);
+  std::vector<fs::path> trees;
+  for (const Entry& t : trees_) trees.push_back(Resolved(t.path));
+  for (const Entry& r : reads_) {
+    check_written(r);
+    if (!trees.empty()) {
+      const std::string resolved = Resolved(r.path).string();
+      for (std::size_t i = 0; i < trees.size(); ++i) {
+        const std::string dir = trees[i].string() + "/";
+        if (resolved.compare(0, dir.size(), dir) == 0) {
+          throw Overwrite(trees_[i].flag, trees_[i].path, r.flag, r.path, "a file below it");
+        }
       }
     }
     if (folders.empty()) continue;

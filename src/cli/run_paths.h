@@ -32,6 +32,9 @@ class RunPaths {
   // A report folder (include/oodscore/report_folder.h): each file in it with a report file's
   // name may be replaced or removed by the run.
   void WriteReportFolder(const std::string& flag, const std::filesystem::path& dir);
+  // A folder the run owns (finetune's checkpoints): any file below it may be replaced or
+  // removed.
+  void WriteTree(const std::string& flag, const std::filesystem::path& dir);
 
   // Throws UsageError when a written file is a read one (the same file after links are
   // resolved, a hard link too), or lies in the report folder under a report file's name, or
@@ -43,7 +46,7 @@ class RunPaths {
   struct Entry {
     std::string flag, path;
   };
-  std::vector<Entry> reads_, writes_, folders_;
+  std::vector<Entry> reads_, images_, writes_, folders_, trees_;
 };
 
 }  // namespace oodscore

@@ -69,13 +69,16 @@ void RunSpec::ApplyCard(const DetectorCard& card) {
   if (def->needs == ScoreNeeds::kPerturbation) {
     // The card's ODIN parameters decide its threshold: use them, and refuse flags that say
     // otherwise.
-    if (odin_flags_given &&
-        (odin_temperature != card.temperature || odin_epsilon != *card.odin_epsilon)) {
-      throw UsageError("--odin-temperature " + FormatDouble(odin_temperature) +
-                       " / --odin-epsilon " + FormatDouble(odin_epsilon) +
-                       " contradict the card's ODIN settings (T " + FormatDouble(card.temperature) +
-                       ", epsilon " + FormatDouble(*card.odin_epsilon) +
-                       "), which its threshold was set with: drop the flags");
+    const bool t = odin_temperature_given && odin_temperature != card.temperature;
+    const bool e = odin_epsilon_given && odin_epsilon != *card.odin_epsilon;
+    if (t || e) {
+      throw UsageError(
+          (t ? "--odin-temperature " + FormatDouble(odin_temperature) : std::string()) +
+          (t && e ? " and " : "") +
+          (e ? "--odin-epsilon " + FormatDouble(odin_epsilon) : std::string()) +
+          " contradict the card's ODIN settings (T " + FormatDouble(card.temperature) +
+          ", epsilon " + FormatDouble(*card.odin_epsilon) +
+          "), which its threshold was set with: drop the flag");
     }
     odin_temperature = card.temperature;
     odin_epsilon = *card.odin_epsilon;
@@ -98,7 +101,7 @@ RunSpec RunSpec::FromStamp(const ScoreStamp& stamp) {
 }
 
 void RunSpec::CheckFlags() const {
-  if (odin_flags_given && !odin) {
+  if ((odin_temperature_given || odin_epsilon_given) && !odin) {
     throw UsageError(
         "--odin-temperature and --odin-epsilon set ODIN's score, which this run does not "
         "compute: add --odin (or --score odin), or drop them");
@@ -118,14 +121,13 @@ void AddRunSpecOptions(CLI::App* cmd, RunSpec* spec) {
   cmd->add_flag("--odin", spec->odin,
                 "also the ODIN score (Liang et al., 2018), column odin, higher = ID: input "
                 "perturbation with a backward pass per batch, through the unfrozen model");
-  auto given = [spec](const std::string&) { spec->odin_flags_given = true; };
   cmd->add_option("--odin-temperature", spec->odin_temperature, "ODIN's temperature T")
       ->check(InRange(kPositive))
-      ->each(given)
+      ->each([spec](const std::string&) { spec->odin_temperature_given = true; })
       ->capture_default_str();
   cmd->add_option("--odin-epsilon", spec->odin_epsilon, "ODIN's perturbation size epsilon")
       ->check(InRange(kNonNegative))
-      ->each(given)
+      ->each([spec](const std::string&) { spec->odin_epsilon_given = true; })
       ->capture_default_str();
   cmd->add_option("--fit", spec->fit_path,
                   "a fit file of this model (`oodscore fit`): adds the feature-space scores " +

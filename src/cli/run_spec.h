@@ -22,9 +22,9 @@ struct RunSpec {
   std::vector<double> temperatures;  // as asked (-T); energy at T = 1 is always computed
   bool odin = false;                 // the ODIN column (a backward pass per batch)
   double odin_temperature = 1000, odin_epsilon = 0.0014;
-  std::string fit_path;           // `oodscore fit`'s output: the feature-space columns
-  std::string head;               // the final linear layer's name ("" = the fit's, or found)
-  bool odin_flags_given = false;  // --odin-temperature or --odin-epsilon was given
+  std::string fit_path;  // `oodscore fit`'s output: the feature-space columns
+  std::string head;      // the final linear layer's name ("" = the fit's, or found)
+  bool odin_temperature_given = false, odin_epsilon_given = false;  // the flags were given
 
   bool fit() const { return !fit_path.empty(); }
 

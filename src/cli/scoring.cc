@@ -790,7 +790,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   for (const auto& library : ModelLibraryCandidates()) paths.Read("the model library", library);
   paths.Read("--preset", opt.preset);
   paths.Read("--fit", opt.spec.fit_path);
-  paths.ReadSets("--input", sets);
+  paths.ReadSets(out.input_flag, sets);
   paths.Write(out.csv_flag, out.csv_path);
   if (out.stamp) paths.Write(out.csv_flag + "'s stamp", StampPath(out.csv_path));
   paths.Write("--flagged", out.flagged_path);

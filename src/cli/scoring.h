@@ -67,7 +67,8 @@ struct ScoringOutputs {
   // the CSV, its stamp, --flagged) and refuses an overlap (RunPaths::Check) before it reads
   // any image or writes anything.
   RunPaths paths;
-  std::string csv_flag = "-o";  // the flag that named csv_path, for messages
+  std::string csv_flag = "-o";         // the flag that named csv_path, for messages
+  std::string input_flag = "--input";  // the flag(s) that named the sets, for messages
 };
 
 struct ScoringResult {

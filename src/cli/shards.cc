@@ -173,8 +173,13 @@ void RefuseDifferentScorers(const std::vector<ShardFile>& files) {
       continue;
     }
     const nlohmann::json a = first->whole_run->ToJson(true), b = f.whole_run->ToJson(true);
-    for (const char* key : {"model_sha256", "preset", "temperatures", "odin", "columns"}) {
-      if (a[key] != b[key]) {
+    for (const char* key : {"model_sha256", "preset", "temperatures", "odin", "columns", "fit"}) {
+      const auto fit_sha = [](const nlohmann::json& fit) {
+        return fit.is_object() ? fit.value("sha256", nlohmann::json()) : nlohmann::json();
+      };
+      const bool same =
+          std::string(key) == "fit" ? fit_sha(a[key]) == fit_sha(b[key]) : a[key] == b[key];
+      if (!same) {
         throw Error("'" + f.csv.string() + "' was scored with another " + key + " than '" +
                     first->csv.string() + "' (" + DumpJson(b[key], -1).substr(0, 80) + ", not " +
                     DumpJson(a[key], -1).substr(0, 80) + ")" + kSeparateRuns);
@@ -224,6 +229,12 @@ ShardFile ReadShardFile(const std::filesystem::path& csv, bool lone,
   // The rows must be the bytes the run wrote: checked before anything else reads them.
   if (!VerifyCsvDigest(csv.string(), stamp)) warnings->push_back(UnverifiedWarning(csv.string()));
   if (!stamp.shard) {
+    if (!lone && !stamp.complete) {  // pooled, its missing rows would go unnoticed
+      throw Error("'" + csv.string() + "' is from a stopped run (its stamp '" + stamp_path +
+                  "' does not record a complete run) and is given with other score files; finish "
+                  "it with `oodscore score --resume -o '" +
+                  csv.string() + "'` and the run's other options");
+    }
     if (!lone) {
       f.whole_run = std::move(stamp);
       return f;
@@ -399,7 +410,7 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   const std::vector<std::filesystem::path> paths = ExpandFolders(args);
   RefuseRepeatedFiles(paths);
   for (const auto& p : paths) {
-    files.push_back(ReadShardFile(p, /*lone=*/args.size() == 1, &merged.warnings));
+    files.push_back(ReadShardFile(p, /*lone=*/paths.size() == 1, &merged.warnings));
     if (files.back().stopped) merged.stopped = p.string();
   }
   if (files.empty()) throw UsageError("no score files given");
@@ -435,7 +446,8 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
     if (f.stamp->has_counts) CheckSetCounts(f, merged.table, before);
     AddShardCounts(f, set_index, &merged);
   }
-  RefuseRepeatedSamples(merged.table, file_ends, merged.files);
+  // Shards are checked by their ranges (a list may name one image twice, across a boundary).
+  if (!merged.stamped) RefuseRepeatedSamples(merged.table, file_ends, merged.files);
   return merged;
 }
 
