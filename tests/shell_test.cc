@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli_fixture.h"
+#include "oodscore/score_table.h"
 
 namespace oodscore {
 namespace {
@@ -65,6 +66,23 @@ TEST_F(ShellTest, AnImagePathIsASetOfOneAndBinaryListsAreRefused) {
   r = Cli("score -q " + Common() + "-i '" + (tmp_ / "nul.txt") + "' -o -");
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("nul.txt' line 1 holds a NUL byte"), std::string::npos) << r.err;
+}
+
+// --null reads what find -print0 and --flagged write: any file name, a newline in it too.
+TEST_F(ShellTest, NullSeparatedListsReadAnyFileName) {
+  std::filesystem::copy_file(tmp_ / "far/1.ppm", tmp_ / "far/new\nline, x.ppm");
+  WriteText(tmp_ / "list0", (tmp_ / "far/0.ppm") + std::string(1, '\0') +
+                                (tmp_ / "far/new\nline, x.ppm") + std::string(1, '\0'));
+  auto r = Cli("score -q " + Common() + "--null -i '" + (tmp_ / "list0") + "' -o '" +
+               (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto table = ReadScoreFiles({tmp_ / "s.csv"}, {/*keep_paths=*/true});
+  ASSERT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.path(1), tmp_ / "far/new\nline, x.ppm");
+  // Without --null the NUL byte is named, and the flag offered.
+  r = Cli("score -q " + Common() + "-i '" + (tmp_ / "list0") + "' -o -");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("give --null"), std::string::npos) << r.err;
 }
 
 // A shell user sees what was skipped: --skipped lists it NUL-terminated, the log counts it.

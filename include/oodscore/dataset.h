@@ -57,17 +57,19 @@ SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name,
 // A text file (or "-" for stdin): one path per line, optional label after a tab or comma;
 // relative paths are relative to the list's folder. Blank lines and '#' comments skipped.
 // Labels are integers and are stored in canonical form ("007" -> "7").
-SampleSet ListFile(const std::string& path, const std::string& name);
+// nul_separated: entries end with a NUL byte instead (find -print0, --flagged), each a path
+// as it is (newlines, tabs and commas included), with no labels or comments.
+SampleSet ListFile(const std::string& path, const std::string& name, bool nul_separated = false);
 
 // The same from a stream: `path` names it in messages, relative paths are resolved against
 // `base` (none when empty).
 SampleSet ParseList(std::istream& in, const std::string& path, const std::filesystem::path& base,
-                    const std::string& name);
+                    const std::string& name, bool nul_separated = false);
 
 // Dispatches on what the path is: folder, .npy file, one image (an image extension), or list
-// file (whose lines must not hold NUL bytes).
-SampleSet ListInput(const std::string& path, const std::string& name,
-                    Layout layout = Layout::kAuto);
+// file (whose lines must not hold NUL bytes, unless nul_separated).
+SampleSet ListInput(const std::string& path, const std::string& name, Layout layout = Layout::kAuto,
+                    bool nul_separated = false);
 
 }  // namespace oodscore
 

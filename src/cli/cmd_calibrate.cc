@@ -25,7 +25,7 @@ int RunCalibrate(CalibrateCommand& cmd) {
   LookupScore(score, &info);
   cmd.scoring.spec.Require(score);
   const double max_skipped = MaxSkippedShare(cmd.scoring);
-  auto sets = LoadInputs({cmd.id}, cmd.scoring.layout);
+  auto sets = LoadInputs({cmd.id}, cmd.scoring.layout, true, false, cmd.scoring.null_separated);
   ScoringOutputs outputs;
   outputs.keep_rows = true;
   outputs.paths.Write("-o", cmd.output);

@@ -96,7 +96,7 @@ int RunEval(EvalCommand& cmd) {
   const Checks checks = PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
-  auto sets = LoadInputs(inputs, cmd.scoring.layout);
+  auto sets = LoadInputs(inputs, cmd.scoring.layout, true, false, cmd.scoring.null_separated);
   ScoringOutputs outputs;
   AddReportPaths(cmd.report, &outputs.paths);  // checked against the inputs by RunScoring
   outputs.input_flag = "--id/--ood";

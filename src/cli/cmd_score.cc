@@ -70,7 +70,8 @@ int RunScore(const ScoreCommand& cmd) {
     outputs.card = ReadCard(cmd.card);
     scoring.spec.ApplyCard(*outputs.card);
   }
-  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false, cmd.allow_empty);
+  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false, cmd.allow_empty,
+                         cmd.scoring.null_separated);
   const ScoringResult scored = RunScoring(scoring, sets, outputs);
   // The shell user's summary: what the decision and the inputs left out.
   if (outputs.card) {

@@ -67,6 +67,9 @@ void AddModelOptions(CLI::App* cmd, ScoringOptions* opt) {
 
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt) {
   AddModelOptions(cmd, opt);
+  cmd->add_flag("--null,-0", opt->null_separated,
+                "list files (and -i -) hold paths each ended by a NUL byte, as find -print0 and "
+                "--flagged write them, instead of lines");
   cmd->add_option("--layout", opt->layout,
                   "folders: auto (class subfolders, or a flat folder; both is an error), classes "
                   "(ImageFolder), flat (every image below, no labels)")
@@ -117,7 +120,7 @@ bool FolderWithoutImages(const std::string& path) {
 }  // namespace
 
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
-                                  bool roles, bool allow_empty) {
+                                  bool roles, bool allow_empty, bool null_separated) {
   const Layout l = ParseLayout(layout);
   std::vector<std::string> names;
   for (const auto& arg : args) names.push_back(SplitNamed(arg).first);
@@ -132,7 +135,7 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const st
       sets.back().source = path;
       continue;
     }
-    sets.push_back(ListInput(path, name, l));
+    sets.push_back(ListInput(path, name, l, null_separated));
     for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
     spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
                  sets.back().classes.empty()

@@ -27,6 +27,7 @@ struct ScoringOptions {
   std::string model_path;
   std::string preset;           // "" = from the detector card, or none for .npy inputs
   std::string layout = "auto";  // how folders are read: auto, classes, flat
+  bool null_separated = false;  // --null: list files (and stdin) hold NUL-terminated paths
   // Largest share of a set's found files that may be skipped, as written ("0.01", "1%");
   // more exits 3 after every output is written. "1" turns the check off.
   std::string max_skipped = "0.01";
@@ -41,7 +42,7 @@ struct ScoringOptions {
 // Binds --model, --preset, --max-skipped, --device, --half, --batch-size, --workers,
 // --threads, --strict, --max-image-pixels, --no-freeze, --no-optimize, --channels-last.
 void AddModelOptions(CLI::App* cmd, ScoringOptions* opt);
-// AddModelOptions, --layout, and the run spec's options (AddRunSpecOptions).
+// AddModelOptions, --layout, --null, and the run spec's options (AddRunSpecOptions).
 void AddScoringOptions(CLI::App* cmd, ScoringOptions* opt);
 
 // --max-skipped as a fraction. Throws UsageError.
@@ -118,8 +119,10 @@ nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit);
 // called "mean" (the mean row's name in gates), nor, with roles (the first set is ID), "id"
 // unless it is the first.
 // With allow_empty, a folder without images is an empty set (logged), not an error.
+// With null_separated, list files are read as NUL-separated paths (--null).
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
-                                  bool roles = true, bool allow_empty = false);
+                                  bool roles = true, bool allow_empty = false,
+                                  bool null_separated = false);
 
 }  // namespace oodscore
 

@@ -128,25 +128,35 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
   return set;
 }
 
-SampleSet ListFile(const std::string& path, const std::string& name) {
-  if (path == "-") return ParseList(std::cin, "-", fs::path(), name);
+SampleSet ListFile(const std::string& path, const std::string& name, bool nul_separated) {
+  if (path == "-") return ParseList(std::cin, "-", fs::path(), name, nul_separated);
   std::ifstream file(path);
   if (!file) throw Error("cannot open list file '" + path + "'");
-  return ParseList(file, path, fs::path(path).parent_path(), name);
+  return ParseList(file, path, fs::path(path).parent_path(), name, nul_separated);
 }
 
 SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& base,
-                    const std::string& name) {
+                    const std::string& name, bool nul_separated) {
   SampleSet set;
   set.name = name;
   std::string line;
+  if (nul_separated) {
+    while (std::getline(in, line, '\0')) {
+      if (line.empty()) continue;
+      fs::path p(line);
+      if (p.is_relative() && !base.empty()) p = base / p;
+      set.samples.push_back({p.string(), "", nullptr, 0});
+    }
+    if (set.samples.empty()) throw Error("list '" + path + "' names no files (--null)");
+    return set;
+  }
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
     if (line.find('\0') != std::string::npos) {
       throw Error("list file '" + path + "' line " + std::to_string(n) +
-                  " holds a NUL byte: a list file is text, one path per line (is it an image or "
-                  "NUL-separated find -print0 output?)");
+                  " holds a NUL byte: a list file is text, one path per line (for NUL-separated "
+                  "paths, such as find -print0 output, give --null)");
     }
     std::string file_path = line, label;
     const std::size_t sep = line.find_last_of("\t,");
@@ -170,7 +180,8 @@ SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& b
   return set;
 }
 
-SampleSet ListInput(const std::string& path, const std::string& name, Layout layout) {
+SampleSet ListInput(const std::string& path, const std::string& name, Layout layout,
+                    bool nul_separated) {
   std::error_code ec;
   if (path != "-" && fs::is_directory(path, ec)) {
     SampleSet set = ListFolder(path, name, layout);
@@ -220,7 +231,7 @@ SampleSet ListInput(const std::string& path, const std::string& name, Layout lay
     set.samples.push_back({path, "", nullptr, 0});
     return set;
   }
-  SampleSet set = ListFile(path, name);
+  SampleSet set = ListFile(path, name, nul_separated);
   set.source = path;
   return set;
 }
