@@ -74,8 +74,10 @@ void ScoreCsv(const std::uint8_t* data, std::size_t size) {
 
 void ListFileTarget(const std::uint8_t* data, std::size_t size) {
   Expecting([&] {
-    std::istringstream in(Text(data, size));
-    ParseList(in, "fuzz.txt", "/base", "fuzz");
+    // Lines, and NUL-separated entries (--null) of the same bytes.
+    std::istringstream lines(Text(data, size)), entries(Text(data, size));
+    Expecting([&] { ParseList(lines, "fuzz.txt", "/base", "fuzz"); });
+    ParseList(entries, "fuzz.txt", "/base", "fuzz", /*nul_separated=*/true);
   });
 }
 
