@@ -64,7 +64,9 @@ void SetupFinetuneCommand(CLI::App* app, int* exit_code) {
        "--augment hflip,crop-pad4 -o m-energy.pt",
        "oodscore finetune ... --val cifar10/test --val-ood svhn=svhn/test --epochs 10 --seed 1",
        "oodscore eval --model m-energy.pt --preset cifar10 --id cifar10/test --ood svhn/test"}));
-  sub->callback([opt, m_in, m_out, in_opt, out_opt, exit_code, app] {
+  // Every value a flag writes into must live as long as the command: margins too, although the
+  // callback does not read it (CLI11 writes "--margins auto" into it while parsing).
+  sub->callback([opt, m_in, m_out, margins, in_opt, out_opt, exit_code, app] {
     opt->quiet = app->get_option("--quiet")->as<bool>();
     opt->m_in.reset();
     opt->m_out.reset();
