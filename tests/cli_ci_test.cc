@@ -141,6 +141,77 @@ TEST_F(CliCiTest, LowerIsIdAppliesToNamedPlainScores) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+// Another tool's CSV: any column by name, its orientation from the user; flags that would do
+// nothing are refused rather than ignored.
+TEST_F(CliCiTest, AnotherToolsColumnsNeedAnOrientation) {
+  std::string csv = "set,path,label,pred,my_energy,conf\n";
+  for (int i = 1; i <= 6; ++i) {
+    csv += "id,a" + std::to_string(i) + ".png,,,-" + std::to_string(10 + i) + ",0.9\n";
+    csv += "far,b" + std::to_string(i) + ".png,,,-" + std::to_string(i) + ",0.1\n";
+  }
+  WriteText(tmp_ / "o.csv", csv);
+  auto metrics = [&](const std::string& flags) {
+    return Cli("metrics -q '" + (tmp_ / "o.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "' " +
+               flags);
+  };
+  auto r = metrics("--score my_energy");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("add --lower-is-id my_energy"), std::string::npos) << r.err;
+  r = metrics("--lower-is-id my_energy --higher-is-id conf");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["ood"][0]["metrics"]["my_energy"]["auroc"], 1.0);
+  EXPECT_EQ(j["scores"]["my_energy"]["orientation"], "lower_is_id");
+  EXPECT_EQ(j["ood"][0]["metrics"]["conf"]["auroc"], 1.0);
+  // The flag used to be ignored on a CSV: now every way it does nothing is an error.
+  r = metrics("--lower-is-id");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("name the column: --lower-is-id NAME"), std::string::npos) << r.err;
+  r = metrics("--score my_energy --lower-is-id my_energy --higher-is-id conf");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--higher-is-id conf would do nothing"), std::string::npos) << r.err;
+  r = metrics("--lower-is-id my_enrgy");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'my_energy'?"), std::string::npos) << r.err;
+  r = metrics("--lower-is-id conf --higher-is-id conf");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  // A file taken for a column name (--lower-is-id before the files) is named as such.
+  r = Cli("metrics -q --lower-is-id '" + (tmp_ / "o.csv") + "' --id id --out-dir '" + (tmp_ / "m") +
+          "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("as a column name"), std::string::npos) << r.err;
+  // A known score's orientation is the catalogue's.
+  WriteText(tmp_ / "e.csv", "set,path,label,pred,energy\nid,a,,,-9\nfar,b,,,-1\n");
+  r = Cli("metrics -q '" + (tmp_ / "e.csv") + "' --id id --lower-is-id energy --out-dir '" +
+          (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is a score oodscore knows (lower = ID)"), std::string::npos) << r.err;
+  // A file that is not a score CSV names the other ways in.
+  WriteText(tmp_ / "x.csv", "id,score\n1,2\n");
+  r = Cli("metrics -q '" + (tmp_ / "x.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--id-file/--ood-file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("logits.npy"), std::string::npos) << r.err;
+}
+
+TEST_F(CliCiTest, PlainFilesTakeAnyColumnName) {
+  WriteText(tmp_ / "id.txt", "1\n2\n3\n");
+  WriteText(tmp_ / "ood.txt", "5\n6\n");
+  const std::string files =
+      "metrics -q --id-file '" + (tmp_ / "id.txt") + "' --ood-file '" + (tmp_ / "ood.txt") + "' ";
+  auto r = Cli(files + "--score dist --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Cli(files + "--score dist --lower-is-id dist --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["ood"][0]["metrics"]["dist"]["auroc"], 1.0);
+  r = Cli(files + "--score dist --lower-is-id --out-dir '" + (tmp_ / "m") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Cli(files + "--lower-is-id dist --out-dir '" + (tmp_ / "m") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("would do nothing"), std::string::npos) << r.err;
+}
+
 TEST_F(CliCiTest, CheckTableShowsBaselineValueChangeAndAllowed) {
   ASSERT_EQ(Cli(Eval(tmp_ / "old")).exit_code, 0);
   auto j = nlohmann::json::parse(ReadText(tmp_ / "old/report.json"));

@@ -30,6 +30,9 @@ struct ReportOptions {
   int bootstrap = 0;
   std::uint64_t seed = 0;
   std::vector<std::string> scores;  // empty = every known score column
+  // Orientations of score-file columns the catalogue does not know (metrics' --lower-is-id
+  // NAME / --higher-is-id NAME); each named column is reported.
+  std::map<std::string, Orientation> orientations;
   std::vector<std::string> gates;
   std::string baseline;
   std::vector<std::string> max_drop, max_rise;
@@ -63,8 +66,13 @@ std::pair<std::string, std::string> SplitNamed(const std::string& arg);
 // Throws UsageError.
 void CheckSetNames(const std::vector<std::string>& names, bool roles);
 
-// Picks the scores to report from a table's columns (opt.scores, or every known score),
-// and builds the report input for id_set against ood_sets.
+// "--lower-is-id" / "--higher-is-id": the metrics flag that gives a column this orientation.
+const char* OrientationFlag(Orientation o);
+
+// Picks the scores to report from a table's columns (opt.scores, or every known score and
+// every column of opt.orientations), and builds the report input for id_set against
+// ood_sets. A column the catalogue does not know needs its orientation in opt.orientations;
+// one it knows must not have one there (UsageError either way).
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt);
 

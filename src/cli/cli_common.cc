@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -160,28 +161,83 @@ void AddReportPaths(const ReportOptions& opt, RunPaths* paths) {
   paths->Write("--junit", opt.junit);
 }
 
+const char* OrientationFlag(Orientation o) {
+  return o == Orientation::kLowerIsId ? "--lower-is-id" : "--higher-is-id";
+}
+
+namespace {
+
+// A reported column's orientation: the catalogue's, or the user's for a column it does not
+// know. Giving one for a known score would do nothing (or contradict it), so it is refused.
+ScoreInfo ColumnInfo(const std::string& name, const ReportOptions& opt) {
+  ScoreInfo info;
+  const auto given = opt.orientations.find(name);
+  if (LookupScore(name, &info)) {
+    if (given != opt.orientations.end()) {
+      throw UsageError(std::string(OrientationFlag(given->second)) + " " + name + ": " + name +
+                       " is a score oodscore knows (" + OrientationText(info.orientation) +
+                       "), so the flag would do nothing; it is for columns oodscore does not know");
+    }
+    return info;
+  }
+  if (given == opt.orientations.end()) {
+    throw UsageError("column '" + name +
+                     "' is not a score oodscore knows, so which way it points is unknown: add "
+                     "--lower-is-id " +
+                     name + " (lower = ID, like energy) or --higher-is-id " + name +
+                     " (higher = ID, like msp)");
+  }
+  info.name = info.rank_column = name;
+  info.orientation = given->second;
+  return info;
+}
+
+// The columns to report: --score's, else every known score and every column given an
+// orientation, in file order.
+std::vector<std::string> ReportedColumns(const ScoreTable& table, const ReportOptions& opt) {
+  for (const auto& [column, o] : opt.orientations) {
+    if (table.ColumnIndex(column) < 0) {
+      throw UsageError(std::string(OrientationFlag(o)) + " " + column +
+                       ": the score files have no column '" + column + "'" +
+                       DidYouMeanClause(column, table.columns) +
+                       " (columns: " + JoinNames(table.columns) + ")");
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& s : opt.scores) names.push_back(CheckedScoreName(s, table.columns));
+  if (!names.empty()) {
+    for (const auto& [column, o] : opt.orientations) {
+      if (std::find(names.begin(), names.end(), column) == names.end()) {
+        throw UsageError(std::string(OrientationFlag(o)) + " " + column +
+                         " would do nothing: the report's scores (--score) are " +
+                         JoinNames(names));
+      }
+    }
+    return names;
+  }
+  for (const auto& c : table.columns) {
+    ScoreInfo info;
+    if (LookupScore(c, &info) || opt.orientations.count(c)) names.push_back(c);
+  }
+  if (names.empty()) {
+    throw Error("no known score column in the score file (columns: " + JoinNames(table.columns) +
+                "; known scores: " + KnownScoresText() +
+                "); name another column with --score NAME and --lower-is-id NAME or "
+                "--higher-is-id NAME");
+  }
+  return names;
+}
+
+}  // namespace
+
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
   ReportInput in;
   in.options = ToMetricOptions(opt);
-  std::vector<std::string> names;
-  for (const auto& s : opt.scores) names.push_back(CheckedScoreName(s, table.columns));
-  if (names.empty()) {
-    for (const auto& c : table.columns) {
-      ScoreInfo info;
-      if (LookupScore(c, &info)) names.push_back(c);
-    }
-    if (names.empty()) {
-      throw Error("no known score column in the score file (expected one of " + KnownScoresText() +
-                  ")");
-    }
-  }
+  const std::vector<std::string> names = ReportedColumns(table, opt);
   std::vector<int> rank_columns;
   for (const auto& name : names) {
-    ScoreInfo info;
-    if (!LookupScore(name, &info)) {
-      throw UsageError("unknown score '" + name + "' (known: " + KnownScoresText() + ")");
-    }
+    ScoreInfo info = ColumnInfo(name, opt);
     int col = table.ColumnIndex(info.rank_column);
     if (col < 0) {
       if (info.rank_column != info.name) {

@@ -19,24 +19,59 @@ struct MetricsCommand {
   std::string id;
   std::vector<std::string> ood;
   std::vector<std::string> id_files, ood_files;
-  bool lower_is_id = false;
+  // --lower-is-id NAME / --higher-is-id NAME, in order; "" = the flag without a name (the
+  // plain column of --id-file/--ood-file).
+  std::vector<std::pair<std::string, Orientation>> orientations;
   ReportOptions report;
 };
 
+// Fills report.orientations from the named --lower-is-id/--higher-is-id flags and returns
+// whether a bare --lower-is-id was given (which applies to plain files only).
+bool TakeOrientations(MetricsCommand* cmd) {
+  bool bare_lower = false;
+  for (const auto& [column, o] : cmd->orientations) {
+    if (column.empty()) {
+      if (o == Orientation::kHigherIsId) {
+        throw UsageError("--higher-is-id needs a column name: --higher-is-id NAME");
+      }
+      bare_lower = true;
+      continue;
+    }
+    const auto [it, added] = cmd->report.orientations.emplace(column, o);
+    if (!added && it->second != o) {
+      throw UsageError("column '" + column + "' is given both --lower-is-id and --higher-is-id");
+    }
+  }
+  return bare_lower;
+}
+
 // The column name of plain score files: "score" (higher = ID) or "score_lower" (lower = ID),
-// or a logit score's own name (--score energy), whose orientation --lower-is-id must match.
-std::string PlainColumn(const MetricsCommand& cmd) {
-  const std::string asked = cmd.report.scores.empty() ? "" : cmd.report.scores.front();
-  if (cmd.report.scores.size() > 1) {
+// a known score's own name (--score energy), whose orientation a bare --lower-is-id must match,
+// or any other name with its orientation (--score my_energy --lower-is-id my_energy, or a bare
+// --lower-is-id).
+std::string PlainColumn(MetricsCommand* cmd, bool bare_lower) {
+  const std::string asked = cmd->report.scores.empty() ? "" : cmd->report.scores.front();
+  if (cmd->report.scores.size() > 1) {
     throw UsageError("plain score files hold one score; give at most one --score");
   }
-  if (asked.empty() || asked == "score" || asked == "score_lower") {
-    return cmd.lower_is_id || asked == "score_lower" ? "score_lower" : "score";
+  for (const auto& [column, o] : cmd->report.orientations) {
+    if (column != asked) {
+      throw UsageError(std::string(OrientationFlag(o)) + " " + column +
+                       " would do nothing: plain score files hold one column, " +
+                       (asked.empty() ? std::string("named 'score' unless --score NAME names it")
+                                      : "--score " + asked));
+    }
   }
-  const std::string name = CheckedScoreName(asked, {"score", "score_lower"});
+  if (asked.empty() || asked == "score" || asked == "score_lower") {
+    return bare_lower || asked == "score_lower" ? "score_lower" : "score";
+  }
   ScoreInfo info;
-  LookupScore(name, &info);
-  if (cmd.lower_is_id && info.orientation == Orientation::kHigherIsId) {
+  if (!LookupScore(CanonicalScoreName(asked), &info)) {
+    if (bare_lower) cmd->report.orientations.emplace(asked, Orientation::kLowerIsId);
+    return asked;  // its orientation is checked with the reported columns
+  }
+  const std::string name = CheckedScoreName(asked);
+  if (bare_lower && info.orientation == Orientation::kHigherIsId) {
     throw UsageError("--lower-is-id contradicts --score " + name + ", which is higher = ID");
   }
   return name;
@@ -44,6 +79,7 @@ std::string PlainColumn(const MetricsCommand& cmd) {
 
 int RunMetrics(MetricsCommand& cmd) {
   const auto start = std::chrono::steady_clock::now();
+  const bool bare_lower = TakeOrientations(&cmd);
   ScoreTable table;
   MergedScores merged;  // score files: with shard stamps, checked and in shard order
   std::string id_name;
@@ -55,7 +91,7 @@ int RunMetrics(MetricsCommand& cmd) {
     if (cmd.id_files.size() != 1 || cmd.ood_files.empty()) {
       throw UsageError("--id-file needs exactly one file and --ood-file at least one");
     }
-    const std::string column = PlainColumn(cmd);
+    const std::string column = PlainColumn(&cmd, bare_lower);
     table.columns = {column};
     table.KeepPaths(false);
     std::vector<std::string> names;
@@ -71,7 +107,21 @@ int RunMetrics(MetricsCommand& cmd) {
     for (const auto& f : cmd.ood_files) ood_names.push_back(add(f));
     cmd.report.scores = {column};
   } else {
-    if (cmd.files.empty()) throw UsageError("no score files given");
+    if (cmd.files.empty()) {
+      for (const auto& [column, o] : cmd.report.orientations) {
+        if (std::filesystem::exists(column)) {
+          throw UsageError(std::string(OrientationFlag(o)) + " took '" + column +
+                           "' as a column name, so no score files are left; put the flag after "
+                           "the files, or write it as --lower-is-id=NAME");
+        }
+      }
+      throw UsageError("no score files given");
+    }
+    if (bare_lower) {
+      throw UsageError(
+          "--lower-is-id without a column name is for the plain column of --id-file/--ood-file; "
+          "for score CSV files name the column: --lower-is-id NAME");
+    }
     if (cmd.id.empty()) throw UsageError("--id NAME is required: which set is in-distribution");
     merged = ReadMergedScores(cmd.files);
     table = std::move(merged.table);
@@ -159,15 +209,27 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--id-file", cmd->id_files, "[NAME=]FILE: a plain column of ID scores")
       ->expected(1);
   sub->add_option("--ood-file", cmd->ood_files, "[NAME=]FILE: a plain column of OOD scores");
-  sub->add_flag("--lower-is-id", cmd->lower_is_id,
-                "with --id-file: lower scores are more ID (like energy); default higher");
+  // Per occurrence: a bare --lower-is-id (plain files) and --lower-is-id NAME, repeatable.
+  for (const Orientation o : {Orientation::kLowerIsId, Orientation::kHigherIsId}) {
+    const bool lower = o == Orientation::kLowerIsId;
+    sub->add_option_function<std::string>(
+           lower ? "--lower-is-id" : "--higher-is-id",
+           [cmd, o](const std::string& column) { cmd->orientations.emplace_back(column, o); },
+           lower ? "NAME: a score column oodscore does not know is lower = ID (like energy); "
+                   "repeatable. Without NAME, with --id-file: the plain column is lower = ID"
+                 : "NAME: a score column oodscore does not know is higher = ID (like msp); "
+                   "repeatable")
+        ->expected(lower ? 0 : 1, 1)
+        ->trigger_on_parse();
+  }
   sub->add_option("--out-dir", cmd->report.out_dir, "where report.json/.md/.html go")
       ->capture_default_str();
   AddReportOptions(sub, &cmd->report);
   sub->footer(HelpFooter(
       {"oodscore metrics scores.csv --id cifar10 --gate 'energy.auroc>=95%' --junit junit.xml",
        "oodscore metrics shard-*.csv --id cifar10 --out-dir report --fpr-convention openood",
-       "oodscore metrics --id-file id.txt --ood-file ood.txt --lower-is-id --out-dir report"}));
+       "oodscore metrics --id-file id.txt --ood-file ood.txt --lower-is-id --out-dir report",
+       "oodscore metrics other_tool.csv --id cifar10 --score my_energy --lower-is-id my_energy"}));
   sub->callback([cmd, exit_code] { *exit_code = RunMetrics(*cmd); });
 }
 

@@ -253,7 +253,9 @@ bool ParseHeader(const std::string& text, bool at_eof, std::size_t* pos, std::si
     if (parser.size() <= static_cast<std::size_t>(i) || parser.field(i) != kScoreKeyColumns[i]) {
       throw Error("'" + source + "' line 1: header must start with set,path,label,pred (got '" +
                   std::string(parser.size() > static_cast<std::size_t>(i) ? parser.field(i) : "") +
-                  "' as column " + std::to_string(i + 1) + ")");
+                  "' as column " + std::to_string(i + 1) +
+                  "); another tool's scores go in as plain columns (metrics --id-file/--ood-file), "
+                  "and its logits as a .npy [N, K] (eval --id NAME=logits.npy)");
     }
   }
   for (std::size_t i = 4; i < parser.size(); ++i) columns->emplace_back(parser.field(i));
