@@ -226,10 +226,89 @@ TEST_F(CliCiTest, CheckTableShowsBaselineValueChangeAndAllowed) {
   EXPECT_NE(md.find("| `far.energy.auroc` | 99.9% | "), std::string::npos) << md;
   EXPECT_NE(md.find(" | drop <= 0.5 pp | **FAIL** |"), std::string::npos) << md;
   auto out = nlohmann::json::parse(ReadText(tmp_ / "new/report.json"));
-  EXPECT_EQ(out["checks"][0]["baseline"], 0.999);  // exact doubles in JSON
+  // A samples check per set first (the baseline's samples), then the tolerance.
+  ASSERT_EQ(out["checks"].size(), 5u) << out["checks"];  // and a skipped-share check per set
+  EXPECT_EQ(out["checks"][0]["subject"], "id.samples");
+  EXPECT_TRUE(out["checks"][0]["pass"].get<bool>());
+  EXPECT_EQ(out["checks"][2]["baseline"], 0.999);  // exact doubles in JSON
   const std::string html = ReadText(tmp_ / "new/report.html");
   EXPECT_NE(html.find("<div class=\"banner fail\">FAIL: 1 of"), std::string::npos);
-  EXPECT_NE(html.find("far.energy.auroc moved 0.999"), std::string::npos);
+  // Messages round as the check table does.
+  EXPECT_NE(html.find("far.energy.auroc moved 99.9% -&gt; "), std::string::npos) << html;
+}
+
+// The case: a fine-tuned model that improves the deployed score must not fail on
+// scores it does not deploy.
+TEST_F(CliCiTest, BaselineChecksCoverTheGatedAndNamedScores) {
+  ASSERT_EQ(Cli(Eval(tmp_ / "old")).exit_code, 0);
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "old/report.json"));
+  j["ood"][0]["metrics"]["msp"]["auroc"] = 0.999;  // msp "was" better: a drop on msp
+  WriteText(tmp_ / "base.json", j.dump());
+  const std::string baseline = "--baseline '" + (tmp_ / "base.json") + "' --max-drop auroc=0.5% ";
+  auto r = Cli(Eval(tmp_ / "new") + baseline + "--gate 'energy.auroc>=0%'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto out = nlohmann::json::parse(ReadText(tmp_ / "new/report.json"));
+  for (const auto& c : out["checks"]) {
+    EXPECT_EQ(c["subject"].get<std::string>().find(".msp."), std::string::npos) << c;
+  }
+  r = Cli(Eval(tmp_ / "new") + baseline + "--score energy --score msp");  // named: checked
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = Cli(Eval(tmp_ / "new") + baseline + "--gate 'energy.auroc>=0%' --baseline-scores all");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("far.msp.auroc moved 99.9%"), std::string::npos) << r.err;
+  r = Cli(Eval(tmp_ / "new") + baseline + "--baseline-scores msp");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = Cli(Eval(tmp_ / "new") + baseline + "--baseline-scores mps");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'msp'?"), std::string::npos) << r.err;
+  r = Cli(Eval(tmp_ / "new") + "--baseline-scores msp");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+TEST_F(CliCiTest, AFirstRunWithoutABaselineFailsOrSkipsAsAsked) {
+  const std::string baseline =
+      "--baseline '" + (tmp_ / "main/report.json") + "' --max-drop auroc=0.5% ";
+  auto r = Cli(Eval(tmp_ / "r") + baseline);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--baseline-missing skip"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "r/scores.csv"));  // refused before scoring
+  r = Cli(Eval(tmp_ / "r") + baseline + "--baseline-missing skip");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("checks passed (baseline missing: its checks skipped)"), std::string::npos)
+      << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  ASSERT_EQ(j["warnings"].size(), 1u) << j["warnings"];
+  EXPECT_NE(j["warnings"][0].get<std::string>().find("does not exist"), std::string::npos);
+  EXPECT_NE(ReadText(tmp_ / "r/report.md").find("does not exist"), std::string::npos);
+  r = Cli(Eval(tmp_ / "r") + baseline + "--baseline-missing maybe");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+TEST_F(CliCiTest, ABaselineOnOtherSamplesIsACheckOfItsOwn) {
+  ASSERT_EQ(Cli(Eval(tmp_ / "old") + "--score energy").exit_code, 0);
+  const std::string baseline =
+      "--score energy --baseline '" + (tmp_ / "old/report.json") + "' --max-drop auroc=100% ";
+  auto r = Cli(Eval(tmp_ / "same") + baseline);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Half of the OOD set: the samples check fails, with the counts.
+  for (int i = 0; i < 6; ++i) std::filesystem::remove(tmp_ / ("far/" + std::to_string(i) + ".ppm"));
+  r = Cli(Eval(tmp_ / "half") + baseline);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("set 'far': 6 samples scored, the baseline had 12"), std::string::npos)
+      << r.err;
+  r = Cli(Eval(tmp_ / "half") + baseline + "--baseline-allow-resample");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // As many files, other ones: the digest tells.
+  for (int i = 0; i < 6; ++i) {
+    testing::WritePnm(tmp_ / ("far/x" + std::to_string(i) + ".ppm"), 16, 12, 3, 1000 + 7 * i);
+  }
+  r = Cli(Eval(tmp_ / "other") + baseline);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("the same count (12) but other samples"), std::string::npos) << r.err;
+  // metrics on the score files gives the same digests as eval.
+  r = Cli("metrics -q '" + (tmp_ / "same/scores.csv") + "' --id id --out-dir '" + (tmp_ / "m") +
+          "' " + baseline);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 bool HaveXmllint() { return std::system("command -v xmllint >/dev/null 2>&1") == 0; }

@@ -87,24 +87,24 @@ TEST(GateTest, BaselineFlagsRegressionsBeyondTolerance) {
   Report now = TwoSetReport();
   nlohmann::json base = ReportJson(now);
   base["ood"][1]["metrics"]["energy"]["auroc"] = now.ood[1].metrics[0].auroc + 0.02;
-  auto res = CompareWithBaseline(base, now, {{"auroc", 0.01}}, {{"fpr_at_tpr", 0.0}});
+  auto res = CompareWithBaseline(base, now, {{{"auroc", 0.01}}, {{"fpr_at_tpr", 0.0}}});
   int failed = 0;
   for (const auto& c : res) {
     if (!c.pass) {
       ++failed;
       EXPECT_EQ(c.expr, "near.energy.auroc");
-      EXPECT_NE(c.message.find("allowed drop 0.01"), std::string::npos) << c.message;
+      EXPECT_NE(c.message.find("allowed drop <= 1 pp"), std::string::npos) << c.message;
     }
   }
   EXPECT_EQ(failed, 1);
-  EXPECT_EQ(res.size(), 8u);  // 2 sets x 2 scores x 2 metrics
+  EXPECT_EQ(res.size(), 3u + 8u);  // a samples check per set; 2 sets x 2 scores x 2 metrics
 }
 
 TEST(GateTest, BaselineWithAnotherConventionIsRejected) {
   Report now = TwoSetReport();
   nlohmann::json base = ReportJson(now);
   base["fpr_convention"] = "openood";
-  EXPECT_THROW(CompareWithBaseline(base, now, {{"auroc", 0.01}}, {}), Error);
+  EXPECT_THROW(CompareWithBaseline(base, now, {{{"auroc", 0.01}}}), Error);
 }
 
 TEST(GateTest, SharesAreFractionsOrPercentNeverBareNumbersAboveOne) {
@@ -166,8 +166,8 @@ TEST(GateTest, BaselineChecksCarryBothValues) {
   Report now = TwoSetReport();
   nlohmann::json base = ReportJson(now);
   base["ood"][1]["metrics"]["energy"]["auroc"] = now.ood[1].metrics[0].auroc + 0.02;
-  auto res = CompareWithBaseline(base, now, {{"auroc", 0.01}}, {});
-  const auto& c = res[2];  // near.energy.auroc
+  auto res = CompareWithBaseline(base, now, {{{"auroc", 0.01}}});
+  const auto& c = res[3 + 2];  // after a samples check per set: near.energy.auroc
   ASSERT_EQ(c.subject, "near.energy.auroc");
   ASSERT_TRUE(c.baseline.has_value());
   EXPECT_NEAR(*c.baseline - c.value, 0.02, 1e-12);
@@ -176,6 +176,69 @@ TEST(GateTest, BaselineChecksCarryBothValues) {
   EXPECT_EQ(cells[2], "-2 pp");
   EXPECT_EQ(cells[3], "drop <= 1 pp");
   EXPECT_EQ(cells[4], "**FAIL**");
+}
+
+TEST(GateTest, BaselineChecksOnlyTheScoresInScope) {
+  Report now = TwoSetReport();
+  nlohmann::json base = ReportJson(now);
+  base["ood"][1]["metrics"]["msp"]["auroc"] = now.ood[1].metrics[1].auroc + 0.2;
+  BaselineRules rules{{{"auroc", 0.01}}};
+  rules.scores = {"energy"};  // msp is not deployed: its drop must not fail the build
+  for (const auto& c : CompareWithBaseline(base, now, rules)) {
+    EXPECT_TRUE(c.pass) << c.message;
+    EXPECT_EQ(c.subject.find(".msp."), std::string::npos) << c.subject;
+  }
+  rules.scores.clear();  // every score
+  int failed = 0;
+  for (const auto& c : CompareWithBaseline(base, now, rules)) failed += !c.pass;
+  EXPECT_EQ(failed, 1);
+  rules.scores = {"odin"};
+  EXPECT_THROW(CompareWithBaseline(base, now, rules), Error);  // nothing left to compare
+}
+
+TEST(GateTest, ABaselineOnOtherSamplesFailsUnlessAllowed) {
+  Report now = TwoSetReport();
+  for (auto& c : now.sets) c.samples_digest = "00000000000000aa";
+  nlohmann::json base = ReportJson(now);
+  BaselineRules rules{{{"auroc", 0.01}}};
+  auto subject = [](const std::vector<CheckResult>& res, const std::string& s) {
+    for (const auto& c : res) {
+      if (c.subject == s) return c;
+    }
+    ADD_FAILURE() << "no check " << s;
+    return CheckResult();
+  };
+  auto res = CompareWithBaseline(base, now, rules);
+  EXPECT_TRUE(subject(res, "far.samples").pass);
+  // Half the set (250 against 500 in the issue): the count differs.
+  base["sets"][1]["scored"] = 10;
+  res = CompareWithBaseline(base, now, rules);
+  CheckResult c = subject(res, "far.samples");
+  EXPECT_FALSE(c.pass);
+  EXPECT_EQ(c.message,
+            "set 'far': 5 samples scored, the baseline had 10: the baseline was made on other "
+            "data, so its changes are not the model's; --baseline-allow-resample compares anyway");
+  // The same count, other files.
+  base["sets"][1]["scored"] = 5;
+  base["sets"][2]["samples_digest"] = "00000000000000bb";
+  res = CompareWithBaseline(base, now, rules);
+  EXPECT_FALSE(subject(res, "near.samples").pass);
+  EXPECT_NE(subject(res, "near.samples").message.find("other samples or paths"), std::string::npos);
+  rules.allow_resample = true;
+  res = CompareWithBaseline(base, now, rules);
+  EXPECT_TRUE(subject(res, "near.samples").pass);
+  EXPECT_NE(subject(res, "near.samples").message.find("compared anyway"), std::string::npos);
+}
+
+TEST(GateTest, BaselineMessagesRoundAsTheTableDoes) {
+  Report now = TwoSetReport();
+  nlohmann::json base = ReportJson(now);
+  base["ood"][1]["metrics"]["energy"]["auroc"] = 0.987654321;
+  for (const auto& c : CompareWithBaseline(base, now, {{{"auroc", 0.01}}})) {
+    if (c.subject != "near.energy.auroc") continue;
+    EXPECT_EQ(c.message, "near.energy.auroc moved 98.77% -> " + ShowValue(c.value, true) + " (" +
+                             CheckCells(c)[2] + "; allowed drop <= 1 pp)");
+  }
 }
 
 TEST(GateTest, TolerancesParse) {

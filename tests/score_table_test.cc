@@ -82,7 +82,9 @@ TEST_F(ScoreTableTest, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(ErrorOf({header}),
             "'" + header +
                 "' line 1: header must start with set,path,label,pred (got 'path' "
-                "as column 1)");
+                "as column 1); another tool's scores go in as plain columns (metrics "
+                "--id-file/--ood-file), and its logits as a .npy [N, K] (eval --id "
+                "NAME=logits.npy)");
   auto other = Write("other.csv", "set,path,label,pred,msp\n");
   auto first = Write("first.csv", "set,path,label,pred,energy\n");
   EXPECT_EQ(ErrorOf({first, other}),

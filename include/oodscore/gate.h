@@ -54,16 +54,28 @@ std::pair<std::string, double> ParseTolerance(const std::string& text);
 // One "skipped" check per set: its skipped share must not exceed max_share (a fraction).
 std::vector<CheckResult> SkippedChecks(const std::vector<SetCounts>& sets, double max_share);
 
+// What a comparison with a baseline report checks.
+struct BaselineRules {
+  std::map<std::string, double> max_drop;  // metric -> largest allowed decrease
+  std::map<std::string, double> max_rise;  // metric -> largest allowed increase (fpr_at_tpr)
+  // The scores compared (canonical names); empty = every score both reports hold.
+  std::vector<std::string> scores;
+  // A set scored on other samples than the baseline's (another count, or another
+  // samples_digest) passes with a note instead of failing.
+  bool allow_resample = false;
+};
+
 // Compares the report with a baseline report.json (same format), per OOD set and score
-// present in both. max_drop: metric -> largest allowed decrease (higher-is-better metrics);
-// max_rise: metric -> largest allowed increase (fpr_at_tpr, detection_error). Each result
-// carries the baseline's value and this run's.
+// present in both (and in rules.scores, when given): each tolerance of rules is a check that
+// carries the baseline's value and this run's. Each set of this run that the baseline also
+// has is a check of its own: the same number of scored samples and, when both reports have
+// it, the same samples_digest (fails unless rules.allow_resample).
 // With bootstrap intervals in the baseline, each message says whether the new value lies
 // inside the baseline's 95% interval. An OOD set of the baseline missing from this run is a
-// failed check.
+// failed check. Messages round as the check table does (ShowValue), exact values stay in
+// CheckResult.
 std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
-                                             const std::map<std::string, double>& max_drop,
-                                             const std::map<std::string, double>& max_rise);
+                                             const BaselineRules& rules);
 
 }  // namespace oodscore
 

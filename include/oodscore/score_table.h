@@ -54,6 +54,10 @@ class ScoreTable {
   // The path; "" unless the table keeps paths (built in memory, or read with keep_paths).
   std::string_view path(std::size_t row) const;
   bool keeps_paths() const { return keep_paths_; }
+  // A digest of the set's sample paths that does not depend on their order: the sum of each
+  // row's 64-bit path hash, as 16 hex digits. Two runs over the same files under the same
+  // paths share it, however they were listed or sharded; "" for a set the table lacks.
+  std::string SamplesDigest(const std::string& set) const;
   // A class code as text ("" for none).
   std::string ClassText(std::int32_t code) const;
   ScoreRow Row(std::size_t row) const;
@@ -72,7 +76,8 @@ class ScoreTable {
 
   std::vector<std::string> sets_;
   std::vector<std::uint32_t> set_of_;
-  std::vector<std::vector<double>> values_;  // [column][row]
+  std::vector<std::uint64_t> samples_digest_;  // per set: the sum of its rows' PathHash
+  std::vector<std::vector<double>> values_;    // [column][row]
   std::vector<std::int32_t> label_, pred_;
   std::vector<std::string> class_names_;  // code -1 - i is class_names_[i]
   bool keep_paths_ = true;

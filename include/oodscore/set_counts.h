@@ -16,6 +16,9 @@ struct SkippedSample {
 struct SetCounts {
   std::string name;
   std::size_t found = 0, scored = 0, skipped = 0;
+  // ScoreTable::SamplesDigest of the scored samples' paths; "" = not known (plain score
+  // columns). report.json keeps it, so that a baseline on other samples is noticed.
+  std::string samples_digest;
 
   // skipped / found; 0 for a set with nothing found.
   double SkippedShare() const { return found ? static_cast<double>(skipped) / found : 0.0; }

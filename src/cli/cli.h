@@ -36,6 +36,12 @@ struct ReportOptions {
   std::vector<std::string> gates;
   std::string baseline;
   std::vector<std::string> max_drop, max_rise;
+  // --baseline-scores: "all", or the scores compared; empty = the scores named by --score or
+  // a gate (every score when none is).
+  std::vector<std::string> baseline_scores;
+  std::string baseline_missing = "fail";  // fail | skip: a --baseline that does not exist
+  bool baseline_allow_resample = false;
+  bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;
   std::string junit;  // JUnit XML path, "" = none
 };
@@ -87,8 +93,9 @@ void AddReportPaths(const ReportOptions& opt, RunPaths* paths);
 // failed against. Throws UsageError / Error.
 struct Checks {
   std::vector<Gate> gates;
-  std::map<std::string, double> max_drop, max_rise;
+  BaselineRules baseline_rules;
   std::optional<nlohmann::json> baseline;
+  std::string baseline_skipped;       // why --baseline's checks were skipped ("" = they were not)
   std::optional<double> max_skipped;  // a fraction; none = no skipped-share checks
 };
 Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,

@@ -88,6 +88,19 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--max-rise", opt->max_rise,
                   "METRIC=DELTA: largest allowed increase vs --baseline, e.g. fpr_at_tpr=0.01 or "
                   "fpr_at_tpr=1%");
+  cmd->add_option("--baseline-scores", opt->baseline_scores,
+                  "NAME[,NAME] or all: the scores --baseline checks (default: those named by "
+                  "--score or a gate, so that a score you do not deploy cannot fail the build; "
+                  "every score when none is)")
+      ->delimiter(',');
+  cmd->add_option("--baseline-missing", opt->baseline_missing,
+                  "fail (exit 3) or skip (run without the baseline checks, said in the verdict "
+                  "and the report): what a --baseline that does not exist yet does")
+      ->check(CLI::IsMember({"fail", "skip"}))
+      ->capture_default_str();
+  cmd->add_flag("--baseline-allow-resample", opt->baseline_allow_resample,
+                "compare with a baseline scored on other samples (another count or sample list "
+                "in a set) instead of failing that set's samples check");
   cmd->add_option("--junit", opt->junit,
                   "write a JUnit XML test report (one testcase per check) for CI");
 }
@@ -273,6 +286,43 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
   return in;
 }
 
+namespace {
+
+// The scores --baseline compares: --baseline-scores' (all = every score), else the scores the
+// run names with --score or gates, else every score (an empty list).
+std::vector<std::string> BaselineScope(const ReportOptions& opt, const std::vector<Gate>& gates,
+                                       const std::vector<std::string>& score_names) {
+  std::vector<std::string> scope;
+  auto add = [&](const std::string& name) {
+    if (std::find(scope.begin(), scope.end(), name) == scope.end()) scope.push_back(name);
+  };
+  for (const auto& s : opt.baseline_scores) {
+    if (s == "all") {
+      if (opt.baseline_scores.size() > 1) {
+        throw UsageError("--baseline-scores all covers every score: give it alone");
+      }
+      return {};
+    }
+    const std::string name = CanonicalScoreName(s);
+    if (std::find(score_names.begin(), score_names.end(), name) == score_names.end()) {
+      throw UsageError("--baseline-scores " + s + ": the report has no score '" + s + "'" +
+                       DidYouMeanClause(s, score_names) + " (scores: " + JoinNames(score_names) +
+                       ", or all)");
+    }
+    add(name);
+  }
+  if (!scope.empty()) return scope;
+  if (!opt.scores_by_default) {
+    for (const auto& s : opt.scores) add(CanonicalScoreName(s));
+  }
+  for (const auto& g : gates) {
+    if (!g.score.empty()) add(g.score);
+  }
+  return scope;
+}
+
+}  // namespace
+
 Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
                      std::optional<double> max_skipped, RunPaths paths) {
   Checks checks;
@@ -285,16 +335,39 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
   AddReportPaths(opt, &paths);
   paths.Check();
   for (const auto& g : opt.gates) checks.gates.push_back(ParseGate(g, score_names));
-  for (const auto& t : opt.max_drop) checks.max_drop.insert(ParseTolerance(t));
-  for (const auto& t : opt.max_rise) checks.max_rise.insert(ParseTolerance(t));
+  BaselineRules& rules = checks.baseline_rules;
+  for (const auto& t : opt.max_drop) rules.max_drop.insert(ParseTolerance(t));
+  for (const auto& t : opt.max_rise) rules.max_rise.insert(ParseTolerance(t));
   if (opt.baseline.empty()) {
     if (!opt.max_drop.empty() || !opt.max_rise.empty()) {
       throw UsageError("--max-drop and --max-rise need --baseline");
     }
+    if (!opt.baseline_scores.empty() || opt.baseline_allow_resample) {
+      throw UsageError(std::string(opt.baseline_scores.empty() ? "--baseline-allow-resample"
+                                                               : "--baseline-scores") +
+                       " needs --baseline");
+    }
     return checks;
   }
-  if (checks.max_drop.empty() && checks.max_rise.empty()) {
+  if (rules.max_drop.empty() && rules.max_rise.empty()) {
     throw UsageError("--baseline needs at least one --max-drop or --max-rise");
+  }
+  rules.scores = BaselineScope(opt, checks.gates, score_names);
+  rules.allow_resample = opt.baseline_allow_resample;
+  spdlog::info("baseline checks cover {}", rules.scores.empty()
+                                               ? "every score (none is gated or named with --score)"
+                                               : JoinNames(rules.scores));
+  std::error_code ec;
+  if (!std::filesystem::exists(opt.baseline, ec)) {
+    if (opt.baseline_missing == "skip") {
+      checks.baseline_skipped = "--baseline '" + opt.baseline +
+                                "' does not exist, so its checks were skipped "
+                                "(--baseline-missing skip)";
+      return checks;
+    }
+    throw Error("--baseline '" + opt.baseline +
+                "' does not exist; a first run has none: make it from the main branch (README, "
+                "'CI'), or pass --baseline-missing skip to run without its checks");
   }
   checks.baseline = ParseJsonText(ReadFile(opt.baseline), opt.baseline);
   return checks;
@@ -306,8 +379,7 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
   report->checks = EvaluateGates(checks.gates, *report);
   if (checks.baseline) {
     try {
-      for (auto& c :
-           CompareWithBaseline(*checks.baseline, *report, checks.max_drop, checks.max_rise)) {
+      for (auto& c : CompareWithBaseline(*checks.baseline, *report, checks.baseline_rules)) {
         report->checks.push_back(c);
       }
     } catch (const UsageError&) {
@@ -325,6 +397,7 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
       report->checks.push_back(c);
     }
   }
+  if (!checks.baseline_skipped.empty()) report->warnings.push_back(checks.baseline_skipped);
   for (const auto& w : report->warnings) spdlog::warn("{}", w);
 
   int failed = 0;
@@ -362,6 +435,7 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
       : report->checks.empty()
           ? std::string("OK (no checks)")
           : "PASS: all " + std::to_string(report->checks.size()) + " checks passed";
+  if (!checks.baseline_skipped.empty()) verdict += " (baseline missing: its checks skipped)";
   verdict += "; sets (scored/found): " + SetsSummary(report->sets);
   char buf[200];
   std::snprintf(buf, sizeof(buf), "; mean %s fpr@%g%% = %.2f%%, auroc = %.2f%%; report in '",

@@ -30,6 +30,7 @@ struct EvalCommand {
 void ResolveScores(EvalCommand& cmd) {
   if (cmd.report.scores.empty()) {
     cmd.report.scores = cmd.scoring.spec.DefaultScores();
+    cmd.report.scores_by_default = true;
     return;
   }
   for (auto& s : cmd.report.scores) {
@@ -54,6 +55,7 @@ Report BuildEvalReport(const ScoreTable& table, const std::string& id_name,
   *input = InputFromTable(table, id_name, ood_names, opt);
   Report report = BuildReport(*input);
   report.sets = facts.sets;
+  for (auto& c : report.sets) c.samples_digest = table.SamplesDigest(c.name);
   report.skipped = facts.skipped;
   report.id_accuracy = LabelAccuracy(table, id_name);
   const int folder_classes = static_cast<int>(facts.id_class_count);

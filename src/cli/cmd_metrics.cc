@@ -168,9 +168,15 @@ int RunMetrics(MetricsCommand& cmd) {
   const std::optional<double> accuracy = LabelAccuracy(table, id_name);
   // The class count, as far as the file shows it: the largest class index seen, plus one.
   const long classes = ClassCount(table, id_name);
+  // Plain columns have no sample paths, so no digest for a baseline to compare.
+  std::map<std::string, std::string> digests;
+  if (cmd.id_files.empty()) {
+    for (const auto& set : table.SetNames()) digests[set] = table.SamplesDigest(set);
+  }
   table = ScoreTable();  // the report needs only `input` now: free the rows before sorting
   Report report = BuildReport(input);
   if (merged.stamped) UseStampedCounts(merged, &report);
+  for (auto& c : report.sets) c.samples_digest = digests[c.name];
   // A stopped run, stamps without a digest: in report.json too, not on stderr alone.
   report.warnings.insert(report.warnings.begin(), merged.warnings.begin(), merged.warnings.end());
   report.id_accuracy = accuracy;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "base/format.h"
 #include "base/suggest.h"
@@ -165,7 +166,9 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       c.rate = rate;
       c.allowed = g.op + " " + g.bound_text;
       c.pass = std::isfinite(v) && Compare(v, g.op, g.bound);
-      c.message = subject + " = " + ShowValue(v, rate, 6) +
+      // The check table's rounding, with more digits where it would show the bound itself.
+      const bool ambiguous = ShowValue(v, rate) == ShowValue(g.bound, rate);
+      c.message = subject + " = " + ShowValue(v, rate, ambiguous ? 8 : 4) +
                   (c.pass ? " satisfies " : " violates ") + "'" + g.text + "'";
       out.push_back(c);
     };
@@ -264,9 +267,80 @@ std::vector<CheckResult> SkippedChecks(const std::vector<SetCounts>& sets, doubl
   return out;
 }
 
+namespace {
+
+// The baseline's sets by name (report.json "sets"): scored count and samples_digest.
+std::map<std::string, std::pair<double, std::string>> BaselineSets(const nlohmann::json& baseline) {
+  std::map<std::string, std::pair<double, std::string>> out;
+  if (!baseline.contains("sets") || !baseline["sets"].is_array()) return out;
+  for (const auto& s : baseline["sets"]) {
+    if (!s.is_object() || !s.contains("name") || !s["name"].is_string() || !s.contains("scored") ||
+        !s["scored"].is_number()) {
+      continue;
+    }
+    const auto& d = s.contains("samples_digest") ? s["samples_digest"] : nlohmann::json();
+    out[s["name"].get<std::string>()] = {s["scored"].get<double>(),
+                                         d.is_string() ? d.get<std::string>() : ""};
+  }
+  return out;
+}
+
+// A set scored on other samples than the baseline's compares two different measurements.
+std::vector<CheckResult> SampleChecks(const nlohmann::json& baseline, const Report& report,
+                                      bool allow_resample) {
+  std::vector<CheckResult> out;
+  const auto old_sets = BaselineSets(baseline);
+  for (const SetCounts& set : report.sets) {
+    const auto old = old_sets.find(set.name);
+    if (old == old_sets.end()) continue;
+    const auto [old_n, old_digest] = old->second;
+    CheckResult c;
+    c.kind = "baseline";
+    c.expr = c.subject = set.name + ".samples";
+    c.value = static_cast<double>(set.scored);
+    c.baseline = old_n;
+    c.allowed = allow_resample ? "any (--baseline-allow-resample)" : "the baseline's samples";
+    std::string differs;
+    if (static_cast<double>(set.scored) != old_n) {
+      differs =
+          std::to_string(set.scored) + " samples scored, the baseline had " + FormatDouble(old_n);
+    } else if (!set.samples_digest.empty() && !old_digest.empty() &&
+               set.samples_digest != old_digest) {
+      differs = "the same count (" + std::to_string(set.scored) +
+                ") but other samples or paths than the baseline's (samples_digest " +
+                set.samples_digest + " vs " + old_digest + ")";
+    }
+    c.pass = differs.empty() || allow_resample;
+    if (differs.empty()) {
+      c.message = "set '" + set.name + "': the baseline's " + std::to_string(set.scored) +
+                  " samples" +
+                  (old_digest.empty() ? " (by count: the baseline has no digest)" : "");
+    } else {
+      c.message = "set '" + set.name + "': " + differs +
+                  (allow_resample ? "; compared anyway (--baseline-allow-resample)"
+                                  : ": the baseline was made on other data, so its changes "
+                                    "are not the model's; --baseline-allow-resample compares "
+                                    "anyway");
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// "99.9%" or "0.5123": a value as the check table shows it (ShowValue, 4 digits).
+std::string Shown(double v, bool rate) { return ShowValue(v, rate); }
+
+// "-4.588 pp" or "+0.01": a change as the check table shows it.
+std::string ShownChange(double d, bool rate) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), rate ? "%+.4g pp" : "%+.4g", rate ? 100 * d : d);
+  return buf;
+}
+
+}  // namespace
+
 std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
-                                             const std::map<std::string, double>& max_drop,
-                                             const std::map<std::string, double>& max_rise) {
+                                             const BaselineRules& rules) {
   std::vector<CheckResult> out;
   const nlohmann::json current = ReportJson(report);
   if (!baseline.contains("ood") || !baseline["ood"].is_array()) {
@@ -297,9 +371,8 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
     c.allowed = std::string(drop ? "drop" : "rise") +
                 " <= " + (rate ? FormatDouble(100 * tol) + " pp" : FormatDouble(tol));
     c.pass = drop ? (-change <= tol) : (change <= tol);
-    c.message = c.expr + " moved " + FormatDouble(o) + " -> " + FormatDouble(n) + " (" +
-                (change >= 0 ? "+" : "") + FormatDouble(change) + "; allowed " +
-                (drop ? "drop " : "rise ") + FormatDouble(tol) + ")";
+    c.message = c.expr + " moved " + Shown(o, rate) + " -> " + Shown(n, rate) + " (" +
+                ShownChange(change, rate) + "; allowed " + c.allowed + ")";
     if (old_m.contains("ci95") && old_m["ci95"].contains(metric)) {
       const auto& ci = old_m["ci95"][metric];
       if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number()) {
@@ -309,6 +382,10 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
       }
     }
     out.push_back(c);
+  };
+  auto in_scope = [&](const std::string& score) {
+    return rules.scores.empty() ||
+           std::find(rules.scores.begin(), rules.scores.end(), score) != rules.scores.end();
   };
   for (const auto& old_set : baseline["ood"]) {
     const std::string name = old_set.value("name", "");
@@ -327,17 +404,23 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
     }
     const nlohmann::json& metrics = (*new_set)["metrics"];
     for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+      if (!in_scope(it.key())) continue;
       if (!old_set.contains("metrics") || !old_set["metrics"].contains(it.key())) continue;
       const auto& old_m = old_set["metrics"][it.key()];
-      for (const auto& [metric, tol] : max_drop)
+      for (const auto& [metric, tol] : rules.max_drop)
         check(name, it.key(), old_m, it.value(), metric, tol, true);
-      for (const auto& [metric, tol] : max_rise)
+      for (const auto& [metric, tol] : rules.max_rise)
         check(name, it.key(), old_m, it.value(), metric, tol, false);
     }
   }
-  if (out.empty() && (!max_drop.empty() || !max_rise.empty())) {
-    throw Error("baseline report shares no (OOD set, score) pair with this run");
+  if (out.empty() && (!rules.max_drop.empty() || !rules.max_rise.empty())) {
+    throw Error("baseline report shares no (OOD set, score) pair with this run" +
+                (rules.scores.empty()
+                     ? std::string()
+                     : " among the checked scores (" + JoinNames(rules.scores) + ")"));
   }
+  const std::vector<CheckResult> samples = SampleChecks(baseline, report, rules.allow_resample);
+  out.insert(out.begin(), samples.begin(), samples.end());
   return out;
 }
 

@@ -109,6 +109,7 @@ nlohmann::json SetCountsJson(const SetCounts& c, const std::vector<SkippedSample
   nlohmann::json set = {
       {"found", c.found}, {"scored", c.scored}, {"skipped", c.skipped}, {"skipped_files", files}};
   AddNameField(&set, "name", c.name);
+  if (!c.samples_digest.empty()) set["samples_digest"] = c.samples_digest;
   return set;
 }
 

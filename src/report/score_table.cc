@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -59,12 +60,49 @@ ScoreRow ScoreTable::Row(std::size_t row) const {
   return r;
 }
 
+namespace {
+
+// A 64-bit hash of a path, 8 bytes a step (a row's cost must stay small beside its parse):
+// multiply-xorshift rounds and a murmur3 finaliser. Not cryptographic: it tells a resampled
+// set from the baseline's, it does not defend against forgery.
+std::uint64_t PathHash(std::string_view path) {
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ path.size();
+  std::size_t i = 0;
+  for (; i + 8 <= path.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, path.data() + i, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, path.data() + i, path.size() - i);
+  h = (h ^ tail) * 0x94D049BB133111EBull;
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  return h ^ (h >> 33);
+}
+
+}  // namespace
+
+std::string ScoreTable::SamplesDigest(const std::string& set) const {
+  for (std::size_t i = 0; i < sets_.size(); ++i) {
+    if (sets_[i] != set) continue;
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(samples_digest_[i]));
+    return buf;
+  }
+  return "";
+}
+
 std::uint32_t ScoreTable::SetIndex(std::string_view name) {
   if (!set_of_.empty() && sets_[set_of_.back()] == name) return set_of_.back();
   for (std::size_t i = 0; i < sets_.size(); ++i) {
     if (sets_[i] == name) return static_cast<std::uint32_t>(i);
   }
   sets_.emplace_back(name);
+  samples_digest_.push_back(0);
   return static_cast<std::uint32_t>(sets_.size() - 1);
 }
 
@@ -91,6 +129,7 @@ void ScoreTable::AddRow(std::string_view set, std::string_view path, std::string
                         std::string_view pred, const double* values) {
   if (values_.size() != columns.size()) values_.resize(columns.size());
   set_of_.push_back(SetIndex(set));
+  samples_digest_[set_of_.back()] += PathHash(path);
   label_.push_back(ClassCode(label));
   pred_.push_back(ClassCode(pred));
   for (std::size_t c = 0; c < columns.size(); ++c) values_[c].push_back(values[c]);
@@ -108,7 +147,13 @@ void ScoreTable::Append(const ScoreTable& other) {
   for (const auto& name : other.sets_) {
     const auto it = std::find(sets_.begin(), sets_.end(), name);
     set_map.push_back(static_cast<std::uint32_t>(it - sets_.begin()));
-    if (it == sets_.end()) sets_.push_back(name);
+    if (it == sets_.end()) {
+      sets_.push_back(name);
+      samples_digest_.push_back(0);
+    }
+  }
+  for (std::size_t i = 0; i < set_map.size(); ++i) {
+    samples_digest_[set_map[i]] += other.samples_digest_[i];
   }
   std::vector<std::int32_t> class_map;
   for (const auto& name : other.class_names_) class_map.push_back(ClassCode(name));

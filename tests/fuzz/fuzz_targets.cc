@@ -161,7 +161,7 @@ void BaselineJson(const std::uint8_t* data, std::size_t size) {
   Expecting([&] {
     const nlohmann::json baseline = ParseJsonText(Text(data, size), "fuzz.json");
     try {
-      CompareWithBaseline(baseline, SmallReport(), {{"auroc", 0.01}}, {{"fpr_at_tpr", 0.01}});
+      CompareWithBaseline(baseline, SmallReport(), {{{"auroc", 0.01}}, {{"fpr_at_tpr", 0.01}}});
     } catch (const nlohmann::json::exception& e) {  // the command reports these by name
       throw Error(JsonErrorText(e));
     }
