@@ -272,7 +272,7 @@ TEST_F(CliTest, BaselineRegressionFailsTheRun) {
   auto worse = Cli(base + "--out-dir '" + (tmp_ / "new") + "' --baseline '" +
                    (tmp_ / "better.json") + "' --max-drop auroc=0.01");
   EXPECT_EQ(worse.exit_code, 1) << worse.err;
-  EXPECT_NE(worse.err.find("far.energy.auroc moved 1.5 -> "), std::string::npos) << worse.err;
+  EXPECT_NE(worse.err.find("far.energy.auroc moved 150% -> "), std::string::npos) << worse.err;
 }
 
 TEST_F(CliTest, CalibratedCardAddsIsOodAndChecksTheModel) {

@@ -70,6 +70,32 @@ TEST(ReportTest, MarkdownHasARowPerSetAndAMeanRow) {
   EXPECT_NE(md.find("convention exact (positive class: id)"), std::string::npos) << md;
 }
 
+TEST(ReportTest, MarkdownOpensWithTheVerdictAndTheFailures) {
+  Report r = BuildReport(ExampleW());
+  std::string md = ReportMarkdown(r);
+  EXPECT_EQ(md.rfind("# OOD report: id (ID) vs far, near\n\nOK (no checks)\n\n", 0), 0u) << md;
+  for (int i = 0; i < 5; ++i) {
+    CheckResult c;
+    c.subject = "far.energy.auroc" + std::to_string(i);
+    c.pass = i == 0;
+    c.message = "message " + std::to_string(i);
+    r.checks.push_back(c);
+  }
+  md = ReportMarkdown(r);
+  const std::size_t verdict =
+      md.find("**FAIL**: 4 of 5 checks failed\n- `far.energy.auroc1`: message 1\n");
+  EXPECT_NE(verdict, std::string::npos) << md;
+  EXPECT_LT(verdict, md.find("| OOD set |")) << md;          // before the tables
+  EXPECT_EQ(md.find("message 0"), std::string::npos) << md;  // passing checks: in the table only
+  const std::string html = ReportHtml(r, ExampleW());
+  EXPECT_NE(
+      html.find("FAIL: 4 of 5 checks failed<ul><li>message 1</li><li>message 2</li><li>message "
+                "3</li><li>and 1 more (see <a href=\"#checks\">Checks</a>)</li></ul>"),
+      std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("<li>message 4</li>"), std::string::npos);
+}
+
 TEST(ReportTest, EmptySetIsAnError) {
   ReportInput in = ExampleW();
   in.ood[0].oriented[0].clear();

@@ -112,7 +112,13 @@ std::optional<double> MetricValue(const Metrics& m, const std::string& name);
 
 nlohmann::json ReportJson(const Report& report);
 
-// The paper-style table: one row per (OOD set, score) and a mean row per score, percent.
+// "FAIL: 21 of 27 checks failed", "PASS: all 27 checks passed" or "OK (no checks)": the
+// verdict as the Markdown, the HTML banner and the stderr line state it.
+std::string VerdictText(const std::vector<CheckResult>& checks);
+
+// The Markdown report: a heading, the verdict (**FAIL**: ...) and each failed check's message
+// first, then the paper-style table (one row per (OOD set, score) and a mean row per score, in
+// percent), thresholds, set counts, warnings and every check.
 std::string ReportMarkdown(const Report& report);
 
 }  // namespace oodscore

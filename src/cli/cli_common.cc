@@ -429,12 +429,7 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
     if (!c.pass) spdlog::error("check failed: {}", c.message);
   }
   // The verdict is a result, not a log line: printed even with --quiet.
-  std::string verdict =
-      failed ? "FAIL: " + std::to_string(failed) + " of " + std::to_string(report->checks.size()) +
-                   " checks failed"
-      : report->checks.empty()
-          ? std::string("OK (no checks)")
-          : "PASS: all " + std::to_string(report->checks.size()) + " checks passed";
+  std::string verdict = VerdictText(report->checks);
   if (!checks.baseline_skipped.empty()) verdict += " (baseline missing: its checks skipped)";
   verdict += "; sets (scored/found): " + SetsSummary(report->sets);
   char buf[200];

@@ -272,13 +272,18 @@ std::string Banner(const Report& report) {
     return "<div class=\"banner none\">NO CHECKS: this run was not gated (add --gate, "
            "--baseline or --max-skipped)</div>\n";
   }
-  if (failed.empty()) {
-    return "<div class=\"banner pass\">PASS: all " + std::to_string(report.checks.size()) +
-           " checks passed</div>\n";
+  const std::string verdict = EscapeMarkup(VerdictText(report.checks));
+  if (failed.empty()) return "<div class=\"banner pass\">" + verdict + "</div>\n";
+  // The first failures, enough to act on; the check table below has them all.
+  constexpr std::size_t kShown = 3;
+  std::string h = "<div class=\"banner fail\">" + verdict + "<ul>";
+  for (std::size_t i = 0; i < failed.size() && i < kShown; ++i) {
+    h += "<li>" + EscapeMarkup(failed[i]->message) + "</li>";
   }
-  std::string h = "<div class=\"banner fail\">FAIL: " + std::to_string(failed.size()) + " of " +
-                  std::to_string(report.checks.size()) + " checks failed<ul>";
-  for (const auto* c : failed) h += "<li>" + EscapeMarkup(c->message) + "</li>";
+  if (failed.size() > kShown) {
+    h += "<li>and " + std::to_string(failed.size() - kShown) +
+         " more (see <a href=\"#checks\">Checks</a>)</li>";
+  }
   return h + "</ul></div>\n";
 }
 
@@ -391,7 +396,7 @@ std::string MetricsTable(const Report& report) {
 // The gate's checks, failing rows marked; "" for an ungated run.
 std::string ChecksTable(const Report& report) {
   if (report.checks.empty()) return "";
-  std::string h = "<h2>Checks</h2><div class=\"scroll\"><table>" +
+  std::string h = "<h2 id=\"checks\">Checks</h2><div class=\"scroll\"><table>" +
                   Row({"check", "baseline", "value", "change", "allowed", "verdict"}, "th");
   for (const auto& c : report.checks) {
     h += std::string("<tr") + (c.pass ? ">" : " class=\"fail\">") + "<td><code>" +

@@ -299,8 +299,29 @@ nlohmann::json ReportJson(const Report& r) {
   return j;
 }
 
+std::string VerdictText(const std::vector<CheckResult>& checks) {
+  std::size_t failed = 0;
+  for (const auto& c : checks) failed += !c.pass;
+  if (checks.empty()) return "OK (no checks)";
+  if (failed == 0) return "PASS: all " + std::to_string(checks.size()) + " checks passed";
+  return "FAIL: " + std::to_string(failed) + " of " + std::to_string(checks.size()) +
+         " checks failed";
+}
+
 std::string ReportMarkdown(const Report& r) {
-  std::string md;
+  // What a reader (a CI job summary) needs first: which run, and did it pass.
+  std::string md = "# OOD report: " + r.id_name + " (ID) vs ";
+  for (std::size_t i = 0; i < r.ood.size(); ++i) md += (i ? ", " : "") + r.ood[i].name;
+  const std::string verdict = VerdictText(r.checks);
+  const std::size_t colon = verdict.find(':');
+  md += "\n\n" + (colon == std::string::npos
+                      ? verdict
+                      : "**" + verdict.substr(0, colon) + "**" + verdict.substr(colon));
+  md += "\n";
+  for (const auto& c : r.checks) {
+    if (!c.pass) md += "- `" + c.subject + "`: " + c.message + "\n";
+  }
+  md += "\n";
   const bool trapezoid = !r.ood.empty() && r.ood[0].metrics[0].aupr_is_trapezoid;
   char tpr[16];
   std::snprintf(tpr, sizeof(tpr), "%g", 100.0 * r.options.tpr);
