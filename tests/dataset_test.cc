@@ -1,6 +1,7 @@
 #include "oodscore/dataset.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "oodscore/error.h"
 #include "oodscore/npy.h"
@@ -173,6 +174,65 @@ TEST(DatasetTest, NpyOfTheWrongDtypeOrShapeIsRejected) {
   // 2-D is logits.
   WriteNpy(tmp / "2d.npy", {1, 3}, v);
   EXPECT_TRUE(NpyArray::Open(tmp / "2d.npy")->logits());
+}
+
+// Entries read from a pipe as ParseList reads them, handed over while the pipe is open; a
+// refused entry is thrown once the entries before it are taken.
+TEST(DatasetTest, ListStreamHandsOverEntriesAsTheyArrive) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ListStream stream(fds[0], "-");
+  const std::string first = "a.png\n# a comment\n\nb.png\t007\n";
+  ASSERT_EQ(::write(fds[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  std::vector<Sample> got, chunk;
+  while (got.size() < 2 && stream.Next(64, &chunk))
+    got.insert(got.end(), chunk.begin(), chunk.end());
+  ASSERT_EQ(got.size(), 2u);  // before the pipe is closed
+  EXPECT_EQ(got[0].path, "a.png");
+  EXPECT_EQ(got[1].path, "b.png");
+  EXPECT_EQ(got[1].label, "7");
+  const std::string rest = "c.png\nd.png,x\ne.png\n";
+  ASSERT_EQ(::write(fds[1], rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+  ::close(fds[1]);
+  ASSERT_TRUE(stream.Next(64, &chunk));
+  ASSERT_EQ(chunk.size(), 1u);
+  EXPECT_EQ(chunk[0].path, "c.png");
+  try {
+    stream.Next(64, &chunk);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("line 6: expected PATH or PATH<tab>LABEL"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(stream.listed(), 3u);
+  ::close(fds[0]);
+}
+
+// --null entries, the last one without its NUL; an input that names nothing ends at once.
+TEST(DatasetTest, ListStreamReadsNulSeparatedPathsToTheEnd) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  {
+    ListStream stream(fds[0], "-", /*nul_separated=*/true);
+    const char raw[] = "new\nline.png\0\0x,1.png";
+    const std::string text(raw, sizeof(raw) - 1);
+    ASSERT_EQ(::write(fds[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fds[1]);
+    std::vector<Sample> got, chunk;
+    while (stream.Next(1, &chunk)) got.insert(got.end(), chunk.begin(), chunk.end());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].path, "new\nline.png");
+    EXPECT_EQ(got[1].path, "x,1.png");
+  }
+  ::close(fds[0]);
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[1]);
+  ListStream empty(fds[0], "-");
+  std::vector<Sample> chunk;
+  EXPECT_FALSE(empty.Next(64, &chunk));
+  EXPECT_EQ(empty.listed(), 0u);
+  ::close(fds[0]);
 }
 
 }  // namespace

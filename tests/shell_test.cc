@@ -1,8 +1,15 @@
 // The tool as shell users and CI jobs drive it (issue 18): numbers that must not be silently
 // wrong, and the inputs the shell produces. Each case runs the real binary.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli_fixture.h"
@@ -15,6 +22,77 @@ using testing::CliTest;
 using testing::ReadText;
 using testing::WriteText;
 
+// The binary with a pipe for its stdin, as `inotifywait -m DIR | oodscore score -i -` runs it;
+// stdout and stderr go to files in `dir`.
+class PipedRun {
+ public:
+  PipedRun(const std::string& args, const std::string& dir) : err_path_(dir + "/stderr.txt") {
+    ::signal(SIGPIPE, SIG_IGN);  // a run that died must fail the test, not kill it
+    const std::string cmd = "exec '" + std::string(OODSCORE_BINARY) + "' " + args + " >'" + dir +
+                            "/stdout.txt' 2>'" + err_path_ + "'";
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[0], STDIN_FILENO);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(fds[0]);
+    in_ = fds[1];
+  }
+  ~PipedRun() {
+    if (in_ >= 0) ::close(in_);
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool started() const { return pid_ > 0 && in_ >= 0; }
+  void Write(const std::string& text) {
+    ASSERT_EQ(::write(in_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  }
+  // Polls `holds` every 10 ms until it does (true), the run ends or 60 s pass (false).
+  bool WaitFor(const std::function<bool()>& holds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (holds()) return true;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return holds();
+      }
+      ::usleep(10000);
+    }
+    return false;
+  }
+  // Closes stdin (the end of the list) and waits for the exit code (-1: killed, or already
+  // reaped by WaitFor).
+  int Close() {
+    ::close(in_);
+    in_ = -1;
+    int status = 0;
+    if (exited_ || ::waitpid(pid_, &status, 0) != pid_) return -1;
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string err() const { return ReadText(err_path_); }
+
+ private:
+  std::string err_path_;
+  pid_t pid_ = -1;
+  int in_ = -1;
+  bool exited_ = false;
+};
+
+// The rows of a score CSV so far (its whole lines, less the header).
+int Rows(const std::string& csv) {
+  const std::string text = ReadText(csv);
+  return std::max(0, static_cast<int>(std::count(text.begin(), text.end(), '\n')) - 1);
+}
+
 class ShellTest : public CliTest {
  protected:
   // Scores id and far into `csv` (a stamp beside it) with the model options `model`.
@@ -24,6 +102,63 @@ class ShellTest : public CliTest {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 };
+
+// `-i -` from a pipe is scored as the paths arrive: each row is in the CSV before the next path
+// is written, an unreadable one is skipped, and the end of the input ends the run.
+TEST_F(ShellTest, StdinFromAPipeIsScoredAsPathsArrive) {
+  const std::string csv = tmp_ / "s.csv";
+  PipedRun run("score " + Common() + "-i - -o '" + csv + "'", tmp_.path().string());
+  ASSERT_TRUE(run.started());
+  run.Write((tmp_ / "far/0.ppm") + "\n");
+  ASSERT_TRUE(run.WaitFor([&] { return Rows(csv) == 1; })) << run.err();
+  EXPECT_NE(ReadText(csv).find("\nstdin," + (tmp_ / "far/0.ppm") + ","), std::string::npos);
+  // A path that cannot be read is skipped; the run goes on.
+  run.Write((tmp_ / "far/missing.ppm") + "\n" + (tmp_ / "far/1.ppm") + "\n");
+  ASSERT_TRUE(run.WaitFor([&] { return Rows(csv) == 2; })) << run.err();
+  EXPECT_NE(ReadText(csv).find("\nstdin," + (tmp_ / "far/1.ppm") + ","), std::string::npos);
+  ASSERT_EQ(run.Close(), 0) << run.err();
+  EXPECT_EQ(Rows(csv), 2);
+  EXPECT_NE(run.err().find("1 skipped"), std::string::npos) << run.err();
+  // The stamp, written at the end, counts what arrived.
+  const auto stamp = nlohmann::json::parse(ReadText(csv + ".json"));
+  EXPECT_EQ(stamp["complete"], true);
+  EXPECT_EQ(stamp["rows"], 2);
+  EXPECT_EQ(stamp["inputs"][0]["found"], 3) << stamp.dump();
+  EXPECT_EQ(stamp["sets"][0]["found"], 3) << stamp.dump();
+  EXPECT_EQ(stamp["sets"][0]["skipped"], 1) << stamp.dump();
+}
+
+// With a card, a flagged path is written to --flagged as soon as it is scored, while the input
+// is still open; what needs the whole list first is refused.
+TEST_F(ShellTest, StdinFromAPipeFlagsAtOnce) {
+  ASSERT_EQ(Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' --tpr 0.5 -o '" +
+                (tmp_ / "card.json") + "'")
+                .exit_code,
+            0);
+  const std::string card = "--card '" + (tmp_ / "card.json") + "' ";
+  auto r = Cli("score -q " + Common() + card + "-i '" + (tmp_ / "far") + "' -o - --flagged '" +
+               (tmp_ / "all") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string all = ReadText(tmp_ / "all");
+  ASSERT_FALSE(all.empty());
+  const std::string flagged = all.substr(0, all.find('\0'));
+  PipedRun run("score -q " + Common() + card + "-i - -o '" + (tmp_ / "s.csv") + "' --flagged '" +
+                   (tmp_ / "flagged") + "'",
+               tmp_.path().string());
+  ASSERT_TRUE(run.started());
+  run.Write(flagged + "\n");
+  ASSERT_TRUE(run.WaitFor([&] { return ReadText(tmp_ / "flagged") == flagged + '\0'; }))
+      << run.err();
+  ASSERT_EQ(run.Close(), 0) << run.err();
+  for (const char* refused : {"--shard 0/2", "--resume"}) {
+    PipedRun again("score -q " + Common() + "-i - -o '" + (tmp_ / "t.csv") + "' " + refused,
+                   tmp_.path().string());
+    ASSERT_TRUE(again.started());
+    EXPECT_EQ(again.Close(), 2) << again.err();
+    EXPECT_NE(again.err().find("from a pipe is scored as the paths arrive"), std::string::npos)
+        << again.err();
+  }
+}
 
 // Two runs given to metrics are not shards of one: pooling them would report neither.
 TEST_F(ShellTest, MetricsRefusesToPoolTwoRunsOrOneFileTwice) {

@@ -3,6 +3,7 @@
 #ifndef OODSCORE_DATASET_H_
 #define OODSCORE_DATASET_H_
 
+#include <chrono>
 #include <filesystem>
 #include <istream>
 #include <memory>
@@ -65,6 +66,36 @@ SampleSet ListFile(const std::string& path, const std::string& name, bool nul_se
 // `base` (none when empty).
 SampleSet ParseList(std::istream& in, const std::string& path, const std::filesystem::path& base,
                     const std::string& name, bool nul_separated = false);
+
+// A list read as it arrives (`score -i -` from a pipe): a thread reads the entries of the file
+// descriptor fd (lines, or NUL-ended paths with nul_separated, as ParseList reads them;
+// relative paths stay relative) while the caller takes them in chunks. `path` names the list in
+// messages ("-").
+class ListStream {
+ public:
+  // How long the input must pause before the entries waiting are handed over short of a
+  // batch, and the longest the first of them waits for a batch to fill while more arrive.
+  static constexpr std::chrono::milliseconds kPause{5}, kMaxWait{50};
+
+  ListStream(int fd, const std::string& path, bool nul_separated = false);
+  // Stops the reader, whether or not the input has ended; fd stays open.
+  ~ListStream();
+  ListStream(const ListStream&) = delete;
+  ListStream& operator=(const ListStream&) = delete;
+
+  // Blocks until entries are waiting, then moves every one of them into *chunk (replacing what
+  // it held) once `batch` are waiting, the input has ended, it paused for kPause, or the first
+  // has waited kMaxWait. Returns false at the end of the input, every entry taken (none, for an
+  // input that names no files: see listed()). Throws oodscore::Error, after the entries before
+  // it were taken, for an entry ParseList refuses or a read error.
+  bool Next(std::size_t batch, std::vector<Sample>* chunk);
+  // Entries read so far.
+  std::size_t listed() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Dispatches on what the path is: folder, .npy file, one image (an image extension), or list
 // file (whose lines must not hold NUL bytes, unless nul_separated).

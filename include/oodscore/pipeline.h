@@ -75,6 +75,21 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
                           Model& model, const PipelineOptions& options,
                           const PipelineCallbacks& callbacks);
 
+// Samples that arrive while a run goes on (`score -i -` from a pipe): each call blocks until
+// some are ready and moves them into *chunk, or returns false when no more will come.
+using SampleChunks = std::function<bool(std::vector<Sample>* chunk)>;
+
+// Scores the samples of one set, named set_name, as `next` hands them over: each chunk goes
+// through the batch ring as RunPipeline's sets do, so its rows are delivered (set_index 0) and
+// on_batch_end called as each batch is scored, before the next chunk is asked for.
+// on_progress is not called. Skipped samples as RunPipeline, and a chunk of images none of
+// which decodes before the input shape is known (a preset without a fixed size) is skipped.
+// The stats count what arrived as the set's found samples; none arriving is no error. Throws
+// as RunPipeline does otherwise, and what `next` throws.
+PipelineStats RunPipelineStream(const std::string& set_name, const SampleChunks& next,
+                                const PreprocessSpec& spec, Model& model,
+                                const PipelineOptions& options, const PipelineCallbacks& callbacks);
+
 // Batch buffers must fit in half the memory available, so that the model has the rest: a
 // batch that cannot (n_buffers buffers of batch + other images of c*h*w floats) is refused up
 // front, instead of dying in std::bad_alloc. Throws UsageError "<flag> <batch> needs X GiB of

@@ -1,5 +1,7 @@
 // oodscore score: a model and inputs in, one row of scores per sample out.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/scoring.h"
@@ -21,6 +23,27 @@ struct ScoreCommand {
   std::string shard;
   bool sharded = false;  // --shard was given (an empty value is an error, not "no shard")
 };
+
+// `-i -` alone, with stdin a pipe, a terminal or a FIFO: its paths are scored as they arrive.
+// A regular file on stdin is read whole first, as any list file.
+bool StreamsStdin(const std::vector<std::string>& inputs) {
+  struct stat st;
+  return inputs.size() == 1 && SplitNamed(inputs.front()).second == "-" &&
+         ::fstat(STDIN_FILENO, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+// Refuses what needs the whole list before the first row (--shard, --resume).
+void CheckStreamable(const ScoreCommand& cmd) {
+  for (const auto& [flag, given] :
+       {std::pair<std::string, bool>{"--shard", cmd.sharded}, {"--resume", cmd.resume}}) {
+    if (given) {
+      throw UsageError(flag +
+                       " needs the whole list before the first row, but -i - from a pipe is "
+                       "scored as the paths arrive; save the list to a file and give it (-i "
+                       "LIST, or -i - < LIST)");
+    }
+  }
+}
 
 int RunScore(const ScoreCommand& cmd) {
   if (!cmd.flagged.empty() && cmd.card.empty()) {
@@ -70,9 +93,26 @@ int RunScore(const ScoreCommand& cmd) {
     outputs.card = ReadCard(cmd.card);
     scoring.spec.ApplyCard(*outputs.card);
   }
-  auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false, cmd.allow_empty,
-                         cmd.scoring.null_separated);
-  const ScoringResult scored = RunScoring(scoring, sets, outputs);
+  ScoringResult scored;
+  if (StreamsStdin(cmd.inputs)) {
+    CheckStreamable(cmd);
+    std::vector<SampleSet> sets(1);
+    sets[0].name = SplitNamed(cmd.inputs.front()).first;
+    sets[0].source = "-";
+    CheckSetNames({sets[0].name}, /*roles=*/false);
+    // Read from now on, while the model loads.
+    ListStream stream(STDIN_FILENO, "-", cmd.scoring.null_separated);
+    spdlog::info("set '{}': scoring the paths on stdin as they arrive", sets[0].name);
+    const auto batch = static_cast<std::size_t>(cmd.scoring.pipeline.batch_size);
+    const SampleChunks chunks = [&](std::vector<Sample>* chunk) {
+      return stream.Next(batch, chunk);
+    };
+    scored = RunScoring(scoring, sets, outputs, &chunks);
+  } else {
+    auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false, cmd.allow_empty,
+                           cmd.scoring.null_separated);
+    scored = RunScoring(scoring, sets, outputs);
+  }
   // The shell user's summary: what the decision and the inputs left out.
   if (outputs.card) {
     spdlog::info("{} flagged, {} skipped", scored.flagged, scored.stats.skipped.size());
@@ -95,7 +135,8 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_option(
          "--input,-i", cmd->inputs,
          "[NAME=]PATH: an image folder (ImageFolder layout or flat), one image, a list file (- = "
-         "stdin) or a .npy [N,C,H,W] float32 tensor; repeatable")
+         "stdin; from a pipe, each path is scored as it arrives, its row written at once) or a "
+         ".npy [N,C,H,W] float32 tensor; repeatable")
       ->required();
   sub->add_option("--output,-o", cmd->output,
                   "score CSV path (missing folders are created), or - for stdout")
@@ -127,6 +168,9 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
        "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
        "    xargs -0 -r mv -n -t quarantine/",
        "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -",
+       "inotifywait -m -q -e close_write --format '%w%f' uploads/ |\n"
+       "    oodscore score --model m.pt --card card.json -i - -o s.csv --flagged - |\n"
+       "    xargs -0 -r -n1 mv -n -t quarantine/",
        "oodscore score --model m.pt --preset cifar10 -i cifar10=test/ -i svhn=svhn/ --shard 2/8 "
        "-o shards/2.csv"}));
   sub->callback([cmd, exit_code, app, shard] {

@@ -220,18 +220,18 @@ namespace {
 
 // The preset: --preset, else the card's, else none (only .npy inputs need none).
 Preset ResolvePreset(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                     const std::optional<DetectorCard>& card) {
+                     const std::optional<DetectorCard>& card, bool streamed) {
   if (!opt.preset.empty()) return LoadPreset(opt.preset);
   if (card && !card->preset.is_null()) {
     spdlog::info("preset from the detector card: '{}'", card->preset.value("name", "?"));
     return PresetFromJson(card->preset.dump(), "detector card");
   }
+  const std::string required =
+      "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)";
+  if (streamed) throw UsageError(required);  // a streamed list names images
   for (const auto& s : sets) {
     for (const auto& sample : s.samples) {
-      if (sample.npy == nullptr) {
-        throw UsageError(
-            "--preset is required for image inputs (e.g. --preset cifar10, or a .json file)");
-      }
+      if (sample.npy == nullptr) throw UsageError(required);
     }
   }
   return Preset{};
@@ -358,10 +358,10 @@ void WriteStamp(const std::string& csv_path, const ScoreStamp& stamp) {
 // The counts are exact after a --resume too (rows kept plus rows added); the skipped files
 // listed are those of the last run.
 // `digest` holds the CSV's bytes as flushed (nullptr: the file is hashed as it is, for a run
-// that wrote no rows itself).
+// that wrote no rows itself). A streamed run's sets found what the stats say arrived.
 void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine,
                  const PipelineStats& stats, const ResumePlan& plan, const Sha256* digest,
-                 ScoreStamp* stamp) {
+                 bool streamed, ScoreStamp* stamp) {
   Sha256 file;
   if (!digest) {
     file.Update(ReadFile(csv_path));
@@ -374,7 +374,8 @@ void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine
   stamp->sets.clear();
   for (std::size_t s = 0; s < mine.size(); ++s) {
     StampSet set;
-    set.counts = {mine[s].name, mine[s].samples.size(), 0, 0};
+    const bool counted = streamed && s < stats.sets.size();
+    set.counts = {mine[s].name, counted ? stats.sets[s].found : mine[s].samples.size(), 0, 0};
     SetCounts& c = set.counts;
     if (s < plan.rows_per_set.size()) c.scored += plan.rows_per_set[s];
     if (s < stats.sets.size()) c.scored += stats.sets[s].scored;
@@ -442,7 +443,7 @@ struct RunSetup {
   int card_column = -1;
 };
 RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                    const ScoringOutputs& out, ScoringResult* result) {
+                    const ScoringOutputs& out, bool streamed, ScoringResult* result) {
   RunSetup setup;
   std::size_t logit_sets = 0;
   for (const auto& s : sets) logit_sets += s.logits;
@@ -460,7 +461,7 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   if (!setup.logits && opt.model_path.empty()) {
     throw UsageError("--model is required for image inputs (only logits .npy inputs need none)");
   }
-  if (!setup.logits) result->preset = ResolvePreset(opt, sets, out.card);
+  if (!setup.logits) result->preset = ResolvePreset(opt, sets, out.card, streamed);
   setup.preset_json = result->preset.json.empty() ? nlohmann::json(nullptr)
                                                   : nlohmann::json::parse(result->preset.json);
   setup.pipeline = opt.pipeline;
@@ -521,6 +522,8 @@ struct WorkPlan {
   ResumePlan resume;
   ScoreStamp stamp;
   bool finished = false;  // nothing left to score (a complete CSV, or an empty shard)
+  // The one set's samples as they arrive (score -i - from a pipe), instead of its list.
+  const SampleChunks* stream = nullptr;
   // With a stamp: the CSV's bytes as they are flushed (the rows --resume kept first), which
   // the stamp records after each batch (csv_bytes, csv_sha256).
   Sha256 digest;
@@ -580,7 +583,7 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
   if (work->resume.done == work->size() && work->size() > 0) {
     // Every row was written before the run was stopped; only the stamp was left to finish.
     work->finished = true;
-  } else if (work->size() == 0 && (out.shard || out.allow_empty)) {
+  } else if (work->size() == 0 && !work->stream && (out.shard || out.allow_empty)) {
     // More shards than batches, or a quiet day's empty inputs (--allow-empty): nothing to
     // score, and the stamp says so.
     if (out.shard) {
@@ -669,6 +672,32 @@ class RowSink {
   ScoreRow row_;
 };
 
+// The stream's chunks, each recorded in the stamp's input as it is taken: how many samples
+// arrived, the first and the last.
+SampleChunks StampedChunks(WorkPlan* work) {
+  return [work](std::vector<Sample>* chunk) {
+    const bool more = (*work->stream)(chunk);
+    if (more && !chunk->empty() && !work->stamp.inputs.empty()) {
+      StampInput& in = work->stamp.inputs.front();
+      if (in.found == 0) in.first = chunk->front().path;
+      in.last = chunk->back().path;
+      in.found += chunk->size();
+    }
+    return more;
+  };
+}
+
+// A stream that named no files is the empty list it is, unless --allow-empty: then the CSV
+// holds its header only.
+void CheckStreamed(const ScoringOptions& opt, const ScoringOutputs& out,
+                   const PipelineStats& stats) {
+  if (stats.sets.front().found > 0) return;
+  if (!out.allow_empty) {
+    throw Error("list '-' names no files" + std::string(opt.null_separated ? " (--null)" : ""));
+  }
+  spdlog::info("no samples to score (--allow-empty): the CSV holds its header only");
+}
+
 Progress MakeProgress(const ScoringOptions& opt, const WorkPlan& work) {
   std::vector<std::string> names;
   std::vector<std::size_t> sizes;
@@ -715,7 +744,13 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   cb.on_batch_end = [&] { sink.EndBatch(); };
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
-    result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, pipeline, cb);
+    if (work.stream) {
+      result->stats = RunPipelineStream(sets.front().name, StampedChunks(work_plan),
+                                        result->preset.spec, *model, pipeline, cb);
+      CheckStreamed(opt, out, result->stats);
+    } else {
+      result->stats = RunPipeline(work.to_score(), result->preset.spec, *model, pipeline, cb);
+    }
   } catch (const ModelInputError& e) {
     throw WithPresetHint(e, result->preset);
   }
@@ -786,7 +821,7 @@ nlohmann::json LogitsRunStamp(const ScoringResult& result, const PipelineOptions
 }  // namespace
 
 ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                         const ScoringOutputs& out) {
+                         const ScoringOutputs& out, const SampleChunks* stream) {
   opt.spec.CheckFlags();
   RunPaths paths = out.paths;
   paths.Read("--model", opt.model_path);
@@ -800,14 +835,19 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   paths.Write("--skipped", out.skipped_path);
   paths.Check();
   ScoringResult result;
-  const RunSetup setup = PrepareRun(opt, sets, out, &result);
+  if (stream && (sets.size() != 1 || !sets.front().samples.empty() || out.shard || out.resume)) {
+    throw Error("internal error: a stream is one set, scored whole and from its start");
+  }
+  const RunSetup setup = PrepareRun(opt, sets, out, stream != nullptr, &result);
   WorkPlan work;
+  work.stream = stream;
   PlanWork(opt, sets, out, result, setup, &work);
   if (work.finished) {
     if (work.resume.complete) return result;
     for (const auto& s : work.mine()) result.stats.sets.push_back({s.name, 0, 0, 0});
     if (out.stamp) {
-      FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, nullptr, &work.stamp);
+      FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, nullptr, false,
+                  &work.stamp);
     }
     return result;
   }
@@ -820,7 +860,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   // Step 4: the stamp, the log, the run record.
   if (out.stamp) {
     FinishStamp(out.csv_path, work.mine(), result.stats, work.resume,
-                work.digested ? &work.digest : nullptr, &work.stamp);
+                work.digested ? &work.digest : nullptr, work.stream != nullptr, &work.stamp);
   }
   for (const auto& s : sets) result.classes.push_back(s.classes);
   for (const auto& note : result.stats.notes) spdlog::warn("{}", note);

@@ -84,9 +84,12 @@ struct ScoringResult {
   std::size_t flagged = 0;  // with a card: samples flagged OOD by this run
 };
 
-// Scores every set, writing the outputs batch by batch.
+// Scores every set, writing the outputs batch by batch. With a stream, `sets` is one empty
+// set (its name and source) whose samples arrive from `stream` (score -i - from a pipe): each
+// chunk is scored and its rows flushed before the next is taken; the stamp counts what
+// arrived. A stream takes no shard and no resume.
 ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
-                         const ScoringOutputs& outputs);
+                         const ScoringOutputs& outputs, const SampleChunks* stream = nullptr);
 
 // The --max-skipped verdict for commands without a report: logs each set over the limit and
 // returns kExitInput, or kExitOk.

@@ -1,8 +1,18 @@
 #include "oodscore/dataset.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "oodscore/error.h"
@@ -135,33 +145,25 @@ SampleSet ListFile(const std::string& path, const std::string& name, bool nul_se
   return ParseList(file, path, fs::path(path).parent_path(), name, nul_separated);
 }
 
-SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& base,
-                    const std::string& name, bool nul_separated) {
-  SampleSet set;
-  set.name = name;
-  std::string line;
-  if (nul_separated) {
-    while (std::getline(in, line, '\0')) {
-      if (line.empty()) continue;
-      fs::path p(line);
-      if (p.is_relative() && !base.empty()) p = base / p;
-      set.samples.push_back({p.string(), "", nullptr, 0});
-    }
-    if (set.samples.empty()) throw Error("list '" + path + "' names no files (--null)");
-    return set;
-  }
-  for (std::size_t n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    if (line.find('\0') != std::string::npos) {
+namespace {
+
+// One entry of a list: a line (blank lines and '#' comments name nothing, an integer label may
+// follow a tab or comma) or, with nul_separated, a NUL-ended path as it is. `n` numbers it
+// for messages; relative paths are resolved against `base` (none when empty).
+std::optional<Sample> ListEntry(std::string entry, std::size_t n, const std::string& path,
+                                const fs::path& base, bool nul_separated) {
+  std::string label;
+  if (!nul_separated) {
+    if (!entry.empty() && entry.back() == '\r') entry.pop_back();
+    if (entry.empty() || entry[0] == '#') return std::nullopt;
+    if (entry.find('\0') != std::string::npos) {
       throw Error("list file '" + path + "' line " + std::to_string(n) +
                   " holds a NUL byte: a list file is text, one path per line (for NUL-separated "
                   "paths, such as find -print0 output, give --null)");
     }
-    std::string file_path = line, label;
-    const std::size_t sep = line.find_last_of("\t,");
+    const std::size_t sep = entry.find_last_of("\t,");
     if (sep != std::string::npos) {
-      label = line.substr(sep + 1);
+      label = entry.substr(sep + 1);
       const bool numeric = !label.empty() && label.size() <= 9 &&
                            label.find_first_not_of("0123456789") == std::string::npos;
       if (numeric) label = std::to_string(std::stol(label));  // "007" -> "7"
@@ -170,14 +172,146 @@ SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& b
                     ": expected PATH or PATH<tab>LABEL with an integer label, got label '" + label +
                     "'");
       }
-      file_path = line.substr(0, sep);
+      entry.resize(sep);
     }
-    fs::path p(file_path);
-    if (p.is_relative() && !base.empty()) p = base / p;
-    set.samples.push_back({p.string(), label, nullptr, 0});
+  } else if (entry.empty()) {
+    return std::nullopt;
   }
-  if (set.samples.empty()) throw Error("list file '" + path + "' names no files");
+  fs::path p(entry);
+  if (p.is_relative() && !base.empty()) p = base / p;
+  return Sample{p.string(), label, nullptr, 0};
+}
+
+std::string EmptyListMessage(const std::string& path, bool nul_separated) {
+  return nul_separated ? "list '" + path + "' names no files (--null)"
+                       : "list file '" + path + "' names no files";
+}
+
+}  // namespace
+
+SampleSet ParseList(std::istream& in, const std::string& path, const fs::path& base,
+                    const std::string& name, bool nul_separated) {
+  SampleSet set;
+  set.name = name;
+  std::string entry;
+  for (std::size_t n = 1; std::getline(in, entry, nul_separated ? '\0' : '\n'); ++n) {
+    if (auto s = ListEntry(std::move(entry), n, path, base, nul_separated)) {
+      set.samples.push_back(std::move(*s));
+    }
+  }
+  if (set.samples.empty()) throw Error(EmptyListMessage(path, nul_separated));
   return set;
+}
+
+struct ListStream::Impl {
+  using Clock = std::chrono::steady_clock;
+  int fd = -1;
+  int wake[2] = {-1, -1};  // the destructor writes to wake[1] to stop the reader
+  std::string path;
+  bool nul_separated = false;
+  std::mutex mu;
+  std::condition_variable arrived;
+  std::vector<Sample> pending;
+  Clock::time_point first_pending, last_arrival;
+  bool ended = false;
+  std::string error;  // a refused entry or a read error, once the entries before it are taken
+  std::size_t listed = 0;
+  std::thread reader;
+
+  // Reads fd until its end, a refused entry, or a wake-up; entries are queued as they end.
+  void Read() {
+    std::string partial;
+    std::size_t n = 0;
+    const char delimiter = nul_separated ? '\0' : '\n';
+    auto add = [&](std::string entry) {
+      std::optional<Sample> s = ListEntry(std::move(entry), ++n, path, fs::path(), nul_separated);
+      if (!s) return;
+      const auto now = Clock::now();
+      std::lock_guard<std::mutex> lock(mu);
+      if (pending.empty()) first_pending = now;
+      last_arrival = now;
+      pending.push_back(std::move(*s));
+      ++listed;
+      arrived.notify_all();
+    };
+    std::string failure;
+    try {
+      char buf[1 << 16];
+      for (;;) {
+        pollfd fds[2] = {{fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          throw Error("cannot wait for list '" + path + "': " + std::strerror(errno));
+        }
+        if (fds[1].revents) return;  // stopped: the run ended before its input did
+        const ssize_t got = ::read(fd, buf, sizeof(buf));
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (got < 0) throw Error("cannot read list '" + path + "': " + std::strerror(errno));
+        if (got == 0) break;
+        partial.append(buf, static_cast<std::size_t>(got));
+        std::size_t begin = 0;
+        for (std::size_t end; (end = partial.find(delimiter, begin)) != std::string::npos;
+             begin = end + 1) {
+          add(partial.substr(begin, end - begin));
+        }
+        partial.erase(0, begin);
+      }
+      if (!partial.empty()) add(std::move(partial));  // a last entry without its delimiter
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ended = true;
+    error = failure;
+    arrived.notify_all();
+  }
+};
+
+ListStream::ListStream(int fd, const std::string& path, bool nul_separated)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->fd = fd;
+  impl_->path = path;
+  impl_->nul_separated = nul_separated;
+  if (::pipe2(impl_->wake, O_CLOEXEC) != 0) {
+    throw Error(std::string("cannot make a pipe: ") + std::strerror(errno));
+  }
+  impl_->reader = std::thread([impl = impl_.get()] { impl->Read(); });
+}
+
+ListStream::~ListStream() {
+  const char stop = 1;
+  while (::write(impl_->wake[1], &stop, 1) < 0 && errno == EINTR) {
+  }
+  impl_->reader.join();
+  ::close(impl_->wake[0]);
+  ::close(impl_->wake[1]);
+}
+
+bool ListStream::Next(std::size_t batch, std::vector<Sample>* chunk) {
+  Impl& s = *impl_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  for (;;) {
+    if (s.pending.empty()) {
+      if (!s.ended) {
+        s.arrived.wait(lock);
+        continue;
+      }
+      if (!s.error.empty()) throw Error(s.error);
+      return false;
+    }
+    if (s.ended || s.pending.size() >= batch) break;
+    const auto due = std::min(s.last_arrival + kPause, s.first_pending + kMaxWait);
+    if (Impl::Clock::now() >= due) break;
+    s.arrived.wait_until(lock, due);
+  }
+  chunk->clear();
+  chunk->swap(s.pending);
+  return true;
+}
+
+std::size_t ListStream::listed() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->listed;
 }
 
 SampleSet ListInput(const std::string& path, const std::string& name, Layout layout,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "model/batch_ring.h"
@@ -75,37 +76,46 @@ std::string LoadItem(const Sample& s, const PreprocessSpec& spec, long long max_
 }
 
 // The per-sample input shape: fixed by the preset when it crops or resizes to [h, w];
-// otherwise taken from the first sample.
-void InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, long long max_pixels,
-                int* c, int* h, int* w) {
+// otherwise taken from the first sample that decodes. False when none does; `reasons` then
+// holds why each item could not be used.
+bool InputShape(const std::vector<Item>& items, const PreprocessSpec& spec, long long max_pixels,
+                int* c, int* h, int* w, std::vector<std::string>* reasons) {
   const Sample& first = *items.front().sample;
   if (first.npy) {
     *c = int(first.npy->shape()[1]);
     *h = int(first.npy->shape()[2]);
     *w = int(first.npy->shape()[3]);
-    return;
+    return true;
   }
   *c = spec.channels();
   if (spec.crop_h > 0 && spec.crop_w > 0) {
     *h = spec.crop_h;
     *w = spec.crop_w;
-    return;
+    return true;
   }
   if (spec.resize_h > 0 && spec.resize_w > 0) {
     *h = spec.resize_h;
     *w = spec.resize_w;
-    return;
+    return true;
   }
+  reasons->clear();
   for (const Item& it : items) {
-    if (it.sample->npy) continue;
+    if (it.sample->npy) {
+      reasons->push_back("a .npy row among images, whose size the preset does not fix");
+      continue;
+    }
     DecodeResult d = DecodeFile(it.sample->path, spec.mode, max_pixels);
-    if (!d.ok() || !ResizeBomb(d.image, spec, max_pixels).empty()) continue;
+    std::string bomb = d.ok() ? ResizeBomb(d.image, spec, max_pixels) : d.error;
+    if (!bomb.empty()) {
+      reasons->push_back(std::move(bomb));
+      continue;
+    }
     Image img = TransformUint8(d.image, spec);
     *h = img.height;
     *w = img.width;
-    return;
+    return true;
   }
-  throw Error("no input image could be decoded (first: '" + first.path + "')");
+  return false;
 }
 
 // Bytes of memory available to this process: MemAvailable, else physical memory.
@@ -170,6 +180,9 @@ BatchRingShape RingShape(std::size_t n_items, const PipelineOptions& options) {
   shape.workers = options.workers > 0
                       ? options.workers
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // No more threads than items: a stream's chunk is often one image.
+  shape.workers = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(shape.workers),
+                                                         std::max<std::size_t>(1, n_items)));
   // Workers share a batch, so a few buffers keep them all busy: one the model is reading,
   // the ones the workers are filling (2 * workers images ahead), and one spare.
   const std::size_t wanted =
@@ -193,13 +206,13 @@ std::vector<SlotBuffers> MakeSlots(const BatchRingShape& shape, std::size_t per_
 
 // Skip accounting for one loaded batch of n items: their warnings and errors go into stats
 // (with strict, the first error throws oodscore::Error instead). Returns how many loaded.
-std::size_t AccountBatch(const std::vector<SampleSet>& sets, const Item* items, std::size_t n,
-                         const SlotBuffers& slot, bool strict, PipelineStats* stats) {
+std::size_t AccountBatch(const Item* items, std::size_t n, const SlotBuffers& slot, bool strict,
+                         PipelineStats* stats) {
   std::size_t good = 0;
   for (std::size_t j = 0; j < n; ++j) {
     const Item& it = items[j];
     if (!slot.warnings[j].empty()) {
-      stats->warnings.push_back({sets[it.set].name, it.sample->path, slot.warnings[j]});
+      stats->warnings.push_back({stats->sets[it.set].name, it.sample->path, slot.warnings[j]});
     }
     if (slot.errors[j].empty()) {
       ++good;
@@ -208,7 +221,7 @@ std::size_t AccountBatch(const std::vector<SampleSet>& sets, const Item* items, 
     if (strict) {
       throw Error("cannot read '" + it.sample->path + "': " + slot.errors[j] + " (--strict)");
     }
-    stats->skipped.push_back({sets[it.set].name, it.sample->path, slot.errors[j]});
+    stats->skipped.push_back({stats->sets[it.set].name, it.sample->path, slot.errors[j]});
     stats->sets[it.set].skipped++;
   }
   return good;
@@ -321,6 +334,90 @@ class BatchScorer {
   ScoredSample row_;
 };
 
+// A run over one list of items after another (a stream's chunks), with one model, one input
+// shape and one scorer: each list goes through a batch ring, its rows delivered and each batch
+// ended as it is scored.
+class PipelineRun {
+ public:
+  PipelineRun(const PreprocessSpec& spec, Model& model, const PipelineOptions& options,
+              const PipelineCallbacks& callbacks, PipelineStats* stats)
+      : spec_(spec), model_(model), options_(options), callbacks_(callbacks), stats_(*stats) {}
+
+  // Scores items (stats' sets name their sets). The first call fixes the input shape; a call
+  // whose items none decode before it is fixed throws with `throw_shapeless`, else counts them
+  // as skipped.
+  void Score(const std::vector<Item>& items, bool throw_shapeless) {
+    if (!scorer_ && !FixShape(items, throw_shapeless)) return;
+    const std::size_t per_item = std::size_t(c_) * h_ * w_;
+    const BatchRingShape shape = RingShape(items.size(), options_);
+    // The slots, plus the model's own input buffer.
+    CheckBatchMemory("--batch-size", shape.batch, 0, shape.slots + 1, c_, h_, w_);
+    std::vector<SlotBuffers> slots = MakeSlots(shape, per_item);
+    auto load = [&](std::size_t i, std::size_t s, std::size_t pos) {
+      SlotBuffers& slot = slots[s];
+      std::string err, warning;
+      try {
+        err = LoadItem(*items[i].sample, spec_, options_.max_image_pixels, c_, h_, w_,
+                       slot.data.data() + pos * per_item, &warning);
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+      slot.errors[pos] = std::move(err);
+      slot.warnings[pos] = std::move(warning);
+    };
+    BatchRing ring(shape, load);
+    for (std::size_t b = 0; b < ring.batches(); ++b) {
+      const SlotBuffers& slot = slots[ring.Wait(b)];
+      const Item* batch = items.data() + ring.first(b);
+      const std::size_t n = ring.size(b);
+      if (AccountBatch(batch, n, slot, options_.strict, &stats_) > 0) {
+        scorer_->Score(batch, n, slot, &stats_);
+      }
+      ring.Release(b);
+      if (callbacks_.on_batch_end) callbacks_.on_batch_end();
+      if (callbacks_.on_progress) callbacks_.on_progress(ring.first(b) + n, items.size());
+    }
+  }
+
+ private:
+  bool FixShape(const std::vector<Item>& items, bool throw_shapeless) {
+    std::vector<std::string> reasons;
+    if (!InputShape(items, spec_, options_.max_image_pixels, &c_, &h_, &w_, &reasons)) {
+      const Item& first = items.front();
+      if (throw_shapeless) {
+        throw Error("no input image could be decoded (first: '" + first.sample->path + "')");
+      }
+      if (options_.strict) {
+        throw Error("cannot read '" + first.sample->path + "': " + reasons.front() + " (--strict)");
+      }
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        stats_.skipped.push_back(
+            {stats_.sets[items[i].set].name, items[i].sample->path, reasons[i]});
+        stats_.sets[items[i].set].skipped++;
+      }
+      if (callbacks_.on_batch_end) callbacks_.on_batch_end();
+      return false;
+    }
+    stats_.channels = c_;
+    stats_.height = h_;
+    stats_.width = w_;
+    scorer_ = std::make_unique<BatchScorer>(model_, options_, callbacks_, c_, h_, w_);
+    return true;
+  }
+
+  const PreprocessSpec& spec_;
+  Model& model_;
+  const PipelineOptions& options_;
+  const PipelineCallbacks& callbacks_;
+  PipelineStats& stats_;
+  int c_ = 0, h_ = 0, w_ = 0;
+  std::unique_ptr<BatchScorer> scorer_;  // once the shape is fixed
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSpec& spec,
@@ -329,43 +426,33 @@ PipelineStats RunPipeline(const std::vector<SampleSet>& sets, const PreprocessSp
   const auto start = std::chrono::steady_clock::now();
   PipelineStats stats;
   const std::vector<Item> items = ListItems(sets, &stats);
-  int c = 0, h = 0, w = 0;
-  InputShape(items, spec, options.max_image_pixels, &c, &h, &w);
-  stats.channels = c;
-  stats.height = h;
-  stats.width = w;
-  const std::size_t per_item = std::size_t(c) * h * w;
-  const BatchRingShape shape = RingShape(items.size(), options);
-  // The slots, plus the model's own input buffer.
-  CheckBatchMemory("--batch-size", shape.batch, 0, shape.slots + 1, c, h, w);
-  std::vector<SlotBuffers> slots = MakeSlots(shape, per_item);
-  auto load = [&](std::size_t i, std::size_t s, std::size_t pos) {
-    SlotBuffers& slot = slots[s];
-    std::string err, warning;
-    try {
-      err = LoadItem(*items[i].sample, spec, options.max_image_pixels, c, h, w,
-                     slot.data.data() + pos * per_item, &warning);
-    } catch (const std::exception& e) {
-      err = e.what();
-    }
-    slot.errors[pos] = std::move(err);
-    slot.warnings[pos] = std::move(warning);
-  };
-  BatchScorer scorer(model, options, callbacks, c, h, w);
-  BatchRing ring(shape, load);
-  for (std::size_t b = 0; b < ring.batches(); ++b) {
-    const SlotBuffers& slot = slots[ring.Wait(b)];
-    const Item* batch = items.data() + ring.first(b);
-    const std::size_t n = ring.size(b);
-    if (AccountBatch(sets, batch, n, slot, options.strict, &stats) > 0) {
-      scorer.Score(batch, n, slot, &stats);
-    }
-    ring.Release(b);
-    if (callbacks.on_batch_end) callbacks.on_batch_end();
-    if (callbacks.on_progress) callbacks.on_progress(ring.first(b) + n, items.size());
-  }
+  PipelineRun(spec, model, options, callbacks, &stats).Score(items, /*throw_shapeless=*/true);
   CheckSomethingScored(stats);
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.seconds = SecondsSince(start);
+  return stats;
+}
+
+PipelineStats RunPipelineStream(const std::string& set_name, const SampleChunks& next,
+                                const PreprocessSpec& spec, Model& model,
+                                const PipelineOptions& options,
+                                const PipelineCallbacks& callbacks) {
+  const auto start = std::chrono::steady_clock::now();
+  PipelineStats stats;
+  stats.sets.push_back({set_name, 0, 0, 0});
+  PipelineCallbacks chunk_callbacks = callbacks;
+  chunk_callbacks.on_progress = nullptr;
+  PipelineRun run(spec, model, options, chunk_callbacks, &stats);
+  std::vector<Sample> chunk;
+  std::vector<Item> items;
+  while (next(&chunk)) {
+    if (chunk.empty()) continue;
+    items.clear();
+    for (const Sample& sample : chunk) items.push_back({0, &sample});
+    stats.sets[0].found += chunk.size();
+    run.Score(items, /*throw_shapeless=*/false);
+  }
+  if (stats.sets[0].found > 0) CheckSomethingScored(stats);
+  stats.seconds = SecondsSince(start);
   return stats;
 }
 
