@@ -126,6 +126,19 @@ TEST_F(ShellTest, StdinFromAPipeIsScoredAsPathsArrive) {
   EXPECT_EQ(stamp["inputs"][0]["found"], 3) << stamp.dump();
   EXPECT_EQ(stamp["sets"][0]["found"], 3) << stamp.dump();
   EXPECT_EQ(stamp["sets"][0]["skipped"], 1) << stamp.dump();
+  // A pipe that closes naming no file is an empty list: no output, unless --allow-empty.
+  const std::string empty = tmp_ / "e.csv";
+  PipedRun none("score -q " + Common() + "-i - -o '" + empty + "'", tmp_.path().string());
+  ASSERT_TRUE(none.started());
+  EXPECT_EQ(none.Close(), 3) << none.err();
+  EXPECT_NE(none.err().find("list '-' names no files"), std::string::npos) << none.err();
+  EXPECT_FALSE(std::filesystem::exists(empty));
+  EXPECT_FALSE(std::filesystem::exists(empty + ".json"));
+  PipedRun quiet("score -q " + Common() + "-i - -o '" + empty + "' --allow-empty",
+                 tmp_.path().string());
+  ASSERT_TRUE(quiet.started());
+  EXPECT_EQ(quiet.Close(), 0) << quiet.err();
+  EXPECT_EQ(ReadText(empty), "set,path,label,pred,energy,msp,maxlogit,log_msp,entropy,gen\n");
 }
 
 // With a card, a flagged path is written to --flagged as soon as it is scored, while the input

@@ -574,7 +574,8 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
     work->stamp.has_digest = true;
     work->stamp.csv_bytes = 0;
     work->stamp.csv_sha256 = Sha256().HexDigest();
-    WriteStamp(out.csv_path, work->stamp);
+    // A stream's stamp waits for its first sample: input that names none leaves no file.
+    if (!work->stream) WriteStamp(out.csv_path, work->stamp);
     if (work->resume.done > 0) {
       work->remaining = Remaining(work->mine(), work->resume.done);
       work->resumed = true;
@@ -673,15 +674,17 @@ class RowSink {
 };
 
 // The stream's chunks, each recorded in the stamp's input as it is taken: how many samples
-// arrived, the first and the last.
-SampleChunks StampedChunks(WorkPlan* work) {
-  return [work](std::vector<Sample>* chunk) {
+// arrived, the first and the last. The stamp is first written with the first chunk.
+SampleChunks StampedChunks(const ScoringOutputs& out, WorkPlan* work) {
+  return [&out, work](std::vector<Sample>* chunk) {
     const bool more = (*work->stream)(chunk);
-    if (more && !chunk->empty() && !work->stamp.inputs.empty()) {
+    if (more && !chunk->empty() && out.stamp) {
       StampInput& in = work->stamp.inputs.front();
-      if (in.found == 0) in.first = chunk->front().path;
+      const bool first = in.found == 0;
+      if (first) in.first = chunk->front().path;
       in.last = chunk->back().path;
       in.found += chunk->size();
+      if (first) WriteStamp(out.csv_path, work->stamp);
     }
     return more;
   };
@@ -745,7 +748,7 @@ std::unique_ptr<Model> ScoreSamples(const ScoringOptions& opt, const std::vector
   cb.on_progress = [&](std::size_t done, std::size_t total) { progress.Update(done, total); };
   try {
     if (work.stream) {
-      result->stats = RunPipelineStream(sets.front().name, StampedChunks(work_plan),
+      result->stats = RunPipelineStream(sets.front().name, StampedChunks(out, work_plan),
                                         result->preset.spec, *model, pipeline, cb);
       CheckStreamed(opt, out, result->stats);
     } else {
