@@ -37,6 +37,29 @@ TEST(DatasetTest, ClassFoldersFollowImageFolderOrder) {
                                       "b/10.png:2", "b/2.png:2"}));
 }
 
+// score --move-flagged uploads/q: the quarantine inside the input is no class and no image,
+// however its path is spelled; a skip folder that does not exist changes nothing.
+TEST(DatasetTest, SkipFoldersAreLeftOutOfBothLayouts) {
+  TempDir tmp;
+  for (const char* f : {"up/a/1.png", "up/b/2.png", "up/q/a/1.png", "up/q/3.png"}) {
+    WriteText(tmp / f, "x");
+  }
+  const SkipFolders skip = {tmp / "up/./q/", tmp / "nowhere"};
+  SampleSet set = ListFolder(tmp / "up", "s", Layout::kClasses, skip);
+  EXPECT_EQ(set.classes, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Relative(set, tmp / "up"), (std::vector<std::string>{"a/1.png:0", "b/2.png:1"}));
+  set = ListInput(tmp / "up", "s", Layout::kFlat, false, skip);
+  EXPECT_EQ(Relative(set, tmp / "up"), (std::vector<std::string>{"a/1.png:", "b/2.png:"}));
+  set = ListFolder(tmp / "up", "s", Layout::kAuto, skip);
+  EXPECT_EQ(set.classes, (std::vector<std::string>{"a", "b"}));
+  // A skip folder deeper down (up/a/q) is left out too.
+  WriteText(tmp / "up/a/q/4.png", "x");
+  set = ListFolder(tmp / "up", "s", Layout::kFlat, {tmp / "up/a/q", tmp / "up/q"});
+  EXPECT_EQ(set.samples.size(), 2u);
+  set = ListFolder(tmp / "up", "s", Layout::kFlat);
+  EXPECT_EQ(set.samples.size(), 5u);
+}
+
 TEST(DatasetTest, ImagesBesideClassFoldersNeedALayout) {
   TempDir tmp;
   for (const char* f : {"a/1.png", "a/2.png", "b/3.png", "top.png", "flagged/4.png"}) {

@@ -50,10 +50,17 @@ enum class Layout { kAuto, kClasses, kFlat };
 // Parses "auto", "classes" or "flat". Throws UsageError.
 Layout ParseLayout(const std::string& text);
 
+// Folders a folder's listing leaves out, with everything below them: score's --move-flagged
+// folder inside the upload folder it empties, whose files must not be scored again. Matched
+// as the same folder (std::filesystem::equivalent), however the path is spelled; a folder
+// that does not exist matches nothing.
+using SkipFolders = std::vector<std::filesystem::path>;
+
 // Throws oodscore::Error for a missing folder, one without images, or (kClasses, as
-// ImageFolder does) a class folder without images.
+// ImageFolder does) a class folder without images. Folders in `skip` are not entered, and
+// are no class.
 SampleSet ListFolder(const std::filesystem::path& dir, const std::string& name,
-                     Layout layout = Layout::kAuto);
+                     Layout layout = Layout::kAuto, const SkipFolders& skip = {});
 
 // A text file (or "-" for stdin): one path per line, optional label after a tab or comma;
 // relative paths are relative to the list's folder. Blank lines and '#' comments skipped.
@@ -98,9 +105,9 @@ class ListStream {
 };
 
 // Dispatches on what the path is: folder, .npy file, one image (an image extension), or list
-// file (whose lines must not hold NUL bytes, unless nul_separated).
+// file (whose lines must not hold NUL bytes, unless nul_separated). `skip` applies to a folder.
 SampleSet ListInput(const std::string& path, const std::string& name, Layout layout = Layout::kAuto,
-                    bool nul_separated = false);
+                    bool nul_separated = false, const SkipFolders& skip = {});
 
 }  // namespace oodscore
 

@@ -35,9 +35,28 @@ bool HasImageExtension(const fs::path& path) {
 
 namespace {
 
+// The folders of `skip` that exist (only those can be met while walking).
+SkipFolders Existing(const SkipFolders& skip) {
+  SkipFolders out;
+  std::error_code ec;
+  for (const auto& s : skip) {
+    if (fs::is_directory(s, ec)) out.push_back(s);
+  }
+  return out;
+}
+
+bool Skipped(const fs::path& dir, const SkipFolders& skip) {
+  std::error_code ec;
+  for (const auto& s : skip) {
+    if (fs::equivalent(dir, s, ec)) return true;
+  }
+  return false;
+}
+
 // Images under dir, in torchvision's order: sorted(os.walk(dir)) then sorted file names,
-// that is, by (folder path, file name) compared as byte strings.
-std::vector<std::string> WalkImages(const fs::path& dir) {
+// that is, by (folder path, file name) compared as byte strings. Folders in `skip` (existing
+// ones) are not entered.
+std::vector<std::string> WalkImages(const fs::path& dir, const SkipFolders& skip) {
   std::vector<std::pair<std::string, std::string>> found;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec),
@@ -45,7 +64,10 @@ std::vector<std::string> WalkImages(const fs::path& dir) {
   if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) throw Error("cannot read folder '" + dir.string() + "': " + ec.message());
-    if (it->is_directory(ec)) continue;
+    if (it->is_directory(ec)) {
+      if (!skip.empty() && Skipped(it->path(), skip)) it.disable_recursion_pending();
+      continue;
+    }
     const fs::path& p = it->path();
     if (HasImageExtension(p)) found.emplace_back(p.parent_path().string(), p.filename().string());
   }
@@ -65,15 +87,17 @@ Layout ParseLayout(const std::string& text) {
   throw UsageError("unknown --layout '" + text + "' (expected auto, classes or flat)");
 }
 
-SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout) {
+SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout,
+                     const SkipFolders& skip_all) {
   std::error_code ec;
+  const SkipFolders skip = Existing(skip_all);
   if (!fs::is_directory(dir, ec)) throw Error("input folder '" + dir.string() + "' does not exist");
   SampleSet set;
   set.name = name;
   // TIFF names are listed, as ImageFolder lists them, but not decoded: not offered here.
   const std::string kExtensions = "(.jpg .jpeg .png .ppm .bmp .pgm .webp)";
   if (layout == Layout::kFlat) {
-    for (auto& p : WalkImages(dir)) set.samples.push_back({std::move(p), "", nullptr, 0});
+    for (auto& p : WalkImages(dir, skip)) set.samples.push_back({std::move(p), "", nullptr, 0});
     if (set.samples.empty()) {
       throw Error("input folder '" + dir.string() + "' holds no images below it " + kExtensions);
     }
@@ -83,6 +107,7 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
   std::vector<std::string> top_level;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.is_directory(ec)) {
+      if (!skip.empty() && Skipped(entry.path(), skip)) continue;
       subdirs.push_back(entry.path().filename().string());
     } else if (HasImageExtension(entry.path())) {
       top_level.push_back(entry.path().string());
@@ -94,7 +119,7 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
   std::vector<std::vector<std::string>> per_class;
   std::size_t in_classes = 0, classes_with_images = 0;
   for (const auto& sub : subdirs) {
-    per_class.push_back(WalkImages(dir / sub));
+    per_class.push_back(WalkImages(dir / sub, skip));
     in_classes += per_class.back().size();
     classes_with_images += !per_class.back().empty();
   }
@@ -315,10 +340,10 @@ std::size_t ListStream::listed() const {
 }
 
 SampleSet ListInput(const std::string& path, const std::string& name, Layout layout,
-                    bool nul_separated) {
+                    bool nul_separated, const SkipFolders& skip) {
   std::error_code ec;
   if (path != "-" && fs::is_directory(path, ec)) {
-    SampleSet set = ListFolder(path, name, layout);
+    SampleSet set = ListFolder(path, name, layout, skip);
     set.source = path;
     return set;
   }
