@@ -7,17 +7,22 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "base/format.h"
 #include "cli_fixture.h"
 #include "oodscore/score_table.h"
 
 namespace oodscore {
 namespace {
 
+namespace fs = std::filesystem;
 using testing::CliTest;
 using testing::ReadText;
 using testing::WriteText;
@@ -288,6 +293,216 @@ TEST_F(ShellTest, BatchBuffersAreSizedToTheRun) {
   EXPECT_EQ(r.err.find("batch buffers"), std::string::npos) << r.err;
   // The model takes 8x8 grey images: it refuses the batch, which was allocated.
   EXPECT_NE(r.err.find("failed on a batch of shape [1, 3, 224, 224]"), std::string::npos) << r.err;
+}
+
+// score --move-flagged / --copy-flagged (issue 18: files must never be lost). A card whose
+// threshold flags every image makes each run's flagged files known.
+class QuarantineTest : public ShellTest {
+ protected:
+  void SetUp() override {
+    ShellTest::SetUp();
+    auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") +
+                 "' --score energy --tpr 0.5 -o '" + (tmp_ / "card.json") + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+    card["threshold"] = -1e300;  // energy above it is OOD: every image
+    card.erase("accept_as_id");
+    WriteText(tmp_ / "all.json", card.dump());
+  }
+  // An upload: the bytes of far/<seed>.ppm under `name`.
+  void Upload(const std::string& name, int seed) {
+    fs::create_directories(fs::path(tmp_ / name).parent_path());
+    fs::copy_file(tmp_ / ("far/" + std::to_string(seed) + ".ppm"), tmp_ / name,
+                  fs::copy_options::overwrite_existing);
+  }
+  std::string Far(int seed) { return ReadText(tmp_ / ("far/" + std::to_string(seed) + ".ppm")); }
+  // score with the flag-everything card; `args` adds inputs, -o and the quarantine flags.
+  testing::RunResult Score(const std::string& args) {
+    return Cli("score -q " + Common() + "--card '" + (tmp_ / "all.json") + "' " + args);
+  }
+  // The manifest's lines after its header, each split at tabs.
+  std::vector<std::vector<std::string>> Manifest(const std::string& dir) {
+    std::istringstream in(ReadText(tmp_ / (dir + "/manifest.tsv")));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "from\tto\tscore\tvalue");
+    std::vector<std::vector<std::string>> rows;
+    while (std::getline(in, line)) {
+      rows.emplace_back();
+      std::istringstream fields(line);
+      for (std::string f; std::getline(fields, f, '\t');) rows.back().push_back(f);
+    }
+    return rows;
+  }
+  int Images(const std::string& dir) {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(tmp_ / dir)) {
+      n += e.path().extension() == ".ppm";
+    }
+    return n;
+  }
+};
+
+// The same camera file name uploaded on two days: both are kept, the second numbered, and
+// the manifest records both; the CSV keeps each file's original path.
+TEST_F(QuarantineTest, SameNamedUploadsOnTwoDaysAreBothKept) {
+  Upload("uploads/IMG_0001.ppm", 0);
+  auto r = Score("-i '" + (tmp_ / "uploads") + "' -o '" + (tmp_ / "day1.csv") +
+                 "' --move-flagged '" + (tmp_ / "q") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(ReadText(tmp_ / "day1.csv").find((tmp_ / "uploads/IMG_0001.ppm") + ","),
+            std::string::npos);
+  Upload("uploads/IMG_0001.ppm", 1);
+  r = Cli("score " + Common() + "--card '" + (tmp_ / "all.json") + "' -i '" + (tmp_ / "uploads") +
+          "' -o '" + (tmp_ / "day2.csv") + "' --move-flagged '" + (tmp_ / "q") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 flagged (1 moved to '" + (tmp_ / "q") + "'), 0 skipped"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("q/IMG_0001.1.ppm': '" + (tmp_ / "q/IMG_0001.ppm") + "' was taken"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "uploads/IMG_0001.ppm"));
+  EXPECT_EQ(ReadText(tmp_ / "q/IMG_0001.ppm"), Far(0));
+  EXPECT_EQ(ReadText(tmp_ / "q/IMG_0001.1.ppm"), Far(1));
+  const auto rows = Manifest("q");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][0], tmp_ / "uploads/IMG_0001.ppm");
+  EXPECT_EQ(rows[0][1], tmp_ / "q/IMG_0001.ppm");
+  EXPECT_EQ(rows[1][0], tmp_ / "uploads/IMG_0001.ppm");
+  EXPECT_EQ(rows[1][1], tmp_ / "q/IMG_0001.1.ppm");
+  EXPECT_EQ(rows[1][2], "energy");
+  EXPECT_TRUE(ParseDouble(rows[1][3]).has_value()) << rows[1][3];
+}
+
+// Same file names in two subfolders keep their relative paths; a list's files, which have
+// no folder to be relative to, keep their names, numbered on a collision.
+TEST_F(QuarantineTest, RelativePathsAreKept) {
+  Upload("uploads/a/x.ppm", 0);
+  Upload("uploads/b/x.ppm", 1);
+  auto r = Score("--layout flat -i '" + (tmp_ / "uploads/") + "' -o '" + (tmp_ / "s.csv") +
+                 "' --move-flagged '" + (tmp_ / "q") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "q/a/x.ppm"), Far(0));
+  EXPECT_EQ(ReadText(tmp_ / "q/b/x.ppm"), Far(1));
+  EXPECT_EQ(Images("uploads"), 0);
+  Upload("c/y.ppm", 2);
+  Upload("d/y.ppm", 3);
+  WriteText(tmp_ / "list.txt", "c/y.ppm\nd/y.ppm\n");
+  r = Score("-i '" + (tmp_ / "list.txt") + "' -o '" + (tmp_ / "l.csv") + "' --move-flagged '" +
+            (tmp_ / "ql") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "ql/y.ppm"), Far(2));
+  EXPECT_EQ(ReadText(tmp_ / "ql/y.1.ppm"), Far(3));
+  EXPECT_EQ(Manifest("ql").size(), 2u);
+}
+
+// A quarantine inside the upload folder is not scored again, in either layout.
+TEST_F(QuarantineTest, AQuarantineInsideTheInputIsLeftOut) {
+  Upload("uploads/x.ppm", 0);
+  Upload("uploads/sub/y.ppm", 1);
+  const std::string run = "--layout flat -i '" + (tmp_ / "uploads") + "' --move-flagged '" +
+                          (tmp_ / "uploads/quarantine") + "' -o ";
+  ASSERT_EQ(Score(run + "'" + (tmp_ / "1.csv") + "'").exit_code, 0);
+  EXPECT_EQ(Images("uploads/quarantine"), 2);
+  Upload("uploads/z.ppm", 2);
+  auto r = Score(run + "'" + (tmp_ / "2.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto table = ReadScoreFiles({tmp_ / "2.csv"}, {/*keep_paths=*/true});
+  ASSERT_EQ(table.size(), 1u);  // z only, not the quarantined x and y
+  EXPECT_EQ(table.path(0), tmp_ / "uploads/z.ppm");
+  EXPECT_EQ(Images("uploads/quarantine"), 3);
+  EXPECT_EQ(Manifest("uploads/quarantine").size(), 3u);
+  // Class folders: the quarantine is no class.
+  Upload("classes/cat/1.ppm", 3);
+  Upload("classes/dog/2.ppm", 4);
+  const std::string classes = "--layout classes -i '" + (tmp_ / "classes") + "' --move-flagged '" +
+                              (tmp_ / "classes/q") + "' -o ";
+  ASSERT_EQ(Score(classes + "'" + (tmp_ / "3.csv") + "'").exit_code, 0);
+  EXPECT_EQ(ReadText(tmp_ / "classes/q/dog/2.ppm"), Far(4));
+  Upload("classes/cat/5.ppm", 5);
+  Upload("classes/dog/6.ppm", 6);
+  r = Score(classes + "'" + (tmp_ / "4.csv") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string csv = ReadText(tmp_ / "4.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
+  EXPECT_EQ(csv.find("classes/q/"), std::string::npos) << csv;
+  EXPECT_EQ(Images("classes/q"), 4);
+}
+
+TEST_F(QuarantineTest, CopiesLeaveTheSources) {
+  Upload("uploads/a/x.ppm", 0);
+  Upload("uploads/x.ppm", 1);
+  auto r = Score("--layout flat -i '" + (tmp_ / "uploads") + "' -o '" + (tmp_ / "s.csv") +
+                 "' --copy-flagged '" + (tmp_ / "q") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "uploads/a/x.ppm"), Far(0));
+  EXPECT_EQ(ReadText(tmp_ / "uploads/x.ppm"), Far(1));
+  EXPECT_EQ(ReadText(tmp_ / "q/a/x.ppm"), Far(0));
+  EXPECT_EQ(ReadText(tmp_ / "q/x.ppm"), Far(1));
+  EXPECT_EQ(Manifest("q").size(), 2u);
+}
+
+// What a quarantine run refuses (exit 2), before any file is moved.
+TEST_F(QuarantineTest, UsageErrors) {
+  Upload("uploads/x.ppm", 0);
+  const std::string in = "-i '" + (tmp_ / "uploads") + "' -o '" + (tmp_ / "s.csv") + "' ";
+  auto r = Score(in + "--move-flagged '" + (tmp_ / "uploads/") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is the input folder"), std::string::npos) << r.err;
+  r = Score(in + "--copy-flagged '" + (tmp_ / "uploads/../uploads") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Score(in + "--move-flagged '" + tmp_.path().string() + "'");  // holds the input
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Cli("score -q " + Common() + in + "--move-flagged '" + (tmp_ / "q") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--move-flagged needs --card"), std::string::npos) << r.err;
+  r = Score(in + "--move-flagged '" + (tmp_ / "q") + "' --copy-flagged '" + (tmp_ / "q2") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Score(in + "--move-flagged '" + (tmp_ / "q") + "' --resume");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Score(in + "--move-flagged '" + (tmp_ / "s.csv") + "'");  // the CSV itself
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "uploads/x.ppm"), Far(0));
+  EXPECT_FALSE(fs::exists(tmp_ / "q"));
+}
+
+// The manifest undoes a run's moves with the shell: cut -f1,2, then mv back.
+TEST_F(QuarantineTest, TheManifestUndoesTheMoves) {
+  Upload("uploads/a/x.ppm", 0);
+  Upload("uploads/b/x.ppm", 1);
+  Upload("uploads/b/it's here.ppm", 2);
+  WriteText(tmp_ / "q/a/x.ppm", "an earlier day's file");
+  auto r = Score("--layout flat -i '" + (tmp_ / "uploads") + "' -o '" + (tmp_ / "s.csv") +
+                 "' --move-flagged '" + (tmp_ / "q") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Images("uploads"), 0);
+  EXPECT_EQ(ReadText(tmp_ / "q/a/x.1.ppm"), Far(0));
+  WriteText(tmp_ / "undo.sh",
+            "cut -f1,2 \"$1\" | tail -n +2 | while IFS=$'\\t' read -r from to; do\n"
+            "  mv -n \"$to\" \"$from\"\ndone\n");
+  ASSERT_EQ(std::system(
+                ("bash '" + (tmp_ / "undo.sh") + "' '" + (tmp_ / "q/manifest.tsv") + "'").c_str()),
+            0);
+  EXPECT_EQ(ReadText(tmp_ / "uploads/a/x.ppm"), Far(0));
+  EXPECT_EQ(ReadText(tmp_ / "uploads/b/x.ppm"), Far(1));
+  EXPECT_EQ(ReadText(tmp_ / "uploads/b/it's here.ppm"), Far(2));
+  EXPECT_EQ(ReadText(tmp_ / "q/a/x.ppm"), "an earlier day's file");
+  EXPECT_EQ(Images("q"), 1);
+}
+
+// A path the manifest cannot hold (a line break in it) is flagged but left in place, named
+// in the log, and the run exits 3; the other files are moved.
+TEST_F(QuarantineTest, UnrecordablePathsAreLeftInPlace) {
+  Upload("uploads/x.ppm", 0);
+  Upload("uploads/new\nline.ppm", 1);
+  auto r = Score("-i '" + (tmp_ / "uploads") + "' -o '" + (tmp_ / "s.csv") + "' --move-flagged '" +
+                 (tmp_ / "q") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("holds a tab or a line break"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "uploads/new\nline.ppm"), Far(1));
+  EXPECT_EQ(ReadText(tmp_ / "q/x.ppm"), Far(0));
+  EXPECT_EQ(Manifest("q").size(), 1u);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ struct ScoreCommand {
   std::string card;
   std::string flagged;
   std::string skipped;
+  std::string move_flagged, copy_flagged;
   bool resume = false;
   bool allow_empty = false;
   std::string shard;
@@ -45,6 +46,23 @@ void CheckStreamable(const ScoreCommand& cmd) {
   }
 }
 
+// --move-flagged or --copy-flagged (one at most), checked against the other flags.
+std::optional<QuarantineOptions> QuarantineOf(const ScoreCommand& cmd) {
+  if (!cmd.move_flagged.empty() && !cmd.copy_flagged.empty()) {
+    throw UsageError("--move-flagged and --copy-flagged exclude each other: give one");
+  }
+  if (cmd.move_flagged.empty() && cmd.copy_flagged.empty()) return std::nullopt;
+  QuarantineOptions q;
+  q.mode = cmd.move_flagged.empty() ? PlaceMode::kCopy : PlaceMode::kMove;
+  q.flag = cmd.move_flagged.empty() ? "--copy-flagged" : "--move-flagged";
+  q.dir = cmd.move_flagged.empty() ? cmd.copy_flagged : cmd.move_flagged;
+  if (cmd.card.empty()) {
+    throw UsageError(q.flag + " needs --card: the card's threshold decides what is flagged");
+  }
+  if (q.dir == "-") throw UsageError(q.flag + " takes a folder, not -");
+  return q;
+}
+
 int RunScore(const ScoreCommand& cmd) {
   if (!cmd.flagged.empty() && cmd.card.empty()) {
     throw UsageError("--flagged needs --card: the card's threshold decides what is flagged");
@@ -59,16 +77,24 @@ int RunScore(const ScoreCommand& cmd) {
                      std::string(cmd.output == "-" ? "--output -" : "--flagged -") +
                      "; write one of them to a file");
   }
+  const std::optional<QuarantineOptions> quarantine = QuarantineOf(cmd);
   if (cmd.resume && !cmd.flagged.empty()) {
     throw UsageError(
         "--flagged cannot follow a --resume (it would list the resumed part only); "
         "take the flagged paths from the finished CSV's is_ood column");
+  }
+  if (cmd.resume && quarantine) {
+    throw UsageError(quarantine->flag +
+                     " cannot follow a --resume: the stopped run moved files out of the inputs, "
+                     "so they no longer list as it listed them; run without --resume (the "
+                     "quarantined files are not scored again)");
   }
   const double max_skipped = MaxSkippedShare(cmd.scoring);
   ScoringOutputs outputs;
   outputs.csv_path = cmd.output;
   outputs.flagged_path = cmd.flagged;
   outputs.skipped_path = cmd.skipped;
+  outputs.quarantine = quarantine;
   // A stamp goes beside a CSV that is a plain file (not stdout, a FIFO or a device).
   std::error_code ec;
   const auto st = std::filesystem::status(cmd.output, ec);
@@ -109,17 +135,33 @@ int RunScore(const ScoreCommand& cmd) {
     };
     scored = RunScoring(scoring, sets, outputs, &chunks);
   } else {
+    // A quarantine folder inside an input folder is left out of it: its files were scored.
+    const SkipFolders skip =
+        quarantine ? SkipFolders{std::filesystem::path(quarantine->dir)} : SkipFolders{};
     auto sets = LoadInputs(cmd.inputs, cmd.scoring.layout, /*roles=*/false, cmd.allow_empty,
-                           cmd.scoring.null_separated);
+                           cmd.scoring.null_separated, skip);
     scored = RunScoring(scoring, sets, outputs);
   }
   // The shell user's summary: what the decision and the inputs left out.
-  if (outputs.card) {
+  if (quarantine) {
+    const std::string left =
+        scored.left_in_place ? ", " + std::to_string(scored.left_in_place) + " left in place" : "";
+    spdlog::info("{} flagged ({} {} to '{}'{}), {} skipped", scored.flagged, scored.placed,
+                 quarantine->mode == PlaceMode::kMove ? "moved" : "copied", quarantine->dir, left,
+                 scored.stats.skipped.size());
+  } else if (outputs.card) {
     spdlog::info("{} flagged, {} skipped", scored.flagged, scored.stats.skipped.size());
   } else {
     spdlog::info("{} skipped", scored.stats.skipped.size());
   }
-  return SkippedVerdict(scored.stats, max_skipped);
+  const int verdict = SkippedVerdict(scored.stats, max_skipped);
+  if (scored.left_in_place > 0) {
+    spdlog::error("{} flagged file(s) could not be {} to '{}' and are still in place (see above)",
+                  scored.left_in_place, quarantine->mode == PlaceMode::kMove ? "moved" : "copied",
+                  quarantine->dir);
+    return kExitInput;
+  }
+  return verdict;
 }
 
 }  // namespace
@@ -150,6 +192,18 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--skipped", cmd->skipped,
                   "write the paths of the samples that could not be scored to FILE (- = stdout), "
                   "each ended by a NUL byte, when the run ends");
+  sub->add_option("--move-flagged", cmd->move_flagged,
+                  "with --card: move each flagged file into DIR (created), under its path "
+                  "relative to its input folder (a list's, stdin's or a single image's files: "
+                  "their file name), once its CSV row is written (the row keeps the original "
+                  "path). Never overwrites: a taken name gets a number (a.png -> a.1.png). "
+                  "Each move is a line of DIR/manifest.tsv (from, to, score, value) to undo it "
+                  "with; DIR inside an input folder is left out of that input. Paths holding a "
+                  "tab or line break are left in place (exit 3)")
+      ->type_name("DIR");
+  sub->add_option("--copy-flagged", cmd->copy_flagged,
+                  "as --move-flagged, but copy (and fsync) each flagged file, leaving it in place")
+      ->type_name("DIR");
   sub->add_flag("--allow-empty", cmd->allow_empty,
                 "an input folder without images is an empty set, and a run with no images at "
                 "all writes the CSV's header only and exits 0 (cron jobs on upload folders)");
@@ -165,8 +219,8 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
       "--from-scores`");
   sub->footer(HelpFooter(
       {"oodscore score --model m.pt --preset cifar10 -i uploads/ -o scores.csv",
-       "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv --flagged - |\n"
-       "    xargs -0 -r mv -n -t quarantine/",
+       "oodscore score --model m.pt --card card-energy.json -i uploads/ -o s.csv \\\n"
+       "    --move-flagged uploads/quarantine",
        "find shots -name '*.jpg' | oodscore score --model m.pt --preset imagenet -i - -o -",
        "inotifywait -m -q -e close_write --format '%w%f' uploads/ |\n"
        "    oodscore score --model m.pt --card card.json -i - -o s.csv --flagged - |\n"

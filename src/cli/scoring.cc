@@ -106,12 +106,20 @@ double MaxSkippedShare(const ScoringOptions& opt) {
 
 namespace {
 
-// True when no file below dir has an image extension (an upload folder on a quiet day).
-bool FolderWithoutImages(const std::string& path) {
+// True when no file below dir (outside `skip`) has an image extension (an upload folder on a
+// quiet day, its quarantine folder aside).
+bool FolderWithoutImages(const std::string& path, const SkipFolders& skip) {
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec)) return false;
   for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code skip_ec;
+    if (!skip.empty() && it->is_directory(skip_ec)) {
+      for (const auto& s : skip) {
+        if (std::filesystem::equivalent(it->path(), s, skip_ec)) it.disable_recursion_pending();
+      }
+      continue;
+    }
     if (HasImageExtension(it->path())) return false;
   }
   return !ec;
@@ -120,7 +128,8 @@ bool FolderWithoutImages(const std::string& path) {
 }  // namespace
 
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
-                                  bool roles, bool allow_empty, bool null_separated) {
+                                  bool roles, bool allow_empty, bool null_separated,
+                                  const SkipFolders& skip) {
   const Layout l = ParseLayout(layout);
   std::vector<std::string> names;
   for (const auto& arg : args) names.push_back(SplitNamed(arg).first);
@@ -128,14 +137,14 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const st
   std::vector<SampleSet> sets;
   for (const auto& arg : args) {
     auto [name, path] = SplitNamed(arg);
-    if (allow_empty && FolderWithoutImages(path)) {
+    if (allow_empty && FolderWithoutImages(path, skip)) {
       spdlog::info("set '{}': no images in '{}' (--allow-empty)", name, path);
       sets.push_back(SampleSet{});
       sets.back().name = name;
       sets.back().source = path;
       continue;
     }
-    sets.push_back(ListInput(path, name, l, null_separated));
+    sets.push_back(ListInput(path, name, l, null_separated, skip));
     for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
     spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
                  sets.back().classes.empty()
@@ -618,6 +627,10 @@ class RowSink {
       writer_->OnFlushed([work](std::string_view bytes) { work->digest.Update(bytes); });
     }
     if (!out.flagged_path.empty()) flagged_ = std::make_unique<FlaggedWriter>(out.flagged_path);
+    if (out.quarantine && out.card) {
+      quarantine_ = std::make_unique<Quarantine>(*out.quarantine, *work->all,
+                                                 setup.columns[setup.card_column].name);
+    }
   }
 
   void Add(const std::string& set, const Sample& sample, const LogitScores& scores) {
@@ -631,6 +644,7 @@ class RowSink {
       const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
       row_.values.push_back(ood ? 1.0 : 0.0);
       if (ood && flagged_) flagged_->Add(row_.path);
+      if (ood && quarantine_) quarantine_->Add(set, row_.path, row_.values[setup_.card_column]);
       result_->flagged += ood;
     }
     if (writer_) writer_->Write(row_);
@@ -655,10 +669,14 @@ class RowSink {
         stamp_failed_ = true;
       }
     }
+    // Only now, with their rows on disk, do the batch's flagged files leave (the decoder
+    // reads ahead, but only later batches' files, which are still in place).
+    PlaceFlagged();
   }
   void Close() {
     if (writer_) writer_->Close();
     if (flagged_) flagged_->Flush();
+    PlaceFlagged();
   }
 
  private:
@@ -670,7 +688,15 @@ class RowSink {
   bool stamp_failed_ = false;
   std::unique_ptr<ScoreWriter> writer_;
   std::unique_ptr<FlaggedWriter> flagged_;
+  std::unique_ptr<Quarantine> quarantine_;
   ScoreRow row_;
+
+  void PlaceFlagged() {
+    if (!quarantine_) return;
+    quarantine_->Flush();
+    result_->placed = quarantine_->placed();
+    result_->left_in_place = quarantine_->left();
+  }
 };
 
 // The stream's chunks, each recorded in the stamp's input as it is taken: how many samples
@@ -836,6 +862,10 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   if (out.stamp) paths.Write(out.csv_flag + "'s stamp", StampPath(out.csv_path));
   paths.Write("--flagged", out.flagged_path);
   paths.Write("--skipped", out.skipped_path);
+  if (out.quarantine) {
+    CheckQuarantine(*out.quarantine, sets);
+    paths.Write(out.quarantine->flag, out.quarantine->dir);
+  }
   paths.Check();
   ScoringResult result;
   if (stream && (sets.size() != 1 || !sets.front().samples.empty() || out.shard || out.resume)) {

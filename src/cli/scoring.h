@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/quarantine.h"
 #include "cli/run_paths.h"
 #include "cli/run_spec.h"
 #include "cli/score_stamp.h"
@@ -60,6 +61,9 @@ struct ScoringOutputs {
   bool allow_empty = false;  // no samples at all: a header-only CSV (and stamp), not an error
   std::optional<ShardSpec>
       shard;  // score only this shard's samples (src/cli/shards.h); needs stamp
+  // With a card: --move-flagged / --copy-flagged. Each flagged file is placed once its
+  // batch's rows are flushed to the CSV (src/cli/quarantine.h).
+  std::optional<QuarantineOptions> quarantine;
   // Called with each scored sample and its penultimate features (the model is loaded with
   // ModelOptions::features and ScoringOptions::head): what `oodscore fit` collects.
   std::function<void(const ScoredSample&)> on_features;
@@ -80,8 +84,10 @@ struct ScoringResult {
   nlohmann::json fit;  // the fit file's path, SHA-256 and settings (null without --fit)
   Preset preset;
   std::string model_sha256;
-  HeadWeights head;         // with --fit or on_features: the model's final linear layer
-  std::size_t flagged = 0;  // with a card: samples flagged OOD by this run
+  HeadWeights head;               // with --fit or on_features: the model's final linear layer
+  std::size_t flagged = 0;        // with a card: samples flagged OOD by this run
+  std::size_t placed = 0;         // with a quarantine: flagged files moved (or copied) there
+  std::size_t left_in_place = 0;  // with a quarantine: flagged files it could not take
 };
 
 // Scores every set, writing the outputs batch by batch. With a stream, `sets` is one empty
@@ -123,9 +129,10 @@ nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit);
 // unless it is the first.
 // With allow_empty, a folder without images is an empty set (logged), not an error.
 // With null_separated, list files are read as NUL-separated paths (--null).
+// Folders in `skip` are left out of folder inputs (score's --move-flagged folder).
 std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const std::string& layout,
                                   bool roles = true, bool allow_empty = false,
-                                  bool null_separated = false);
+                                  bool null_separated = false, const SkipFolders& skip = {});
 
 }  // namespace oodscore
 
