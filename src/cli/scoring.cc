@@ -384,7 +384,7 @@ void FinishStamp(const std::string& csv_path, const std::vector<SampleSet>& mine
   for (std::size_t s = 0; s < mine.size(); ++s) {
     StampSet set;
     const bool counted = streamed && s < stats.sets.size();
-    set.counts = {mine[s].name, counted ? stats.sets[s].found : mine[s].samples.size(), 0, 0};
+    set.counts = {mine[s].name, counted ? stats.sets[s].found : mine[s].samples.size(), 0, 0, {}};
     SetCounts& c = set.counts;
     if (s < plan.rows_per_set.size()) c.scored += plan.rows_per_set[s];
     if (s < stats.sets.size()) c.scored += stats.sets[s].scored;
@@ -799,7 +799,7 @@ void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const Run
   for (const auto& s : work.to_score()) total += s.samples.size();
   LogitScores scores;
   for (const auto& set : work.to_score()) {
-    SetCounts counts{set.name, set.samples.size(), 0, 0};
+    SetCounts counts{set.name, set.samples.size(), 0, 0, {}};
     for (const Sample& sample : set.samples) {
       const NpyArray& a = *sample.npy;
       const int k = static_cast<int>(a.row_floats());
@@ -877,7 +877,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   PlanWork(opt, sets, out, result, setup, &work);
   if (work.finished) {
     if (work.resume.complete) return result;
-    for (const auto& s : work.mine()) result.stats.sets.push_back({s.name, 0, 0, 0});
+    for (const auto& s : work.mine()) result.stats.sets.push_back({s.name, 0, 0, 0, {}});
     if (out.stamp) {
       FinishStamp(out.csv_path, work.mine(), result.stats, work.resume, nullptr, false,
                   &work.stamp);

@@ -398,7 +398,7 @@ void StartMerge(const std::vector<ShardFile>& files, MergedScores* merged,
   merged->stamp.sets.clear();
   for (const StampInput& in : first.inputs) {
     (*set_index)[in.name] = merged->sets.size();
-    merged->sets.push_back(SetCounts{in.name, 0, 0, 0});
+    merged->sets.push_back(SetCounts{in.name, 0, 0, 0, {}});
   }
 }
 

@@ -162,7 +162,7 @@ namespace {
 std::vector<Item> ListItems(const std::vector<SampleSet>& sets, PipelineStats* stats) {
   std::vector<Item> items;
   for (std::size_t s = 0; s < sets.size(); ++s) {
-    stats->sets.push_back({sets[s].name, sets[s].samples.size(), 0, 0});
+    stats->sets.push_back({sets[s].name, sets[s].samples.size(), 0, 0, {}});
     for (const Sample& sample : sets[s].samples) items.push_back({s, &sample});
   }
   if (items.empty()) throw Error("no samples to score");
@@ -438,7 +438,7 @@ PipelineStats RunPipelineStream(const std::string& set_name, const SampleChunks&
                                 const PipelineCallbacks& callbacks) {
   const auto start = std::chrono::steady_clock::now();
   PipelineStats stats;
-  stats.sets.push_back({set_name, 0, 0, 0});
+  stats.sets.push_back({set_name, 0, 0, 0, {}});
   PipelineCallbacks chunk_callbacks = callbacks;
   chunk_callbacks.on_progress = nullptr;
   PipelineRun run(spec, model, options, chunk_callbacks, &stats);
