@@ -219,6 +219,27 @@ TEST_F(HostileTest, LogitLabelsOutsideTheClassesAreRefused) {
       << r.err;
 }
 
+// Logits saved after a softmax: warned as a model that ends in one is, in the log and the
+// report; real logits are not.
+TEST_F(HostileTest, LogitsThatAreProbabilitiesWarn) {
+  const float probs[6] = {0.7f, 0.2f, 0.1f, 0.1f, 0.1f, 0.8f};
+  testing::WriteNpyBytes(tmp_ / "p.npy", "<f4", "(2, 3)", probs, sizeof(probs));
+  const double log_probs[3] = {std::log(0.5), std::log(0.25), std::log(0.25)};
+  testing::WriteNpyBytes(tmp_ / "q.npy", "<f8", "(1, 3)", log_probs, sizeof(log_probs));
+  const float logits[6] = {3, 0, 1, 0, 2, 5};
+  testing::WriteNpyBytes(tmp_ / "l.npy", "<f4", "(2, 3)", logits, sizeof(logits));
+  auto r = Cli("eval -q --id id='" + (tmp_ / "p.npy") + "' --ood far='" + (tmp_ / "q.npy") +
+               "' --out-dir '" + (tmp_ / "r") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string warning = "the logits .npy rows look like probabilities";
+  EXPECT_NE(r.err.find(warning), std::string::npos) << r.err;
+  const std::string json = testing::ReadText(tmp_ / "r/report.json");
+  EXPECT_NE(json.find(warning), std::string::npos);
+  r = Cli("score -q -i '" + (tmp_ / "l.npy") + "' -o -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find(warning), std::string::npos) << r.err;
+}
+
 // A step that overflows stops the run, naming where, and nothing of it is saved.
 TEST_F(HostileTest, FinetuneStopsOnANonFiniteStepAndSavesNothing) {
   auto r = Cli("finetune -q " + Common() + "--train '" + (tmp_ / "id") + "' --aux '" +

@@ -45,6 +45,7 @@ constexpr int kGenTopM = 100;  // capped at K
 // 1e-3) or log-probabilities (its logsumexp within 1e-3 of 0): what a model ending in softmax
 // or log_softmax returns.
 bool LooksLikeProbabilities(const float* row, int k);
+bool LooksLikeProbabilities(const double* row, int k);  // a float64 logits .npy's row
 
 // What a run says when every row of its first batch LooksLikeProbabilities.
 extern const char* const kProbabilitiesWarning;

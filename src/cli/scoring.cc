@@ -798,6 +798,10 @@ void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const Run
   std::size_t total = 0, done = 0;
   for (const auto& s : work.to_score()) total += s.samples.size();
   LogitScores scores;
+  // As a model run checks its first batch: logits that are probabilities make most scores
+  // meaningless (energy of a softmax), so the first rows are looked at.
+  const std::size_t first_rows = static_cast<std::size_t>(opt.pipeline.batch_size);
+  bool probabilities = true;
   for (const auto& set : work.to_score()) {
     SetCounts counts{set.name, set.samples.size(), 0, 0, {}};
     for (const Sample& sample : set.samples) {
@@ -816,6 +820,10 @@ void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const Run
         ComputeLogitScores(a.row(sample.npy_index), k, setup.pipeline.temperatures, &scores);
       }
       if (!scores.finite) throw Error("NaN or Inf logits in '" + sample.path + "'");
+      if (done < first_rows && probabilities) {
+        probabilities = a.float64() ? LooksLikeProbabilities(a.row64(sample.npy_index), k)
+                                    : LooksLikeProbabilities(a.row(sample.npy_index), k);
+      }
       sink.Add(set.name, sample, scores);
       ++counts.scored;
       if (++done % 4096 == 0) {
@@ -828,6 +836,13 @@ void ScoreLogits(const ScoringOptions& opt, const ScoringOutputs& out, const Run
   sink.EndBatch();
   progress.Update(done, total);
   sink.Close();
+  if (done > 0 && probabilities) {
+    result->stats.notes.push_back(
+        "the logits .npy rows look like probabilities (each of the first " +
+        std::to_string(std::min(done, first_rows)) +
+        " is a softmax or log_softmax): energy, maxlogit and GEN need raw logits; save the "
+        "model's outputs from before its softmax");
+  }
   result->stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

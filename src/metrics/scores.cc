@@ -94,7 +94,10 @@ void LogitScoresOf(const T* logits, int k, const std::vector<double>& temperatur
 
 }  // namespace
 
-bool LooksLikeProbabilities(const float* row, int k) {
+namespace {
+
+template <typename T>
+bool RowLooksLikeProbabilities(const T* row, int k) {
   double sum = 0, max = -std::numeric_limits<double>::infinity();
   bool unit = true;
   for (int i = 0; i < k; ++i) {
@@ -108,6 +111,12 @@ bool LooksLikeProbabilities(const float* row, int k) {
   for (int i = 0; i < k; ++i) rest += std::exp(static_cast<double>(row[i]) - max);
   return std::abs(max + std::log(rest)) <= 1e-3;
 }
+
+}  // namespace
+
+bool LooksLikeProbabilities(const float* row, int k) { return RowLooksLikeProbabilities(row, k); }
+
+bool LooksLikeProbabilities(const double* row, int k) { return RowLooksLikeProbabilities(row, k); }
 
 const char* const kProbabilitiesWarning =
     "the model's outputs look like probabilities (every row of the first batch is a softmax or "
