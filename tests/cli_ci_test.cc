@@ -282,6 +282,9 @@ TEST_F(CliCiTest, AFirstRunWithoutABaselineFailsOrSkipsAsAsked) {
   EXPECT_NE(ReadText(tmp_ / "r/report.md").find("does not exist"), std::string::npos);
   r = Cli(Eval(tmp_ / "r") + baseline + "--baseline-missing maybe");
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Cli(Eval(tmp_ / "r") + "--baseline-missing skip");  // would do nothing
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--baseline-missing needs --baseline"), std::string::npos) << r.err;
 }
 
 TEST_F(CliCiTest, ABaselineOnOtherSamplesIsACheckOfItsOwn) {
@@ -294,7 +297,7 @@ TEST_F(CliCiTest, ABaselineOnOtherSamplesIsACheckOfItsOwn) {
   for (int i = 0; i < 6; ++i) std::filesystem::remove(tmp_ / ("far/" + std::to_string(i) + ".ppm"));
   r = Cli(Eval(tmp_ / "half") + baseline);
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("set 'far': 6 samples scored, the baseline had 12"), std::string::npos)
+  EXPECT_NE(r.err.find("set 'far': 6 files found, the baseline had 12"), std::string::npos)
       << r.err;
   r = Cli(Eval(tmp_ / "half") + baseline + "--baseline-allow-resample");
   EXPECT_EQ(r.exit_code, 0) << r.err;

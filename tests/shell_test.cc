@@ -375,6 +375,30 @@ TEST_F(QuarantineTest, SameNamedUploadsOnTwoDaysAreBothKept) {
   EXPECT_TRUE(ParseDouble(rows[1][3]).has_value()) << rows[1][3];
 }
 
+// A watch (inotify) streams paths: a re-upload under a moved file's name is moved too, a
+// list naming one file twice moves it once, and a path inside the quarantine stays put.
+TEST_F(QuarantineTest, AStreamedReuploadIsMovedAndTheQuarantineIsNotEntered) {
+  Upload("uploads/a.ppm", 0);
+  PipedRun run("score -q " + Common() + "--card '" + (tmp_ / "all.json") + "' -i - -o '" +
+                   (tmp_ / "s.csv") + "' --move-flagged '" + (tmp_ / "q") + "'",
+               tmp_.path().string());
+  ASSERT_TRUE(run.started());
+  run.Write((tmp_ / "uploads/a.ppm") + "\n");
+  ASSERT_TRUE(run.WaitFor([&] { return fs::exists(tmp_ / "q/a.ppm"); })) << run.err();
+  Upload("uploads/a.ppm", 1);  // the next upload, same name
+  run.Write((tmp_ / "uploads/a.ppm") + "\n");
+  ASSERT_TRUE(run.WaitFor([&] { return fs::exists(tmp_ / "q/a.1.ppm"); })) << run.err();
+  run.Write((tmp_ / "q/a.ppm") + "\n");  // a watch on a tree that holds q
+  ASSERT_EQ(run.Close(), 0) << run.err();
+  EXPECT_NE(run.err().find("lies in '" + (tmp_ / "q") + "' already: left in place"),
+            std::string::npos)
+      << run.err();
+  EXPECT_EQ(ReadText(tmp_ / "q/a.ppm"), Far(0));
+  EXPECT_EQ(ReadText(tmp_ / "q/a.1.ppm"), Far(1));
+  EXPECT_FALSE(fs::exists(tmp_ / "q/a.2.ppm"));
+  EXPECT_EQ(Manifest("q").size(), 2u);
+}
+
 // Same file names in two subfolders keep their relative paths; a list's files, which have
 // no folder to be relative to, keep their names, numbered on a collision.
 TEST_F(QuarantineTest, RelativePathsAreKept) {
@@ -463,6 +487,9 @@ TEST_F(QuarantineTest, UsageErrors) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   r = Score(in + "--move-flagged '" + (tmp_ / "s.csv") + "'");  // the CSV itself
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Score(in + "--move-flagged '" + (tmp_ / "q") + "' --shard 0/2");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--move-flagged cannot run in shards"), std::string::npos) << r.err;
   EXPECT_EQ(ReadText(tmp_ / "uploads/x.ppm"), Far(0));
   EXPECT_FALSE(fs::exists(tmp_ / "q"));
 }

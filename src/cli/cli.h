@@ -39,7 +39,7 @@ struct ReportOptions {
   // --baseline-scores: "all", or the scores compared; empty = the scores named by --score or
   // a gate (every score when none is).
   std::vector<std::string> baseline_scores;
-  std::string baseline_missing = "fail";  // fail | skip: a --baseline that does not exist
+  std::string baseline_missing;  // fail | skip ("" = not given: fail): a missing --baseline
   bool baseline_allow_resample = false;
   bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;

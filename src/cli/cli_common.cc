@@ -97,7 +97,7 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
                   "fail (exit 3) or skip (run without the baseline checks, said in the verdict "
                   "and the report): what a --baseline that does not exist yet does")
       ->check(CLI::IsMember({"fail", "skip"}))
-      ->capture_default_str();
+      ->default_str("fail");
   cmd->add_flag("--baseline-allow-resample", opt->baseline_allow_resample,
                 "compare with a baseline scored on other samples (another count or sample list "
                 "in a set) instead of failing that set's samples check");
@@ -342,10 +342,11 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
     if (!opt.max_drop.empty() || !opt.max_rise.empty()) {
       throw UsageError("--max-drop and --max-rise need --baseline");
     }
-    if (!opt.baseline_scores.empty() || opt.baseline_allow_resample) {
-      throw UsageError(std::string(opt.baseline_scores.empty() ? "--baseline-allow-resample"
-                                                               : "--baseline-scores") +
-                       " needs --baseline");
+    for (const auto& [flag, given] :
+         {std::pair<const char*, bool>{"--baseline-scores", !opt.baseline_scores.empty()},
+          {"--baseline-missing", !opt.baseline_missing.empty()},
+          {"--baseline-allow-resample", opt.baseline_allow_resample}}) {
+      if (given) throw UsageError(std::string(flag) + " needs --baseline");
     }
     return checks;
   }

@@ -83,6 +83,12 @@ int RunScore(const ScoreCommand& cmd) {
         "--flagged cannot follow a --resume (it would list the resumed part only); "
         "take the flagged paths from the finished CSV's is_ood column");
   }
+  if (cmd.sharded && quarantine && quarantine->mode == PlaceMode::kMove) {
+    throw UsageError(
+        "--move-flagged cannot run in shards: a shard that lists the inputs after another has "
+        "moved files out lists them otherwise, so the shards are no longer one run; use "
+        "--copy-flagged, or move the flagged files after the merge");
+  }
   if (cmd.resume && quarantine) {
     throw UsageError(quarantine->flag +
                      " cannot follow a --resume: the stopped run moved files out of the inputs, "

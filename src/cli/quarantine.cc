@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "base/format.h"
 #include "oodscore/error.h"
@@ -141,8 +143,35 @@ Quarantine::~Quarantine() {
   if (manifest_ >= 0) ::close(manifest_);
 }
 
+namespace {
+
+// Which file a path names now: device, inode and modification time; nullopt when none.
+std::optional<std::array<std::int64_t, 4>> FileIdentity(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return std::array<std::int64_t, 4>{
+      static_cast<std::int64_t>(st.st_dev), static_cast<std::int64_t>(st.st_ino),
+      static_cast<std::int64_t>(st.st_mtim.tv_sec), static_cast<std::int64_t>(st.st_mtim.tv_nsec)};
+}
+
+}  // namespace
+
 void Quarantine::Add(const std::string& set, const std::string& path, double value) {
-  if (seen_.insert(path).second) pending_.push_back({set, path, value});
+  if (!seen_.insert(path).second) return;  // named twice in one batch
+  // Named again after it was placed: the same file (a list that names it twice) is placed
+  // once; another file under that path (a streamed re-upload) is placed too.
+  const auto placed = placed_.find(path);
+  if (placed != placed_.end()) {
+    const auto now = FileIdentity(path);
+    if (!now || *now == placed->second) return;
+  }
+  pending_.push_back({set, path, value});
+}
+
+bool Quarantine::InDir(const std::string& path) {
+  if (dir_.empty()) dir_ = Resolved(opt_.dir);
+  const std::string parent = fs::path(path).parent_path().string();
+  return Within(Resolved(parent.empty() ? "." : parent), dir_);
 }
 
 fs::path Quarantine::Destination(const std::string& set, const std::string& path) const {
@@ -169,9 +198,18 @@ void Quarantine::Place(const Pending& p) {
         p.path, verb, opt_.dir);
     return;
   }
+  // A streamed path (inotify on a tree that holds DIR) may name a quarantined file itself:
+  // placing it again would rename it inside DIR, or copy copies without end.
+  if (InDir(p.path)) {
+    spdlog::warn("'{}' is flagged but lies in '{}' already: left in place", p.path, opt_.dir);
+    return;
+  }
+  // The manifest first: a move is never made that its line cannot be written for.
+  if (manifest_ < 0) manifest_ = OpenManifest(opt_.dir);
   PlaceOptions options;
   options.mode = opt_.mode;
   options.as_if_cross_device = opt_.as_if_cross_device;
+  const auto identity = FileIdentity(p.path);
   Placed placed;
   try {
     placed = PlaceFile(p.path, to, options);
@@ -180,7 +218,8 @@ void Quarantine::Place(const Pending& p) {
     spdlog::error("{} (flagged)", e.what());
     return;
   }
-  ++placed_;
+  ++placed_count_;
+  if (identity) placed_[p.path] = *identity;
   if (placed.renumbered) {
     spdlog::info("'{}' {} to '{}': '{}' was taken", p.path, verb, placed.to.string(), to.string());
   } else {
@@ -204,6 +243,7 @@ void Quarantine::Record(const fs::path& from, const fs::path& to, double value) 
 void Quarantine::Flush() {
   for (const Pending& p : pending_) Place(p);
   pending_.clear();
+  seen_.clear();
   // The record of this batch survives a crash as the moves themselves do.
   if (manifest_ >= 0) ::fdatasync(manifest_);
 }

@@ -11,7 +11,9 @@
 #ifndef OODSCORE_SRC_CLI_QUARANTINE_H_
 #define OODSCORE_SRC_CLI_QUARANTINE_H_
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <unordered_map>
@@ -54,7 +56,7 @@ class Quarantine {
   // written ends the run (Error): the manifest must stay a true record.
   void Flush();
 
-  std::size_t placed() const { return placed_; }
+  std::size_t placed() const { return placed_count_; }
   std::size_t left() const { return left_; }  // flagged, but still where they were
 
  private:
@@ -71,10 +73,17 @@ class Quarantine {
   QuarantineOptions opt_;
   std::string score_;
   std::unordered_map<std::string, std::filesystem::path> roots_;  // set name -> input folder
-  std::unordered_set<std::string> seen_;  // a list may name a file twice: placed once
+  // True when `path` lies in DIR (resolved): a file quarantined already.
+  bool InDir(const std::string& path);
+
+  std::filesystem::path dir_;             // DIR resolved, on first use
+  std::unordered_set<std::string> seen_;  // a batch may name a file twice: placed once
   std::vector<Pending> pending_;
   int manifest_ = -1;  // DIR/manifest.tsv, opened O_APPEND on the first placed file
-  std::size_t placed_ = 0, left_ = 0;
+  std::size_t placed_count_ = 0, left_ = 0;
+  // Each placed path and the file it named (device, inode, mtime): the same file named again
+  // is not placed twice.
+  std::unordered_map<std::string, std::array<std::int64_t, 4>> placed_;
 };
 
 }  // namespace oodscore

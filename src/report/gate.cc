@@ -269,17 +269,22 @@ std::vector<CheckResult> SkippedChecks(const std::vector<SetCounts>& sets, doubl
 
 namespace {
 
-// The baseline's sets by name (report.json "sets"): scored count and samples_digest.
-std::map<std::string, std::pair<double, std::string>> BaselineSets(const nlohmann::json& baseline) {
-  std::map<std::string, std::pair<double, std::string>> out;
+// A set of the baseline (report.json "sets"): its counts and samples_digest.
+struct BaselineSet {
+  double found = 0, scored = 0;
+  std::string digest;  // "" = none recorded
+};
+
+std::map<std::string, BaselineSet> BaselineSets(const nlohmann::json& baseline) {
+  std::map<std::string, BaselineSet> out;
   if (!baseline.contains("sets") || !baseline["sets"].is_array()) return out;
   for (const auto& s : baseline["sets"]) {
     if (!s.is_object() || !s.contains("name") || !s["name"].is_string() || !s.contains("scored") ||
-        !s["scored"].is_number()) {
+        !s["scored"].is_number() || !s.contains("found") || !s["found"].is_number()) {
       continue;
     }
     const auto& d = s.contains("samples_digest") ? s["samples_digest"] : nlohmann::json();
-    out[s["name"].get<std::string>()] = {s["scored"].get<double>(),
+    out[s["name"].get<std::string>()] = {s["found"].get<double>(), s["scored"].get<double>(),
                                          d.is_string() ? d.get<std::string>() : ""};
   }
   return out;
@@ -293,34 +298,44 @@ std::vector<CheckResult> SampleChecks(const nlohmann::json& baseline, const Repo
   for (const SetCounts& set : report.sets) {
     const auto old = old_sets.find(set.name);
     if (old == old_sets.end()) continue;
-    const auto [old_n, old_digest] = old->second;
+    const BaselineSet& was = old->second;
     CheckResult c;
     c.kind = "baseline";
     c.expr = c.subject = set.name + ".samples";
-    c.value = static_cast<double>(set.scored);
-    c.baseline = old_n;
+    c.value = static_cast<double>(set.found);
+    c.baseline = was.found;
     c.allowed = allow_resample ? "any (--baseline-allow-resample)" : "the baseline's samples";
+    // Files found is what the data is; files skipped (decoding) is the run's own doing, which
+    // the skipped checks judge, so it must not read as other data.
+    const bool same_scored = static_cast<double>(set.scored) == was.scored;
+    const bool digests = !set.samples_digest.empty() && !was.digest.empty();
     std::string differs;
-    if (static_cast<double>(set.scored) != old_n) {
+    if (static_cast<double>(set.found) != was.found) {
       differs =
-          std::to_string(set.scored) + " samples scored, the baseline had " + FormatDouble(old_n);
-    } else if (!set.samples_digest.empty() && !old_digest.empty() &&
-               set.samples_digest != old_digest) {
-      differs = "the same count (" + std::to_string(set.scored) +
+          std::to_string(set.found) + " files found, the baseline had " + FormatDouble(was.found);
+    } else if (same_scored && digests && set.samples_digest != was.digest) {
+      differs = "the same count (" + std::to_string(set.found) +
                 ") but other samples or paths than the baseline's (samples_digest " +
-                set.samples_digest + " vs " + old_digest + ")";
+                set.samples_digest + " vs " + was.digest + ")";
     }
     c.pass = differs.empty() || allow_resample;
-    if (differs.empty()) {
-      c.message = "set '" + set.name + "': the baseline's " + std::to_string(set.scored) +
-                  " samples" +
-                  (old_digest.empty() ? " (by count: the baseline has no digest)" : "");
-    } else {
+    if (!differs.empty()) {
       c.message = "set '" + set.name + "': " + differs +
                   (allow_resample ? "; compared anyway (--baseline-allow-resample)"
                                   : ": the baseline was made on other data, so its changes "
                                     "are not the model's; --baseline-allow-resample compares "
                                     "anyway");
+    } else if (!same_scored) {
+      c.message = "set '" + set.name + "': the baseline's " + std::to_string(set.found) +
+                  " files (" + std::to_string(set.scored) + " scored against " +
+                  FormatDouble(was.scored) + ": the skipped files differ)";
+    } else {
+      c.message =
+          "set '" + set.name + "': the baseline's " + std::to_string(set.found) + " files" +
+          (digests
+               ? ""
+               : " (by count: " + std::string(was.digest.empty() ? "the baseline" : "this run") +
+                     " has no samples_digest)");
     }
     out.push_back(c);
   }

@@ -64,7 +64,8 @@ namespace {
 
 // A 64-bit hash of a path, 8 bytes a step (a row's cost must stay small beside its parse):
 // multiply-xorshift rounds and a murmur3 finaliser. Not cryptographic: it tells a resampled
-// set from the baseline's, it does not defend against forgery.
+// set from the baseline's, it does not defend against forgery. Words are read in the
+// machine's byte order, so digests compare between little-endian machines (x86-64, arm64).
 std::uint64_t PathHash(std::string_view path) {
   std::uint64_t h = 0x9E3779B97F4A7C15ull ^ path.size();
   std::size_t i = 0;
@@ -75,7 +76,7 @@ std::uint64_t PathHash(std::string_view path) {
     h ^= h >> 31;
   }
   std::uint64_t tail = 0;
-  std::memcpy(&tail, path.data() + i, path.size() - i);
+  if (i < path.size()) std::memcpy(&tail, path.data() + i, path.size() - i);
   h = (h ^ tail) * 0x94D049BB133111EBull;
   h ^= h >> 33;
   h *= 0xFF51AFD7ED558CCDull;
