@@ -20,7 +20,7 @@ Report BuildReport(const ReportInput& input) {
   if (input.ood.empty()) throw Error("no OOD set to compare ID set '" + input.id.name + "' with");
   r.n_id = input.id.oriented.at(0).size();
   if (r.n_id == 0) throw Error("ID set '" + input.id.name + "' has no samples");
-  r.sets.push_back({input.id.name, r.n_id, r.n_id, 0});
+  r.sets.push_back({input.id.name, r.n_id, r.n_id, 0, {}});
   for (const auto& id : input.id.oriented) {
     r.id_thresholds.push_back(ThresholdFromId(id, input.options.tpr));
   }
@@ -46,7 +46,7 @@ Report BuildReport(const ReportInput& input) {
     res.name = set.name;
     res.n = set.oriented.at(0).size();
     res.metrics.assign(pairs.begin() + o * n_scores, pairs.begin() + (o + 1) * n_scores);
-    r.sets.push_back({set.name, res.n, res.n, 0});
+    r.sets.push_back({set.name, res.n, res.n, 0, {}});
     for (std::size_t s = 0; s < input.scores.size(); ++s) {
       const double auroc = res.metrics[s].auroc;
       if (auroc < 0.5) {
