@@ -1,6 +1,8 @@
 // oodscore calibrate: a deployable threshold from ID data alone, written as a detector card.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "base/atomic_file.h"
 #include "base/json_text.h"
 #include "cli/cli.h"
@@ -35,8 +37,12 @@ int RunCalibrate(CalibrateCommand& cmd) {
       scored.table.Column(sets[0].name, scored.table.ColumnIndex(info.rank_column));
   for (double& v : oriented) v = Orient(v, info.orientation);
   const IdThreshold t = ThresholdFromId(oriented, cmd.tpr);
-  const DetectorCard card =
-      MakeCard(info, t, cmd.tpr, sets[0].name, CardRunOf(cmd.scoring, scored));
+  DetectorCard card = MakeCard(info, t, cmd.tpr, sets[0].name, CardRunOf(cmd.scoring, scored));
+  // The scores on the axis the card decides on (the rank column, oriented), for score's
+  // p-values; + 0.0 writes -0 as 0.
+  card.calibration = oriented;
+  for (double& v : card.calibration) v += 0.0;
+  std::sort(card.calibration.begin(), card.calibration.end());
   const std::string text = DumpJson(CardJson(card)) + "\n";
   if (cmd.output.empty() || cmd.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -55,7 +61,7 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
   CLI::App* sub = app->add_subcommand(
       "calibrate",
       "pick an OOD threshold from ID data alone (the ceil(tpr*n)-th best ID score) "
-      "and write a detector card");
+      "and write a detector card, with the ID scores themselves for score's p-values");
   AddScoringOptions(sub, &cmd->scoring);
   sub->add_option("--id", cmd->id, "[NAME=]PATH of the in-distribution set")->required();
   sub->add_option("--score", cmd->score, "the score to threshold: " + KnownScoresText())

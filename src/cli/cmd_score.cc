@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
+
+#include "base/format.h"
 #include "cli/cli.h"
 #include "cli/scoring.h"
 #include "oodscore/error.h"
@@ -16,6 +19,7 @@ struct ScoreCommand {
   std::vector<std::string> inputs;
   std::string output = "-";
   std::string card;
+  std::optional<double> alpha;  // --alpha: is_ood = (pvalue <= alpha)
   std::string flagged;
   std::string skipped;
   std::string move_flagged, copy_flagged;
@@ -61,6 +65,25 @@ std::optional<QuarantineOptions> QuarantineOf(const ScoreCommand& cmd) {
   }
   if (q.dir == "-") throw UsageError(q.flag + " takes a folder, not -");
   return q;
+}
+
+// --alpha against the card: it needs the card's calibration scores, and warns when the card's
+// calibration set is too small for any p-value to reach alpha.
+void CheckAlpha(const ScoreCommand& cmd, const std::optional<DetectorCard>& card) {
+  if (!cmd.alpha) return;
+  if (!card) throw UsageError("--alpha needs --card: the card's calibration scores make p-values");
+  if (card->calibration.empty()) {
+    throw UsageError("--alpha needs a detector card with calibration scores, and '" + cmd.card +
+                     "' has none (an older card); re-run calibrate to make one");
+  }
+  const double n = static_cast<double>(card->calibration.size());
+  if (1.0 / (n + 1.0) > *cmd.alpha) {
+    spdlog::warn(
+        "the card's calibration set has {} samples: the smallest p-value is 1/{} = {}, above "
+        "--alpha {}, so nothing can be flagged; calibrate on at least {} ID samples",
+        card->calibration.size(), card->calibration.size() + 1, FormatDouble(1.0 / (n + 1.0)),
+        FormatDouble(*cmd.alpha), static_cast<std::size_t>(std::ceil(1.0 / *cmd.alpha - 1.0)));
+  }
 }
 
 int RunScore(const ScoreCommand& cmd) {
@@ -125,6 +148,8 @@ int RunScore(const ScoreCommand& cmd) {
     outputs.card = ReadCard(cmd.card);
     scoring.spec.ApplyCard(*outputs.card);
   }
+  CheckAlpha(cmd, outputs.card);
+  outputs.alpha = cmd.alpha;
   ScoringResult scored;
   if (StreamsStdin(cmd.inputs)) {
     CheckStreamable(cmd);
@@ -156,7 +181,9 @@ int RunScore(const ScoreCommand& cmd) {
                  quarantine->mode == PlaceMode::kMove ? "moved" : "copied", quarantine->dir, left,
                  scored.stats.skipped.size());
   } else if (outputs.card) {
-    spdlog::info("{} flagged, {} skipped", scored.flagged, scored.stats.skipped.size());
+    spdlog::info("{} flagged{}, {} skipped", scored.flagged,
+                 cmd.alpha ? " at p <= " + FormatDouble(*cmd.alpha) : std::string(),
+                 scored.stats.skipped.size());
   } else {
     spdlog::info("{} skipped", scored.stats.skipped.size());
   }
@@ -190,8 +217,17 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
                   "score CSV path (missing folders are created), or - for stdout")
       ->capture_default_str();
   sub->add_option("--card", cmd->card,
-                  "detector card (from calibrate/eval): adds an is_ood column; without --preset "
-                  "the card's preset is used");
+                  "detector card (from calibrate/eval): adds an is_ood column, and a pvalue "
+                  "column when the card holds calibration scores (cards from calibrate); "
+                  "without --preset the card's preset is used");
+  sub->add_option("--alpha", cmd->alpha,
+                  "with --card: is_ood (and --flagged, --move-flagged, --copy-flagged) becomes "
+                  "pvalue <= A instead of the card's threshold. pvalue = (1 + #{calibration "
+                  "scores at most as ID-like}) / (n + 1); for a new ID sample exchangeable with "
+                  "the card's calibration set, P(pvalue <= A) <= A (a false-alarm rate of at most "
+                  "A, on average over calibration sets and samples)")
+      ->check(InRange(NumberRange{0, 1, true, true}))
+      ->type_name("A");
   sub->add_option("--flagged", cmd->flagged,
                   "with --card: write the paths of the samples flagged OOD to FILE (- = stdout), "
                   "each ended by a NUL byte, for xargs -0");

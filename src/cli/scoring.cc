@@ -334,7 +334,8 @@ Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
 ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                           const ScoringResult& result, const PipelineOptions& popt,
                           const nlohmann::json& preset_json,
-                          const std::optional<DetectorCard>& card) {
+                          const std::optional<DetectorCard>& card,
+                          const std::optional<double>& alpha) {
   ScoreStamp stamp;
   stamp.tool_version = ToolVersion();
   stamp.model_sha256 = result.model_sha256;
@@ -347,6 +348,8 @@ ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet
   stamp.batch_size = popt.batch_size;
   stamp.max_image_pixels = popt.max_image_pixels;
   stamp.card = card ? CardJson(*card) : nlohmann::json(nullptr);
+  // The rule is_ood applied: the card's threshold, or p <= alpha.
+  if (card && alpha) stamp.card["alpha"] = *alpha;
   for (const auto& s : sets) {
     StampInput in{s.name, s.samples.size(), s.classes.size(), "", ""};
     if (!s.samples.empty()) {
@@ -517,6 +520,7 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   setup.columns = ScoreColumns(opt.spec, out.card, &setup.card_column);
   for (const auto& c : setup.columns) result->table.columns.push_back(c.name);
   if (out.card) result->table.columns.push_back("is_ood");
+  if (out.card && !out.card->calibration.empty()) result->table.columns.push_back("pvalue");
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
   return setup;
 }
@@ -559,7 +563,8 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                  work->range.begin, work->range.end, total);
   }
   if (out.stamp) {
-    work->stamp = ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card);
+    work->stamp =
+        ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card, out.alpha);
     if (out.shard) {
       work->stamp.shard =
           StampShard{out.shard->index, out.shard->count, work->range.begin, work->range.end};
@@ -641,8 +646,12 @@ class RowSink {
     row_.values.clear();
     for (const auto& c : setup_.columns) row_.values.push_back(c.Value(scores));
     if (out_.card) {
-      const bool ood = out_.card->IsOod(row_.values[setup_.card_column]);
+      const double value = row_.values[setup_.card_column];
+      const bool has_p = !out_.card->calibration.empty();
+      const double p = has_p ? out_.card->PValue(value) : 0.0;
+      const bool ood = out_.alpha ? p <= *out_.alpha : out_.card->IsOod(value);
       row_.values.push_back(ood ? 1.0 : 0.0);
+      if (has_p) row_.values.push_back(p);
       if (ood && flagged_) flagged_->Add(row_.path);
       if (ood && quarantine_) quarantine_->Add(set, row_.path, row_.values[setup_.card_column]);
       result_->flagged += ood;

@@ -54,10 +54,13 @@ struct ScoringOutputs {
   std::string csv_path;  // "-" = stdout, "" = none
   bool keep_rows = false;
   std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
-  std::string flagged_path;          // with a card: flagged paths, NUL-terminated ("-" = stdout)
-  std::string skipped_path;          // skipped paths, NUL-terminated ("-" = stdout), at the end
-  bool stamp = false;                // write the run stamp csv_path.json (src/cli/resume.h)
-  bool resume = false;               // continue csv_path if its stamp matches (src/cli/resume.h)
+  // With a card holding calibration scores: is_ood = (pvalue <= alpha) instead of the
+  // card's threshold (score --alpha).
+  std::optional<double> alpha;
+  std::string flagged_path;  // with a card: flagged paths, NUL-terminated ("-" = stdout)
+  std::string skipped_path;  // skipped paths, NUL-terminated ("-" = stdout), at the end
+  bool stamp = false;        // write the run stamp csv_path.json (src/cli/resume.h)
+  bool resume = false;       // continue csv_path if its stamp matches (src/cli/resume.h)
   bool allow_empty = false;  // no samples at all: a header-only CSV (and stamp), not an error
   std::optional<ShardSpec>
       shard;  // score only this shard's samples (src/cli/shards.h); needs stamp

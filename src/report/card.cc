@@ -1,5 +1,8 @@
 #include "oodscore/card.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "base/atomic_file.h"
 #include "base/format.h"
 #include "base/json_text.h"
@@ -7,6 +10,8 @@
 #include "oodscore/error.h"
 
 namespace oodscore {
+
+const char* const kCalibrationAxis = "oriented, higher = ID";
 
 std::string DetectorCard::ApplyColumn() const {
   const ScoreDef* def = FindScore(score);
@@ -17,6 +22,22 @@ bool DetectorCard::IsOod(double value) const {
   // The rank column holds log(score), higher = ID (the catalogue's msp).
   if (ApplyColumn() != score) return !(value >= *log_msp_threshold);
   return orientation == Orientation::kHigherIsId ? !(value >= threshold) : !(value <= threshold);
+}
+
+double DetectorCard::Oriented(double value) const {
+  // The rank column (log_msp) is higher = ID, as msp itself.
+  return Orient(value, orientation);
+}
+
+double DetectorCard::PValue(double value) const {
+  return ConformalPValue(calibration, Oriented(value));
+}
+
+double ConformalPValue(const std::vector<double>& sorted, double s) {
+  const double n1 = static_cast<double>(sorted.size()) + 1.0;
+  if (std::isnan(s)) return 1.0 / n1;
+  const auto le = std::upper_bound(sorted.begin(), sorted.end(), s) - sorted.begin();
+  return (1.0 + static_cast<double>(le)) / n1;
 }
 
 nlohmann::json CardJson(const DetectorCard& c) {
@@ -38,8 +59,57 @@ nlohmann::json CardJson(const DetectorCard& c) {
   if (c.log_msp_threshold) j["log_msp_threshold"] = *c.log_msp_threshold;
   if (c.odin_epsilon) j["odin_epsilon"] = *c.odin_epsilon;
   if (!c.fit_sha256.empty()) j["fit_sha256"] = c.fit_sha256;
+  if (!c.calibration.empty()) {
+    j["calibration"] = {
+        {"n", c.calibration.size()}, {"axis", kCalibrationAxis}, {"scores", c.calibration}};
+  }
   return j;
 }
+
+namespace {
+
+// The calibration scores at /calibration: an object {"n", "axis", "scores"} whose scores are
+// n finite numbers sorted ascending. Throws oodscore::Error naming the pointer.
+std::vector<double> ReadCalibration(const nlohmann::json& j, const std::string& where) {
+  const nlohmann::json& cal = j["calibration"];
+  if (!cal.is_object()) {
+    throw Error(where + ": /calibration must be an object {\"n\", \"axis\", \"scores\"}, got " +
+                DumpJson(cal, -1).substr(0, 120));
+  }
+  const auto n = JsonField<std::size_t>(j, "/calibration/n", where, "a count");
+  const std::string axis = JsonField<std::string>(j, "/calibration/axis", where, "a string");
+  if (axis != kCalibrationAxis) {
+    throw Error(where + ": /calibration/axis must be \"" + kCalibrationAxis + "\", got \"" + axis +
+                "\"");
+  }
+  if (!j.contains(nlohmann::json::json_pointer("/calibration/scores"))) {
+    throw Error(where + ": missing /calibration/scores (the calibration set's scores)");
+  }
+  const nlohmann::json& scores = cal["scores"];
+  if (!scores.is_array()) {
+    throw Error(where + ": /calibration/scores must be an array of numbers, got " +
+                DumpJson(scores, -1).substr(0, 120));
+  }
+  if (scores.size() != n) {
+    throw Error(where + ": /calibration/n is " + std::to_string(n) +
+                " but /calibration/scores holds " + std::to_string(scores.size()) + " scores");
+  }
+  if (n == 0) throw Error(where + ": /calibration/n must be at least 1, got 0");
+  std::vector<double> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string ptr = "/calibration/scores/" + std::to_string(i);
+    const double v = JsonField<double>(j, ptr, where, "a finite number");
+    if (!out.empty() && v < out.back()) {
+      throw Error(where + ": " + ptr + " is " + FormatDouble(v) + ", below the score before it (" +
+                  FormatDouble(out.back()) + "): the calibration scores must be sorted ascending");
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
 
 DetectorCard ReadCard(const std::filesystem::path& path) {
   return ParseCard(ReadFile(path), path.string());
@@ -85,6 +155,7 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
                 " card needs \"fit_sha256\" (the fit file it was "
                 "calibrated with)");
   }
+  if (j.contains("calibration")) c.calibration = ReadCalibration(j, where);
   ScoreInfo info;
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");
   c.orientation = info.orientation;

@@ -1,0 +1,258 @@
+// Conformal p-values from a detector card's calibration scores: the count, the card field
+// (round trip, strict reading), the guarantee on synthetic data, and score --card / --alpha.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/json_text.h"
+#include "cli_fixture.h"
+#include "oodscore/card.h"
+#include "oodscore/error.h"
+#include "oodscore/score_table.h"
+
+namespace oodscore {
+namespace {
+
+double BruteForcePValue(const std::vector<double>& cal, double s) {
+  std::size_t le = 0;
+  for (double c : cal) le += c <= s;
+  return (1.0 + static_cast<double>(le)) / (static_cast<double>(cal.size()) + 1.0);
+}
+
+TEST(ConformalPValue, MatchesABruteForceCountWithManyTies) {
+  std::mt19937_64 rng(20231);
+  for (int draw = 0; draw < 300; ++draw) {
+    const int n = 1 + static_cast<int>(rng() % 60);
+    std::uniform_int_distribution<int> level(0, 7);  // 8 levels: many ties
+    std::vector<double> cal(n);
+    for (double& v : cal) v = 0.5 * level(rng) - 1.0;
+    std::sort(cal.begin(), cal.end());
+    for (int k = 0; k < 20; ++k) {
+      // Half on the calibration levels (exact ties), half between them.
+      const double s = k % 2 == 0 ? 0.5 * level(rng) - 1.0 : 0.25 * level(rng) * 2 - 1.1;
+      EXPECT_EQ(ConformalPValue(cal, s), BruteForcePValue(cal, s)) << "n " << n << " s " << s;
+    }
+    const double lo = -std::numeric_limits<double>::infinity();
+    EXPECT_EQ(ConformalPValue(cal, lo), 1.0 / (n + 1));
+    EXPECT_EQ(ConformalPValue(cal, -lo), 1.0);
+    EXPECT_EQ(ConformalPValue(cal, std::nan("")), 1.0 / (n + 1));  // as OOD as can be
+  }
+}
+
+DetectorCard SomeCard() {
+  DetectorCard c;
+  c.score = "energy";
+  c.threshold = -7.25;
+  c.n = 6;
+  c.model_sha256 = "ab";
+  c.preset = nlohmann::json::object();
+  c.calibration = {-3.0, -1e-300, 0.0, 0.1, 1.0 / 3.0, 7.125};
+  return c;
+}
+
+TEST(CardCalibration, RoundTripsBitForBit) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> z(0, 1);
+  DetectorCard c = SomeCard();
+  c.calibration.clear();
+  for (int i = 0; i < 500; ++i) c.calibration.push_back(z(rng) * std::pow(10.0, i % 40 - 20));
+  c.calibration.push_back(std::numeric_limits<double>::denorm_min());
+  c.calibration.push_back(std::numeric_limits<double>::max());
+  std::sort(c.calibration.begin(), c.calibration.end());
+  const std::string text = DumpJson(CardJson(c));
+  EXPECT_NE(text.find("\"axis\": \"oriented, higher = ID\""), std::string::npos);
+  const DetectorCard back = ParseCard(text, "card.json");
+  ASSERT_EQ(back.calibration.size(), c.calibration.size());
+  EXPECT_EQ(std::memcmp(back.calibration.data(), c.calibration.data(),
+                        c.calibration.size() * sizeof(double)),
+            0);
+  EXPECT_EQ(nlohmann::json::parse(text)["calibration"]["n"], c.calibration.size());
+}
+
+TEST(CardCalibration, OldCardsWithoutItStillLoad) {
+  nlohmann::json j = CardJson(SomeCard());
+  j.erase("calibration");
+  EXPECT_TRUE(ParseCard(j.dump(), "old.json").calibration.empty());
+}
+
+std::string CardError(const nlohmann::json& j) {
+  try {
+    ParseCard(j.dump(), "card.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(read without error)";
+}
+
+TEST(CardCalibration, MalformedFieldsAreRefusedNamingThePointer) {
+  const nlohmann::json good = CardJson(SomeCard());
+  nlohmann::json j = good;
+  std::swap(j["calibration"]["scores"][2], j["calibration"]["scores"][3]);
+  EXPECT_NE(CardError(j).find("/calibration/scores/3"), std::string::npos) << CardError(j);
+  EXPECT_NE(CardError(j).find("sorted ascending"), std::string::npos) << CardError(j);
+  j = good;
+  j["calibration"]["scores"][1] = nullptr;  // what a NaN is written as
+  EXPECT_NE(CardError(j).find("/calibration/scores/1 must be a finite number"), std::string::npos)
+      << CardError(j);
+  j = good;
+  j["calibration"]["scores"][1] = "nan";
+  EXPECT_NE(CardError(j).find("/calibration/scores/1 must be a finite number"), std::string::npos)
+      << CardError(j);
+  j = good;
+  j["calibration"]["n"] = 7;
+  EXPECT_NE(CardError(j).find("/calibration/n is 7"), std::string::npos) << CardError(j);
+  j = good;
+  j["calibration"]["n"] = -1;
+  EXPECT_NE(CardError(j).find("/calibration/n must be a count"), std::string::npos) << CardError(j);
+  j = good;
+  j["calibration"].erase("n");
+  EXPECT_NE(CardError(j).find("missing /calibration/n"), std::string::npos) << CardError(j);
+  j = good;
+  j["calibration"]["axis"] = "raw";
+  EXPECT_NE(CardError(j).find("/calibration/axis"), std::string::npos) << CardError(j);
+  j = good;
+  j["calibration"]["scores"] = 3;
+  EXPECT_NE(CardError(j).find("/calibration/scores must be an array"), std::string::npos)
+      << CardError(j);
+  j = good;
+  j["calibration"] = {{"n", 0}, {"axis", kCalibrationAxis}, {"scores", nlohmann::json::array()}};
+  EXPECT_NE(CardError(j).find("/calibration/n must be at least 1"), std::string::npos)
+      << CardError(j);
+  j = good;
+  j["calibration"] = 1;
+  EXPECT_NE(CardError(j).find("/calibration must be an object"), std::string::npos) << CardError(j);
+}
+
+// The guarantee: calibration and test sets drawn from one distribution, P(p <= alpha) <=
+// alpha. With n = 99 it is exactly floor(alpha * 100) / 100 = alpha, so the mean share over
+// draws must lie within Monte-Carlo error of alpha, and not above it.
+TEST(ConformalPValue, FalseAlarmRateIsAtMostAlphaOnExchangeableData) {
+  constexpr int kDraws = 200, kCal = 99, kTest = 500;
+  for (const double alpha : {0.05, 0.1}) {
+    std::vector<double> shares;
+    for (int draw = 0; draw < kDraws; ++draw) {
+      std::mt19937_64 rng(1000 + draw);
+      // A heavy-tailed score, rounded to a grid so that ties occur.
+      std::student_t_distribution<double> t(3);
+      auto score = [&] { return std::round(t(rng) * 20) / 20; };
+      std::vector<double> cal(kCal);
+      for (double& v : cal) v = score();
+      std::sort(cal.begin(), cal.end());
+      int alarms = 0;
+      for (int i = 0; i < kTest; ++i) alarms += ConformalPValue(cal, score()) <= alpha;
+      shares.push_back(static_cast<double>(alarms) / kTest);
+    }
+    double mean = 0, var = 0;
+    for (double s : shares) mean += s / kDraws;
+    for (double s : shares) var += (s - mean) * (s - mean) / (kDraws - 1);
+    const double se = std::sqrt(var / kDraws);
+    std::printf("alpha %.2f: mean false-alarm rate %.5f (standard error %.5f) over %d draws\n",
+                alpha, mean, se, kDraws);
+    EXPECT_LE(mean, alpha + 3 * se) << "alpha " << alpha;
+    // Ties count as extreme, so a grid can only lower the rate; it stays near alpha here.
+    EXPECT_GE(mean, alpha / 2) << "alpha " << alpha;
+  }
+}
+
+}  // namespace
+
+namespace testing {
+namespace {
+
+class ConformalCliTest : public CliTest {
+ protected:
+  void Calibrate() {
+    auto r = Cli("calibrate -q " + Common() + "--id '" + (tmp_ / "id") + "' -o '" +
+                 (tmp_ / "card.json") + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  RunResult Score(const std::string& card, const std::string& extra) {
+    return Cli("score " + Common() + "--card '" + (tmp_ / card) + "' -i id='" + (tmp_ / "id") +
+               "' -i far='" + (tmp_ / "far") + "' -o '" + (tmp_ / "s.csv") + "' " + extra);
+  }
+};
+
+TEST_F(ConformalCliTest, ScoreWritesPValuesFromTheCardsCalibrationScores) {
+  Calibrate();
+  const auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  ASSERT_EQ(card["calibration"]["n"], 12);
+  const std::vector<double> cal = card["calibration"]["scores"].get<std::vector<double>>();
+  ASSERT_TRUE(std::is_sorted(cal.begin(), cal.end()));
+  auto r = Score("card.json", "-q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(ReadText(tmp_ / "s.csv").find(",is_ood,pvalue\n"), std::string::npos);
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  const int p = t.ColumnIndex("pvalue"), energy = t.ColumnIndex("energy");
+  ASSERT_GE(p, 0);
+  ASSERT_EQ(t.values(p).size(), 24u);
+  int ones = 0;
+  for (std::size_t i = 0; i < t.values(p).size(); ++i) {
+    const double v = t.values(p)[i];
+    EXPECT_GT(v, 0.0);
+    EXPECT_LE(v, 1.0);
+    // energy is lower = ID: the card's axis is -energy.
+    EXPECT_EQ(v, BruteForcePValue(cal, -t.values(energy)[i])) << "row " << i;
+    ones += v == 1.0;
+    // The id set's rows (first) were the calibration set: each counts at least itself.
+    if (i < 12) EXPECT_GE(v, 2.0 / 13) << "row " << i;
+  }
+  EXPECT_GT(ones, 0);  // the most ID-like calibration sample
+}
+
+TEST_F(ConformalCliTest, AlphaFlagsExactlyTheRowsWithPAtMostAlpha) {
+  Calibrate();
+  auto r = Score("card.json", "--alpha 0.2 --flagged '" + (tmp_ / "flagged") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("flagged at p <= 0.2"), std::string::npos) << r.err;
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  const int p = t.ColumnIndex("pvalue"), ood = t.ColumnIndex("is_ood");
+  ASSERT_GE(p, 0);
+  int flagged = 0;
+  for (std::size_t i = 0; i < t.values(p).size(); ++i) {
+    EXPECT_EQ(t.values(ood)[i], t.values(p)[i] <= 0.2 ? 1.0 : 0.0) << "row " << i;
+    flagged += t.values(ood)[i] == 1.0;
+  }
+  EXPECT_GT(flagged, 0);
+  EXPECT_LT(flagged, 24);
+  const std::string list = ReadText(tmp_ / "flagged");
+  EXPECT_EQ(std::count(list.begin(), list.end(), '\0'), flagged);
+  // The stamp records the rule is_ood applied, so a resume or merge with another is refused.
+  const auto stamp = nlohmann::json::parse(ReadText(tmp_ / "s.csv.json"));
+  EXPECT_EQ(stamp["card"]["alpha"], 0.2);
+}
+
+TEST_F(ConformalCliTest, AlphaNeedsACardWithCalibrationScores) {
+  Calibrate();
+  auto card = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  card.erase("calibration");
+  WriteText(tmp_ / "old.json", card.dump(2));
+  auto r = Score("old.json", "-q");  // an older card still applies, without p-values
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadText(tmp_ / "s.csv").find("pvalue"), std::string::npos);
+  r = Score("old.json", "--alpha 0.1");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("re-run calibrate"), std::string::npos) << r.err;
+  r = Score("card.json", "--alpha 1");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+TEST_F(ConformalCliTest, AlphaBelowTheSmallestReachablePValueWarns) {
+  Calibrate();  // 12 ID samples: the smallest p-value is 1/13
+  auto r = Score("card.json", "--alpha 0.01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("smallest p-value is 1/13"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing can be flagged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0 flagged at p <= 0.01"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace oodscore
