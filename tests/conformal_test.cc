@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/json_text.h"
+#include "cli/scoring.h"
 #include "cli_fixture.h"
 #include "oodscore/card.h"
 #include "oodscore/error.h"
@@ -162,6 +163,26 @@ TEST(ConformalPValue, FalseAlarmRateIsAtMostAlphaOnExchangeableData) {
   }
 }
 
+TEST(BenjaminiHochberg, CutoffIsTheLargestPValueUnderItsLine) {
+  std::mt19937_64 rng(99);
+  for (int draw = 0; draw < 200; ++draw) {
+    const int m = 1 + static_cast<int>(rng() % 40);
+    std::vector<double> p(m);
+    for (double& v : p) v = (1 + rng() % 30) / 31.0;  // ties
+    const double q = 0.1 + 0.1 * (draw % 4);
+    std::vector<double> sorted = p;
+    std::sort(sorted.begin(), sorted.end());
+    double want = 0;
+    for (int k = 1; k <= m; ++k) {
+      if (sorted[k - 1] <= k * q / m) want = sorted[k - 1];
+    }
+    EXPECT_EQ(BenjaminiHochbergCutoff(p, q), want) << "draw " << draw;
+  }
+  EXPECT_EQ(BenjaminiHochbergCutoff({0.01, 0.02, 0.9}, 0.1), 0.02);
+  EXPECT_EQ(BenjaminiHochbergCutoff({0.5, 0.9}, 0.1), 0.0);
+  EXPECT_EQ(BenjaminiHochbergCutoff({}, 0.1), 0.0);
+}
+
 }  // namespace
 
 namespace testing {
@@ -251,6 +272,29 @@ TEST_F(ConformalCliTest, AlphaBelowTheSmallestReachablePValueWarns) {
   EXPECT_NE(r.err.find("smallest p-value is 1/13"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nothing can be flagged"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("0 flagged at p <= 0.01"), std::string::npos) << r.err;
+}
+
+TEST_F(ConformalCliTest, FdrDecidesWhenTheRunEndsAndWritesNoIsOod) {
+  Calibrate();
+  auto r = Score("card.json", "--fdr 0.5 --flagged '" + (tmp_ / "flagged") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string csv = ReadText(tmp_ / "s.csv");
+  EXPECT_EQ(csv.find("is_ood"), std::string::npos);
+  EXPECT_NE(csv.find(",pvalue\n"), std::string::npos);
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  const std::vector<double>& p = t.values(t.ColumnIndex("pvalue"));
+  const double cutoff = BenjaminiHochbergCutoff(p, 0.5);
+  const auto flagged =
+      cutoff > 0 ? std::count_if(p.begin(), p.end(), [&](double v) { return v <= cutoff; }) : 0;
+  const std::string list = ReadText(tmp_ / "flagged");
+  EXPECT_EQ(std::count(list.begin(), list.end(), '\0'), flagged);
+  EXPECT_NE(r.err.find(std::to_string(flagged) + " of 24 flagged at FDR 50%"), std::string::npos)
+      << r.err;
+  r = Score("card.json", "--fdr 0.1 --alpha 0.1");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = Score("card.json", "--fdr 0.1 --copy-flagged '" + (tmp_ / "q") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot go with --fdr"), std::string::npos) << r.err;
 }
 
 }  // namespace

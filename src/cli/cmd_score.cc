@@ -20,6 +20,7 @@ struct ScoreCommand {
   std::string output = "-";
   std::string card;
   std::optional<double> alpha;  // --alpha: is_ood = (pvalue <= alpha)
+  std::optional<double> fdr;    // --fdr: Benjamini-Hochberg over the run's p-values
   std::string flagged;
   std::string skipped;
   std::string move_flagged, copy_flagged;
@@ -70,6 +71,25 @@ std::optional<QuarantineOptions> QuarantineOf(const ScoreCommand& cmd) {
 // --alpha against the card: it needs the card's calibration scores, and warns when the card's
 // calibration set is too small for any p-value to reach alpha.
 void CheckAlpha(const ScoreCommand& cmd, const std::optional<DetectorCard>& card) {
+  if (cmd.fdr) {
+    if (cmd.alpha) throw UsageError("--alpha and --fdr exclude each other: give one");
+    if (!card) throw UsageError("--fdr needs --card: the card's calibration scores make p-values");
+    if (card->calibration.empty()) {
+      throw UsageError("--fdr needs a detector card with calibration scores, and '" + cmd.card +
+                       "' has none (an older card); re-run calibrate to make one");
+    }
+    for (const auto& [flag, given] : {std::pair<std::string, bool>{"--shard", cmd.sharded},
+                                      {"--resume", cmd.resume},
+                                      {"--move-flagged", !cmd.move_flagged.empty()},
+                                      {"--copy-flagged", !cmd.copy_flagged.empty()}}) {
+      if (given) {
+        throw UsageError(flag +
+                         " cannot go with --fdr: its decision needs every p-value of one run, "
+                         "known only when the run ends; take the flagged paths from --flagged");
+      }
+    }
+    return;
+  }
   if (!cmd.alpha) return;
   if (!card) throw UsageError("--alpha needs --card: the card's calibration scores make p-values");
   if (card->calibration.empty()) {
@@ -150,6 +170,7 @@ int RunScore(const ScoreCommand& cmd) {
   }
   CheckAlpha(cmd, outputs.card);
   outputs.alpha = cmd.alpha;
+  outputs.fdr = cmd.fdr;
   ScoringResult scored;
   if (StreamsStdin(cmd.inputs)) {
     CheckStreamable(cmd);
@@ -179,6 +200,11 @@ int RunScore(const ScoreCommand& cmd) {
         scored.left_in_place ? ", " + std::to_string(scored.left_in_place) + " left in place" : "";
     spdlog::info("{} flagged ({} {} to '{}'{}), {} skipped", scored.flagged, scored.placed,
                  quarantine->mode == PlaceMode::kMove ? "moved" : "copied", quarantine->dir, left,
+                 scored.stats.skipped.size());
+  } else if (cmd.fdr) {
+    spdlog::info("{} of {} flagged at FDR {}%: {}, {} skipped", scored.flagged, scored.pvalues,
+                 FormatDouble(*cmd.fdr * 100),
+                 scored.flagged ? "p <= " + FormatDouble(scored.fdr_cutoff) : std::string("none"),
                  scored.stats.skipped.size());
   } else if (outputs.card) {
     spdlog::info("{} flagged{}, {} skipped", scored.flagged,
@@ -228,6 +254,13 @@ void SetupScoreCommand(CLI::App* app, int* exit_code) {
                   "A, on average over calibration sets and samples)")
       ->check(InRange(NumberRange{0, 1, true, true}))
       ->type_name("A");
+  sub->add_option("--fdr", cmd->fdr,
+                  "with --card: flag by Benjamini-Hochberg over every pvalue of the run, at "
+                  "false discovery rate Q. Decided when the run ends: --flagged is written then, "
+                  "the CSV has no is_ood column, and the summary gives the cutoff. No --shard, "
+                  "--resume, --move-flagged or --copy-flagged")
+      ->check(InRange(NumberRange{0, 1, true, true}))
+      ->type_name("Q");
   sub->add_option("--flagged", cmd->flagged,
                   "with --card: write the paths of the samples flagged OOD to FILE (- = stdout), "
                   "each ended by a NUL byte, for xargs -0");

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -279,6 +280,19 @@ std::vector<ScoreColumn> ScoreColumns(const RunSpec& spec, const std::optional<D
   return columns;
 }
 
+}  // namespace
+
+double BenjaminiHochbergCutoff(std::vector<double> p, double q) {
+  std::sort(p.begin(), p.end());
+  const double m = static_cast<double>(p.size());
+  for (std::size_t k = p.size(); k > 0; --k) {
+    if (p[k - 1] <= static_cast<double>(k) * q / m) return p[k - 1];
+  }
+  return 0;
+}
+
+namespace {
+
 // Paths of flagged samples, NUL-terminated (for xargs -0), as each batch ends.
 class FlaggedWriter {
  public:
@@ -335,7 +349,7 @@ ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet
                           const ScoringResult& result, const PipelineOptions& popt,
                           const nlohmann::json& preset_json,
                           const std::optional<DetectorCard>& card,
-                          const std::optional<double>& alpha) {
+                          const std::optional<double>& alpha, const std::optional<double>& fdr) {
   ScoreStamp stamp;
   stamp.tool_version = ToolVersion();
   stamp.model_sha256 = result.model_sha256;
@@ -350,6 +364,7 @@ ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet
   stamp.card = card ? CardJson(*card) : nlohmann::json(nullptr);
   // The rule is_ood applied: the card's threshold, or p <= alpha.
   if (card && alpha) stamp.card["alpha"] = *alpha;
+  if (card && fdr) stamp.card["fdr"] = *fdr;
   for (const auto& s : sets) {
     StampInput in{s.name, s.samples.size(), s.classes.size(), "", ""};
     if (!s.samples.empty()) {
@@ -519,7 +534,7 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   }
   setup.columns = ScoreColumns(opt.spec, out.card, &setup.card_column);
   for (const auto& c : setup.columns) result->table.columns.push_back(c.name);
-  if (out.card) result->table.columns.push_back("is_ood");
+  if (out.card && !out.fdr) result->table.columns.push_back("is_ood");
   if (out.card && !out.card->calibration.empty()) result->table.columns.push_back("pvalue");
   result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
   return setup;
@@ -563,8 +578,8 @@ void PlanWork(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                  work->range.begin, work->range.end, total);
   }
   if (out.stamp) {
-    work->stamp =
-        ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card, out.alpha);
+    work->stamp = ScoreFileStamp(opt, sets, result, setup.pipeline, setup.preset_json, out.card,
+                                 out.alpha, out.fdr);
     if (out.shard) {
       work->stamp.shard =
           StampShard{out.shard->index, out.shard->count, work->range.begin, work->range.end};
@@ -649,6 +664,17 @@ class RowSink {
       const double value = row_.values[setup_.card_column];
       const bool has_p = !out_.card->calibration.empty();
       const double p = has_p ? out_.card->PValue(value) : 0.0;
+      if (out_.fdr) {
+        // Decided when the run ends, over every p-value (Close).
+        row_.values.push_back(p);
+        fdr_p_.push_back(p);
+        fdr_paths_.push_back(row_.path);
+        if (writer_) writer_->Write(row_);
+        if (out_.keep_rows) {
+          result_->table.AddRow(row_.set, row_.path, row_.label, row_.pred, row_.values.data());
+        }
+        return;
+      }
       const bool ood = out_.alpha ? p <= *out_.alpha : out_.card->IsOod(value);
       row_.values.push_back(ood ? 1.0 : 0.0);
       if (has_p) row_.values.push_back(p);
@@ -684,6 +710,16 @@ class RowSink {
   }
   void Close() {
     if (writer_) writer_->Close();
+    if (out_.fdr) {
+      result_->pvalues = fdr_p_.size();
+      result_->fdr_cutoff = BenjaminiHochbergCutoff(fdr_p_, *out_.fdr);
+      for (std::size_t i = 0; i < fdr_p_.size(); ++i) {
+        if (result_->fdr_cutoff > 0 && fdr_p_[i] <= result_->fdr_cutoff) {
+          ++result_->flagged;
+          if (flagged_) flagged_->Add(fdr_paths_[i]);
+        }
+      }
+    }
     if (flagged_) flagged_->Flush();
     PlaceFlagged();
   }
@@ -699,6 +735,8 @@ class RowSink {
   std::unique_ptr<FlaggedWriter> flagged_;
   std::unique_ptr<Quarantine> quarantine_;
   ScoreRow row_;
+  std::vector<double> fdr_p_;  // with --fdr: every p-value, and its path
+  std::vector<std::string> fdr_paths_;
 
   void PlaceFlagged() {
     if (!quarantine_) return;

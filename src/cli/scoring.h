@@ -57,6 +57,10 @@ struct ScoringOutputs {
   // With a card holding calibration scores: is_ood = (pvalue <= alpha) instead of the
   // card's threshold (score --alpha).
   std::optional<double> alpha;
+  // With such a card: Benjamini-Hochberg at this false discovery rate over every p-value of
+  // the run (score --fdr). The decision needs the last p-value, so the CSV has no is_ood
+  // column; --flagged is written when the run ends. No quarantine, shard or resume.
+  std::optional<double> fdr;
   std::string flagged_path;  // with a card: flagged paths, NUL-terminated ("-" = stdout)
   std::string skipped_path;  // skipped paths, NUL-terminated ("-" = stdout), at the end
   bool stamp = false;        // write the run stamp csv_path.json (src/cli/resume.h)
@@ -89,9 +93,16 @@ struct ScoringResult {
   std::string model_sha256;
   HeadWeights head;               // with --fit or on_features: the model's final linear layer
   std::size_t flagged = 0;        // with a card: samples flagged OOD by this run
+  std::size_t pvalues = 0;        // with --fdr: the p-values BH ran over
+  double fdr_cutoff = 0;          // with --fdr: flagged = p <= this (0: none flagged)
   std::size_t placed = 0;         // with a quarantine: flagged files moved (or copied) there
   std::size_t left_in_place = 0;  // with a quarantine: flagged files it could not take
 };
+
+// Benjamini-Hochberg at false discovery rate q: the largest p_(k) (p sorted ascending, k from
+// 1) with p_(k) <= k q / m, m = p.size(); 0 when there is none. Rejecting every p <= it controls
+// the FDR at q for independent (or positively dependent) p-values.
+double BenjaminiHochbergCutoff(std::vector<double> p, double q);
 
 // Scores every set, writing the outputs batch by batch. With a stream, `sets` is one empty
 // set (its name and source) whose samples arrive from `stream` (score -i - from a pipe): each
