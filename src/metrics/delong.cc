@@ -95,7 +95,8 @@ long double DiffMoment(const std::vector<double>& a, double ta, const std::vecto
                        double tb) {
   long double s = 0;
   for (std::size_t k = 0; k < a.size(); ++k) {
-    const long double d = (static_cast<long double>(a[k]) - ta) - (static_cast<long double>(b[k]) - tb);
+    const long double d =
+        (static_cast<long double>(a[k]) - ta) - (static_cast<long double>(b[k]) - tb);
     s += d * d;
   }
   return s / static_cast<long double>(a.size() - 1);
