@@ -4,6 +4,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "base/atomic_file.h"
@@ -19,31 +21,45 @@ namespace {
 
 constexpr char kMagic[] = "OODSCORE-FIT 1\n";
 
-// One array of the file: where its bytes are and what they hold.
+// One array of the file: its name, dtype and shape, and the member of DetectorFit that holds
+// it. This one table drives writing, reading and the finiteness check.
 struct ArrayRef {
   const char* name;
-  const char* dtype;  // "f4", "f8", "i8"
   std::vector<std::int64_t> shape;
-  const void* data;
-  std::size_t bytes;
+  std::variant<std::vector<float>*, std::vector<double>*, std::vector<std::int64_t>*> member;
+
+  const char* dtype() const {
+    return std::visit(
+        [](auto* v) -> const char* {
+          using T = typename std::remove_pointer_t<decltype(v)>::value_type;
+          return std::is_same_v<T, float> ? "f4" : std::is_same_v<T, double> ? "f8" : "i8";
+        },
+        member);
+  }
+  const void* data() const {
+    return std::visit([](auto* v) -> const void* { return v->data(); }, member);
+  }
+  std::size_t bytes() const {
+    return std::visit([](auto* v) { return v->size() * sizeof((*v)[0]); }, member);
+  }
 };
 
 std::size_t ItemSize(const std::string& dtype) { return dtype == "f4" ? 4 : 8; }
 
-std::vector<ArrayRef> Arrays(const DetectorFit& fit) {
+// The arrays of a fit, in file order. `fit` is written through only by ParseFit.
+std::vector<ArrayRef> Arrays(DetectorFit& fit) {
   const std::int64_t k = fit.head.classes, d = fit.head.dim;
-  auto ref = [](const char* name, const char* dtype, std::vector<std::int64_t> shape,
-                const auto& v) {
-    return ArrayRef{name, dtype, std::move(shape), v.data(), v.size() * sizeof(v[0])};
-  };
-  return {ref("head_weight", "f4", {k, d}, fit.head.weight),
-          ref("head_bias", "f4", {k}, fit.head.bias),
-          ref("class_means", "f8", {k, d}, fit.class_means),
-          ref("class_counts", "i8", {k}, fit.class_counts),
-          ref("precision", "f8", {d, d}, fit.precision),
-          ref("knn_bank", "f4", {fit.train_samples, d}, fit.bank),
-          ref("vim_origin", "f8", {d}, fit.vim_origin),
-          ref("vim_complement", "f8", {d, d - fit.vim_dim}, fit.vim_complement)};
+  return {{"head_weight", {k, d}, &fit.head.weight},
+          {"head_bias", {k}, &fit.head.bias},
+          {"class_means", {k, d}, &fit.class_means},
+          {"class_counts", {k}, &fit.class_counts},
+          {"precision", {d, d}, &fit.precision},
+          {"knn_bank", {fit.train_samples, d}, &fit.bank},
+          {"vim_origin", {d}, &fit.vim_origin},
+          {"vim_complement", {d, d - fit.vim_dim}, &fit.vim_complement}};
+}
+std::vector<ArrayRef> Arrays(const DetectorFit& fit) {
+  return Arrays(const_cast<DetectorFit&>(fit));  // read only: WriteFit's view
 }
 
 template <typename T>
@@ -72,11 +88,11 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
   std::size_t offset = 0;
   for (const ArrayRef& a : Arrays(fit)) {
     arrays.push_back({{"name", a.name},
-                      {"dtype", a.dtype},
+                      {"dtype", a.dtype()},
                       {"shape", a.shape},
                       {"offset", offset},
-                      {"bytes", a.bytes}});
-    offset += a.bytes;
+                      {"bytes", a.bytes()}});
+    offset += a.bytes();
   }
   const nlohmann::json header = {
       {"tool", ToolJson()},
@@ -96,7 +112,7 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
       {"arrays", arrays}};
   std::string body = kMagic + header.dump() + "\n";
   body.reserve(body.size() + offset);
-  for (const ArrayRef& a : Arrays(fit)) body.append(static_cast<const char*>(a.data), a.bytes);
+  for (const ArrayRef& a : Arrays(fit)) body.append(static_cast<const char*>(a.data()), a.bytes());
   WriteFileAtomic(path, body);
 }
 
@@ -161,7 +177,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       const char* name;
     };
     std::vector<Extent> extents;
-    for (const ArrayRef& a : Arrays(fit)) {  // shapes from the header (data pointers unused)
+    for (const ArrayRef& a : Arrays(fit)) {  // shapes from the header read above
       std::size_t index = listed.size();
       for (std::size_t i = 0; i < listed.size(); ++i) {
         if (!listed[i].is_object() || listed[i].value("name", nlohmann::json()) != a.name) {
@@ -176,8 +192,8 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       if (index == listed.size()) throw Error(hdr + ": /arrays has no array '" + a.name + "'");
       const std::string at = "/arrays/" + std::to_string(index);
       const std::string dtype = JsonField<std::string>(h, at + "/dtype", hdr, "a dtype");
-      if (dtype != a.dtype) {
-        throw Error(hdr + ": " + at + "/dtype must be \"" + a.dtype + "\" (the array '" + a.name +
+      if (dtype != a.dtype()) {
+        throw Error(hdr + ": " + at + "/dtype must be \"" + a.dtype() + "\" (the array '" + a.name +
                     "'), got " + DumpJson(dtype, -1));
       }
       // Compared as JSON: no number is converted before it is known to be the right one.
@@ -188,7 +204,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
                     (listed[index].contains("shape") ? DumpJson(listed[index]["shape"], -1)
                                                      : std::string("nothing")));
       }
-      std::uint64_t size = ItemSize(a.dtype);
+      std::uint64_t size = ItemSize(a.dtype());
       for (std::int64_t n : a.shape) {
         if (__builtin_mul_overflow(size, static_cast<std::uint64_t>(n), &size)) {
           throw Error(where + ": array '" + std::string(a.name) + "' of shape " + shape.dump() +
@@ -197,7 +213,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       }
       const auto bytes_field = JsonField<std::uint64_t>(h, at + "/bytes", hdr, "a byte count");
       if (bytes_field != size) {
-        throw Error(hdr + ": " + at + "/bytes must be " + std::to_string(size) + " (" + a.dtype +
+        throw Error(hdr + ": " + at + "/bytes must be " + std::to_string(size) + " (" + a.dtype() +
                     " " + shape.dump() + "), got " + std::to_string(bytes_field));
       }
       const auto offset = JsonField<std::uint64_t>(h, at + "/offset", hdr, "a byte offset");
@@ -215,15 +231,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       }
       extents.push_back({offset, size, a.name});
       const std::string_view raw = data.substr(offset, size);
-      const std::string name = a.name;
-      if (name == "head_weight") Assign(raw, &fit.head.weight);
-      if (name == "head_bias") Assign(raw, &fit.head.bias);
-      if (name == "class_means") Assign(raw, &fit.class_means);
-      if (name == "class_counts") Assign(raw, &fit.class_counts);
-      if (name == "precision") Assign(raw, &fit.precision);
-      if (name == "knn_bank") Assign(raw, &fit.bank);
-      if (name == "vim_origin") Assign(raw, &fit.vim_origin);
-      if (name == "vim_complement") Assign(raw, &fit.vim_complement);
+      std::visit([&](auto* member) { Assign(raw, member); }, a.member);
     }
     // No array runs into another (each lies within the data, so no end overflows).
     std::sort(extents.begin(), extents.end(),
@@ -240,13 +248,9 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     throw Error(hdr + ": " + JsonErrorText(e));
   }
   // Every value is a number the scorer can use.
-  CheckFinite(fit.head.weight, "head_weight", where);
-  CheckFinite(fit.head.bias, "head_bias", where);
-  CheckFinite(fit.class_means, "class_means", where);
-  CheckFinite(fit.precision, "precision", where);
-  CheckFinite(fit.bank, "knn_bank", where);
-  CheckFinite(fit.vim_origin, "vim_origin", where);
-  CheckFinite(fit.vim_complement, "vim_complement", where);
+  for (const ArrayRef& a : Arrays(fit)) {
+    std::visit([&](auto* member) { CheckFinite(*member, a.name, where); }, a.member);
+  }
   for (std::size_t i = 0; i < fit.class_counts.size(); ++i) {
     if (fit.class_counts[i] < 0) {
       throw Error(where + ": array 'class_counts' holds " + std::to_string(fit.class_counts[i]) +
