@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 
 #include "cli_fixture.h"
@@ -32,8 +35,8 @@ struct Fixture {
   int n_test = 0;
 };
 
-Fixture LoadFixture() {
-  const std::string path = std::string(OODSCORE_FIXTURE_DIR) + "/detector_scores.json";
+Fixture LoadFixture(const std::string& name = "detector_scores.json") {
+  const std::string path = std::string(OODSCORE_FIXTURE_DIR) + "/" + name;
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open '" + path + "'");
   Fixture f;
@@ -43,10 +46,10 @@ Fixture LoadFixture() {
   f.head.dim = f.json["dim"];
   f.head.weight = f.json["head_weight"].get<std::vector<float>>();
   f.head.bias = f.json["head_bias"].get<std::vector<float>>();
-  f.settings.knn_k = f.json["knn_k"];
-  f.settings.react_percentile = f.json["react_percentile"];
-  f.settings.ash_percentile = f.json["ash_percentile"];
-  f.settings.vim_dim = f.json["vim_dim"];
+  f.settings.knn_k = f.json.value("knn_k", f.settings.knn_k);
+  f.settings.react_percentile = f.json.value("react_percentile", f.settings.react_percentile);
+  f.settings.ash_percentile = f.json.value("ash_percentile", f.settings.ash_percentile);
+  f.settings.vim_dim = f.json.value("vim_dim", f.settings.vim_dim);
   f.train = f.json["train"].get<std::vector<float>>();
   f.test = f.json["test"].get<std::vector<float>>();
   f.labels = f.json["train_labels"].get<std::vector<int>>();
@@ -66,6 +69,48 @@ std::vector<double> ScoresOf(const DetectorFit& fit, const std::vector<float>& f
   return out;
 }
 
+// Each fixture score that is one of our columns (`renamed`: the fixture's name -> ours)
+// against ours: float32 reference code within float32's error, its float64 run
+// ("scores_float64") to 1e-8 of the row's scale (for RMDS, of its class term: the fixture's
+// "mds_float64", which RMDS's difference of two such terms inherits its rounding from). `skipped`:
+// fixture scores left out. Every other fixture score must be known: a detector the fixture has and
+// oodscore lacks fails here.
+void ExpectScores(const std::vector<double>& scores, const Fixture& f,
+                  const std::map<std::string, std::string>& renamed,
+                  const std::set<std::string>& skipped = {},
+                  const std::set<std::string>& absent = {"fdbd_featnorm", "tempscale_converged"}) {
+  const auto& names = FeatureScoreNames();
+  ASSERT_EQ(scores.size(), names.size() * f.n_test);
+  std::size_t checked = 0;
+  for (const char* group : {"scores", "scores_float64"}) {
+    const bool f64 = std::string(group) == "scores_float64";
+    for (const auto& [key, values] : f.json.at(group).items()) {
+      if (skipped.count(key) || absent.count(key)) continue;
+      const std::string name = renamed.count(key) ? renamed.at(key) : key;
+      const auto it = std::find(names.begin(), names.end(), name);
+      ASSERT_NE(it, names.end()) << "no column for the fixture's '" << key << "'";
+      const std::size_t c = it - names.begin();
+      const auto expected = values.get<std::vector<double>>();
+      ASSERT_EQ(expected.size(), static_cast<std::size_t>(f.n_test)) << key;
+      // Mahalanobis, ViM and RMDS run in float64 here: equal to the reference run in
+      // float64, and within float32's error of it run in float32 as OpenOOD does.
+      const bool ours64 = name == "mahalanobis" || name == "vim" || name == "rmds";
+      const double tolerance = f64 ? 1e-8 : ours64 ? 1e-4 : 2e-5;
+      const bool rmds64 = key == "rmds_float64";
+      const auto terms =
+          rmds64 ? f.json.at(group).at("mds_float64").get<std::vector<double>>() : expected;
+      for (int i = 0; i < f.n_test; ++i) {
+        const double got = scores[i * names.size() + c];
+        const double scale = std::max({1.0, std::abs(expected[i]), std::abs(terms[i])});
+        EXPECT_NEAR(got, expected[i], tolerance * scale)
+            << key << " (" << group << "), sample " << i;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 0u);
+}
+
 TEST(DetectorsTest, EqualTheReferenceCode) {
   const Fixture f = LoadFixture();
   const DetectorFit fit = FitFixture(f);
@@ -75,33 +120,90 @@ TEST(DetectorsTest, EqualTheReferenceCode) {
   ASSERT_GT(f.n_test, 0);
   ASSERT_EQ(f.test.size(), static_cast<std::size_t>(f.n_test) * f.head.dim);
   const std::vector<double> scores = ScoresOf(fit, f.test, f.n_test);
-  const auto& names = FeatureScoreNames();
-  ASSERT_EQ(scores.size(), names.size() * f.n_test);
-  // Every score of the fixture is one of ours, and each has a value per test sample.
-  ASSERT_EQ(f.json.at("scores").size(), names.size());
-  std::size_t checked = 0;
-  for (std::size_t c = 0; c < names.size(); ++c) {
-    const auto expected = f.json.at("scores").at(names[c]).get<std::vector<double>>();
-    ASSERT_EQ(expected.size(), static_cast<std::size_t>(f.n_test)) << names[c];
-    // Mahalanobis and ViM run in float64 here: equal to the reference code run in float64,
-    // and within float32's error of it run in float32 as OpenOOD does.
-    const bool f64 = f.json.at("scores_float64").contains(names[c]);
-    const auto expected64 =
-        f64 ? f.json["scores_float64"][names[c]].get<std::vector<double>>() : expected;
-    ASSERT_EQ(expected64.size(), expected.size()) << names[c];
-    for (int i = 0; i < f.n_test; ++i) {
-      const double got = scores[i * names.size() + c];
-      EXPECT_NEAR(got, expected[i], (f64 ? 1e-4 : 2e-5) * std::max(1.0, std::abs(expected[i])))
-          << names[c] << ", sample " << i;
-      if (f64) {
-        EXPECT_NEAR(got, expected64[i], 1e-9 * std::max(1.0, std::abs(expected64[i])))
-            << names[c] << " (float64), sample " << i;
-      }
-      ++checked;
-    }
+  ExpectScores(scores, f, {});
+  EXPECT_EQ(f.json.at("scores").size(), 5u);
+}
+
+// The detectors OpenOOD v1.5 added to ReAct, ASH, MDS, KNN and ViM, against its own
+// postprocessors' code (scripts/fixtures/make_openood_fixtures.py), on features with a dead
+// unit and a unit active on a single training image (a covariance eigenvalue of 1e-7 of the
+// largest, which scipy's pinvh keeps), exactly tied test rows, and a head that gets 8% of
+// the training images wrong.
+TEST(DetectorsTest, EqualOpenOodsCode) {
+  Fixture f = LoadFixture("openood_scores.json");
+  const nlohmann::json& s = f.json.at("settings");
+  f.settings.scale_percentile = s.at("scale_percentile");
+  f.settings.dice_percentile = s.at("dice_p");
+  f.settings.nci_alpha = s.at("nci_alpha");
+  f.settings.vra_low_percentile = s.at("vra_percentile_low");
+  f.settings.vra_high_percentile = s.at("vra_percentile_high");
+  f.settings.vim_dim = s.at("residual_dim");
+  f.settings.nnguide_k = s.at("nnguide_k");
+  f.settings.nnguide_fraction = s.at("nnguide_rows").get<double>() / f.labels.size();
+  f.settings.relation_pow = s.at("relation_pow");
+  const DetectorFit fit = FitFixture(f);
+  EXPECT_EQ(fit.nnguide_rows, s.at("nnguide_rows").get<std::int64_t>());
+  const nlohmann::json& ref = f.json.at("fit");
+  EXPECT_EQ(fit.vra_low, ref.at("vra_low").get<double>());
+  EXPECT_NEAR(fit.vra_high, ref.at("vra_high").get<double>(), 1e-6);
+  EXPECT_NEAR(fit.tempscale_temperature, ref.at("tempscale_temperature").get<double>(), 1e-5);
+  const auto train_mean = ref.at("train_mean").get<std::vector<double>>();
+  ASSERT_EQ(fit.train_mean.size(), train_mean.size());
+  for (std::size_t i = 0; i < train_mean.size(); ++i) {
+    EXPECT_NEAR(fit.train_mean[i], train_mean[i], 1e-6) << i;
   }
-  EXPECT_EQ(checked, names.size() * f.n_test);
-  EXPECT_GT(checked, 0u);
+  const auto templates = ref.at("klm_templates").get<std::vector<double>>();
+  ASSERT_EQ(fit.klm_templates.size(), templates.size());
+  for (std::size_t i = 0; i < templates.size(); ++i) {
+    EXPECT_NEAR(fit.klm_templates[i], templates[i], 1e-6) << i;
+  }
+  // OpenOOD's "mds" is our "mahalanobis"; its float32 RMDS loses 4e-5 of the scale on the
+  // row along the tiny eigenvalue (two terms near 1.7e8 cancel), so RMDS is held to its
+  // float64 run alone.
+  ExpectScores(ScoresOf(fit, f.test, f.n_test), f,
+               {{"mds", "mahalanobis"}, {"mds_float64", "mahalanobis"}, {"rmds_float64", "rmds"}},
+               {"rmds"});
+  // The converged temperature: the NLL minimum, not OpenOOD's 50 LBFGS steps from 1.5.
+  f.settings.tempscale_converged = 1;
+  const DetectorFit converged = FitFixture(f);
+  EXPECT_NEAR(converged.tempscale_temperature,
+              ref.at("tempscale_converged_temperature").get<double>(), 1e-7);
+  const std::vector<double> scores = ScoresOf(converged, f.test, f.n_test);
+  const auto expected = f.json.at("scores").at("tempscale_converged").get<std::vector<double>>();
+  const auto& names = FeatureScoreNames();
+  const std::size_t c = std::find(names.begin(), names.end(), "tempscale") - names.begin();
+  for (int i = 0; i < f.n_test; ++i) {
+    EXPECT_NEAR(scores[i * names.size() + c], expected[i], 1e-7) << i;
+  }
+}
+
+// NNGuide's guide bank: OpenOOD's first rows by default; --nnguide-random 1 a seeded sample,
+// the same on every fit, from across the (class-sorted) training set.
+TEST(DetectorsTest, NnGuideBankIsTheFirstRowsOrASeededSample) {
+  Fixture f = LoadFixture("openood_scores.json");
+  f.settings.nnguide_k = 10;
+  f.settings.nnguide_fraction = 0.25;  // 60 of 240 rows: class 0 alone, in file order
+  const DetectorFit first = FitFixture(f);
+  ASSERT_EQ(first.nnguide_rows, 60);
+  f.settings.nnguide_random = 1;
+  const DetectorFit sampled = FitFixture(f), again = FitFixture(f);
+  ASSERT_EQ(sampled.nnguide_rows, 60);
+  EXPECT_EQ(sampled.nnguide_bank, again.nnguide_bank);
+  EXPECT_NE(sampled.nnguide_bank, first.nnguide_bank);
+  // The sample reaches past the first class's rows: some guide row equals no row of class 0.
+  const std::size_t d = f.head.dim;
+  const auto row = [&](const std::vector<float>& v, std::size_t i) {
+    return std::vector<float>(v.begin() + i * d, v.begin() + (i + 1) * d);
+  };
+  int outside = 0;
+  for (std::size_t i = 0; i < 60; ++i) {
+    bool found = false;
+    for (std::size_t j = 0; j < 60 && !found; ++j) {
+      found = row(sampled.nnguide_bank, i) == row(first.nnguide_bank, j);
+    }
+    outside += !found;
+  }
+  EXPECT_GT(outside, 20);
 }
 
 TEST(DetectorsTest, FitChecksItsInputs) {
@@ -154,8 +256,9 @@ TEST(DetectorsTest, FitFileRoundTripsAndNamesItsDamage) {
   };
   const std::vector<Case> cases = {
       {"magic", "not a fit\n", "is not an oodscore fit file"},
-      {"header", "OODSCORE-FIT 1\n{\"model_sha256\": 3}\n", "damaged header (line 2)"},
-      {"truncated", bytes.substr(0, bytes.size() - 100), "is truncated: array 'vim_complement'"},
+      {"header", "OODSCORE-FIT 2\n{\"model_sha256\": 3}\n", "damaged header (line 2)"},
+      {"old", "OODSCORE-FIT 1\n{}\n", "was made by an older oodscore (format 1"},
+      {"truncated", bytes.substr(0, bytes.size() - 100), "is truncated: array 'nnguide_bank'"},
   };
   for (const Case& c : cases) {
     const std::string bad = tmp / (c.name + ".fit");
@@ -254,8 +357,8 @@ class FitCliTest : public CliTest {
 };
 
 TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
-  auto fit = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
-                 (tmp_ / "h.fit") + "'");
+  auto fit = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") +
+                 "' --knn-k 3 --nnguide-k 3 -o '" + (tmp_ / "h.fit") + "'");
   ASSERT_EQ(fit.exit_code, 0) << fit.err;
   const DetectorFit stored = ReadFit(tmp_ / "h.fit");
   EXPECT_EQ(stored.head.name, "fc");
@@ -312,8 +415,8 @@ TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
   EXPECT_NE(without.exit_code, 0);
   EXPECT_NE(without.err.find("give --fit"), std::string::npos) << without.err;
   // Another fit of the same model (k = 4): the card's threshold is in the other fit's units.
-  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 4 -o '" +
-                (tmp_ / "h4.fit") + "'")
+  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") +
+                "' --knn-k 4 --nnguide-k 4 -o '" + (tmp_ / "h4.fit") + "'")
                 .exit_code,
             0);
   auto other = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "h4.fit") + "' --card '" +
@@ -325,8 +428,8 @@ TEST_F(FitCliTest, FitThenScoreEvalAndCalibrate) {
 }
 
 TEST_F(FitCliTest, ShardsAndScoreFilesKeepTheColumns) {
-  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
-                (tmp_ / "h.fit") + "'")
+  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") +
+                "' --knn-k 3 --nnguide-k 3 -o '" + (tmp_ / "h.fit") + "'")
                 .exit_code,
             0);
   for (const char* spec : {"0/2", "1/2"}) {
@@ -354,21 +457,22 @@ TEST_F(FitCliTest, SaysWhenTheFoldersMayNotBeTheModelsClasses) {
     testing::WritePnm(tmp_ / ("two/" + std::to_string(i % 2) + "_c/" + std::to_string(i) + ".pgm"),
                       8, 8, 1, 50 + i);
   }
-  auto r = Cli("fit " + Headed() + "--train '" + (tmp_ / "two") + "' --knn-k 3 -o '" +
+  auto r = Cli("fit " + Headed() + "--train '" + (tmp_ / "two") + "' --knn-k 3 --nnguide-k 3 -o '" +
                (tmp_ / "two.fit") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("training accuracy"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--train has 2 class folders, the model's head 3 classes"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("class 2 has no training images: mahalanobis ignores it"), std::string::npos)
+  EXPECT_NE(r.err.find("class 2 has no training images: mahalanobis and rmds ignore it"),
+            std::string::npos)
       << r.err;
   EXPECT_EQ(ReadFit(tmp_ / "two.fit").class_counts, (std::vector<std::int64_t>{3, 3, 0}));
 }
 
 TEST_F(FitCliTest, RefusesAFitOfAnotherModelOrPreset) {
-  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
-                (tmp_ / "h.fit") + "'")
+  ASSERT_EQ(Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") +
+                "' --knn-k 3 --nnguide-k 3 -o '" + (tmp_ / "h.fit") + "'")
                 .exit_code,
             0);
   testing::WriteHeadModel(tmp_ / "other.pt", "mlp", 64, 4);
@@ -398,12 +502,13 @@ TEST_F(FitCliTest, UsageErrors) {
       {"score " + Headed() + "--head fc -i '" + (tmp_ / "far") + "' -o -",
        "--head names the layer whose input the --fit detectors read: give --fit"},
       {"fit " + Headed() + "--train '" + (tmp_ / "id") + "' -o '" + (tmp_ / "x.fit") + "'",
-       "fit needs at least knn_k = 50 training samples, got 12"},
+       "fit needs at least 50 training samples for --knn-k 50, got 12 (set a smaller "
+       "--knn-k)"},
       {"fit --model '" + (tmp_ / "m.pt") + "' --preset '" + (tmp_ / "grey8.json") + "' --train '" +
            (tmp_ / "id") + "' -o '" + (tmp_ / "x.fit") + "'",
        "cannot find the classifier head"},
-      {"fit " + Headed() + "--train '" + (tmp_ / "id") + "' --vim-dim 16 --knn-k 3 -o '" +
-           (tmp_ / "x.fit") + "'",
+      {"fit " + Headed() + "--train '" + (tmp_ / "id") +
+           "' --vim-dim 16 --knn-k 3 --nnguide-k 3 -o '" + (tmp_ / "x.fit") + "'",
        "--vim-dim 16 must be in [1, 15]"},
       {"fit " + Headed() + "--train '" + (tmp_ / "far") + "' -o '" + (tmp_ / "x.fit") + "'",
        "has no class subfolders: fit needs each training image's class"},

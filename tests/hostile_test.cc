@@ -456,8 +456,8 @@ class HostileFitTest : public HostileTest {
   void SetUp() override {
     HostileTest::SetUp();
     testing::WriteHeadModel(tmp_ / "h.pt", "mlp", 64, 3);
-    const auto r = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 -o '" +
-                       (tmp_ / "h.fit") + "'");
+    const auto r = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") +
+                       "' --knn-k 3 --nnguide-k 3 -o '" + (tmp_ / "h.fit") + "'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string text = ReadText(tmp_ / "h.fit");
     const std::size_t a = text.find('\n'), b = text.find('\n', a + 1);
@@ -469,7 +469,7 @@ class HostileFitTest : public HostileTest {
   }
   // Writes the fit tmp_/name from a header line and the data; returns its path.
   std::string Write(const std::string& name, const std::string& header, const std::string& data) {
-    WriteText(tmp_ / name, "OODSCORE-FIT 1\n" + header + "\n" + data);
+    WriteText(tmp_ / name, "OODSCORE-FIT 2\n" + header + "\n" + data);
     return tmp_ / name;
   }
   // `score` of the far images with `--fit fit`, under `timeout` so that a hang fails the test
@@ -564,6 +564,9 @@ TEST_F(HostileFitTest, ArraysThatOverlapOrLieBeyondTheDataAreRefused) {
   h["train_samples"] = 13;
   h["arrays"][bank]["shape"] = {13, 16};
   h["arrays"][bank]["bytes"] = 13 * 16 * 4;
+  const std::size_t probs = Index("relation_probs");  // [train_samples, classes]: 13 rows too
+  h["arrays"][probs]["shape"] = {13, 3};
+  h["arrays"][probs]["bytes"] = 13 * 3 * 4;
   auto r = ScoreWith(Write("rows.fit", h.dump(), data_));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   const std::uint64_t from = Offset("knn_bank");
@@ -635,6 +638,13 @@ DetectorFit ForHead(DetectorFit f, int classes, int dim) {
   f.bank.assign(n * d, 0.1f);
   f.vim_origin.assign(d, 0.0);
   f.vim_complement.assign(d * (d - f.vim_dim), 0.0);
+  f.train_mean.assign(d, 0.0);
+  f.rmds_precision.assign(d * d, 0.0);
+  f.she_means.assign(k * d, 0.0);
+  f.she_counts.assign(k, 4);
+  f.klm_templates.assign(k * k, 1.0 / classes);
+  f.relation_probs.assign(n * k, 1.0f / classes);
+  f.nnguide_bank.assign(static_cast<std::size_t>(f.nnguide_rows) * d, 0.1f);
   return f;
 }
 

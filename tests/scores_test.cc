@@ -90,13 +90,14 @@ TEST(ScoresTest, KnownColumnsHaveTheirOrientation) {
   EXPECT_FALSE(LookupScore("path", &info));
   EXPECT_FALSE(LookupScore("energy_Tx", &info));
   EXPECT_FALSE(LookupScore("log_msp", &info));
-  // The feature-space scores: energies lower = ID, the rest higher = ID.
-  const std::vector<std::pair<std::string, Orientation>> features = {
-      {"react_energy", Orientation::kLowerIsId},
-      {"ash_energy", Orientation::kLowerIsId},
-      {"mahalanobis", Orientation::kHigherIsId},
-      {"knn", Orientation::kHigherIsId},
-      {"vim", Orientation::kHigherIsId}};
+  // The feature-space scores: our energies lower = ID, the rest (OpenOOD's conf) higher = ID.
+  std::vector<std::pair<std::string, Orientation>> features = {
+      {"react_energy", Orientation::kLowerIsId}, {"ash_energy", Orientation::kLowerIsId}};
+  for (const char* name :
+       {"mahalanobis", "knn", "vim", "scale", "dice", "vra", "fdbd", "nci", "gradnorm", "she",
+        "residual", "rmds", "klm", "tempscale", "relation", "nnguide"}) {
+    features.emplace_back(name, Orientation::kHigherIsId);
+  }
   ASSERT_EQ(FeatureScoreNames().size(), features.size());
   for (std::size_t i = 0; i < features.size(); ++i) {
     EXPECT_EQ(FeatureScoreNames()[i], features[i].first);
@@ -176,11 +177,14 @@ TEST(ScoreCatalogueTest, RunColumnsKeepTheScoreFileOrder) {
   };
   EXPECT_EQ(names(RunScoreColumns({1.0}, false, false)),
             (std::vector<std::string>{"energy", "msp", "maxlogit", "log_msp", "entropy", "gen"}));
-  EXPECT_EQ(names(RunScoreColumns({1.0, 2.0, 0.5}, true, true)),
-            (std::vector<std::string>{"energy", "msp", "maxlogit", "energy_T2", "energy_T0.5",
-                                      "log_msp", "entropy", "gen", "odin", "react_energy",
-                                      "ash_energy", "mahalanobis", "knn", "vim"}));
-  EXPECT_EQ(names(RunScoreColumns({1.0}, false, true)).size(), 11u);
+  EXPECT_EQ(
+      names(RunScoreColumns({1.0, 2.0, 0.5}, true, true)),
+      (std::vector<std::string>{
+          "energy",   "msp",  "maxlogit",     "energy_T2",  "energy_T0.5", "log_msp",  "entropy",
+          "gen",      "odin", "react_energy", "ash_energy", "mahalanobis", "knn",      "vim",
+          "scale",    "dice", "vra",          "fdbd",       "nci",         "gradnorm", "she",
+          "residual", "rmds", "klm",          "tempscale",  "relation",    "nnguide"}));
+  EXPECT_EQ(names(RunScoreColumns({1.0}, false, true)).size(), 24u);
 }
 
 // Each column reads its own field: distinct values in every field, each found once.
@@ -193,13 +197,14 @@ TEST(ScoreCatalogueTest, ColumnsReadTheirOwnValues) {
   s.entropy = 0.25;
   s.gen = -0.125;
   s.odin = 0.75;
-  s.feature = {10, 11, 12, 13, 14};
-  const std::map<std::string, double> expected = {
-      {"energy", -1},       {"msp", 0.5},        {"maxlogit", 7},
-      {"energy_T2", -2},    {"energy_T0.5", -3}, {"log_msp", std::log(0.5)},
-      {"entropy", 0.25},    {"gen", -0.125},     {"odin", 0.75},
-      {"react_energy", 10}, {"ash_energy", 11},  {"mahalanobis", 12},
-      {"knn", 13},          {"vim", 14}};
+  std::map<std::string, double> expected = {
+      {"energy", -1},    {"msp", 0.5},        {"maxlogit", 7},
+      {"energy_T2", -2}, {"energy_T0.5", -3}, {"log_msp", std::log(0.5)},
+      {"entropy", 0.25}, {"gen", -0.125},     {"odin", 0.75}};
+  for (const std::string& name : FeatureScoreNames()) {
+    s.feature.push_back(10.0 + static_cast<double>(s.feature.size()));
+    expected[name] = s.feature.back();
+  }
   const auto columns = RunScoreColumns({1.0, 2.0, 0.5}, true, true);
   ASSERT_EQ(columns.size(), expected.size());
   for (const auto& c : columns) EXPECT_EQ(c.Value(s), expected.at(c.name)) << c.name;
@@ -218,10 +223,11 @@ TEST(ScoreCatalogueTest, DerivedListsAndTexts) {
   EXPECT_EQ(DefaultReportScores({2.0, 1.0, 2.0}, true, false),
             (std::vector<std::string>{"energy", "energy_T2", "msp", "maxlogit", "entropy", "gen",
                                       "odin"}));
-  EXPECT_EQ(DefaultReportScores({}, false, true).size(), 10u);
+  EXPECT_EQ(DefaultReportScores({}, false, true).size(), 23u);
   EXPECT_EQ(KnownScoresText(),
             "energy, msp, maxlogit, energy_T<t> (e.g. energy_T2), entropy, gen, odin (with "
-            "--odin), react_energy, ash_energy, mahalanobis, knn, vim (with --fit)");
+            "--odin), react_energy, ash_energy, mahalanobis, knn, vim, scale, dice, vra, fdbd, "
+            "nci, gradnorm, she, residual, rmds, klm, tempscale, relation, nnguide (with --fit)");
   const std::string help = ScoreHelpText();
   for (const ScoreDef& d : ScoreCatalogue()) {
     const bool listed = help.find("  " + std::string(d.name) + " ") != std::string::npos;

@@ -14,6 +14,20 @@
 //   vim           logsumexp(W f + b) - alpha |(f - u) N|, u = -pinv(W) b, N the principal
 //                 complement of the training features' covariance about u (Wang et al.,
 //                 2022)                                                     higher = ID
+// and the columns named by OpenOOD's keys (each its postprocessor's `conf`, higher = ID):
+//   scale, dice, vra  energies (logsumexp) of the head on shaped features: SCALE's scaled f,
+//                 DICE's sparsified W, VRA's f clipped to [q_low, q_high] of ID activations
+//   fdbd, nci     the predicted class's decision-boundary distance / its weight's cosine,
+//                 against the distance to the training mean
+//   gradnorm      |f|_1 * sum_k |K p_k - 1|: the closed form of OpenOOD's L1 gradient norm
+//   she           <f, mean f of the training images predicted right in the predicted class>
+//   residual      -|(f - u) N|: ViM's residual alone
+//   rmds          Mahalanobis less the whole-data ("background") Mahalanobis term
+//   klm           -min over classes of KL(softmax(f) || the class's mean softmax)
+//   tempscale     max softmax(logits / T), T fitted by NLL on the training images
+//   relation      sum over the training images of the kernel max(zn . bn, 0) (p . p_b), where
+//                 it exceeds 0.03 (zn, bn normalised)
+//   nnguide       logsumexp(f) times the mean of the k largest zn . g over the guide bank g
 //
 //   DetectorFit fit = FitDetectors(features, labels, n, head, settings);   // `oodscore fit`
 //   WriteFit("m.fit", fit);  ...  fit = ReadFit("m.fit");
@@ -30,6 +44,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "oodscore/scores.h"  // FeatureScoreNames()
@@ -48,9 +63,35 @@ struct DetectorSettings {
   int knn_k = 50;                // OpenOOD's K for CIFAR and ImageNet
   double react_percentile = 90;  // of all ID training activations
   double ash_percentile = 90;    // ASH-S: share of each feature vector pruned
-  int vim_dim = 0;               // principal subspace size; 0 = ViM's rule: 1000 for
-                                 // D >= 2048, 512 for D >= 768, else D / 2
+  int vim_dim = 0;               // principal subspace size (ViM and residual); 0 = ViM's rule:
+                                 // 1000 for D >= 2048, 512 for D >= 768, else D / 2
+  double scale_percentile = 85;  // SCALE: share of each feature vector left out of the sum
+  double dice_percentile = 90;   // DICE: share of the head's contributions zeroed
+  double vra_low_percentile = 10, vra_high_percentile = 90;  // VRA's clip, of ID activations
+  double nci_alpha = 1e-4;                                   // NCI's weight of |f|_1
+  double mds_rcond = 0;            // Mahalanobis's pinvh cutoff, relative to the largest
+                                   // eigenvalue; 0 = scipy's default, D * float64 epsilon
+  int tempscale_converged = 0;     // 1: T at the NLL minimum, not after OpenOOD's 50 LBFGS steps
+  int nnguide_k = 100;             // NNGuide's k, over its guide bank
+  double nnguide_fraction = 0.01;  // the guide bank: max(k, ceil(F N)) training images,
+  int nnguide_random = 0;          // 0: the first ones in file order (OpenOOD); 1: a sample
+  double relation_pow = 1;         // Relation's kernel power
 };
+
+// One detector setting: its key (the fit file's /settings, run stamps, and `oodscore fit`'s
+// flag with '-' for '_'), its member, its range and its help line. One table holds them all.
+struct DetectorSettingDef {
+  const char* key;
+  std::variant<int DetectorSettings::*, double DetectorSettings::*> member;
+  double lo, hi;
+  bool lo_open, hi_open;  // lo < v instead of lo <= v; v < hi instead of v <= hi
+  const char* help;
+
+  double Get(const DetectorSettings& s) const {
+    return std::visit([&](auto m) { return static_cast<double>(s.*m); }, member);
+  }
+};
+const std::vector<DetectorSettingDef>& DetectorSettingTable();
 
 // What `oodscore fit` computes once from ID training features, and a fit file stores.
 struct DetectorFit {
@@ -74,6 +115,26 @@ struct DetectorFit {
   double vim_alpha = 0;
   // ReAct: the clip value.
   double react_threshold = 0;
+  // The training features' mean [D] (DICE, fDBD, NCI, RMDS).
+  std::vector<double> train_mean;
+  // RMDS: the precision of the whole training set's covariance [D, D].
+  std::vector<double> rmds_precision;
+  // SHE: per class, the mean feature of the training images predicted right [K, D], and
+  // how many there were [K] (a class with none scores -Inf).
+  std::vector<double> she_means;
+  std::vector<std::int64_t> she_counts;
+  // KLM: per predicted class, the training images' mean softmax [K, K] (a class never
+  // predicted: its one-hot vector, as OpenOOD).
+  std::vector<double> klm_templates;
+  // VRA: the clip values; tempscale: the temperature.
+  double vra_low = 0, vra_high = 0;
+  double tempscale_temperature = 1;
+  // Relation: the training images' softmax [train_samples, K] (float32), beside the bank.
+  std::vector<float> relation_probs;
+  // NNGuide: its first nnguide_rows training features, z / |z| + 1e-10 (OpenOOD's normaliser)
+  // times logsumexp of their logits [nnguide_rows, D] (float32).
+  std::int64_t nnguide_rows = 0;
+  std::vector<float> nnguide_bank;
 };
 
 // `features` [n, D] float32 row-major, `labels` [n] class indices in [0, K) (the training
@@ -95,7 +156,7 @@ class FeatureScorer {
 std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit, const std::string& device,
                                                  const std::vector<std::string>& only = {});
 
-// The fit file: "OODSCORE-FIT 1\n", a JSON header line (provenance, settings, scalars, and
+// The fit file: "OODSCORE-FIT 2\n", a JSON header line (provenance, settings, scalars, and
 // each array's name, dtype, shape and byte offset), then the arrays, little-endian. Throws
 // oodscore::Error naming the file and what is wrong.
 void WriteFit(const std::filesystem::path& path, const DetectorFit& fit);

@@ -2,7 +2,9 @@
 // (include/oodscore/detectors.h) and written as a fit file for --fit.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <variant>
 
 #include "base/format.h"
 #include "cli/cli.h"
@@ -78,13 +80,20 @@ int RunFit(FitCommand& cmd) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info(
       "fit: head '{}' ({} classes, {}-d features), {} training images; ReAct clip {}, "
-      "ViM subspace {} of {} (alpha {}); statistics in {:.2f}s",
+      "ViM subspace {} of {} (alpha {}), VRA clip [{}, {}], tempscale T {}; statistics in "
+      "{:.2f}s",
       fit.head.name, fit.head.classes, fit.head.dim, fit.train_samples,
       FormatDouble(fit.react_threshold), fit.vim_dim, fit.head.dim, FormatDouble(fit.vim_alpha),
-      secs);
+      FormatDouble(fit.vra_low), FormatDouble(fit.vra_high),
+      FormatDouble(fit.tempscale_temperature), secs);
   for (std::size_t c = 0; c < fit.class_counts.size(); ++c) {
     if (fit.class_counts[c] == 0) {
-      spdlog::warn("class {} has no training images: mahalanobis ignores it", c);
+      spdlog::warn("class {} has no training images: mahalanobis and rmds ignore it", c);
+    } else if (fit.she_counts[c] == 0) {
+      spdlog::warn(
+          "class {} has no training image predicted right: she scores -inf for "
+          "images predicted as it",
+          c);
     }
   }
   spdlog::info("wrote '{}'", cmd.output);
@@ -98,7 +107,8 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
   CLI::App* sub = app->add_subcommand(
       "fit",
       "compute once, from ID training images, what the feature-space detectors need "
-      "(class means and precision, normalised feature bank, ViM subspace, ReAct clip) and "
+      "(class means and precisions, feature banks, ViM subspace, clips, softmax templates, "
+      "temperature) and "
       "write a fit file for --fit");
   AddModelOptions(sub, &cmd->scoring);
   sub->add_option("--train", cmd->train,
@@ -109,22 +119,18 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--head", cmd->scoring.spec.head,
                   "the final linear layer's submodule name (default: the last linear layer "
                   "forward() applies)");
-  sub->add_option("--knn-k", cmd->settings.knn_k, "KNN's k (the k-th nearest training feature)")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  sub->add_option("--vim-dim", cmd->settings.vim_dim,
-                  "ViM's principal subspace size (0 = ViM's rule: 1000 for D >= 2048, 512 for "
-                  "D >= 768, else D/2)")
-      ->check(CLI::Range(0, 1 << 20))
-      ->capture_default_str();
-  sub->add_option("--react-percentile", cmd->settings.react_percentile,
-                  "ReAct's clip: this percentile of all training activations")
-      ->check(InRange(kPercentile))
-      ->capture_default_str();
-  sub->add_option("--ash-percentile", cmd->settings.ash_percentile,
-                  "ASH-S: share (percent) of each feature vector pruned")
-      ->check(InRange({0, 100, false, true}))
-      ->capture_default_str();
+  // One flag per detector setting (--knn-k, --scale-percentile, ...), from the settings table.
+  for (const DetectorSettingDef& def : DetectorSettingTable()) {
+    std::string flag = std::string("--") + def.key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    std::visit(
+        [&](auto m) {
+          sub->add_option(flag, cmd->settings.*m, def.help)
+              ->check(InRange({def.lo, def.hi, def.lo_open, def.hi_open}))
+              ->capture_default_str();
+        },
+        def.member);
+  }
   sub->footer(HelpFooter(
       {"oodscore fit --model m.pt --preset cifar10 --train cifar10/train -o m.fit",
        "oodscore eval --model m.pt --preset cifar10 --fit m.fit --id cifar10=val --ood svhn=svhn",

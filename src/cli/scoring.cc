@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <variant>
 
 #include "base/atomic_file.h"
 #include "base/json_text.h"
@@ -204,15 +205,15 @@ DetectorCard MakeCard(const ScoreInfo& score, const IdThreshold& threshold, doub
 }
 
 nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit) {
-  return {{"path", fit_path},
-          {"sha256", Sha256File(fit_path)},
-          {"head", fit.head.name},
-          {"train_path", fit.train_path},
-          {"train_samples", fit.train_samples},
-          {"knn_k", fit.settings.knn_k},
-          {"react_percentile", fit.settings.react_percentile},
-          {"ash_percentile", fit.settings.ash_percentile},
-          {"vim_dim", fit.vim_dim}};
+  nlohmann::json record = {{"path", fit_path},
+                           {"sha256", Sha256File(fit_path)},
+                           {"head", fit.head.name},
+                           {"train_path", fit.train_path},
+                           {"train_samples", fit.train_samples}};
+  for (const DetectorSettingDef& def : DetectorSettingTable()) {
+    std::visit([&](auto m) { record[def.key] = fit.settings.*m; }, def.member);
+  }
+  return record;
 }
 
 int SkippedVerdict(const PipelineStats& stats, double max_share) {

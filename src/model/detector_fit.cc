@@ -10,6 +10,7 @@
 
 #include "base/atomic_file.h"
 #include "base/json_text.h"
+#include "base/number_range.h"
 #include "base/user_file.h"
 #include "base/version.h"
 #include "oodscore/detectors.h"
@@ -19,7 +20,8 @@ namespace oodscore {
 
 namespace {
 
-constexpr char kMagic[] = "OODSCORE-FIT 1\n";
+constexpr char kMagic[] = "OODSCORE-FIT 2\n";
+constexpr char kOldMagic[] = "OODSCORE-FIT 1\n";
 
 // One array of the file: its name, dtype and shape, and the member of DetectorFit that holds
 // it. This one table drives writing, reading and the finiteness check.
@@ -56,8 +58,26 @@ std::vector<ArrayRef> Arrays(DetectorFit& fit) {
           {"precision", {d, d}, &fit.precision},
           {"knn_bank", {fit.train_samples, d}, &fit.bank},
           {"vim_origin", {d}, &fit.vim_origin},
-          {"vim_complement", {d, d - fit.vim_dim}, &fit.vim_complement}};
+          {"vim_complement", {d, d - fit.vim_dim}, &fit.vim_complement},
+          {"train_mean", {d}, &fit.train_mean},
+          {"rmds_precision", {d, d}, &fit.rmds_precision},
+          {"she_means", {k, d}, &fit.she_means},
+          {"she_counts", {k}, &fit.she_counts},
+          {"klm_templates", {k, k}, &fit.klm_templates},
+          {"relation_probs", {fit.train_samples, k}, &fit.relation_probs},
+          {"nnguide_bank", {fit.nnguide_rows, d}, &fit.nnguide_bank}};
 }
+// The fit's scalars, by their header keys.
+struct ScalarRef {
+  const char* key;
+  double DetectorFit::*member;
+};
+constexpr ScalarRef kScalars[] = {{"react_threshold", &DetectorFit::react_threshold},
+                                  {"vim_alpha", &DetectorFit::vim_alpha},
+                                  {"vra_low", &DetectorFit::vra_low},
+                                  {"vra_high", &DetectorFit::vra_high},
+                                  {"tempscale_temperature", &DetectorFit::tempscale_temperature}};
+
 std::vector<ArrayRef> Arrays(const DetectorFit& fit) {
   return Arrays(const_cast<DetectorFit&>(fit));  // read only: WriteFit's view
 }
@@ -83,6 +103,44 @@ void CheckFinite(const std::vector<T>& v, const char* name, const std::string& w
 
 }  // namespace
 
+const std::vector<DetectorSettingDef>& DetectorSettingTable() {
+  using S = DetectorSettings;
+  constexpr double kMax = 1 << 20;
+  static const std::vector<DetectorSettingDef> table = {
+      {"knn_k", &S::knn_k, 1, kMax, false, false, "KNN's k (the k-th nearest training feature)"},
+      {"vim_dim", &S::vim_dim, 0, kMax, false, false,
+       "ViM's and residual's principal subspace size (0 = ViM's rule: 1000 for D >= 2048, 512 "
+       "for D >= 768, else D/2)"},
+      {"react_percentile", &S::react_percentile, 0, 100, false, false,
+       "ReAct's clip: this percentile of all training activations"},
+      {"ash_percentile", &S::ash_percentile, 0, 100, false, true,
+       "ASH-S: share (percent) of each feature vector pruned"},
+      {"scale_percentile", &S::scale_percentile, 0, 100, false, true,
+       "SCALE: share (percent) of each feature vector left out of the scale's sum"},
+      {"dice_percentile", &S::dice_percentile, 0, 100, false, true,
+       "DICE: share (percent) of the head's weight-times-mean contributions zeroed"},
+      {"vra_low_percentile", &S::vra_low_percentile, 0, 100, false, false,
+       "VRA's lower clip: this percentile of all training activations"},
+      {"vra_high_percentile", &S::vra_high_percentile, 0, 100, false, false,
+       "VRA's upper clip: this percentile of all training activations"},
+      {"nci_alpha", &S::nci_alpha, 0, kMax, false, false, "NCI's weight of the feature's L1 norm"},
+      {"mds_rcond", &S::mds_rcond, 0, 1, false, true,
+       "Mahalanobis and RMDS: drop covariance eigenvalues below this share of the largest "
+       "(0 = scipy's pinvh default, D x float64 epsilon, as OpenOOD)"},
+      {"tempscale_converged", &S::tempscale_converged, 0, 1, false, false,
+       "tempscale: 1 = T at the NLL minimum; 0 = OpenOOD's 50 LBFGS steps from T = 1.5"},
+      {"nnguide_k", &S::nnguide_k, 1, kMax, false, false,
+       "NNGuide's k (the mean of the k largest similarities to its guide bank)"},
+      {"nnguide_fraction", &S::nnguide_fraction, 0, 1, true, false,
+       "NNGuide's guide bank: max(k, ceil(F x N)) training images"},
+      {"nnguide_random", &S::nnguide_random, 0, 1, false, false,
+       "NNGuide's guide bank: 0 = the first images in file order (OpenOOD's), 1 = a sample "
+       "drawn with seed 0 (its authors' intent)"},
+      {"relation_pow", &S::relation_pow, 0, 64, true, false, "Relation's kernel power"},
+  };
+  return table;
+}
+
 void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
   nlohmann::json arrays = nlohmann::json::array();
   std::size_t offset = 0;
@@ -94,7 +152,7 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
                       {"bytes", a.bytes()}});
     offset += a.bytes();
   }
-  const nlohmann::json header = {
+  nlohmann::json header = {
       {"tool", ToolJson()},
       {"model_sha256", fit.model_sha256},
       {"preset",
@@ -102,14 +160,13 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
       {"train_path", fit.train_path},
       {"train_samples", fit.train_samples},
       {"head", {{"name", fit.head.name}, {"classes", fit.head.classes}, {"dim", fit.head.dim}}},
-      {"settings",
-       {{"knn_k", fit.settings.knn_k},
-        {"react_percentile", fit.settings.react_percentile},
-        {"ash_percentile", fit.settings.ash_percentile},
-        {"vim_dim", fit.vim_dim}}},
-      {"react_threshold", fit.react_threshold},
-      {"vim_alpha", fit.vim_alpha},
       {"arrays", arrays}};
+  for (const DetectorSettingDef& def : DetectorSettingTable()) {
+    std::visit([&](auto m) { header["settings"][def.key] = fit.settings.*m; }, def.member);
+  }
+  header["settings"]["vim_dim"] = fit.vim_dim;  // the size used, after ViM's rule
+  header["nnguide_rows"] = fit.nnguide_rows;
+  for (const ScalarRef& r : kScalars) header[r.key] = fit.*r.member;
   std::string body = kMagic + header.dump() + "\n";
   body.reserve(body.size() + offset);
   for (const ArrayRef& a : Arrays(fit)) body.append(static_cast<const char*>(a.data()), a.bytes());
@@ -123,9 +180,14 @@ DetectorFit ReadFit(const std::filesystem::path& path) {
 
 DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
   const std::string_view magic(kMagic, sizeof(kMagic) - 1);
+  if (bytes.substr(0, magic.size()) == std::string_view(kOldMagic, sizeof(kOldMagic) - 1)) {
+    throw Error(where +
+                " was made by an older oodscore (format 1, without the OpenOOD detectors' "
+                "statistics): make it again with `oodscore fit`");
+  }
   if (bytes.substr(0, magic.size()) != magic) {
     throw Error(where +
-                " is not an oodscore fit file (it does not start with 'OODSCORE-FIT 1'; "
+                " is not an oodscore fit file (it does not start with 'OODSCORE-FIT 2'; "
                 "make one with `oodscore fit`)");
   }
   const std::size_t eol = bytes.find('\n', magic.size());
@@ -147,23 +209,34 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     fit.head.name = JsonField<std::string>(h, "/head/name", hdr, "a string");
     fit.head.classes = JsonField<int>(h, "/head/classes", hdr, "a count");
     fit.head.dim = JsonField<int>(h, "/head/dim", hdr, "a count");
-    fit.settings.knn_k = JsonField<int>(h, "/settings/knn_k", hdr, "a count");
-    fit.settings.react_percentile =
-        JsonField<double>(h, "/settings/react_percentile", hdr, "a number");
-    fit.settings.ash_percentile = JsonField<double>(h, "/settings/ash_percentile", hdr, "a number");
-    fit.vim_dim = fit.settings.vim_dim = JsonField<int>(h, "/settings/vim_dim", hdr, "a count");
-    fit.react_threshold = JsonField<double>(h, "/react_threshold", hdr, "a number");
-    fit.vim_alpha = JsonField<double>(h, "/vim_alpha", hdr, "a number");
+    for (const DetectorSettingDef& def : DetectorSettingTable()) {
+      const std::string at = std::string("/settings/") + def.key;
+      const NumberRange range{def.lo, def.hi, def.lo_open, def.hi_open};
+      std::visit(
+          [&](auto m) {
+            using T = std::remove_reference_t<decltype(fit.settings.*m)>;
+            fit.settings.*m = JsonField<T>(h, at, hdr, range.Text().c_str());
+            const std::string problem = range.Problem(static_cast<double>(fit.settings.*m));
+            if (!problem.empty()) throw Error(hdr + ": " + at + " " + problem);
+          },
+          def.member);
+    }
+    fit.vim_dim = fit.settings.vim_dim;
+    fit.nnguide_rows = JsonField<std::int64_t>(h, "/nnguide_rows", hdr, "a count");
+    for (const ScalarRef& r : kScalars) {
+      fit.*r.member = JsonField<double>(h, std::string("/") + r.key, hdr, "a number");
+    }
     if (fit.head.classes < 2 || fit.head.classes > (1 << 24) || fit.head.dim < 2 ||
         fit.head.dim > (1 << 20) || fit.vim_dim < 1 || fit.vim_dim >= fit.head.dim ||
-        fit.settings.knn_k < 1 || fit.train_samples < fit.settings.knn_k ||
-        !(fit.settings.ash_percentile >= 0 && fit.settings.ash_percentile < 100)) {
+        fit.train_samples < fit.settings.knn_k || fit.nnguide_rows < fit.settings.nnguide_k ||
+        fit.nnguide_rows > fit.train_samples) {
       throw Error(where + " has inconsistent sizes in its header (classes " +
                   std::to_string(fit.head.classes) + ", dim " + std::to_string(fit.head.dim) +
                   ", vim_dim " + std::to_string(fit.vim_dim) + ", samples " +
                   std::to_string(fit.train_samples) + ", knn_k " +
-                  std::to_string(fit.settings.knn_k) + ", ash_percentile " +
-                  std::to_string(fit.settings.ash_percentile) + ")");
+                  std::to_string(fit.settings.knn_k) + ", nnguide rows " +
+                  std::to_string(fit.nnguide_rows) + ", nnguide_k " +
+                  std::to_string(fit.settings.nnguide_k) + ")");
     }
     // Each expected array: its record, its shape from the header's sizes, and where its
     // bytes are in the data.
@@ -251,10 +324,14 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
   for (const ArrayRef& a : Arrays(fit)) {
     std::visit([&](auto* member) { CheckFinite(*member, a.name, where); }, a.member);
   }
-  for (std::size_t i = 0; i < fit.class_counts.size(); ++i) {
-    if (fit.class_counts[i] < 0) {
-      throw Error(where + ": array 'class_counts' holds " + std::to_string(fit.class_counts[i]) +
-                  " at element " + std::to_string(i) + " (a count)");
+  for (const auto* counts : {&fit.class_counts, &fit.she_counts}) {
+    for (std::size_t i = 0; i < counts->size(); ++i) {
+      if ((*counts)[i] < 0) {
+        throw Error(where + ": array '" +
+                    (counts == &fit.class_counts ? "class_counts" : "she_counts") + "' holds " +
+                    std::to_string((*counts)[i]) + " at element " + std::to_string(i) +
+                    " (a count)");
+      }
     }
   }
   return fit;

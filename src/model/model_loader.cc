@@ -136,7 +136,7 @@ std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit, const s
     if (it == names.end()) throw Error("internal error: no feature score '" + name + "'");
     enabled[it - names.begin()] = true;
   }
-  return Api().make_feature_scorer(fit, device, enabled);
+  return Api().make_feature_scorer(fit, device, names, enabled);
 }
 
 std::string TorchVersion() { return Api().torch_version(); }

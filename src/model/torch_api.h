@@ -64,6 +64,7 @@ struct TorchApi {
                                const HeadWeights& head, const DetectorSettings& settings);
   std::unique_ptr<FeatureScorer> (*make_feature_scorer)(const DetectorFit& fit,
                                                         const std::string& device,
+                                                        const std::vector<std::string>& columns,
                                                         const std::vector<bool>& enabled);
 };
 
@@ -79,6 +80,7 @@ DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int
                               const HeadWeights& head, const DetectorSettings& settings);
 std::unique_ptr<FeatureScorer> MakeTorchFeatureScorer(const DetectorFit& fit,
                                                       const std::string& device,
+                                                      const std::vector<std::string>& columns,
                                                       const std::vector<bool>& enabled);
 }  // namespace oodscore
 
