@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,24 @@ struct IdThreshold {
   std::size_t n = 0;
 };
 IdThreshold ThresholdFromId(const std::vector<double>& id, double tpr);
+
+// Metrics of a resample given as counts (a bootstrap that resamples by sample, the same draw
+// for several scores of those samples): id_sorted and ood_sorted in descending order
+// (SortDescending), the value at sorted position i counted id_counts[i] (ood_counts[i]) times.
+// Each set's counts must sum to a nonzero total, which is its n in the metrics. No intervals.
+// Throws oodscore::Error on a size mismatch, a zero total, an unsorted set or a NaN.
+Metrics WeightedMetrics(const std::vector<double>& id_sorted,
+                        const std::vector<std::uint32_t>& id_counts,
+                        const std::vector<double>& ood_sorted,
+                        const std::vector<std::uint32_t>& ood_counts, const MetricOptions& options);
+
+// The bootstraps' draws: an unbiased integer in [0, n) from a fully specified engine (not
+// std::uniform_int_distribution, whose algorithm differs between standard libraries), so that
+// intervals reproduce everywhere. REQUIRES: n > 0.
+std::size_t UniformIndex(std::mt19937_64& rng, std::uint64_t n);
+
+// numpy.percentile's default (linear) rule on sorted values; q in [0, 1]. REQUIRES: non-empty.
+double Percentile(const std::vector<double>& sorted, double q);
 
 // ROC curve for plots, ID positive: (0,0), one vertex per distinct score (descending), ending
 // at (1,1); thinned to at most max_points (evenly by index, first and last kept).

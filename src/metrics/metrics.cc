@@ -300,25 +300,6 @@ class Accumulator {
   double hendrycks_best_ = std::numeric_limits<double>::infinity();
 };
 
-// Unbiased integer in [0, n) from a fully specified engine (not std::uniform_int_distribution,
-// whose algorithm differs between standard libraries), so CIs reproduce everywhere.
-std::size_t UniformIndex(std::mt19937_64& rng, std::uint64_t n) {
-  const std::uint64_t rem = (std::numeric_limits<std::uint64_t>::max() % n + 1) % n;  // 2^64 % n
-  std::uint64_t x = rng();
-  if (rem != 0) {
-    while (x >= 0 - rem) x = rng();  // reject the partial last block of 2^64
-  }
-  return static_cast<std::size_t>(x % n);
-}
-
-// numpy.percentile's default (linear) rule on sorted values.
-double Percentile(const std::vector<double>& sorted, double q) {
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const std::size_t lo = static_cast<std::size_t>(pos);
-  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
-}
-
 // Bootstrap with replacement. Resampling n items from an already sorted array is a
 // multinomial count vector over its positions (n uniform draws, counted), so a resample is a
 // weighted walk over the same sorted arrays: O(n) each, no re-sorting. Draw order per
@@ -351,6 +332,52 @@ void Bootstrap(const std::vector<double>& id, const std::vector<double>& ood,
 }
 
 }  // namespace
+
+std::size_t UniformIndex(std::mt19937_64& rng, std::uint64_t n) {
+  const std::uint64_t rem = (std::numeric_limits<std::uint64_t>::max() % n + 1) % n;  // 2^64 % n
+  std::uint64_t x = rng();
+  if (rem != 0) {
+    while (x >= 0 - rem) x = rng();  // reject the partial last block of 2^64
+  }
+  return static_cast<std::size_t>(x % n);
+}
+
+double Percentile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(pos);
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+Metrics WeightedMetrics(const std::vector<double>& id_sorted,
+                        const std::vector<std::uint32_t>& id_counts,
+                        const std::vector<double>& ood_sorted,
+                        const std::vector<std::uint32_t>& ood_counts,
+                        const MetricOptions& options) {
+  CheckScores(id_sorted, "id");
+  CheckScores(ood_sorted, "ood");
+  CheckTpr(options.tpr);
+  if (id_counts.size() != id_sorted.size() || ood_counts.size() != ood_sorted.size()) {
+    throw Error("weighted metrics: " + std::to_string(id_counts.size()) + " ID and " +
+                std::to_string(ood_counts.size()) + " OOD counts for " +
+                std::to_string(id_sorted.size()) + " ID and " + std::to_string(ood_sorted.size()) +
+                " OOD scores");
+  }
+  if (!IsSortedDescending(id_sorted) || !IsSortedDescending(ood_sorted)) {
+    throw Error("weighted metrics: the scores are not sorted descending (SortDescending)");
+  }
+  Count n_id = 0, n_ood = 0;
+  for (std::uint32_t c : id_counts) n_id += c;
+  for (std::uint32_t c : ood_counts) n_ood += c;
+  if (n_id == 0 || n_ood == 0) throw Error("weighted metrics: a set's counts sum to 0");
+  Accumulator acc(n_id, n_ood, options.tpr, options.convention, /*areas=*/true);
+  WalkDescending(id_sorted, ood_sorted, CountWeight{id_counts.data()},
+                 CountWeight{ood_counts.data()},
+                 [&](double v, Count a, Count b) { acc.Add(v, a, b); });
+  Metrics m;
+  acc.Finish(&m);
+  return m;
+}
 
 const char* ConventionName(FprConvention c) {
   switch (c) {
