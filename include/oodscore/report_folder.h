@@ -25,7 +25,8 @@ namespace oodscore {
 constexpr const char* kManifestName = "oodscore-manifest.json";
 
 // The names of the files a run writes into its report folder: report.json, report.md,
-// report.html, scores.csv and card-<score>.json.
+// report.html, scores.csv and card-<score>.json; compare's compare.json, compare.md and
+// compare.html.
 bool IsReportFileName(const std::string& name);
 
 class ReportFolder {

@@ -119,6 +119,7 @@ void SetupEvalCommand(CLI::App* app, int* exit_code);
 void SetupCalibrateCommand(CLI::App* app, int* exit_code);
 void SetupFinetuneCommand(CLI::App* app, int* exit_code);
 void SetupFitCommand(CLI::App* app, int* exit_code);
+void SetupCompareCommand(CLI::App* app, int* exit_code);
 // `oodscore help [COMMAND]`.
 void SetupHelpCommand(CLI::App* app);
 

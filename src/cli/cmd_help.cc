@@ -10,7 +10,7 @@ namespace oodscore {
 void SetupHelpCommand(CLI::App* app) {
   auto command = std::make_shared<std::string>();
   CLI::App* sub = app->add_subcommand("help", "print the help of oodscore or of one command");
-  sub->add_option("command", *command, "a command: score, eval, calibrate, metrics");
+  sub->add_option("command", *command, "a command: score, eval, calibrate, metrics, compare, ...");
   sub->callback([app, command] {
     if (command->empty()) {
       std::cout << app->help();

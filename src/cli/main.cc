@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   oodscore::SetupMetricsCommand(&app, &exit_code);
   oodscore::SetupFinetuneCommand(&app, &exit_code);
   oodscore::SetupFitCommand(&app, &exit_code);
+  oodscore::SetupCompareCommand(&app, &exit_code);
   oodscore::SetupHelpCommand(&app);
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug

@@ -48,7 +48,8 @@ std::vector<std::string> EarlierFiles(const fs::path& dir) {
 bool IsReportFileName(const std::string& n) {
   const bool card =
       n.rfind("card-", 0) == 0 && n.size() > 10 && n.compare(n.size() - 5, 5, ".json") == 0;
-  return card || n == "report.json" || n == "report.md" || n == "report.html" || n == "scores.csv";
+  return card || n == "report.json" || n == "report.md" || n == "report.html" ||
+         n == "scores.csv" || n == "compare.json" || n == "compare.md" || n == "compare.html";
 }
 
 ReportFolder::ReportFolder(const fs::path& dir) : dir_(dir) {
