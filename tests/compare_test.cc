@@ -419,6 +419,16 @@ TEST_F(CompareCliTest, TwoRunsArePairedByPathAndGatedByDelong) {
   EXPECT_NE(md.find("## far"), std::string::npos) << md;
   EXPECT_NE(md.find("| main.energy | new.energy |"), std::string::npos) << md;
   EXPECT_EQ(r.out, md);
+  // compare.html: self-contained, one ROC curve per column.
+  const std::string html = ReadText(tmp_ / "cmp/compare.html");
+  std::size_t curves = 0;
+  for (std::size_t at = html.find("class=\"roc\""); at != std::string::npos;
+       at = html.find("class=\"roc\"", at + 1)) {
+    ++curves;
+  }
+  EXPECT_EQ(curves, 4u);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("main.energy"), std::string::npos);
 
   // The gate: energy dropped significantly, so it fails (exit 1, reports still written) ...
   r = Cli("compare '" + (tmp_ / "main") + "' '" + (tmp_ / "new") +

@@ -70,6 +70,7 @@ struct CompareSet {
     std::size_t column = 0;  // index into CompareReport::columns
     Metrics metrics;
     int rank = 0;
+    std::vector<RocPoint> roc;  // for the HTML's overlay, thinned to 256 points
   };
   std::vector<Column> columns;
   struct Pair {
@@ -109,6 +110,14 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec);
 nlohmann::json CompareJson(const CompareReport& report);
 // The Markdown: the verdict, then per OOD set the columns' table and the comparisons' table.
 std::string CompareMarkdown(const CompareReport& report);
+// compare.html: one self-contained page (inline SVG, no scripts, no network): the verdict,
+// and per OOD set the columns' table, the ROC curves of every column overlaid, and the
+// comparisons' table.
+std::string CompareHtml(const CompareReport& report);
+// "main.energy": a column as the tables name it.
+std::string CompareColumnName(const CompareReport& report, std::size_t column);
+// "paired DeLong (normal)" / "unpaired DeLong (Student t, 97.3 df)".
+std::string CompareTestName(const PairComparison& c);
 // "FAIL: 1 of 2 gated comparisons ..." / "PASS: ..." / "OK (no gate)".
 std::string CompareVerdict(const CompareReport& report);
 

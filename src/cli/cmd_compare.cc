@@ -1,4 +1,4 @@
-// oodscore compare: report folders in, compare.{json,md} out: every (run, score) column's
+// oodscore compare: report folders in, compare.{json,md,html} out: every (run, score) column's
 // metrics side by side, and for each pair of columns the AUROC difference with DeLong's test
 // and bootstrap intervals of the FPR and AUPR differences; --max-auroc-drop/--significance make
 // it a CI check (exit 1). No model involved.
@@ -50,7 +50,8 @@ void CheckOutDir(const std::filesystem::path& dir) {
 int RunCompare(const CompareCommand& cmd) {
   if (cmd.runs.empty()) throw UsageError("no RUN given: compare needs report folders");
   if (cmd.out_dir.empty() || cmd.out_dir == "-") {
-    throw UsageError("--out-dir must be a folder (compare writes compare.json and compare.md)");
+    throw UsageError(
+        "--out-dir must be a folder (compare writes compare.json, compare.md and compare.html)");
   }
   std::vector<CompareRun> runs;
   std::vector<std::string> names;
@@ -87,6 +88,7 @@ int RunCompare(const CompareCommand& cmd) {
   ReportFolder folder(cmd.out_dir);
   WriteFileAtomic(folder.Stage("compare.json"), DumpJson(CompareJson(report)) + "\n");
   WriteFileAtomic(folder.Stage("compare.md"), md);
+  WriteFileAtomic(folder.Stage("compare.html"), CompareHtml(report));
   const bool passed = report.passed();
   folder.Commit({{"command", "compare"},
                  {"runs", names},
@@ -128,7 +130,7 @@ void SetupCompareCommand(CLI::App* app, int* exit_code) {
                   "NAME[,NAME...]: the scores to compare (default: one RUN, all of its scores; "
                   "several RUNs, the scores they all report)")
       ->delimiter(',');
-  sub->add_option("--out-dir", cmd->out_dir, "where compare.json and compare.md go")
+  sub->add_option("--out-dir", cmd->out_dir, "where compare.json, compare.md and compare.html go")
       ->capture_default_str();
   sub->add_option("--bootstrap", cmd->bootstrap,
                   "resamples for the 95% intervals of the FPR and AUPR differences (0 = none)")

@@ -40,10 +40,6 @@ bool HasSet(const CompareRun& run, const std::string& set) {
   return std::find(run.ood_sets.begin(), run.ood_sets.end(), set) != run.ood_sets.end();
 }
 
-std::string ColumnName(const CompareReport& r, std::size_t c) {
-  return r.runs[r.columns[c].run].name + "." + r.columns[c].score.name;
-}
-
 // "93.12%", a share in percent to 2 decimals.
 std::string Percent(double v) {
   if (!std::isfinite(v)) return "n/a";
@@ -73,12 +69,6 @@ std::string General(double v, const char* format = "%.3g") {
   return buf;
 }
 
-// "paired DeLong (normal)" / "unpaired DeLong (Student t, 97.3 df)".
-std::string TestName(const PairComparison& c) {
-  if (c.paired) return "paired DeLong (normal)";
-  return "unpaired DeLong (Student t, " + General(c.delong.df, "%.1f") + " df)";
-}
-
 nlohmann::json SideJson(const CompareReport& r, std::size_t column, const Metrics& m) {
   const CompareColumn& c = r.columns[column];
   nlohmann::json j;
@@ -93,6 +83,15 @@ nlohmann::json SideJson(const CompareReport& r, std::size_t column, const Metric
 }
 
 }  // namespace
+
+std::string CompareColumnName(const CompareReport& r, std::size_t c) {
+  return r.runs[r.columns[c].run].name + "." + r.columns[c].score.name;
+}
+
+std::string CompareTestName(const PairComparison& c) {
+  if (c.paired) return "paired DeLong (normal)";
+  return "unpaired DeLong (Student t, " + General(c.delong.df, "%.1f") + " df)";
+}
 
 CompareRun LoadCompareRun(const std::string& name, const fs::path& dir) {
   const std::string what = "RUN " + Quoted(dir);
@@ -286,7 +285,8 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
       }
       ood_scores[c] = SetScores(run, set, r.columns[c].score);
       MetricOptions m = spec.options.metric;
-      cs.columns.push_back({c, ComputeMetrics(id_scores[c].values, ood_scores[c].values, m), 0});
+      cs.columns.push_back({c, ComputeMetrics(id_scores[c].values, ood_scores[c].values, m), 0,
+                            RocCurve(id_scores[c].values, ood_scores[c].values, 256)});
     }
     if (!lacking.empty()) {
       r.notes.push_back("OOD set '" + set + "' is not in run(s) " + JoinNames(lacking) +
@@ -418,7 +418,7 @@ nlohmann::json CompareJson(const CompareReport& r) {
       cj["delong_z"] = Num(st.delong.z);
       cj["delong_p"] = Num(st.delong.p);
       cj["paired"] = st.paired;
-      cj["test"] = TestName(st);
+      cj["test"] = CompareTestName(st);
       if (!st.paired) cj["delong_df"] = Num(st.delong.df);
       cj["n_id"] = p.n_id ? nlohmann::json(*p.n_id) : nlohmann::json(nullptr);
       cj["n_ood"] = p.n_ood ? nlohmann::json(*p.n_ood) : nlohmann::json(nullptr);
@@ -488,15 +488,16 @@ std::string CompareMarkdown(const CompareReport& r) {
     std::vector<std::string> notes;
     for (const auto& p : s.pairs) {
       const PairComparison& st = p.stats;
-      md << "| " << ColumnName(r, p.a) << " | " << ColumnName(r, p.b) << " | "
+      md << "| " << CompareColumnName(r, p.a) << " | " << CompareColumnName(r, p.b) << " | "
          << Points(st.auroc_diff) << " | " << General(st.delong.z, "%.3f") << " | "
-         << General(st.delong.p, "%.3g") << " | " << TestName(st) << " | " << Points(st.fpr_diff)
-         << (st.has_ci ? " " + CiText(st.fpr_diff_ci) : "") << " | " << Points(st.aupr_in_diff)
-         << (st.has_ci ? " " + CiText(st.aupr_in_diff_ci) : "") << " | "
+         << General(st.delong.p, "%.3g") << " | " << CompareTestName(st) << " | "
+         << Points(st.fpr_diff) << (st.has_ci ? " " + CiText(st.fpr_diff_ci) : "") << " | "
+         << Points(st.aupr_in_diff) << (st.has_ci ? " " + CiText(st.aupr_in_diff_ci) : "") << " | "
          << (p.n_id ? std::to_string(*p.n_id) + " / " + std::to_string(*p.n_ood) : "unpaired")
          << " | " << (p.gated ? (p.pass ? "pass" : "**FAIL**") : "-") << " |\n";
       if (!p.note.empty())
-        notes.push_back(ColumnName(r, p.a) + " vs " + ColumnName(r, p.b) + ": " + p.note);
+        notes.push_back(CompareColumnName(r, p.a) + " vs " + CompareColumnName(r, p.b) + ": " +
+                        p.note);
     }
     if (!notes.empty()) {
       md << "\n";
