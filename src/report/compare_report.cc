@@ -8,6 +8,7 @@
 
 #include "base/atomic_file.h"
 #include "base/json_text.h"
+#include "base/parallel.h"
 #include "base/suggest.h"
 #include "base/version.h"
 #include "oodscore/error.h"
@@ -298,6 +299,12 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
         if (other.metrics.auroc > col.metrics.auroc) ++col.rank;
       }
     }
+    // Each pair's samples, matched here; the comparisons then run on every core.
+    struct Job {
+      std::vector<double> id_a, ood_a, id_b, ood_b;
+      bool paired = false;
+    };
+    std::vector<Job> jobs;
     for (std::size_t i = 0; i < cs.columns.size(); ++i) {
       for (std::size_t j = i + 1; j < cs.columns.size(); ++j) {
         CompareSet::Pair p;
@@ -308,7 +315,7 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
         const KeyedScores &ia = id_scores[p.a], &ib = id_scores[p.b];
         const KeyedScores &oa = ood_scores[p.a], &ob = ood_scores[p.b];
         if (ca.run == cb.run) {  // one run's scores of the same rows
-          p.stats = ComparePaired(ia.values, oa.values, ib.values, ob.values, spec.options);
+          jobs.push_back({ia.values, oa.values, ib.values, ob.values, true});
           p.n_id = ia.values.size();
           p.n_ood = oa.values.size();
         } else {
@@ -321,19 +328,19 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
                 oa, ob, "OOD set '" + set + "' of runs '" + ra.name + "' and '" + rb.name + "'");
           }
           if (pid.a.size() >= 2 && pood.a.size() >= 2) {
-            p.stats = ComparePaired(pid.a, pood.a, pid.b, pood.b, spec.options);
-            p.n_id = pid.a.size();
-            p.n_ood = pood.a.size();
+            jobs.push_back(
+                {std::move(pid.a), std::move(pood.a), std::move(pid.b), std::move(pood.b), true});
+            p.n_id = jobs.back().id_a.size();
+            p.n_ood = jobs.back().ood_a.size();
             if (pid.only_a + pid.only_b + pood.only_a + pood.only_b > 0) {
-              p.note = "paired on the shared samples only: " + std::to_string(pid.a.size()) +
+              p.note = "paired on the shared samples only: " + std::to_string(*p.n_id) +
                        " ID (of " + std::to_string(ia.values.size()) + " in '" + ra.name + "', " +
                        std::to_string(ib.values.size()) + " in '" + rb.name + "') and " +
-                       std::to_string(pood.a.size()) + " OOD (of " +
-                       std::to_string(oa.values.size()) + " and " +
-                       std::to_string(ob.values.size()) + ")";
+                       std::to_string(*p.n_ood) + " OOD (of " + std::to_string(oa.values.size()) +
+                       " and " + std::to_string(ob.values.size()) + ")";
             }
           } else {
-            p.stats = CompareUnpaired(ia.values, oa.values, ib.values, ob.values, spec.options);
+            jobs.push_back({ia.values, oa.values, ib.values, ob.values, false});
             p.note = ra.id_set != rb.id_set
                          ? "unpaired: the runs' ID sets have different names ('" + ra.id_set +
                                "', '" + rb.id_set + "'), so no sample is shared"
@@ -345,11 +352,19 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
         p.gated =
             spec.gate &&
             (one_run ? p.a == 0 : ca.run == 0 && cb.run != 0 && ca.score.name == cb.score.name);
-        if (p.gated) {
-          p.pass =
-              !(p.stats.auroc_diff < -spec.max_auroc_drop && p.stats.delong.p < spec.significance);
-        }
         cs.pairs.push_back(std::move(p));
+      }
+    }
+    ParallelFor(jobs.size(), [&](std::size_t k) {
+      const Job& job = jobs[k];
+      cs.pairs[k].stats =
+          job.paired ? ComparePaired(job.id_a, job.ood_a, job.id_b, job.ood_b, spec.options)
+                     : CompareUnpaired(job.id_a, job.ood_a, job.id_b, job.ood_b, spec.options);
+    });
+    for (auto& p : cs.pairs) {
+      if (p.gated) {
+        p.pass =
+            !(p.stats.auroc_diff < -spec.max_auroc_drop && p.stats.delong.p < spec.significance);
       }
     }
     r.sets.push_back(std::move(cs));
@@ -482,7 +497,8 @@ std::string CompareMarkdown(const CompareReport& r) {
          << c->metrics.n_id << " | " << c->metrics.n_ood << " |\n";
     }
     if (s.pairs.empty()) continue;
-    md << "\n| a | b | ΔAUROC | z | p | test | ΔFPR" << (ci ? " [95% CI]" : "") << " | ΔAUPR-in"
+    md << "\n| a | b | ΔAUROC | z | p | test | ΔFPR@"
+       << General(100 * r.spec.options.metric.tpr, "%g") << (ci ? " [95% CI]" : "") << " | ΔAUPR-in"
        << (ci ? " [95% CI]" : "") << " | n ID / OOD | gate |\n"
        << "|---|---|---|---|---|---|---|---|---|---|\n";
     std::vector<std::string> notes;
