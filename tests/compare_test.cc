@@ -225,7 +225,8 @@ TEST(CompareTest, RunsArePairedOnTheSamplesTheyShare) {
     neg_oa.push_back(-ood[i]), neg_ob.push_back(-ood_b[i]);
   EXPECT_DOUBLE_EQ(p.stats.delong.p, DelongPaired(neg_a, neg_oa, neg_b, neg_ob).p);
 
-  // Half the ID paths differ: paired on the 20 shared ID samples, and said so.
+  // Half the ID paths differ: unpaired on all samples (a paired test on the shared half
+  // would rest on a subset of each run), and said so.
   CompareRun half = MemoryRun("b", id_b, ood_b);
   half.table = ScoreTable();
   half.table.columns = {"energy"};
@@ -237,13 +238,29 @@ TEST(CompareTest, RunsArePairedOnTheSamplesTheyShare) {
   }
   r = BuildCompare({MemoryRun("a", id, ood), std::move(half)}, spec);
   const CompareSet::Pair& q = r.sets[0].pairs[0];
-  EXPECT_TRUE(q.stats.paired);
-  EXPECT_EQ(*q.n_id, 20u);
-  EXPECT_EQ(q.stats.a.n_id, 20u);
-  EXPECT_NE(q.note.find("paired on the shared samples only: 20 ID (of 40 in 'a', 40 in 'b') "
-                        "and 30 OOD"),
+  EXPECT_FALSE(q.stats.paired);
+  EXPECT_FALSE(q.n_id.has_value());
+  EXPECT_EQ(q.stats.a.n_id, 40u);
+  EXPECT_NE(q.note.find("unpaired: the runs share 20 ID samples (of 40 and 40) and 30 OOD "
+                        "samples (of 30 and 30) by (set, path); pairing needs the same samples"),
             std::string::npos)
       << q.note;
+
+  // A path twice in one run's set: unpaired, naming it.
+  CompareRun twice = MemoryRun("b", id_b, ood_b);
+  twice.table = ScoreTable();
+  twice.table.columns = {"energy"};
+  for (std::size_t i = 0; i < id_b.size(); ++i) {
+    twice.table.AddRow("id", "id/" + std::to_string(i == 1 ? 0 : i), "", "", &id_b[i]);
+  }
+  for (std::size_t i = 0; i < ood_b.size(); ++i) {
+    twice.table.AddRow("ood", "ood/" + std::to_string(i), "", "", &ood_b[i]);
+  }
+  r = BuildCompare({MemoryRun("a", id, ood), std::move(twice)}, spec);
+  const CompareSet::Pair& t = r.sets[0].pairs[0];
+  EXPECT_FALSE(t.stats.paired);
+  EXPECT_NE(t.note.find("unpaired: "), std::string::npos) << t.note;
+  EXPECT_NE(t.note.find("id/0"), std::string::npos) << t.note;
 
   // No ID sample shared: unpaired on all samples, and said so.
   r = BuildCompare({MemoryRun("a", id, ood), MemoryRun("b", id_b, ood_b, "elsewhere/")}, spec);
@@ -251,7 +268,7 @@ TEST(CompareTest, RunsArePairedOnTheSamplesTheyShare) {
   EXPECT_FALSE(u.stats.paired);
   EXPECT_FALSE(u.n_id.has_value());
   EXPECT_EQ(u.stats.a.n_id, 40u);
-  EXPECT_NE(u.note.find("unpaired: the runs share 0 ID and 30 OOD samples"), std::string::npos)
+  EXPECT_NE(u.note.find("unpaired: the runs share 0 ID samples (of 40 and 40)"), std::string::npos)
       << u.note;
   EXPECT_DOUBLE_EQ(u.stats.delong.p, DelongUnpaired(neg_b, neg_ob, neg_a, neg_oa).p);
 }
@@ -578,6 +595,20 @@ TEST_F(CompareCliTest, EvalReportFoldersCompare) {
     }
   }
   EXPECT_TRUE(j["gate"]["passed"].get<bool>());
+  // Each column's metrics are its run's own, bit for bit (msp ranked by log_msp, energy
+  // negated), read back from the run's report.json.
+  const nlohmann::json e1 = nlohmann::json::parse(ReadText(tmp_ / "e1/report.json"));
+  std::size_t checked = 0;
+  for (const auto& c : j["comparisons"]) {
+    for (const char* side : {"a", "b"}) {
+      const std::string score = c[side]["score"];
+      const nlohmann::json& own = e1["ood"][0]["metrics"][score];
+      EXPECT_EQ(c[side]["auroc"], own["auroc"]) << score;
+      EXPECT_EQ(c[side]["fpr_at_tpr"], own["fpr_at_tpr"]) << score;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 12u);
 }
 
 }  // namespace

@@ -33,7 +33,18 @@ struct CompareCommand {
 void CheckOutDir(const std::filesystem::path& dir) {
   const std::filesystem::path manifest = dir / kManifestName;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(manifest, ec)) return;
+  if (!std::filesystem::is_regular_file(manifest, ec)) {
+    // No manifest: the commit would still replace every report file there (report_folder.h),
+    // e.g. a baseline's report.json copied in by hand.
+    for (const char* name : {"report.json", "report.md", "report.html", "scores.csv"}) {
+      if (std::filesystem::exists(dir / name, ec)) {
+        throw UsageError("--out-dir '" + dir.string() + "' holds " + name +
+                         " of another report, which compare would replace: give --out-dir a "
+                         "folder of its own");
+      }
+    }
+    return;
+  }
   std::string command;
   try {
     const nlohmann::json j = ParseJsonText(ReadFile(manifest), manifest.string());

@@ -153,6 +153,12 @@ CompareRun LoadCompareRun(const std::string& name, const fs::path& dir) {
     }
     run.scores.push_back({score, *orientation, ranked_by});
   }
+  // report.json's object lists its scores sorted by name: take the score file's column order
+  // (the catalogue's), so that "the first score" means what the run wrote first.
+  std::stable_sort(
+      run.scores.begin(), run.scores.end(), [&](const ScoreInfo& a, const ScoreInfo& b) {
+        return run.table.ColumnIndex(a.rank_column) < run.table.ColumnIndex(b.rank_column);
+      });
   const auto& sets = run.table.SetNames();
   std::vector<std::string> roles = {run.id_set};
   roles.insert(roles.end(), run.ood_sets.begin(), run.ood_sets.end());
@@ -160,6 +166,12 @@ CompareRun LoadCompareRun(const std::string& name, const fs::path& dir) {
     if (std::find(sets.begin(), sets.end(), s) == sets.end()) {
       throw Error(Quoted(csv_path) + " has no rows of set '" + s + "', which " + where +
                   " reports (sets: " + JoinNames(sets) + ")");
+    }
+    std::size_t rows = 0;
+    for (std::size_t i = 0; i < run.table.size() && rows < 2; ++i) rows += run.table.set(i) == s;
+    if (rows < 2) {
+      throw Error(Quoted(csv_path) + " has 1 row of set '" + s +
+                  "': a comparison needs at least 2 of each set");
     }
   }
   return run;
@@ -321,32 +333,38 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
         } else {
           const std::string id_what =
               "ID set '" + ra.id_set + "' of runs '" + ra.name + "' and '" + rb.name + "'";
+          // Paired only when both runs scored exactly the same samples; else unpaired on all
+          // of them, saying why.
           Paired pid, pood;
-          if (ra.id_set == rb.id_set) {
-            pid = PairByKey(ia, ib, id_what);
-            pood = PairByKey(
-                oa, ob, "OOD set '" + set + "' of runs '" + ra.name + "' and '" + rb.name + "'");
+          std::string why;
+          if (ra.id_set != rb.id_set) {
+            why =
+                "the runs' ID sets have different names ('" + ra.id_set + "', '" + rb.id_set + "')";
+          } else {
+            try {
+              pid = PairByKey(ia, ib, id_what);
+              pood = PairByKey(
+                  oa, ob, "OOD set '" + set + "' of runs '" + ra.name + "' and '" + rb.name + "'");
+            } catch (const Error& e) {  // a path twice in one run's set
+              why = e.what();
+            }
+            const std::size_t unshared = pid.only_a + pid.only_b + pood.only_a + pood.only_b;
+            if (why.empty() && unshared > 0) {
+              why = "the runs share " + std::to_string(pid.a.size()) + " ID samples (of " +
+                    std::to_string(ia.values.size()) + " and " + std::to_string(ib.values.size()) +
+                    ") and " + std::to_string(pood.a.size()) + " OOD samples (of " +
+                    std::to_string(oa.values.size()) + " and " + std::to_string(ob.values.size()) +
+                    ") by (set, path); pairing needs the same samples";
+            }
           }
-          if (pid.a.size() >= 2 && pood.a.size() >= 2) {
+          if (why.empty()) {
             jobs.push_back(
                 {std::move(pid.a), std::move(pood.a), std::move(pid.b), std::move(pood.b), true});
             p.n_id = jobs.back().id_a.size();
             p.n_ood = jobs.back().ood_a.size();
-            if (pid.only_a + pid.only_b + pood.only_a + pood.only_b > 0) {
-              p.note = "paired on the shared samples only: " + std::to_string(*p.n_id) +
-                       " ID (of " + std::to_string(ia.values.size()) + " in '" + ra.name + "', " +
-                       std::to_string(ib.values.size()) + " in '" + rb.name + "') and " +
-                       std::to_string(*p.n_ood) + " OOD (of " + std::to_string(oa.values.size()) +
-                       " and " + std::to_string(ob.values.size()) + ")";
-            }
           } else {
             jobs.push_back({ia.values, oa.values, ib.values, ob.values, false});
-            p.note = ra.id_set != rb.id_set
-                         ? "unpaired: the runs' ID sets have different names ('" + ra.id_set +
-                               "', '" + rb.id_set + "'), so no sample is shared"
-                         : "unpaired: the runs share " + std::to_string(pid.a.size()) + " ID and " +
-                               std::to_string(pood.a.size()) +
-                               " OOD samples by (set, path), too few to pair (2 of each needed)";
+            p.note = "unpaired: " + why;
           }
         }
         p.gated =
@@ -365,6 +383,10 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
       if (p.gated) {
         p.pass =
             !(p.stats.auroc_diff < -spec.max_auroc_drop && p.stats.delong.p < spec.significance);
+        if (!std::isfinite(p.stats.delong.p)) {
+          p.note += std::string(p.note.empty() ? "" : "; ") +
+                    "DeLong's test is undefined here (zero variance): the gate passes it untested";
+        }
       }
     }
     r.sets.push_back(std::move(cs));
