@@ -86,6 +86,37 @@ void SetIntervals(std::vector<double> fpr, std::vector<double> aupr, PairCompari
   c->aupr_in_diff_ci = {Percentile(aupr, 0.025), Percentile(aupr, 0.975)};
 }
 
+// The percentile intervals of the FPR and AUPR-in differences b - a over options.bootstrap
+// resamples. Paired: one draw of sample positions serves both columns (ID, then OOD);
+// unpaired: each column's own draws (a's ID, a's OOD, b's ID, b's OOD).
+void Bootstrap(const std::vector<double>& id_a, const std::vector<double>& ood_a,
+               const std::vector<double>& id_b, const std::vector<double>& ood_b,
+               const CompareOptions& options, bool paired, PairComparison* c) {
+  if (options.bootstrap == 0) return;
+  SortedSet sa_id(id_a), sa_ood(ood_a), sb_id(id_b), sb_ood(ood_b);
+  std::vector<std::uint32_t> wa_id(id_a.size()), wa_ood(ood_a.size());
+  std::vector<std::uint32_t> wb_id(paired ? 0 : id_b.size()), wb_ood(paired ? 0 : ood_b.size());
+  const std::vector<std::uint32_t>& b_id = paired ? wa_id : wb_id;
+  const std::vector<std::uint32_t>& b_ood = paired ? wa_ood : wb_ood;
+  std::vector<double> fpr, aupr;
+  std::mt19937_64 rng(options.seed);
+  for (int r = 0; r < options.bootstrap; ++r) {
+    Draw(rng, &wa_id);
+    Draw(rng, &wa_ood);
+    if (!paired) {
+      Draw(rng, &wb_id);
+      Draw(rng, &wb_ood);
+    }
+    const Metrics ma = WeightedMetrics(sa_id.sorted(), sa_id.Counts(wa_id), sa_ood.sorted(),
+                                       sa_ood.Counts(wa_ood), options.metric);
+    const Metrics mb = WeightedMetrics(sb_id.sorted(), sb_id.Counts(b_id), sb_ood.sorted(),
+                                       sb_ood.Counts(b_ood), options.metric);
+    fpr.push_back(mb.fpr_at_tpr - ma.fpr_at_tpr);
+    aupr.push_back(mb.aupr_in - ma.aupr_in);
+  }
+  SetIntervals(std::move(fpr), std::move(aupr), c);
+}
+
 }  // namespace
 
 Paired PairByKey(const KeyedScores& a, const KeyedScores& b, const std::string& what) {
@@ -131,23 +162,7 @@ PairComparison ComparePaired(const std::vector<double>& id_a, const std::vector<
                 std::to_string(id_b.size()) + " and " + std::to_string(ood_b.size()));
   }
   PairComparison c = Estimate(id_a, ood_a, id_b, ood_b, options, /*paired=*/true);
-  if (options.bootstrap == 0) return c;
-  SortedSet sa_id(id_a), sa_ood(ood_a), sb_id(id_b), sb_ood(ood_b);
-  std::vector<std::uint32_t> w_id(id_a.size()), w_ood(ood_a.size());
-  std::vector<double> fpr, aupr;
-  std::mt19937_64 rng(options.seed);
-  for (int r = 0; r < options.bootstrap; ++r) {
-    // One draw of samples for both columns: all ID positions, then all OOD positions.
-    Draw(rng, &w_id);
-    Draw(rng, &w_ood);
-    const Metrics ma = WeightedMetrics(sa_id.sorted(), sa_id.Counts(w_id), sa_ood.sorted(),
-                                       sa_ood.Counts(w_ood), options.metric);
-    const Metrics mb = WeightedMetrics(sb_id.sorted(), sb_id.Counts(w_id), sb_ood.sorted(),
-                                       sb_ood.Counts(w_ood), options.metric);
-    fpr.push_back(mb.fpr_at_tpr - ma.fpr_at_tpr);
-    aupr.push_back(mb.aupr_in - ma.aupr_in);
-  }
-  SetIntervals(std::move(fpr), std::move(aupr), &c);
+  Bootstrap(id_a, ood_a, id_b, ood_b, options, /*paired=*/true, &c);
   return c;
 }
 
@@ -156,26 +171,7 @@ PairComparison CompareUnpaired(const std::vector<double>& id_a, const std::vecto
                                const CompareOptions& options) {
   CheckSets(id_a, ood_a, id_b, ood_b, options);
   PairComparison c = Estimate(id_a, ood_a, id_b, ood_b, options, /*paired=*/false);
-  if (options.bootstrap == 0) return c;
-  SortedSet sa_id(id_a), sa_ood(ood_a), sb_id(id_b), sb_ood(ood_b);
-  std::vector<std::uint32_t> wa_id(id_a.size()), wa_ood(ood_a.size()), wb_id(id_b.size()),
-      wb_ood(ood_b.size());
-  std::vector<double> fpr, aupr;
-  std::mt19937_64 rng(options.seed);
-  for (int r = 0; r < options.bootstrap; ++r) {
-    // Each column's own samples: a's ID, a's OOD, b's ID, b's OOD.
-    Draw(rng, &wa_id);
-    Draw(rng, &wa_ood);
-    Draw(rng, &wb_id);
-    Draw(rng, &wb_ood);
-    const Metrics ma = WeightedMetrics(sa_id.sorted(), sa_id.Counts(wa_id), sa_ood.sorted(),
-                                       sa_ood.Counts(wa_ood), options.metric);
-    const Metrics mb = WeightedMetrics(sb_id.sorted(), sb_id.Counts(wb_id), sb_ood.sorted(),
-                                       sb_ood.Counts(wb_ood), options.metric);
-    fpr.push_back(mb.fpr_at_tpr - ma.fpr_at_tpr);
-    aupr.push_back(mb.aupr_in - ma.aupr_in);
-  }
-  SetIntervals(std::move(fpr), std::move(aupr), &c);
+  Bootstrap(id_a, ood_a, id_b, ood_b, options, /*paired=*/false, &c);
   return c;
 }
 
