@@ -319,19 +319,20 @@ DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int
       torch::from_blob(const_cast<float*>(features), {n, head.dim}, torch::kFloat32),
       torch::from_blob(const_cast<int*>(labels), {n}, torch::kInt32).to(torch::kInt64), n,
       head.dim};
-  FitMahalanobis(train, head.classes, &fit);
-  FitKnnBank(train, &fit);
-  FitVim(train, head, &fit);
-  FitPredictedClassStatistics(train, head, &fit);
-  FitNnGuideBank(train, head, &fit);
-  fit.tempscale_temperature = FitTemperature(train, head, settings.tempscale_converged != 0);
-  // ReAct and VRA: percentiles of every activation.
+  // ReAct and VRA: percentiles of every activation, first: their copy of the features is
+  // freed before the statistics and banks are made.
   const std::vector<double> clips = Percentiles(
       features, static_cast<std::size_t>(n * head.dim),
       {settings.react_percentile, settings.vra_low_percentile, settings.vra_high_percentile});
   fit.react_threshold = clips[0];
   fit.vra_low = clips[1];
   fit.vra_high = clips[2];
+  FitMahalanobis(train, head.classes, &fit);
+  FitKnnBank(train, &fit);
+  FitVim(train, head, &fit);
+  FitPredictedClassStatistics(train, head, &fit);
+  FitNnGuideBank(train, head, &fit);
+  fit.tempscale_temperature = FitTemperature(train, head, settings.tempscale_converged != 0);
   return fit;
 }
 
