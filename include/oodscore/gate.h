@@ -4,9 +4,11 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "oodscore/compare_report.h"
 #include "oodscore/report.h"
 
 namespace oodscore {
@@ -63,6 +65,18 @@ struct BaselineRules {
   // A set scored on other samples than the baseline's (another count, or another
   // samples_digest) passes with a note instead of failing.
   bool allow_resample = false;
+  // --significance ALPHA: a tolerance check with a DeLong p-value fails only when the change
+  // is beyond the tolerance and p < ALPHA. None: the tolerance alone decides, as before.
+  std::optional<double> significance;
+  // Paired bootstrap resamples for the intervals of fpr_at_tpr and aupr_in changes (0 = none).
+  int bootstrap = 1000;
+};
+
+// The samples behind a baseline comparison, for the significance of each change.
+struct BaselineSamples {
+  const CompareRun* baseline = nullptr;  // scores.csv beside the baseline's report.json
+  std::string none_reason;               // why baseline is null ("the baseline folder ...")
+  const ReportInput* current = nullptr;  // this run's scores; SetScores::paths pair them
 };
 
 // Compares the report with a baseline report.json (same format), per OOD set and score
@@ -71,11 +85,20 @@ struct BaselineRules {
 // has is a check of its own: the same number of scored samples and, when both reports have
 // it, the same samples_digest (fails unless rules.allow_resample).
 // With bootstrap intervals in the baseline, each message says whether the new value lies
-// inside the baseline's 95% interval. An OOD set of the baseline missing from this run is a
-// failed check. Messages round as the check table does (ShowValue), exact values stay in
-// CheckResult.
+// inside the baseline's 95% interval.
+// With samples (both runs' scores), each check carries a Significance: the baseline and this
+// run compared as compare.h does (a = the baseline, b = this run): paired when every sample
+// of the ID and the OOD set matches one of the baseline's by (set, path), else unpaired;
+// "none", with the reason, without the baseline's scores. auroc: DeLong's p and the normal
+// interval change +- 1.96 sqrt(variance); fpr_at_tpr and aupr_in: the bootstrap percentile
+// interval (rules.bootstrap resamples, seeded with the report's seed), no p-value; other
+// metrics: no test. See BaselineRules::significance for the verdict. Without samples (the
+// default) and without rules.significance, the checks carry no Significance. An OOD set of the
+// baseline missing from this run is a failed check. Messages round as the check table does
+// (ShowValue), exact values stay in CheckResult.
 std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
-                                             const BaselineRules& rules);
+                                             const BaselineRules& rules,
+                                             const BaselineSamples& samples = {});
 
 }  // namespace oodscore
 

@@ -25,6 +25,11 @@ namespace oodscore {
 struct SetScores {
   std::string name;
   std::vector<std::vector<double>> oriented;  // aligned with ReportInput::scores
+  // With a baseline to pair with (else empty): the samples' paths in row order, and each
+  // score's oriented values in that order (`oriented` may be sorted, so it does not align).
+  // A baseline check pairs this run's samples with the baseline's by them.
+  std::vector<std::string> paths;
+  std::vector<std::vector<double>> by_path;  // aligned with ReportInput::scores and paths
 };
 
 struct ReportInput {
@@ -45,6 +50,18 @@ struct CheckResult {
   bool rate = false;               // value is a share (shown as percent in tables)
   bool pass = true;
   std::string message;  // one line, e.g. "svhn.energy.auroc = 0.9312 violates >= 0.95"
+  // A baseline check of a metric: how sure the change is (gate.h, CompareWithBaseline).
+  struct Significance {
+    std::string test;             // "paired", "unpaired" or "none" (no test could be made)
+    std::string note;             // why "none", or how the samples were matched
+    std::optional<double> p;      // DeLong's two-sided p-value (auroc checks)
+    std::optional<double> z;      // DeLong's z (unpaired: Student's t)
+    std::optional<Interval> ci;   // 95% interval of the change (value - baseline)
+    std::string interval;         // "delong-normal", "bootstrap-percentile" or "" (none)
+    std::optional<double> alpha;  // --significance, when given
+    std::string warning;          // a significant drop within the tolerance, else ""
+  };
+  std::optional<Significance> significance;
 };
 
 struct Report {
@@ -94,7 +111,9 @@ bool IsRateMetric(const std::string& metric);
 std::string ShowValue(double value, bool rate, int digits = 4);
 
 // A check's table cells: baseline, value, change, allowed, verdict. Rounded to 4 significant
-// digits; shares in percent and changes of shares in percentage points.
+// digits; shares in percent and changes of shares in percentage points. A baseline check
+// tested for significance adds to its change the 95% interval, the DeLong p-value and the
+// test: "-0.41 pp [-0.8, -0.02], p=0.04 (paired)".
 std::vector<std::string> CheckCells(const CheckResult& check);
 
 // Converts an oriented threshold back to the score's own units (an energy, an MSP).

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ struct ReportOptions {
   std::vector<std::string> baseline_scores;
   std::string baseline_missing;  // fail | skip ("" = not given: fail): a missing --baseline
   bool baseline_allow_resample = false;
+  double significance = 0;         // --significance ALPHA; 0 = not given
   bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;
   std::string junit;  // JUnit XML path, "" = none
@@ -95,6 +97,9 @@ struct Checks {
   std::vector<Gate> gates;
   BaselineRules baseline_rules;
   std::optional<nlohmann::json> baseline;
+  // The baseline folder's scores.csv, for the significance of each change; none: why not.
+  std::shared_ptr<const CompareRun> baseline_run;
+  std::string baseline_run_missing;
   std::string baseline_skipped;       // why --baseline's checks were skipped ("" = they were not)
   std::optional<double> max_skipped;  // a fraction; none = no skipped-share checks
 };

@@ -103,6 +103,12 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_flag("--baseline-allow-resample", opt->baseline_allow_resample,
                 "compare with a baseline scored on other samples (another count or sample list "
                 "in a set) instead of failing that set's samples check");
+  cmd->add_option("--significance", opt->significance,
+                  "ALPHA: a --max-drop/--max-rise check of auroc fails only when the change is "
+                  "beyond the tolerance and DeLong's p < ALPHA (paired by (set, path) with the "
+                  "baseline folder's scores.csv); without it a significant drop within the "
+                  "tolerance only warns")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--junit", opt->junit,
                   "write a JUnit XML test report (one testcase per check) for CI");
 }
@@ -274,6 +280,12 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
       for (double& x : v) x = Orient(x, in.scores[i].orientation);
       s.oriented.push_back(std::move(v));
     }
+    if (table.keeps_paths() && !opt.baseline.empty()) {  // pairs with the baseline's samples
+      for (std::size_t r = 0; r < table.size(); ++r) {
+        if (table.set(r) == set) s.paths.emplace_back(table.path(r));
+      }
+      s.by_path = s.oriented;  // before the sort below
+    }
     return s;
   };
   in.id = set_scores(id_set);
@@ -347,7 +359,8 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
     for (const auto& [flag, given] :
          {std::pair<const char*, bool>{"--baseline-scores", !opt.baseline_scores.empty()},
           {"--baseline-missing", !opt.baseline_missing.empty()},
-          {"--baseline-allow-resample", opt.baseline_allow_resample}}) {
+          {"--baseline-allow-resample", opt.baseline_allow_resample},
+          {"--significance", opt.significance != 0}}) {
       if (given) throw UsageError(std::string(flag) + " needs --baseline");
     }
     return checks;
@@ -357,6 +370,13 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
   }
   rules.scores = BaselineScope(opt, checks.gates, score_names);
   rules.allow_resample = opt.baseline_allow_resample;
+  if (opt.significance != 0) {
+    if (!(opt.significance > 0 && opt.significance < 1)) {
+      throw UsageError("--significance " + FormatDouble(opt.significance) +
+                       ": ALPHA is a level strictly between 0 and 1, e.g. 0.05");
+    }
+    rules.significance = opt.significance;
+  }
   spdlog::info("baseline checks cover {}", rules.scores.empty()
                                                ? "every score (none is gated or named with --score)"
                                                : JoinNames(rules.scores));
@@ -373,6 +393,22 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
                 "'CI'), or pass --baseline-missing skip to run without its checks");
   }
   checks.baseline = ParseJsonText(ReadFile(opt.baseline), opt.baseline);
+  // The baseline's samples, for the significance of each change: its folder's scores.csv.
+  std::filesystem::path dir = std::filesystem::path(opt.baseline).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!std::filesystem::is_regular_file(dir / "scores.csv", ec)) {
+    checks.baseline_run_missing = "the baseline folder '" + dir.string() +
+                                  "' has no scores.csv, so the changes could not be tested "
+                                  "for significance";
+  } else {
+    try {
+      checks.baseline_run = std::make_shared<const CompareRun>(LoadCompareRun("baseline", dir));
+    } catch (const Error& e) {
+      checks.baseline_run_missing =
+          std::string("the baseline's scores.csv could not be used: ") + e.what();
+    }
+  }
+  if (!checks.baseline_run_missing.empty()) spdlog::warn("{}", checks.baseline_run_missing);
   return checks;
 }
 
@@ -382,7 +418,15 @@ int FinishReport(Report* report, const ReportInput& input, const ReportOptions& 
   report->checks = EvaluateGates(checks.gates, *report);
   if (checks.baseline) {
     try {
-      for (auto& c : CompareWithBaseline(*checks.baseline, *report, checks.baseline_rules)) {
+      BaselineSamples samples;
+      samples.baseline = checks.baseline_run.get();
+      samples.none_reason = checks.baseline_run_missing;
+      samples.current = &input;
+      for (auto& c :
+           CompareWithBaseline(*checks.baseline, *report, checks.baseline_rules, samples)) {
+        if (c.significance && !c.significance->warning.empty()) {
+          report->warnings.push_back(c.significance->warning);
+        }
         report->checks.push_back(c);
       }
     } catch (const UsageError&) {

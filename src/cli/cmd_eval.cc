@@ -107,6 +107,7 @@ int RunEval(EvalCommand& cmd) {
 
   outputs.csv_path = folder.Stage("scores.csv").string();
   outputs.keep_rows = true;
+  outputs.keep_paths = !cmd.report.baseline.empty();
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<std::string> ood_names;
   for (std::size_t i = 1; i < sets.size(); ++i) ood_names.push_back(sets[i].name);
@@ -180,7 +181,7 @@ int RunEvalFromScores(EvalCommand& cmd) {
   if (!cmd.scoring.model_path.empty()) {
     throw UsageError("--from-scores reads scores that are already made: give no --model");
   }
-  MergedScores merged = ReadMergedScores(cmd.from_scores);
+  MergedScores merged = ReadMergedScores(cmd.from_scores, !cmd.report.baseline.empty());
   if (!merged.stamped && !merged.stopped.empty()) {
     throw Error("'" + merged.stopped + "' is from a stopped run: its stamp '" +
                 StampPath(merged.stopped) +

@@ -123,7 +123,7 @@ int RunMetrics(MetricsCommand& cmd) {
           "for score CSV files name the column: --lower-is-id NAME");
     }
     if (cmd.id.empty()) throw UsageError("--id NAME is required: which set is in-distribution");
-    merged = ReadMergedScores(cmd.files);
+    merged = ReadMergedScores(cmd.files, !cmd.report.baseline.empty());
     table = std::move(merged.table);
     const auto sets = table.SetNames();
     bool found = false;

@@ -537,7 +537,8 @@ RunSetup PrepareRun(const ScoringOptions& opt, const std::vector<SampleSet>& set
   for (const auto& c : setup.columns) result->table.columns.push_back(c.name);
   if (out.card && !out.fdr) result->table.columns.push_back("is_ood");
   if (out.card && !out.card->calibration.empty()) result->table.columns.push_back("pvalue");
-  result->table.KeepPaths(false);  // eval needs scores and labels; paths stream to the CSV
+  // eval needs scores and labels; paths stream to the CSV, unless a baseline pairs by them.
+  result->table.KeepPaths(out.keep_paths);
   return setup;
 }
 

@@ -53,6 +53,7 @@ double MaxSkippedShare(const ScoringOptions& opt);
 struct ScoringOutputs {
   std::string csv_path;  // "-" = stdout, "" = none
   bool keep_rows = false;
+  bool keep_paths = false;  // the kept rows keep their paths (a baseline check pairs by them)
   std::optional<DetectorCard> card;  // adds an is_ood column, after checking model and preset
   // With a card holding calibration scores: is_ood = (pvalue <= alpha) instead of the
   // card's threshold (score --alpha).

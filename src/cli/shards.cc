@@ -404,7 +404,7 @@ void StartMerge(const std::vector<ShardFile>& files, MergedScores* merged,
 
 }  // namespace
 
-MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
+MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args, bool keep_paths) {
   std::vector<ShardFile> files;
   MergedScores merged;
   const std::vector<std::filesystem::path> paths = ExpandFolders(args);
@@ -433,7 +433,7 @@ MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args) {
   for (const ShardFile& f : files) {
     const std::size_t before = merged.table.size();
     // Paths, when files are pooled: a sample in two of them is refused.
-    AppendScoreFile(f.csv, {/*keep_paths=*/files.size() > 1}, &merged.table);
+    AppendScoreFile(f.csv, {/*keep_paths=*/keep_paths || files.size() > 1}, &merged.table);
     merged.files.push_back(f.csv);
     file_ends.push_back(merged.table.size());
     if (!merged.stamped) continue;

@@ -74,7 +74,9 @@ struct MergedScores {
 // the stamp records a complete run; otherwise (a stopped run, an older stamp) its rows are
 // read as they are, with a warning.
 // Files without stamps are pooled in the order given, as before.
-MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args);
+// keep_paths: the table keeps every row's path (always, for several files).
+MergedScores ReadMergedScores(const std::vector<std::filesystem::path>& args,
+                              bool keep_paths = false);
 
 // Gives the report's sets the stamps' counts (found, scored, skipped, and the skipped files),
 // which a report built from rows alone cannot know.

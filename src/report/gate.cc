@@ -6,6 +6,7 @@
 
 #include "base/format.h"
 #include "base/suggest.h"
+#include "oodscore/delong.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
@@ -352,11 +353,137 @@ std::string ShownChange(double d, bool rate) {
   return buf;
 }
 
+// The significance of the changes of one (OOD set, score): the baseline's samples against
+// this run's, compared once for every metric checked.
+struct ChangeStats {
+  std::string test = "none";  // paired, unpaired or none
+  std::string note;
+  std::optional<PairComparison> stats;  // a = the baseline, b = this run
+};
+
+// One set's oriented scores of one baseline column, keyed by path.
+KeyedScores BaselineKeyed(const CompareRun& run, const std::string& set, const ScoreInfo& score) {
+  const int col = run.table.ColumnIndex(score.rank_column);
+  KeyedScores k;
+  for (std::size_t r = 0; r < run.table.size(); ++r) {
+    if (run.table.set(r) != set) continue;
+    k.keys.emplace_back(run.table.path(r));
+    k.values.push_back(Orient(run.table.values(col)[r], score.orientation));
+  }
+  return k;
+}
+
+ChangeStats ComputeChangeStats(const BaselineSamples& samples, const std::string& set,
+                               const std::string& score, const Report& report, int bootstrap) {
+  ChangeStats out;
+  if (!samples.baseline) {
+    out.note = samples.none_reason.empty() ? "the baseline's scores are not available"
+                                           : samples.none_reason;
+    return out;
+  }
+  if (!samples.current) {
+    out.note = "this run's scores are not available";
+    return out;
+  }
+  const CompareRun& base = *samples.baseline;
+  const ReportInput& cur = *samples.current;
+  const ScoreInfo* base_score = nullptr;
+  for (const auto& s : base.scores) {
+    if (s.name == score) base_score = &s;
+  }
+  std::size_t col = 0;
+  while (col < cur.scores.size() && cur.scores[col].name != score) ++col;
+  const SetScores* cur_set = nullptr;
+  for (const auto& o : cur.ood) {
+    if (o.name == set) cur_set = &o;
+  }
+  if (!base_score || col == cur.scores.size() || !cur_set ||
+      std::find(base.ood_sets.begin(), base.ood_sets.end(), set) == base.ood_sets.end()) {
+    out.note =
+        "the baseline's scores.csv has no scores of '" + score + "' for OOD set '" + set + "'";
+    return out;
+  }
+  const KeyedScores base_id = BaselineKeyed(base, base.id_set, *base_score);
+  const KeyedScores base_ood = BaselineKeyed(base, set, *base_score);
+  // Keyed by path when this run kept its paths, else the (maybe sorted) scores alone.
+  const bool keyed = !cur.id.paths.empty() && !cur_set->paths.empty() &&
+                     cur.id.by_path.size() == cur.scores.size() &&
+                     cur_set->by_path.size() == cur.scores.size();
+  const KeyedScores cur_id{keyed ? cur.id.paths : std::vector<std::string>(),
+                           keyed ? cur.id.by_path[col] : cur.id.oriented[col]};
+  const KeyedScores cur_ood{keyed ? cur_set->paths : std::vector<std::string>(),
+                            keyed ? cur_set->by_path[col] : cur_set->oriented[col]};
+  CompareOptions options;
+  options.metric = report.options;
+  options.bootstrap = bootstrap;
+  options.seed = report.options.seed;
+  try {
+    std::string why_unpaired;
+    if (!keyed) {
+      why_unpaired = "this run's scores have no sample paths to pair by";
+    } else if (base.id_set != cur.id.name) {
+      why_unpaired = "the ID sets have different names ('" + base.id_set + "' in the baseline, '" +
+                     cur.id.name + "' here)";
+    } else {
+      const Paired id = PairByKey(base_id, cur_id, "ID set '" + cur.id.name + "'");
+      const Paired ood = PairByKey(base_ood, cur_ood, "OOD set '" + set + "'");
+      const std::size_t unmatched = id.only_a + id.only_b + ood.only_a + ood.only_b;
+      if (unmatched == 0) {
+        out.stats = ComparePaired(id.a, ood.a, id.b, ood.b, options);
+        out.test = "paired";
+        out.note = "paired by (set, path): " + std::to_string(id.a.size()) + " ID and " +
+                   std::to_string(ood.a.size()) + " OOD samples";
+        return out;
+      }
+      why_unpaired = "the samples differ from the baseline's by (set, path): " +
+                     std::to_string(id.only_b + ood.only_b) + " of this run's are not in it, " +
+                     std::to_string(id.only_a + ood.only_a) + " of its are not here";
+    }
+    out.stats =
+        CompareUnpaired(base_id.values, base_ood.values, cur_id.values, cur_ood.values, options);
+    out.test = "unpaired";
+    out.note = "unpaired: " + why_unpaired;
+  } catch (const Error& e) {
+    out.stats.reset();
+    out.test = "none";
+    out.note = std::string("no test: ") + e.what();
+  }
+  return out;
+}
+
+std::string Rounded(double v, const char* format) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+// "p = 0.0123" / "p < 1e-16".
+std::string PText(double p) {
+  if (p < 1e-16) return "p < 1e-16";
+  return "p = " + Rounded(p, "%.3g");
+}
+
 }  // namespace
 
 std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, const Report& report,
-                                             const BaselineRules& rules) {
+                                             const BaselineRules& rules,
+                                             const BaselineSamples& samples) {
   std::vector<CheckResult> out;
+  const bool resampled = rules.bootstrap > 0 &&
+                         (rules.max_drop.count("fpr_at_tpr") || rules.max_drop.count("aupr_in") ||
+                          rules.max_rise.count("fpr_at_tpr") || rules.max_rise.count("aupr_in"));
+  std::map<std::pair<std::string, std::string>, ChangeStats> change_stats;
+  auto stats_of = [&](const std::string& set, const std::string& score) -> const ChangeStats& {
+    const auto key = std::make_pair(set, score);
+    auto it = change_stats.find(key);
+    if (it == change_stats.end()) {
+      it = change_stats
+               .emplace(key, ComputeChangeStats(samples, set, score, report,
+                                                resampled ? rules.bootstrap : 0))
+               .first;
+    }
+    return it->second;
+  };
   const nlohmann::json current = ReportJson(report);
   if (!baseline.contains("ood") || !baseline["ood"].is_array()) {
     throw Error("baseline report has no 'ood' array (is it an oodscore report.json?)");
@@ -385,7 +512,8 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
     c.rate = rate;
     c.allowed = std::string(drop ? "drop" : "rise") +
                 " <= " + (rate ? FormatDouble(100 * tol) + " pp" : FormatDouble(tol));
-    c.pass = drop ? (-change <= tol) : (change <= tol);
+    const bool beyond = drop ? (-change > tol) : (change > tol);
+    c.pass = !beyond;
     c.message = c.expr + " moved " + Shown(o, rate) + " -> " + Shown(n, rate) + " (" +
                 ShownChange(change, rate) + "; allowed " + c.allowed + ")";
     if (old_m.contains("ci95") && old_m["ci95"].contains(metric)) {
@@ -396,6 +524,77 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
                             : "; outside the baseline's 95% interval";
       }
     }
+    // A caller that gives no samples and no --significance asks for no test (today's checks).
+    if (!samples.baseline && !samples.current && samples.none_reason.empty() &&
+        !rules.significance) {
+      out.push_back(c);
+      return;
+    }
+    const ChangeStats& cs = stats_of(set, score);
+    CheckResult::Significance sig;
+    sig.test = cs.test;
+    sig.note = cs.note;
+    sig.alpha = rules.significance;
+    std::string untested;  // why this check has no p-value
+    if (cs.stats) {
+      const PairComparison& pc = *cs.stats;
+      if (metric == "auroc") {
+        sig.p = pc.delong.p;
+        sig.z = pc.delong.z;
+        if (std::isfinite(pc.delong.variance) && pc.delong.variance >= 0) {
+          const double half = 1.959963984540054 * std::sqrt(pc.delong.variance);
+          sig.ci = Interval{pc.auroc_diff - half, pc.auroc_diff + half};
+          sig.interval = "delong-normal";
+        }
+        if (std::isnan(pc.delong.p)) {
+          sig.p.reset();
+          untested = "DeLong's variance is degenerate";
+        }
+      } else if (metric == "fpr_at_tpr" || metric == "aupr_in") {
+        if (pc.has_ci) {
+          sig.ci = metric == "fpr_at_tpr" ? pc.fpr_diff_ci : pc.aupr_in_diff_ci;
+          sig.interval = "bootstrap-percentile";
+        }
+        untested = "DeLong's test is for auroc; " + metric + " has " +
+                   (pc.has_ci ? "a bootstrap interval only" : "no test");
+      } else {
+        untested = "no test for " + metric + " (only auroc has a p-value)";
+      }
+    } else {
+      untested = cs.note;
+    }
+    std::string sig_text;
+    if (sig.ci) {
+      sig_text += "; 95% interval of the change " + ShownChange(sig.ci->lo, rate) + " to " +
+                  ShownChange(sig.ci->hi, rate);
+    }
+    if (sig.p) sig_text += ", DeLong " + PText(*sig.p);
+    if (sig.test != "none") sig_text += " (" + sig.test + ")";
+    const bool bad_direction = drop ? change < 0 : change > 0;
+    if (rules.significance) {
+      const std::string at = Rounded(*rules.significance, "%g");
+      if (!sig.p) {
+        if (beyond) {
+          sig_text += "; the significance could not be tested (" + untested +
+                      "), so the tolerance alone decides";
+        }
+      } else if (beyond && *sig.p < *rules.significance) {
+        sig_text += "; significant at " + at;
+      } else if (beyond) {
+        c.pass = true;
+        sig_text += "; beyond the tolerance but not significant at " + at +
+                    ", so it passes (--significance " + at + ")";
+      }
+    } else {
+      if (!sig.p && sig.test == "none") sig_text += "; no significance test: " + untested;
+      if (!beyond && bad_direction && sig.p && *sig.p < 0.05) {
+        sig.warning = c.expr + ": the change of " + ShownChange(change, rate) +
+                      " is within the tolerance but significant (DeLong " + PText(*sig.p) + ", " +
+                      sig.test + "): the model may really have changed";
+      }
+    }
+    c.message += sig_text;
+    c.significance = sig;
     out.push_back(c);
   };
   auto in_scope = [&](const std::string& score) {
@@ -434,8 +633,9 @@ std::vector<CheckResult> CompareWithBaseline(const nlohmann::json& baseline, con
                      ? std::string()
                      : " among the checked scores (" + JoinNames(rules.scores) + ")"));
   }
-  const std::vector<CheckResult> samples = SampleChecks(baseline, report, rules.allow_resample);
-  out.insert(out.begin(), samples.begin(), samples.end());
+  const std::vector<CheckResult> sample_checks =
+      SampleChecks(baseline, report, rules.allow_resample);
+  out.insert(out.begin(), sample_checks.begin(), sample_checks.end());
   return out;
 }
 

@@ -43,12 +43,16 @@ std::string JunitXml(const Report& report, const std::string& suite_name, double
   for (const auto& c : report.checks) {
     x += "    <testcase" + Attr("classname", "oodscore." + c.kind) +
          Attr("name", c.subject + " " + c.allowed) + Attr("time", "0");
+    // A baseline check's significance is read in CI even when it passes.
+    const std::string out =
+        c.significance ? "      <system-out>" + EscapeMarkup(c.message) + "</system-out>\n" : "";
     if (c.pass) {
-      x += "/>\n";
+      x += out.empty() ? "/>\n" : ">\n" + out + "    </testcase>\n";
       continue;
     }
     x += ">\n      <failure" + Attr("type", c.kind) + Attr("message", c.message) + ">" +
-         EscapeMarkup(c.message + "\ncheck: " + c.expr) + "</failure>\n    </testcase>\n";
+         EscapeMarkup(c.message + "\ncheck: " + c.expr) + "</failure>\n" + out +
+         "    </testcase>\n";
   }
   x += "  </testsuite>\n</testsuites>\n";
   return x;

@@ -139,6 +139,23 @@ std::vector<std::string> CheckCells(const CheckResult& c) {
       change = buf;
     }
   }
+  if (c.significance && c.significance->test != "none") {
+    const CheckResult::Significance& s = *c.significance;
+    char buf[96];
+    if (s.ci) {
+      if (c.rate) {
+        std::snprintf(buf, sizeof(buf), " [%+.4g, %+.4g]", 100 * s.ci->lo, 100 * s.ci->hi);
+      } else {
+        std::snprintf(buf, sizeof(buf), " [%+.4g, %+.4g]", s.ci->lo, s.ci->hi);
+      }
+      change += buf;
+    }
+    if (s.p) {
+      std::snprintf(buf, sizeof(buf), ", p=%.2g", *s.p);
+      change += buf;
+    }
+    change += " (" + s.test + ")";
+  }
   return {c.baseline ? ShowValue(*c.baseline, c.rate) : "-", ShowValue(c.value, c.rate), change,
           c.allowed, c.pass ? "pass" : "**FAIL**"};
 }
@@ -288,6 +305,18 @@ nlohmann::json ReportJson(const Report& r) {
       if (c.baseline) {
         cj["baseline"] = Num(*c.baseline);
         cj["change"] = Num(c.value - *c.baseline);
+      }
+      if (c.significance) {
+        const CheckResult::Significance& s = *c.significance;
+        cj["test"] = s.test;
+        cj["test_note"] = s.note;
+        cj["delong_p"] = s.p ? Num(*s.p) : nlohmann::json();
+        cj["delong_z"] = s.z ? Num(*s.z) : nlohmann::json();
+        cj["change_ci95"] =
+            s.ci ? nlohmann::json::array({Num(s.ci->lo), Num(s.ci->hi)}) : nlohmann::json();
+        cj["change_ci_method"] = s.interval.empty() ? nlohmann::json() : nlohmann::json(s.interval);
+        cj["significance_alpha"] = s.alpha ? nlohmann::json(*s.alpha) : nlohmann::json();
+        if (!s.warning.empty()) cj["warning"] = s.warning;
       }
       checks.push_back(cj);
       all = all && c.pass;
