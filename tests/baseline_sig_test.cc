@@ -156,14 +156,17 @@ TEST_F(BaselineSigTest, InsignificantDropBeyondTolerancePassesOnlyWithSignifican
   EXPECT_NE(c["message"].get<std::string>().find("not significant at 0.05"), std::string::npos)
       << c["message"];
   // An FPR check has no p-value: the tolerance decides, and the message says so.
-  r = Against(run, "--max-drop auroc=0 --max-rise fpr_at_tpr=0 --significance 0.05");
+  r = Against(Worse(base_), "--max-drop auroc=100% --max-rise fpr_at_tpr=0 --significance 0.05");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
   const nlohmann::json fpr = Check("fpr_at_tpr");
+  EXPECT_EQ(fpr["test"], "paired");
   EXPECT_EQ(fpr["change_ci_method"], "bootstrap-percentile");
   EXPECT_TRUE(fpr["delong_p"].is_null());
-  if (fpr["change"].get<double>() > 0) {
-    EXPECT_FALSE(fpr["pass"].get<bool>());
-    EXPECT_NE(fpr["message"].get<std::string>().find("could not be tested"), std::string::npos);
-  }
+  EXPECT_GT(fpr["change"].get<double>(), 0);
+  EXPECT_LE(fpr["change_ci95"][0].get<double>(), fpr["change"].get<double>());
+  EXPECT_GE(fpr["change_ci95"][1].get<double>(), fpr["change"].get<double>());
+  EXPECT_FALSE(fpr["pass"].get<bool>());
+  EXPECT_NE(fpr["message"].get<std::string>().find("could not be tested"), std::string::npos);
 }
 
 TEST_F(BaselineSigTest, OtherSamplesAreComparedUnpaired) {
