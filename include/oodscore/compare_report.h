@@ -43,6 +43,10 @@ struct CompareRun {
 // (a field missing, a score's ranked_by column absent from scores.csv, an unknown set).
 CompareRun LoadCompareRun(const std::string& name, const std::filesystem::path& dir);
 
+// The sample keys (paths) and oriented scores (by the score's ranking column) of one set of
+// one of a run's scores, in row order.
+KeyedScores RunSetScores(const CompareRun& run, const std::string& set, const ScoreInfo& score);
+
 // What to compare and how.
 struct CompareSpec {
   // The scores (canonical names); empty = every score of a single run, or the scores every

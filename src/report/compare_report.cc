@@ -25,18 +25,6 @@ nlohmann::json Num(double v) {
   return v;
 }
 
-// The sample keys (paths) and oriented scores of one set of one column, in row order.
-KeyedScores SetScores(const CompareRun& run, const std::string& set, const ScoreInfo& score) {
-  const int col = run.table.ColumnIndex(score.rank_column);
-  KeyedScores k;
-  for (std::size_t r = 0; r < run.table.size(); ++r) {
-    if (run.table.set(r) != set) continue;
-    k.keys.emplace_back(run.table.path(r));
-    k.values.push_back(Orient(run.table.values(col)[r], score.orientation));
-  }
-  return k;
-}
-
 bool HasSet(const CompareRun& run, const std::string& set) {
   return std::find(run.ood_sets.begin(), run.ood_sets.end(), set) != run.ood_sets.end();
 }
@@ -92,6 +80,17 @@ std::string CompareColumnName(const CompareReport& r, std::size_t c) {
 std::string CompareTestName(const PairComparison& c) {
   if (c.paired) return "paired DeLong (normal)";
   return "unpaired DeLong (Student t, " + General(c.delong.df, "%.1f") + " df)";
+}
+
+KeyedScores RunSetScores(const CompareRun& run, const std::string& set, const ScoreInfo& score) {
+  const int col = run.table.ColumnIndex(score.rank_column);
+  KeyedScores k;
+  for (std::size_t r = 0; r < run.table.size(); ++r) {
+    if (run.table.set(r) != set) continue;
+    k.keys.emplace_back(run.table.path(r));
+    k.values.push_back(Orient(run.table.values(col)[r], score.orientation));
+  }
+  return k;
 }
 
 CompareRun LoadCompareRun(const std::string& name, const fs::path& dir) {
@@ -281,7 +280,7 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
   // The ID scores of each column, computed once.
   std::vector<KeyedScores> id_scores;
   for (const auto& c : r.columns) {
-    id_scores.push_back(SetScores(runs[c.run], runs[c.run].id_set, c.score));
+    id_scores.push_back(RunSetScores(runs[c.run], runs[c.run].id_set, c.score));
   }
   for (const auto& set : ood_sets) {
     CompareSet cs;
@@ -296,7 +295,7 @@ CompareReport BuildCompare(std::vector<CompareRun> runs, CompareSpec spec) {
         }
         continue;
       }
-      ood_scores[c] = SetScores(run, set, r.columns[c].score);
+      ood_scores[c] = RunSetScores(run, set, r.columns[c].score);
       MetricOptions m = spec.options.metric;
       cs.columns.push_back({c, ComputeMetrics(id_scores[c].values, ood_scores[c].values, m), 0,
                             RocCurve(id_scores[c].values, ood_scores[c].values, 256)});

@@ -361,18 +361,6 @@ struct ChangeStats {
   std::optional<PairComparison> stats;  // a = the baseline, b = this run
 };
 
-// One set's oriented scores of one baseline column, keyed by path.
-KeyedScores BaselineKeyed(const CompareRun& run, const std::string& set, const ScoreInfo& score) {
-  const int col = run.table.ColumnIndex(score.rank_column);
-  KeyedScores k;
-  for (std::size_t r = 0; r < run.table.size(); ++r) {
-    if (run.table.set(r) != set) continue;
-    k.keys.emplace_back(run.table.path(r));
-    k.values.push_back(Orient(run.table.values(col)[r], score.orientation));
-  }
-  return k;
-}
-
 ChangeStats ComputeChangeStats(const BaselineSamples& samples, const std::string& set,
                                const std::string& score, const Report& report, int bootstrap) {
   ChangeStats out;
@@ -403,8 +391,8 @@ ChangeStats ComputeChangeStats(const BaselineSamples& samples, const std::string
         "the baseline's scores.csv has no scores of '" + score + "' for OOD set '" + set + "'";
     return out;
   }
-  const KeyedScores base_id = BaselineKeyed(base, base.id_set, *base_score);
-  const KeyedScores base_ood = BaselineKeyed(base, set, *base_score);
+  const KeyedScores base_id = RunSetScores(base, base.id_set, *base_score);
+  const KeyedScores base_ood = RunSetScores(base, set, *base_score);
   // Keyed by path when this run kept its paths, else the (maybe sorted) scores alone.
   const bool keyed = !cur.id.paths.empty() && !cur_set->paths.empty() &&
                      cur.id.by_path.size() == cur.scores.size() &&
