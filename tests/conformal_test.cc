@@ -130,6 +130,16 @@ TEST(CardCalibration, MalformedFieldsAreRefusedNamingThePointer) {
   j = good;
   j["calibration"] = 1;
   EXPECT_NE(CardError(j).find("/calibration must be an object"), std::string::npos) << CardError(j);
+  j = good;
+  j["calibration"]["split"] = {{"fraction", 1.5}, {"seed", 0}, {"n_threshold", j["n"]}};
+  EXPECT_NE(CardError(j).find("/calibration/split/fraction must be in (0, 1)"), std::string::npos)
+      << CardError(j);
+  j["calibration"]["split"]["fraction"] = 0.5;
+  j["calibration"]["split"]["n_threshold"] = 1;
+  EXPECT_NE(CardError(j).find("/calibration/split/n_threshold is 1"), std::string::npos)
+      << CardError(j);
+  j["calibration"]["split"]["n_threshold"] = j["n"];
+  EXPECT_EQ(CardError(j), "(read without error)");
 }
 
 // The guarantee: calibration and test sets drawn from one distribution, P(p <= alpha) <=
@@ -226,6 +236,49 @@ TEST_F(ConformalCliTest, ScoreWritesPValuesFromTheCardsCalibrationScores) {
     if (i < 12) EXPECT_GE(v, 2.0 / 13) << "row " << i;
   }
   EXPECT_GT(ones, 0);  // the most ID-like calibration sample
+}
+
+TEST_F(ConformalCliTest, SplitFractionHoldsOutThePValuesSamplesFromTheThreshold) {
+  Calibrate();  // every sample for both: the reference
+  const auto all = nlohmann::json::parse(ReadText(tmp_ / "card.json"));
+  std::vector<double> rest = all["calibration"]["scores"].get<std::vector<double>>();
+  auto split = [&](const std::string& out, const std::string& seed) {
+    return Cli("calibrate " + Common() + "--id '" + (tmp_ / "id") + "' -o '" + (tmp_ / out) +
+               "' --split-fraction 0.25 --seed " + seed);
+  };
+  auto r = split("split.json", "3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 3 held-out scores: 1/4 is above 1 - tpr = 0.05.
+  EXPECT_NE(r.err.find("only 3 calibration scores"), std::string::npos) << r.err;
+  const auto card = nlohmann::json::parse(ReadText(tmp_ / "split.json"));
+  ASSERT_EQ(card["calibration"]["n"], 3);  // round(0.25 * 12)
+  EXPECT_EQ(card["n"], 9);
+  EXPECT_EQ(card["calibration"]["split"]["fraction"], 0.25);
+  EXPECT_EQ(card["calibration"]["split"]["seed"], 3);
+  EXPECT_EQ(card["calibration"]["split"]["n_threshold"], 9);
+  // The held-out scores are 3 of the 12; the threshold is the ceil(0.95 * 9) = 9th best of the
+  // other 9 (oriented: -energy), so the smallest of them.
+  for (double v : card["calibration"]["scores"].get<std::vector<double>>()) {
+    const auto it = std::find(rest.begin(), rest.end(), v);
+    ASSERT_NE(it, rest.end()) << v;
+    rest.erase(it);
+  }
+  ASSERT_EQ(rest.size(), 9u);
+  EXPECT_EQ(card["threshold"].get<double>(), -*std::min_element(rest.begin(), rest.end()));
+  // The same seed gives the same card; another seed another split.
+  ASSERT_EQ(split("again.json", "3").exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(ReadText(tmp_ / "again.json"))["calibration"],
+            card["calibration"]);
+  ASSERT_EQ(split("other.json", "4").exit_code, 0);
+  EXPECT_NE(nlohmann::json::parse(ReadText(tmp_ / "other.json"))["calibration"]["scores"],
+            card["calibration"]["scores"]);
+  // score reads the split card and makes p-values from the held-out scores only.
+  r = Score("split.json", "-q --alpha 0.25");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ScoreTable t = ReadScoreFiles({tmp_ / "s.csv"});
+  const int p = t.ColumnIndex("pvalue");
+  ASSERT_GE(p, 0);
+  for (double v : t.values(p)) EXPECT_EQ(std::fmod(v * 4, 1.0), 0.0) << v;  // k / (3 + 1)
 }
 
 TEST_F(ConformalCliTest, AlphaFlagsExactlyTheRowsWithPAtMostAlpha) {

@@ -6,6 +6,10 @@
 //    "model": {"path": "...", "sha256": "..."}, "preset": {...}, "tool": {...},
 //    "calibration": {"n": 10000, "axis": "oriented, higher = ID", "scores": [...]}}
 //
+// With calibrate --split-fraction, /calibration also holds "split": {"fraction", "seed",
+// "n_threshold"}: the threshold came from the other n_threshold samples, so the p-values'
+// calibration scores were not used to choose it.
+//
 // "calibration" (cards from calibrate; older cards lack it) holds the calibration set's
 // scores on the axis the card decides on, oriented so that higher = ID: Orient() of the
 // ApplyColumn() value (for msp cards, log_msp itself; for energy, -energy). Sorted ascending,
@@ -48,6 +52,13 @@ struct DetectorCard {
   // The calibration set's oriented scores, sorted ascending (see above); empty when the card
   // has none (an older card).
   std::vector<double> calibration;
+  // calibrate --split-fraction: the held-out share and the split's seed (the threshold's n is
+  // `n`); nullopt when the threshold and the p-values share every sample.
+  struct Split {
+    double fraction = 0;
+    std::uint64_t seed = 0;
+  };
+  std::optional<Split> split;
 
   // The score column the card is applied to: the score's rank column ("log_msp" for msp)
   // for cards that carry log_msp_threshold, else `score`.

@@ -62,6 +62,10 @@ nlohmann::json CardJson(const DetectorCard& c) {
   if (!c.calibration.empty()) {
     j["calibration"] = {
         {"n", c.calibration.size()}, {"axis", kCalibrationAxis}, {"scores", c.calibration}};
+    if (c.split) {
+      j["calibration"]["split"] = {
+          {"fraction", c.split->fraction}, {"seed", c.split->seed}, {"n_threshold", c.n}};
+    }
   }
   return j;
 }
@@ -156,6 +160,22 @@ DetectorCard ParseCard(const std::string& text, const std::string& source) {
                 "calibrated with)");
   }
   if (j.contains("calibration")) c.calibration = ReadCalibration(j, where);
+  if (j.contains(nlohmann::json::json_pointer("/calibration/split"))) {
+    DetectorCard::Split split;
+    split.fraction = JsonField<double>(j, "/calibration/split/fraction", where, "a share");
+    if (!(split.fraction > 0 && split.fraction < 1)) {
+      throw Error(where + ": /calibration/split/fraction must be in (0, 1), got " +
+                  FormatDouble(split.fraction));
+    }
+    split.seed = JsonField<std::uint64_t>(j, "/calibration/split/seed", where, "a seed");
+    const auto n_threshold =
+        JsonField<std::size_t>(j, "/calibration/split/n_threshold", where, "a count");
+    if (n_threshold != c.n) {
+      throw Error(where + ": /calibration/split/n_threshold is " + std::to_string(n_threshold) +
+                  " but /n is " + std::to_string(c.n) + " (the threshold's samples)");
+    }
+    c.split = split;
+  }
   ScoreInfo info;
   if (!LookupScore(c.score, &info)) throw Error(where + ": unknown score '" + c.score + "'");
   c.orientation = info.orientation;
