@@ -141,6 +141,48 @@ TEST_F(CliCiTest, LowerIsIdAppliesToNamedPlainScores) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+// The paper's and OpenOOD's protocols from the command line: --ood-subsample/--repeats and
+// --group reach the report and the gates, and their misuse is refused with the reason.
+TEST_F(CliCiTest, SubsampleAndGroupsReachTheReportAndTheirMisuseIsRefused) {
+  std::string csv = "set,path,label,pred,energy\n";
+  for (int i = 0; i < 40; ++i) {
+    csv += "id,id/" + std::to_string(i) + ".png,,," + std::to_string(-5 - i % 7) + "\n";
+    csv += "near,n/" + std::to_string(i) + ".png,,," + std::to_string(-4 - i % 5) + "\n";
+    if (i < 10) csv += "far,f/" + std::to_string(i) + ".png,,," + std::to_string(i) + "\n";
+  }
+  WriteText(tmp_ / "s.csv", csv);
+  const std::string metrics = "metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" +
+                              (tmp_ / "m") + "' ";
+  auto r = Cli(metrics + "--ood-subsample 0.2 --repeats 4 --seed 9 --group far_g=far "
+                         "--group both=near,far --gate 'both.energy.auroc>=0.5'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["ood_subsample"]["repeats"], 4);
+  EXPECT_EQ(j["ood_subsample"]["seed"], 9);
+  EXPECT_EQ(j["ood"][0]["n_drawn"], 8);  // floor(0.2 * 40)
+  EXPECT_GT(j["ood"][0]["metrics"]["energy"]["std"]["auroc"].get<double>(), 0.0);
+  EXPECT_EQ(j["groups"][1]["sets"], nlohmann::json({"near", "far"}));
+  EXPECT_EQ(j["checks"][0]["subject"], "both.energy.auroc");
+  EXPECT_NE(ReadText(tmp_ / "m/report.html").find("both mean"), std::string::npos);
+  struct Misuse {
+    std::string flags, message;
+  };
+  for (const Misuse& m : std::vector<Misuse>{
+           {"--repeats 3", "--repeats needs --ood-subsample"},
+           {"--ood-subsample 0.2 --bootstrap 10", "give one of them"},
+           {"--ood-subsample 0", "--ood-subsample"},
+           {"--group near", "expected NAME=SET"},
+           {"--group g=nera", "no OOD set named 'nera', did you mean 'near'"},
+           {"--group g=near,near", "names OOD set 'near' twice"},
+           {"--group near=far", "the name 'near' is taken"},
+           {"--group mean=far", "the name 'mean' is taken"},
+           {"--group g=far --group g=near", "the name 'g' is taken"}}) {
+    r = Cli(metrics + m.flags);
+    EXPECT_EQ(r.exit_code, 2) << m.flags << ": " << r.err;
+    EXPECT_NE(r.err.find(m.message), std::string::npos) << m.flags << ": " << r.err;
+  }
+}
+
 // Another tool's CSV: any column by name, its orientation from the user; flags that would do
 // nothing are refused rather than ignored.
 TEST_F(CliCiTest, AnotherToolsColumnsNeedAnOrientation) {

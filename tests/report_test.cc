@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
@@ -188,6 +190,162 @@ TEST(ReportTest, WarningsFlagReversedScoresAndBelowChanceAccuracy) {
   EXPECT_EQ(BelowChanceWarning(0.5, 10), "");
   EXPECT_NE(BelowChanceWarning(0.05, 10).find("below chance (1/10 = 10%)"), std::string::npos);
   EXPECT_EQ(SetsSummary({{"id", 10, 10, 0}, {"ood", 5, 3, 2}}), "id 10/10, ood 3/5 (2 skipped)");
+}
+
+// Two scores on one random ID set and two OOD sets, in row order (the same sample at the same
+// index in both scores), as InputFromTable makes them for a subsample protocol.
+ReportInput TwoScoresInRowOrder() {
+  ReportInput in;
+  ScoreInfo energy, msp;
+  LookupScore("energy", &energy);
+  LookupScore("msp", &msp);
+  in.scores = {energy, msp};
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z(0, 1);
+  auto set = [&](const std::string& name, int n, double shift) {
+    SetScores s;
+    s.name = name;
+    s.oriented.resize(2);
+    for (int i = 0; i < n; ++i) {
+      const double a = std::round(4 * (z(rng) + shift)) / 4;  // ties
+      s.oriented[0].push_back(a);
+      s.oriented[1].push_back(a + 0.5 * z(rng));
+    }
+    s.row_order = s.oriented;
+    return s;
+  };
+  in.id = set("id", 50, 1.0);
+  in.ood.push_back(set("near", 37, 0.3));
+  in.ood.push_back(set("far", 23, -1.0));
+  return in;
+}
+
+TEST(ReportTest, SubsampleDrawIsWithoutReplacementReproducibleAndUniform) {
+  std::vector<int> hits(20, 0);
+  for (int r = 0; r < 2000; ++r) {
+    const std::vector<std::size_t> d = SubsampleDraw(20, 5, 3, 1, r);
+    ASSERT_EQ(d.size(), 5u);
+    std::vector<std::size_t> sorted = d;
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "repeat " << r;
+    ASSERT_LT(sorted.back(), 20u);
+    for (std::size_t i : d) ++hits[i];
+  }
+  for (int h : hits) {  // 500 expected, binomial sd ~19.4: within 5 sd
+    EXPECT_GT(h, 500 - 97);
+    EXPECT_LT(h, 500 + 97);
+  }
+  EXPECT_EQ(SubsampleDraw(20, 5, 3, 1, 7), SubsampleDraw(20, 5, 3, 1, 7));
+  EXPECT_NE(SubsampleDraw(20, 5, 3, 1, 7), SubsampleDraw(20, 5, 3, 2, 7));
+  EXPECT_NE(SubsampleDraw(20, 5, 3, 1, 7), SubsampleDraw(20, 5, 4, 1, 7));
+  EXPECT_EQ(SubsampleDraw(20, 20, 3, 1, 7).size(), 20u);
+}
+
+// The energy paper's protocol, against a brute force over the same draws: each set's metrics
+// are the mean over draws, its std the population std, the same draw for both scores; the
+// mean row's std is over the draws' means over the sets.
+TEST(ReportTest, SubsampleMeansAndSpreadsEqualABruteForceOverTheDraws) {
+  ReportInput in = TwoScoresInRowOrder();
+  in.subsample = SubsampleProtocol{0.4, 7, 5};  // 20 of the 50 ID samples' size per draw
+  const Report r = BuildReport(in);
+  ASSERT_TRUE(r.subsample);
+  std::vector<std::vector<std::vector<Metrics>>> by_draw(2);  // [set][score][draw]
+  for (std::size_t o = 0; o < 2; ++o) {
+    EXPECT_EQ(r.ood[o].drawn, 20u);
+    EXPECT_EQ(r.ood[o].n, in.ood[o].oriented[0].size());
+    by_draw[o].resize(2);
+    for (int k = 0; k < 7; ++k) {
+      const auto pick = SubsampleDraw(in.ood[o].row_order[0].size(), 20, 5, o, k);
+      for (std::size_t s = 0; s < 2; ++s) {
+        std::vector<double> sub;
+        for (std::size_t i : pick) sub.push_back(in.ood[o].row_order[s][i]);
+        by_draw[o][s].push_back(ComputeMetrics(in.id.oriented[s], sub, in.options));
+      }
+    }
+    for (std::size_t s = 0; s < 2; ++s) {
+      double sum = 0, ss = 0;
+      for (const Metrics& m : by_draw[o][s]) sum += m.auroc;
+      const double mean = sum / 7;
+      for (const Metrics& m : by_draw[o][s]) ss += (m.auroc - mean) * (m.auroc - mean);
+      EXPECT_DOUBLE_EQ(r.ood[o].metrics[s].auroc, mean) << o << " " << s;
+      EXPECT_NEAR(r.ood[o].spread[s].auroc, std::sqrt(ss / 7), 1e-15) << o << " " << s;
+      EXPECT_GT(r.ood[o].spread[s].auroc, 0.0);
+      double fpr = 0;
+      for (const Metrics& m : by_draw[o][s]) fpr += m.fpr_at_tpr / 7;
+      EXPECT_DOUBLE_EQ(r.ood[o].metrics[s].fpr_at_tpr, fpr);
+    }
+  }
+  for (std::size_t s = 0; s < 2; ++s) {
+    std::vector<double> means;
+    for (int k = 0; k < 7; ++k) {
+      means.push_back((by_draw[0][s][k].auroc + by_draw[1][s][k].auroc) / 2);
+    }
+    double mu = 0, ss = 0;
+    for (double v : means) mu += v / 7;
+    for (double v : means) ss += (v - mu) * (v - mu);
+    EXPECT_NEAR(r.mean[s].auroc, mu, 1e-15);
+    EXPECT_NEAR(r.mean_spread[s].auroc, std::sqrt(ss / 7), 1e-15);
+  }
+  const nlohmann::json j = ReportJson(r);
+  EXPECT_EQ(j["ood_subsample"]["repeats"], 7);
+  EXPECT_EQ(j["ood"][0]["n_drawn"], 20);
+  EXPECT_DOUBLE_EQ(j["ood"][1]["metrics"]["msp"]["std"]["auroc"].get<double>(),
+                   r.ood[1].spread[1].auroc);
+  EXPECT_NE(ReportMarkdown(r).find(" ± "), std::string::npos);
+  // The same seed gives the same report; without a subsample there is no spread.
+  EXPECT_EQ(ReportJson(BuildReport(in))["ood"], j["ood"]);
+  in.subsample.reset();
+  EXPECT_TRUE(BuildReport(in).ood[0].spread.empty());
+  EXPECT_FALSE(ReportJson(BuildReport(in)).contains("ood_subsample"));
+}
+
+TEST(ReportTest, SubsampleOfASetNoLargerThanADrawIsTheWholeSetWithAWarning) {
+  ReportInput in = TwoScoresInRowOrder();
+  const Report whole = BuildReport(in);
+  in.subsample = SubsampleProtocol{0.5, 3, 0};  // 25 per draw: far (23) is drawn whole
+  const Report r = BuildReport(in);
+  EXPECT_EQ(r.ood[1].drawn, 23u);
+  EXPECT_EQ(r.ood[1].metrics[0].auroc, whole.ood[1].metrics[0].auroc);
+  EXPECT_EQ(r.ood[1].spread[0].auroc, 0.0);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("'far' has 23 samples"), std::string::npos) << r.warnings[0];
+  in.options.bootstrap = 10;
+  EXPECT_THROW(BuildReport(in), Error);  // intervals of whole sets do not mix with draws
+}
+
+TEST(ReportTest, GroupMeanRowsAreMeansOverTheirSetsAndGatesReadThem) {
+  ReportInput in = TwoScoresInRowOrder();
+  in.ood.push_back(in.ood[0]);
+  in.ood.back().name = "near2";
+  in.groups = {{"near_group", {"near", "near2"}}, {"far_group", {"far"}}};
+  const Report r = BuildReport(in);
+  ASSERT_EQ(r.groups.size(), 2u);
+  for (std::size_t s = 0; s < 2; ++s) {
+    EXPECT_DOUBLE_EQ(r.groups[0].mean[s].auroc,
+                     (r.ood[0].metrics[s].auroc + r.ood[2].metrics[s].auroc) / 2);
+    EXPECT_EQ(r.groups[1].mean[s].fpr_at_tpr, r.ood[1].metrics[s].fpr_at_tpr);
+    EXPECT_EQ(r.groups[0].mean[s].n_ood, 74u);
+  }
+  const nlohmann::json j = ReportJson(r);
+  EXPECT_EQ(j["groups"][0]["name"], "near_group");
+  EXPECT_EQ(j["groups"][0]["sets"], nlohmann::json({"near", "near2"}));
+  EXPECT_DOUBLE_EQ(j["groups"][1]["mean"]["energy"]["auroc"].get<double>(),
+                   r.ood[1].metrics[0].auroc);
+  EXPECT_NE(ReportMarkdown(r).find("| **near_group mean** | 74 | energy |"), std::string::npos)
+      << ReportMarkdown(r);
+  const auto checks = EvaluateGates({ParseGate("far_group.msp.auroc>=0", {"energy", "msp"})}, r);
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].subject, "far_group.msp.auroc");
+  EXPECT_EQ(checks[0].value, r.ood[1].metrics[1].auroc);
+  try {
+    EvaluateGates({ParseGate("nera_group.msp.auroc>=0", {"energy", "msp"})}, r);
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'near_group'"), std::string::npos)
+        << e.what();
+  }
+  in.groups = {{"g", {"nowhere"}}};
+  EXPECT_THROW(BuildReport(in), Error);
 }
 
 }  // namespace

@@ -25,11 +25,34 @@ namespace oodscore {
 struct SetScores {
   std::string name;
   std::vector<std::vector<double>> oriented;  // aligned with ReportInput::scores
-  // With a baseline to pair with (else empty): the samples' paths in row order, and each
-  // score's oriented values in that order (`oriented` may be sorted, so it does not align).
-  // A baseline check pairs this run's samples with the baseline's by them.
+  // With a baseline to pair with (else empty): the samples' paths in row order. A baseline
+  // check pairs this run's samples with the baseline's by them.
   std::vector<std::string> paths;
-  std::vector<std::vector<double>> by_path;  // aligned with ReportInput::scores and paths
+  // With a baseline or a subsample protocol (else empty): each score's oriented values in row
+  // order, the same sample at the same index in every score (`oriented` may be sorted).
+  std::vector<std::vector<double>> row_order;  // aligned with ReportInput::scores (and paths)
+};
+
+// The energy paper's protocol (--ood-subsample F --repeats R, its reference code's defaults
+// 0.2 and 10): each OOD set's metrics are the mean over R seeded draws, without replacement,
+// of floor(F * n_id) of its samples (all of them when it has fewer; the same samples for every
+// score), with the population standard deviation over the draws. The ID set is used whole.
+struct SubsampleProtocol {
+  double fraction = 0;
+  int repeats = 0;
+  std::uint64_t seed = 0;
+};
+
+// Draw `repeat` of the OOD set at position `set`: m of the indices 0..n-1 without replacement
+// (a partial Fisher-Yates shuffle), from an mt19937_64 seeded with std::seed_seq{seed's two
+// halves, set, repeat}, both fixed by the standard. REQUIRES: m <= n.
+std::vector<std::size_t> SubsampleDraw(std::size_t n, std::size_t m, std::uint64_t seed,
+                                       std::size_t set, int repeat);
+
+// OOD sets with a mean row of their own (OpenOOD's near and far groups): --group near=a,b.
+struct SetGroup {
+  std::string name;
+  std::vector<std::string> sets;
 };
 
 struct ReportInput {
@@ -37,6 +60,8 @@ struct ReportInput {
   SetScores id;
   std::vector<SetScores> ood;  // in the order given by the user
   MetricOptions options;
+  std::optional<SubsampleProtocol> subsample;  // needs each OOD set's row_order
+  std::vector<SetGroup> groups;                // their sets are among `ood`
 };
 
 // A gate, baseline or skipped-share check, as evaluated.
@@ -73,10 +98,21 @@ struct Report {
   struct OodResult {
     std::string name;
     std::size_t n = 0;
-    std::vector<Metrics> metrics;  // aligned with scores
+    std::vector<Metrics> metrics;  // aligned with scores; with a subsample, means over draws
+    std::size_t drawn = 0;         // with a subsample: the samples of each draw
+    std::vector<Metrics> spread;   // with a subsample: each metric's std over draws, else empty
   };
   std::vector<OodResult> ood;
   std::vector<Metrics> mean;  // per score: plain mean over OOD sets (auroc, aupr_*, fpr, deterr)
+  // With a subsample: the std over draws of each draw's mean over the sets, else empty.
+  std::vector<Metrics> mean_spread;
+  std::optional<SubsampleProtocol> subsample;
+  // A group's mean row, as `mean` over the group's sets.
+  struct GroupResult {
+    SetGroup group;
+    std::vector<Metrics> mean, spread;
+  };
+  std::vector<GroupResult> groups;
   std::optional<double> id_accuracy;  // when the ID set has labels
   // Per set, ID first then the OOD sets in order: found / scored / skipped. BuildReport
   // fills them from the scores (nothing skipped); commands that score images replace them.
@@ -106,6 +142,22 @@ nlohmann::json SetCountsJson(const SetCounts& counts, const std::vector<SkippedS
 // The share a metric is a share of (auroc, aupr_*, fpr_at_tpr, detection_error,
 // tpr_achieved, accuracy, skipped_share): written as a fraction or with '%', shown in percent.
 bool IsRateMetric(const std::string& metric);
+
+// The metrics whose mean and spread a subsample protocol reports, by name: auroc, aupr_in,
+// aupr_out, fpr_at_tpr, detection_error.
+struct SpreadMetric {
+  const char* name;
+  double Metrics::*member;
+};
+const std::vector<SpreadMetric>& SpreadMetrics();
+
+// A table cell of a share, in percent with two decimals: "93.12"; with an interval
+// "93.12 [92.01, 94.20]"; with a spread over draws "93.12 ± 0.41"; "-" when not finite.
+std::string PercentCell(double value, const Interval* ci = nullptr, const double* spread = nullptr);
+
+// The cells of a metrics table row, in its column order: FPR, AUROC, AUPR-In, AUPR-Out,
+// DetErr (PercentCell, with the bootstrap intervals and the spread when there are).
+std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread);
 
 // "93.12%" for a share, else the value, to `digits` significant digits.
 std::string ShowValue(double value, bool rate, int digits = 4);

@@ -43,6 +43,9 @@ struct ReportOptions {
   std::string baseline_missing;  // fail | skip ("" = not given: fail): a missing --baseline
   bool baseline_allow_resample = false;
   double significance = 0;         // --significance ALPHA; 0 = not given
+  double ood_subsample = 0;        // --ood-subsample F; 0 = every OOD sample, once
+  int repeats = 0;                 // --repeats R (with --ood-subsample; 0 = its default, 10)
+  std::vector<std::string> groups;  // --group NAME=SET,SET
   bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;
   std::string junit;  // JUnit XML path, "" = none

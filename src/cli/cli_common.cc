@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <limits>
+#include <optional>
 
 #include "base/atomic_file.h"
 #include "base/format.h"
@@ -71,9 +73,20 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
                   "resamples for percentile 95% intervals of auroc and fpr_at_tpr (0 = none)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "bootstrap seed")
+  cmd->add_option("--seed", opt->seed, "seed of --bootstrap's resamples and --ood-subsample's draws")
       ->check(WholeNumber())
       ->capture_default_str();
+  cmd->add_option("--ood-subsample", opt->ood_subsample,
+                  "F: the energy paper's protocol: report each OOD set's metrics as mean ± std "
+                  "over --repeats draws of floor(F * n_id) of its samples (the paper's code: "
+                  "0.2); the ID set is used whole")
+      ->check(InRange({0, std::numeric_limits<double>::infinity(), true, false}));
+  cmd->add_option("--repeats", opt->repeats, "draws of --ood-subsample (default 10)")
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--group", opt->groups,
+                  "NAME=SET[,SET...]: a mean row over these OOD sets (OpenOOD's near and far: "
+                  "--group near=ssb,ninco --group far=textures,inat); gates read it as "
+                  "NAME.SCORE.METRIC; repeatable");
   cmd->add_option("--score", opt->scores,
                   "score column(s) to report (default: every known score column); metrics "
                   "takes any column of another tool's CSV given --lower-is-id/--higher-is-id "
@@ -251,6 +264,64 @@ std::vector<std::string> ReportedColumns(const ScoreTable& table, const ReportOp
 
 }  // namespace
 
+namespace {
+
+std::optional<SubsampleProtocol> SubsampleOf(const ReportOptions& opt) {
+  if (opt.ood_subsample <= 0) {
+    if (opt.repeats > 0) throw UsageError("--repeats needs --ood-subsample F (the draws' size)");
+    return std::nullopt;
+  }
+  if (opt.bootstrap > 0) {
+    throw UsageError(
+        "--ood-subsample reports each metric's spread over its draws; --bootstrap's intervals "
+        "are for whole sets: give one of them");
+  }
+  return SubsampleProtocol{opt.ood_subsample, opt.repeats > 0 ? opt.repeats : 10, opt.seed};
+}
+
+// --group NAME=SET,SET: each name new (not a set, "id" or "mean"), each set an OOD set of
+// this report, once.
+std::vector<SetGroup> ParseGroups(const std::vector<std::string>& args, const std::string& id_set,
+                                  const std::vector<std::string>& ood_sets) {
+  std::vector<SetGroup> groups;
+  for (const std::string& arg : args) {
+    const std::size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
+      throw UsageError("--group '" + arg + "': expected NAME=SET[,SET...], e.g. near=ssb,ninco");
+    }
+    SetGroup g;
+    g.name = arg.substr(0, eq);
+    const bool taken =
+        g.name == "mean" || g.name == "id" || g.name == id_set ||
+        std::find(ood_sets.begin(), ood_sets.end(), g.name) != ood_sets.end() ||
+        std::any_of(groups.begin(), groups.end(), [&](const SetGroup& x) { return x.name == g.name; });
+    if (taken) {
+      throw UsageError("--group '" + arg + "': the name '" + g.name +
+                       "' is taken (by a set, another group, 'id' or 'mean'): gates could not "
+                       "tell them apart");
+    }
+    std::string rest = arg.substr(eq + 1);
+    for (std::size_t at = 0; at <= rest.size();) {
+      const std::size_t comma = std::min(rest.find(',', at), rest.size());
+      const std::string name = rest.substr(at, comma - at);
+      if (std::find(ood_sets.begin(), ood_sets.end(), name) == ood_sets.end()) {
+        throw UsageError("--group '" + arg + "': no OOD set named '" + name + "'" +
+                         DidYouMeanClause(name, ood_sets) + " (OOD sets: " + JoinNames(ood_sets) +
+                         ")");
+      }
+      if (std::find(g.sets.begin(), g.sets.end(), name) != g.sets.end()) {
+        throw UsageError("--group '" + arg + "': names OOD set '" + name + "' twice");
+      }
+      g.sets.push_back(name);
+      at = comma + 1;
+    }
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+}  // namespace
+
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
   ReportInput in;
@@ -284,11 +355,15 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
       for (std::size_t r = 0; r < table.size(); ++r) {
         if (table.set(r) == set) s.paths.emplace_back(table.path(r));
       }
-      s.by_path = s.oriented;  // before the sort below
+      s.row_order = s.oriented;  // before the sort below
+    } else if (opt.ood_subsample > 0) {
+      s.row_order = s.oriented;
     }
     return s;
   };
   in.id = set_scores(id_set);
+  in.subsample = SubsampleOf(opt);
+  in.groups = ParseGroups(opt.groups, id_set, ood_sets);
   for (const auto& o : ood_sets) in.ood.push_back(set_scores(o));
   // Sorted once here, on every core, instead of in each metric call.
   std::vector<std::vector<double>*> columns;

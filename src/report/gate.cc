@@ -210,6 +210,16 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       add("mean." + g.score + "." + g.metric, MetricValue(report.mean[s], g.metric).value());
       continue;
     }
+    const auto group = std::find_if(report.groups.begin(), report.groups.end(),
+                                    [&](const Report::GroupResult& x) { return x.group.name == g.set; });
+    if (group != report.groups.end()) {
+      if (g.metric == "threshold" || g.metric == "tpr_achieved") {
+        throw UsageError("gate '" + g.text + "': group " + g.set + "'s mean row has no " +
+                         g.metric + " (it is per OOD set)");
+      }
+      add(g.set + "." + g.score + "." + g.metric, MetricValue(group->mean[s], g.metric).value());
+      continue;
+    }
     // Thresholds are compared in the score's own units, as the report prints them.
     auto value = [&](const Metrics& m) {
       const double v = MetricValue(m, g.metric).value();
@@ -224,8 +234,9 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
     if (!found) {
       std::vector<std::string> names;
       for (const auto& o : report.ood) names.push_back(o.name);
-      throw UsageError("gate '" + g.text + "': no OOD set named '" + g.set + "'" +
-                       DidYouMeanClause(g.set, names) + " (sets: " + JoinNames(names) +
+      for (const auto& x : report.groups) names.push_back(x.group.name);
+      throw UsageError("gate '" + g.text + "': no OOD set or group named '" + g.set + "'" +
+                       DidYouMeanClause(g.set, names) + " (sets and groups: " + JoinNames(names) +
                        ", or 'mean')");
     }
   }
@@ -373,6 +384,11 @@ ChangeStats ComputeChangeStats(const BaselineSamples& samples, const std::string
     out.note = "this run's scores are not available";
     return out;
   }
+  if (report.subsample) {
+    out.note = "this run's metrics are means over --ood-subsample's draws; the tests compare "
+               "whole sets";
+    return out;
+  }
   const CompareRun& base = *samples.baseline;
   const ReportInput& cur = *samples.current;
   const ScoreInfo* base_score = nullptr;
@@ -395,12 +411,12 @@ ChangeStats ComputeChangeStats(const BaselineSamples& samples, const std::string
   const KeyedScores base_ood = RunSetScores(base, set, *base_score);
   // Keyed by path when this run kept its paths, else the (maybe sorted) scores alone.
   const bool keyed = !cur.id.paths.empty() && !cur_set->paths.empty() &&
-                     cur.id.by_path.size() == cur.scores.size() &&
-                     cur_set->by_path.size() == cur.scores.size();
+                     cur.id.row_order.size() == cur.scores.size() &&
+                     cur_set->row_order.size() == cur.scores.size();
   const KeyedScores cur_id{keyed ? cur.id.paths : std::vector<std::string>(),
-                           keyed ? cur.id.by_path[col] : cur.id.oriented[col]};
+                           keyed ? cur.id.row_order[col] : cur.id.oriented[col]};
   const KeyedScores cur_ood{keyed ? cur_set->paths : std::vector<std::string>(),
-                            keyed ? cur_set->by_path[col] : cur_set->oriented[col]};
+                            keyed ? cur_set->row_order[col] : cur_set->oriented[col]};
   CompareOptions options;
   options.metric = report.options;
   options.bootstrap = bootstrap;

@@ -379,18 +379,40 @@ std::string MetricsTable(const Report& report) {
            "AUROC (%) ↑", "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
           "th");
   auto row = [&](const std::string& set, std::size_t n, const std::string& score,
-                 const Metrics& m) {
-    h += Row({EscapeMarkup(set), std::to_string(n), EscapeMarkup(score), Pct(m.fpr_at_tpr),
-              Pct(m.auroc), Pct(m.aupr_in), Pct(m.aupr_out), Pct(m.detection_error)});
+                 const std::vector<Metrics>& metrics, const std::vector<Metrics>& spread,
+                 std::size_t s) {
+    std::vector<std::string> cells = {EscapeMarkup(set), std::to_string(n), EscapeMarkup(score)};
+    for (const std::string& c : MetricCells(metrics[s], spread.empty() ? nullptr : &spread[s])) {
+      cells.push_back(c);
+    }
+    h += Row(cells);
   };
   for (const auto& o : report.ood) {
-    for (std::size_t s = 0; s < report.scores.size(); ++s)
-      row(o.name, o.n, report.scores[s].name, o.metrics[s]);
+    for (std::size_t s = 0; s < report.scores.size(); ++s) {
+      row(o.name, report.subsample ? o.drawn : o.n, report.scores[s].name, o.metrics, o.spread, s);
+    }
   }
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
-    row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean[s]);
+    row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean, report.mean_spread, s);
   }
-  return h + "</table></div>\n";
+  for (const auto& g : report.groups) {
+    for (std::size_t s = 0; s < report.scores.size(); ++s) {
+      row(g.group.name + " mean", g.mean[s].n_ood, report.scores[s].name, g.mean, g.spread, s);
+    }
+  }
+  h += "</table></div>\n";
+  if (report.subsample) {
+    h += "<p>Each OOD row is the mean ± std (population) over " +
+         std::to_string(report.subsample->repeats) + " draws of " +
+         F(report.subsample->fraction, "%g") + " × n_id samples without replacement (seed " +
+         std::to_string(report.subsample->seed) + "); n is the samples per draw.</p>\n";
+  }
+  for (const auto& g : report.groups) {
+    std::string names;
+    for (const auto& n : g.group.sets) names += (names.empty() ? "" : ", ") + n;
+    h += "<p>Group " + EscapeMarkup(g.group.name) + ": " + EscapeMarkup(names) + ".</p>\n";
+  }
+  return h;
 }
 
 // The gate's checks, failing rows marked; "" for an ungated run.

@@ -1,21 +1,92 @@
 #include "oodscore/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <random>
 
 #include "base/format.h"
 #include "base/json_text.h"
 #include "base/parallel.h"
+#include "base/suggest.h"
 #include "base/version.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
+
+namespace {
+
+// Samples per draw of a subsample protocol: floor(F * n_id), at least 1 (the small slack keeps
+// 0.2 * 5 from flooring to 0 through rounding).
+std::size_t DrawSize(double fraction, std::size_t n_id) {
+  return std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::floor(fraction * static_cast<double>(n_id) + 1e-9)));
+}
+
+// The mean of each field over `draws`, and, for the spread metrics, the population standard
+// deviation (numpy.std's default, as the energy paper's code). REQUIRES: !draws.empty().
+void MeanAndSpread(const std::vector<Metrics>& draws, Metrics* mean, Metrics* spread) {
+  const double r = static_cast<double>(draws.size());
+  *mean = draws[0];
+  *spread = Metrics{};
+  for (double Metrics::*f : {&Metrics::auroc, &Metrics::aupr_in, &Metrics::aupr_out,
+                             &Metrics::fpr_at_tpr, &Metrics::detection_error, &Metrics::threshold,
+                             &Metrics::tpr_achieved}) {
+    double sum = 0;
+    for (const Metrics& d : draws) sum += d.*f;
+    mean->*f = sum / r;
+  }
+  for (const SpreadMetric& sm : SpreadMetrics()) {
+    double ss = 0;
+    for (const Metrics& d : draws) ss += (d.*sm.member - mean->*sm.member) * (d.*sm.member - mean->*sm.member);
+    spread->*sm.member = std::sqrt(ss / r);
+  }
+}
+
+// The plain mean over `sets` (indices into `per_set`) of the spread metrics; n_ood summed,
+// threshold and tpr_achieved NaN (they are per set).
+Metrics MeanOverSets(const std::vector<const Metrics*>& per_set) {
+  Metrics m;
+  m.n_id = per_set[0]->n_id;
+  m.aupr_is_trapezoid = per_set[0]->aupr_is_trapezoid;
+  m.tpr_achieved = m.threshold = std::nan("");
+  const double n = static_cast<double>(per_set.size());
+  for (const Metrics* x : per_set) {
+    m.n_ood += x->n_ood;
+    for (const SpreadMetric& sm : SpreadMetrics()) m.*sm.member += x->*sm.member / n;
+  }
+  return m;
+}
+
+}  // namespace
+
+std::vector<std::size_t> SubsampleDraw(std::size_t n, std::size_t m, std::uint64_t seed,
+                                       std::size_t set, int repeat) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(set), static_cast<std::uint32_t>(repeat)};
+  std::mt19937_64 rng(seq);
+  std::vector<std::size_t> idx(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = i;
+  for (std::size_t k = 0; k < m; ++k) std::swap(idx[k], idx[k + UniformIndex(rng, n - k)]);
+  idx.resize(m);
+  return idx;
+}
+
+const std::vector<SpreadMetric>& SpreadMetrics() {
+  static const std::vector<SpreadMetric> kAll = {{"auroc", &Metrics::auroc},
+                                                 {"aupr_in", &Metrics::aupr_in},
+                                                 {"aupr_out", &Metrics::aupr_out},
+                                                 {"fpr_at_tpr", &Metrics::fpr_at_tpr},
+                                                 {"detection_error", &Metrics::detection_error}};
+  return kAll;
+}
 
 Report BuildReport(const ReportInput& input) {
   Report r;
   r.options = input.options;
   r.scores = input.scores;
   r.id_name = input.id.name;
+  r.subsample = input.subsample;
   if (input.scores.empty()) throw Error("no scores to report");
   if (input.ood.empty()) throw Error("no OOD set to compare ID set '" + input.id.name + "' with");
   r.n_id = input.id.oriented.at(0).size();
@@ -24,18 +95,54 @@ Report BuildReport(const ReportInput& input) {
   for (const auto& id : input.id.oriented) {
     r.id_thresholds.push_back(ThresholdFromId(id, input.options.tpr));
   }
-  r.mean.assign(input.scores.size(), Metrics{});
   for (const SetScores& set : input.ood) {
     if (set.oriented.at(0).empty()) throw Error("OOD set '" + set.name + "' has no samples");
   }
-  // Every (OOD set, score) pair at once, on every core.
   const std::size_t n_scores = input.scores.size();
-  std::vector<Metrics> pairs(input.ood.size() * n_scores);
-  ParallelFor(pairs.size(), [&](std::size_t i) {
+  const int repeats = input.subsample ? input.subsample->repeats : 1;
+  // The draws of each OOD set (the same samples for every score); none without a subsample.
+  std::vector<std::vector<std::vector<std::size_t>>> picks(input.ood.size());
+  std::vector<std::size_t> drawn(input.ood.size(), 0);
+  if (input.subsample) {
+    if (input.options.bootstrap > 0) {
+      throw Error("--ood-subsample reports the spread over its draws; --bootstrap's intervals "
+                  "are for whole sets: give one of them");
+    }
+    const std::size_t m = DrawSize(input.subsample->fraction, r.n_id);
+    for (std::size_t o = 0; o < input.ood.size(); ++o) {
+      const SetScores& set = input.ood[o];
+      if (set.row_order.size() != n_scores) {
+        throw Error("internal error: OOD set '" + set.name + "' has no scores in row order");
+      }
+      const std::size_t n = set.row_order[0].size();
+      drawn[o] = std::min(m, n);
+      if (m >= n) {
+        r.warnings.push_back("OOD set '" + set.name + "' has " + std::to_string(n) +
+                             " samples, no more than a draw's " + std::to_string(m) +
+                             ": every draw is the whole set, so its spread is 0");
+      }
+      for (int k = 0; k < repeats; ++k) {
+        picks[o].push_back(SubsampleDraw(n, drawn[o], input.subsample->seed, o, k));
+      }
+    }
+  }
+  // Every (OOD set, score) pair at once, on every core: its metrics for each draw (one draw,
+  // the whole set, without a subsample).
+  std::vector<std::vector<Metrics>> draws(input.ood.size() * n_scores);
+  ParallelFor(draws.size(), [&](std::size_t i) {
     const SetScores& set = input.ood[i / n_scores];
     const std::size_t s = i % n_scores;
     try {
-      pairs[i] = ComputeMetrics(input.id.oriented[s], set.oriented[s], input.options);
+      if (!input.subsample) {
+        draws[i].push_back(ComputeMetrics(input.id.oriented[s], set.oriented[s], input.options));
+        return;
+      }
+      for (const auto& pick : picks[i / n_scores]) {
+        std::vector<double> sub;
+        sub.reserve(pick.size());
+        for (std::size_t j : pick) sub.push_back(set.row_order[s][j]);
+        draws[i].push_back(ComputeMetrics(input.id.oriented[s], sub, input.options));
+      }
     } catch (const Error& e) {
       throw Error("set '" + set.name + "', score '" + input.scores[s].name + "': " + e.what());
     }
@@ -45,7 +152,18 @@ Report BuildReport(const ReportInput& input) {
     Report::OodResult res;
     res.name = set.name;
     res.n = set.oriented.at(0).size();
-    res.metrics.assign(pairs.begin() + o * n_scores, pairs.begin() + (o + 1) * n_scores);
+    res.drawn = drawn[o];
+    for (std::size_t s = 0; s < n_scores; ++s) {
+      const std::vector<Metrics>& d = draws[o * n_scores + s];
+      if (!input.subsample) {
+        res.metrics.push_back(d[0]);
+        continue;
+      }
+      Metrics mean, spread;
+      MeanAndSpread(d, &mean, &spread);
+      res.metrics.push_back(mean);
+      res.spread.push_back(spread);
+    }
     r.sets.push_back({set.name, res.n, res.n, 0, {}});
     for (std::size_t s = 0; s < input.scores.size(); ++s) {
       const double auroc = res.metrics[s].auroc;
@@ -60,22 +178,44 @@ Report BuildReport(const ReportInput& input) {
     }
     r.ood.push_back(std::move(res));
   }
-  const double n = static_cast<double>(r.ood.size());
-  for (std::size_t s = 0; s < input.scores.size(); ++s) {
-    Metrics& m = r.mean[s];
-    m.n_id = r.n_id;
-    m.auroc = m.aupr_in = m.aupr_out = m.fpr_at_tpr = m.detection_error = 0;
-    m.tpr_achieved = m.threshold = std::nan("");
-    m.aupr_is_trapezoid = r.ood[0].metrics[s].aupr_is_trapezoid;
-    for (const auto& o : r.ood) {
-      const Metrics& x = o.metrics[s];
-      m.n_ood += x.n_ood;
-      m.auroc += x.auroc / n;
-      m.aupr_in += x.aupr_in / n;
-      m.aupr_out += x.aupr_out / n;
-      m.fpr_at_tpr += x.fpr_at_tpr / n;
-      m.detection_error += x.detection_error / n;
+  // A mean row over some sets: the mean of their metrics and, with a subsample, the spread
+  // over draws of each draw's mean over the sets.
+  auto mean_row = [&](const std::vector<std::size_t>& sets, std::size_t s, Metrics* mean,
+                      std::vector<Metrics>* spread) {
+    std::vector<const Metrics*> per_set;
+    for (std::size_t o : sets) per_set.push_back(&r.ood[o].metrics[s]);
+    *mean = MeanOverSets(per_set);
+    if (!input.subsample) return;
+    std::vector<Metrics> by_draw;
+    for (int k = 0; k < repeats; ++k) {
+      std::vector<const Metrics*> row;
+      for (std::size_t o : sets) row.push_back(&draws[o * n_scores + s][k]);
+      by_draw.push_back(MeanOverSets(row));
     }
+    Metrics ignored, sd;
+    MeanAndSpread(by_draw, &ignored, &sd);
+    spread->push_back(sd);
+  };
+  std::vector<std::size_t> all(input.ood.size());
+  for (std::size_t o = 0; o < all.size(); ++o) all[o] = o;
+  r.mean.resize(n_scores);
+  for (std::size_t s = 0; s < n_scores; ++s) mean_row(all, s, &r.mean[s], &r.mean_spread);
+  for (const SetGroup& g : input.groups) {
+    Report::GroupResult gr;
+    gr.group = g;
+    std::vector<std::size_t> members;
+    for (const std::string& name : g.sets) {
+      std::size_t o = 0;
+      while (o < input.ood.size() && input.ood[o].name != name) ++o;
+      if (o == input.ood.size()) {
+        throw Error("group '" + g.name + "' names OOD set '" + name + "', which the report lacks");
+      }
+      members.push_back(o);
+    }
+    if (members.empty()) throw Error("group '" + g.name + "' has no OOD sets");
+    gr.mean.resize(n_scores);
+    for (std::size_t s = 0; s < n_scores; ++s) mean_row(members, s, &gr.mean[s], &gr.spread);
+    r.groups.push_back(std::move(gr));
   }
   return r;
 }
@@ -198,7 +338,7 @@ nlohmann::json Num(double v) {
 }
 
 nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_threshold,
-                           bool ood_positive) {
+                           bool ood_positive, const Metrics* spread = nullptr) {
   nlohmann::json j;
   j["auroc"] = Num(m.auroc);
   j["aupr_in"] = Num(m.aupr_in);
@@ -215,7 +355,25 @@ nlohmann::json MetricsJson(const Metrics& m, const ScoreInfo& score, bool with_t
     j["ci95"] = {{"auroc", {Num(m.auroc_ci.lo), Num(m.auroc_ci.hi)}},
                  {"fpr_at_tpr", {Num(m.fpr_ci.lo), Num(m.fpr_ci.hi)}}};
   }
+  if (spread != nullptr) {
+    nlohmann::json sd;
+    for (const SpreadMetric& sm : SpreadMetrics()) sd[sm.name] = Num(spread->*sm.member);
+    j["std"] = sd;
+  }
   return j;
+}
+
+// Each score's metrics as an object keyed by score name.
+nlohmann::json ScoresMetricsJson(const Report& r, const std::vector<Metrics>& metrics,
+                                 const std::vector<Metrics>& spread, bool with_threshold) {
+  nlohmann::json out = nlohmann::json::object();
+  const bool ood_positive = std::string(ConventionPositiveClass(r.options.convention)) == "ood";
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    out[r.scores[s].name] = MetricsJson(metrics[s], r.scores[s], with_threshold,
+                                        with_threshold && ood_positive,
+                                        spread.empty() ? nullptr : &spread[s]);
+  }
+  return out;
 }
 
 std::string CheckTableMarkdown(const std::vector<CheckResult>& checks) {
@@ -239,6 +397,22 @@ std::string Percent(double v) {
 }
 
 }  // namespace
+
+std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread) {
+  auto sd = [&](double Metrics::*f) { return spread ? &(spread->*f) : nullptr; };
+  return {PercentCell(m.fpr_at_tpr, m.has_ci ? &m.fpr_ci : nullptr, sd(&Metrics::fpr_at_tpr)),
+          PercentCell(m.auroc, m.has_ci ? &m.auroc_ci : nullptr, sd(&Metrics::auroc)),
+          PercentCell(m.aupr_in, nullptr, sd(&Metrics::aupr_in)),
+          PercentCell(m.aupr_out, nullptr, sd(&Metrics::aupr_out)),
+          PercentCell(m.detection_error, nullptr, sd(&Metrics::detection_error))};
+}
+
+std::string PercentCell(double value, const Interval* ci, const double* spread) {
+  std::string cell = Percent(value);
+  if (ci != nullptr) cell += " [" + Percent(ci->lo) + ", " + Percent(ci->hi) + "]";
+  if (spread != nullptr) cell += " ± " + Percent(*spread);
+  return cell;
+}
 
 nlohmann::json ReportJson(const Report& r) {
   nlohmann::json j;
@@ -271,22 +445,31 @@ nlohmann::json ReportJson(const Report& r) {
   j["scores"] = scores;
   j["id"] = {{"name", r.id_name}, {"n", r.n_id}};
   if (r.id_accuracy) j["id"]["accuracy"] = *r.id_accuracy;
+  if (r.subsample) {
+    j["ood_subsample"] = {{"fraction", r.subsample->fraction},
+                          {"repeats", r.subsample->repeats},
+                          {"seed", r.subsample->seed},
+                          {"metrics", "mean over the draws"},
+                          {"std", "population standard deviation over the draws (ddof = 0)"}};
+  }
   nlohmann::json ood = nlohmann::json::array();
   for (const auto& o : r.ood) {
-    nlohmann::json metrics = nlohmann::json::object();
-    for (std::size_t s = 0; s < r.scores.size(); ++s) {
-      metrics[r.scores[s].name] =
-          MetricsJson(o.metrics[s], r.scores[s], true,
-                      std::string(ConventionPositiveClass(r.options.convention)) == "ood");
-    }
-    ood.push_back({{"name", o.name}, {"n", o.n}, {"metrics", metrics}});
+    nlohmann::json set = {
+        {"name", o.name}, {"n", o.n}, {"metrics", ScoresMetricsJson(r, o.metrics, o.spread, true)}};
+    if (r.subsample) set["n_drawn"] = o.drawn;
+    ood.push_back(set);
   }
   j["ood"] = ood;
-  nlohmann::json mean = nlohmann::json::object();
-  for (std::size_t s = 0; s < r.scores.size(); ++s) {
-    mean[r.scores[s].name] = MetricsJson(r.mean[s], r.scores[s], false, false);
+  j["mean"] = ScoresMetricsJson(r, r.mean, r.mean_spread, false);
+  if (!r.groups.empty()) {
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : r.groups) {
+      groups.push_back({{"name", g.group.name},
+                        {"sets", g.group.sets},
+                        {"mean", ScoresMetricsJson(r, g.mean, g.spread, false)}});
+    }
+    j["groups"] = groups;
   }
-  j["mean"] = mean;
   nlohmann::json sets = nlohmann::json::array();
   for (std::size_t i = 0; i < r.sets.size(); ++i) {
     nlohmann::json set = SetCountsJson(r.sets[i], r.skipped);
@@ -370,25 +553,39 @@ std::string ReportMarkdown(const Report& r) {
         " ↓ | AUROC ↑ | AUPR-In ↑ | AUPR-Out ↑ | DetErr ↓ |\n";
   md += "|---|---:|---|---:|---:|---:|---:|---:|\n";
   auto row = [&](const std::string& set, std::size_t n, const std::string& score,
-                 const Metrics& m) {
-    std::string fpr = Percent(m.fpr_at_tpr), auroc = Percent(m.auroc);
-    if (m.has_ci) {
-      fpr += " [" + Percent(m.fpr_ci.lo) + ", " + Percent(m.fpr_ci.hi) + "]";
-      auroc += " [" + Percent(m.auroc_ci.lo) + ", " + Percent(m.auroc_ci.hi) + "]";
+                 const std::vector<Metrics>& metrics, const std::vector<Metrics>& spread,
+                 std::size_t s) {
+    md += "| " + set + " | " + std::to_string(n) + " | " + score;
+    for (const std::string& cell : MetricCells(metrics[s], spread.empty() ? nullptr : &spread[s])) {
+      md += " | " + cell;
     }
-    md += "| " + set + " | " + std::to_string(n) + " | " + score + " | " + fpr + " | " + auroc +
-          " | " + Percent(m.aupr_in) + " | " + Percent(m.aupr_out) + " | " +
-          Percent(m.detection_error) + " |\n";
+    md += " |\n";
   };
   for (const auto& o : r.ood) {
-    for (std::size_t s = 0; s < r.scores.size(); ++s)
-      row(o.name, o.n, r.scores[s].name, o.metrics[s]);
-  }
-  {  // A mean row also for one OOD set, so that tables from different runs line up.
     for (std::size_t s = 0; s < r.scores.size(); ++s) {
-      row("**mean**", r.mean[s].n_ood, r.scores[s].name, r.mean[s]);
+      row(o.name, r.subsample ? o.drawn : o.n, r.scores[s].name, o.metrics, o.spread, s);
     }
   }
+  // A mean row also for one OOD set, so that tables from different runs line up; then each
+  // group's.
+  for (std::size_t s = 0; s < r.scores.size(); ++s) {
+    row("**mean**", r.mean[s].n_ood, r.scores[s].name, r.mean, r.mean_spread, s);
+  }
+  for (const auto& g : r.groups) {
+    for (std::size_t s = 0; s < r.scores.size(); ++s) {
+      row("**" + g.group.name + " mean**", g.mean[s].n_ood, r.scores[s].name, g.mean, g.spread, s);
+    }
+  }
+  if (r.subsample) {
+    md += "\nEach OOD row is the mean ± std (population) over " +
+          std::to_string(r.subsample->repeats) + " draws of " + FormatDouble(r.subsample->fraction) +
+          " × n_id samples without replacement (seed " + std::to_string(r.subsample->seed) +
+          "); n is the samples per draw. The ID set is used whole.\n";
+  }
+  for (const auto& g : r.groups) {
+    md += "\nGroup " + g.group.name + ": " + JoinNames(g.group.sets) + ".";
+  }
+  if (!r.groups.empty()) md += "\n";
   md += "\nID-calibrated thresholds (" + std::string(tpr) + "% of ID accepted):";
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
     const auto& t = r.id_thresholds[s];
