@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli_fixture.h"
+#include "oodscore/metrics.h"
 
 namespace oodscore {
 namespace {
@@ -151,10 +152,11 @@ TEST_F(CliCiTest, SubsampleAndGroupsReachTheReportAndTheirMisuseIsRefused) {
     if (i < 10) csv += "far,f/" + std::to_string(i) + ".png,,," + std::to_string(i) + "\n";
   }
   WriteText(tmp_ / "s.csv", csv);
-  const std::string metrics = "metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" +
-                              (tmp_ / "m") + "' ";
-  auto r = Cli(metrics + "--ood-subsample 0.2 --repeats 4 --seed 9 --group far_g=far "
-                         "--group both=near,far --gate 'both.energy.auroc>=0.5'");
+  const std::string metrics =
+      "metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "' ";
+  auto r = Cli(metrics +
+               "--ood-subsample 0.2 --repeats 4 --seed 9 --group far_g=far "
+               "--group both=near,far --gate 'both.energy.auroc>=0.5'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
   EXPECT_EQ(j["ood_subsample"]["repeats"], 4);
@@ -167,17 +169,75 @@ TEST_F(CliCiTest, SubsampleAndGroupsReachTheReportAndTheirMisuseIsRefused) {
   struct Misuse {
     std::string flags, message;
   };
-  for (const Misuse& m : std::vector<Misuse>{
-           {"--repeats 3", "--repeats needs --ood-subsample"},
-           {"--ood-subsample 0.2 --bootstrap 10", "give one of them"},
-           {"--ood-subsample 0", "--ood-subsample"},
-           {"--group near", "expected NAME=SET"},
-           {"--group g=nera", "no OOD set named 'nera', did you mean 'near'"},
-           {"--group g=near,near", "names OOD set 'near' twice"},
-           {"--group near=far", "the name 'near' is taken"},
-           {"--group mean=far", "the name 'mean' is taken"},
-           {"--group g=far --group g=near", "the name 'g' is taken"}}) {
+  for (const Misuse& m :
+       std::vector<Misuse>{{"--repeats 3", "--repeats needs --ood-subsample"},
+                           {"--ood-subsample 0.2 --bootstrap 10", "give one of them"},
+                           {"--ood-subsample 0", "--ood-subsample"},
+                           {"--group near", "expected NAME=SET"},
+                           {"--group g=nera", "no OOD set named 'nera', did you mean 'near'"},
+                           {"--group g=near,near", "names OOD set 'near' twice"},
+                           {"--group near=far", "the name 'near' is taken"},
+                           {"--group mean=far", "the name 'mean' is taken"},
+                           {"--group g=far --group g=near", "the name 'g' is taken"}}) {
     r = Cli(metrics + m.flags);
+    EXPECT_EQ(r.exit_code, 2) << m.flags << ": " << r.err;
+    EXPECT_NE(r.err.find(m.message), std::string::npos) << m.flags << ": " << r.err;
+  }
+}
+
+// OpenOOD's covariate-shifted ID sets: reported apart by default, never taken as OOD; with
+// --fsood they join the ID set in every metric (OpenOOD concatenates them), and the accuracy
+// is over both.
+TEST_F(CliCiTest, CsidSetsAreReportedAndWithFsoodCountAsId) {
+  std::string csv = "set,path,label,pred,msp\n";
+  std::vector<double> id, cs, ood;
+  for (int i = 0; i < 20; ++i) {
+    // The values as the CSV holds them (6 decimals), so that ties stay ties.
+    id.push_back(std::stod(std::to_string(0.5 + 0.02 * i)));
+    cs.push_back(std::stod(std::to_string(0.3 + 0.03 * (i % 10))));
+    ood.push_back(std::stod(std::to_string(0.2 + 0.025 * i)));
+    csv += "id,i" + std::to_string(i) + ",1," + (i < 15 ? "1" : "2") + "," +
+           std::to_string(id.back()) + "\n";
+    csv += "cs,c" + std::to_string(i) + ",1," + (i < 5 ? "1" : "0") + "," +
+           std::to_string(cs.back()) + "\n";
+    csv += "ood,o" + std::to_string(i) + ",,," + std::to_string(ood.back()) + "\n";
+  }
+  WriteText(tmp_ / "s.csv", csv);
+  const std::string metrics = "metrics '" + (tmp_ / "s.csv") + "' --id id --csid cs --out-dir '" +
+                              (tmp_ / "m") + "' --score msp ";
+  auto r = Cli(metrics);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  ASSERT_EQ(j["ood"].size(), 1u);  // cs is not an OOD set by default
+  EXPECT_EQ(j["csid"][0]["name"], "cs");
+  EXPECT_EQ(j["csid"][0]["n"], 20);
+  EXPECT_DOUBLE_EQ(j["csid"][0]["accuracy"].get<double>(), 0.25);
+  EXPECT_FALSE(j["fsood"].get<bool>());
+  MetricOptions options;
+  EXPECT_DOUBLE_EQ(j["ood"][0]["metrics"]["msp"]["auroc"].get<double>(),
+                   ComputeMetrics(id, ood, options).auroc);
+  r = Cli(metrics + "--fsood");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  std::vector<double> both = id;
+  both.insert(both.end(), cs.begin(), cs.end());
+  const Metrics want = ComputeMetrics(both, ood, options);
+  EXPECT_EQ(j["id"]["n"], 40);
+  EXPECT_DOUBLE_EQ(j["ood"][0]["metrics"]["msp"]["auroc"].get<double>(), want.auroc);
+  EXPECT_DOUBLE_EQ(j["ood"][0]["metrics"]["msp"]["fpr_at_tpr"].get<double>(), want.fpr_at_tpr);
+  EXPECT_DOUBLE_EQ(j["id"]["fsood_accuracy"].get<double>(), 20.0 / 40);
+  EXPECT_DOUBLE_EQ(j["id"]["accuracy"].get<double>(), 0.75);
+  EXPECT_NE(ReadText(tmp_ / "m/report.md").find("full-spectrum (--fsood)"), std::string::npos);
+  struct Misuse {
+    std::string flags, message;
+  };
+  const std::string base =
+      "metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "' --score msp ";
+  for (const Misuse& m :
+       std::vector<Misuse>{{"--fsood", "--fsood needs --csid"},
+                           {"--csid cz", "no set 'cz' in the scores, did you mean 'cs'"},
+                           {"--ood ood --ood cs --csid cs", "give each set one role"}}) {
+    r = Cli(base + m.flags);
     EXPECT_EQ(r.exit_code, 2) << m.flags << ": " << r.err;
     EXPECT_NE(r.err.find(m.message), std::string::npos) << m.flags << ": " << r.err;
   }

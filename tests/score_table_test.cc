@@ -169,7 +169,7 @@ TEST_F(ScoreTableTest, ClassesCompareAsIntegersAndNamesAreKept) {
   EXPECT_EQ(t.Row(0).label, "7");
   EXPECT_EQ(t.Row(1).label, "cat");
   EXPECT_EQ(t.Row(3).label, "");
-  EXPECT_DOUBLE_EQ(*LabelAccuracy(t, "id"), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(*LabelAccuracy(t, {"id"}), 2.0 / 3);
   EXPECT_EQ(ClassCount(t, "id"), 8);
 }
 

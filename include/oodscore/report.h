@@ -114,6 +114,17 @@ struct Report {
   };
   std::vector<GroupResult> groups;
   std::optional<double> id_accuracy;  // when the ID set has labels
+  // OpenOOD's covariate-shifted ID sets (eval --csid): scored, their accuracy reported, and
+  // with `fsood` (--fsood) counted as ID in every metric, as OpenOOD's eval_ood(fsood=True).
+  struct CsidResult {
+    std::string name;
+    std::size_t n = 0;
+    std::optional<double> accuracy;  // when the set has labels
+  };
+  std::vector<CsidResult> csid;
+  bool fsood = false;
+  // With fsood: the accuracy over the ID set and every csid set together (OpenOOD's csid_acc).
+  std::optional<double> fsood_accuracy;
   // Per set, ID first then the OOD sets in order: found / scored / skipped. BuildReport
   // fills them from the scores (nothing skipped); commands that score images replace them.
   std::vector<SetCounts> sets;
@@ -122,6 +133,11 @@ struct Report {
   std::vector<CheckResult> checks;
   nlohmann::json run = nlohmann::json::object();  // reproducibility stamp: config, versions, counts
 };
+
+// A set's role by its index in Report::sets: "id" (index 0), "csid" or "ood".
+std::string SetRole(const Report& report, std::size_t index);
+// The same for tables: "ID", "CSID" or "OOD".
+std::string SetRoleLabel(const Report& report, std::size_t index);
 
 // Computes every metric, and warns (Report::warnings) for every (set, score) whose AUROC is
 // below 0.5: such a score looks reversed. Throws oodscore::Error if a set is empty.
@@ -158,6 +174,10 @@ std::string PercentCell(double value, const Interval* ci = nullptr, const double
 // The cells of a metrics table row, in its column order: FPR, AUROC, AUPR-In, AUPR-Out,
 // DetErr (PercentCell, with the bootstrap intervals and the spread when there are).
 std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread);
+
+// ". Covariate-shifted ID: a (n=100, accuracy 71.00%); ...": the csid sets and whether the
+// metrics count them as ID, for the line under the title; "" without csid sets.
+std::string CsidText(const Report& report);
 
 // "93.12%" for a share, else the value, to `digits` significant digits.
 std::string ShowValue(double value, bool rate, int digits = 4);

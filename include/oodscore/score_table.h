@@ -85,9 +85,9 @@ class ScoreTable {
   std::vector<std::size_t> path_end_;  // path r is path_bytes_[path_end_[r-1], path_end_[r])
 };
 
-// Share of the set's rows whose pred equals their label, over the rows that have both;
+// Share of the sets' rows whose pred equals their label, over the rows that have both;
 // nullopt when none has.
-std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set);
+std::optional<double> LabelAccuracy(const ScoreTable& table, const std::vector<std::string>& sets);
 
 // The largest class index among the set's labels and predictions, plus one (0 when none).
 long ClassCount(const ScoreTable& table, const std::string& set);

@@ -42,16 +42,26 @@ struct ReportOptions {
   std::vector<std::string> baseline_scores;
   std::string baseline_missing;  // fail | skip ("" = not given: fail): a missing --baseline
   bool baseline_allow_resample = false;
-  double significance = 0;         // --significance ALPHA; 0 = not given
-  double ood_subsample = 0;        // --ood-subsample F; 0 = every OOD sample, once
-  int repeats = 0;                 // --repeats R (with --ood-subsample; 0 = its default, 10)
+  double significance = 0;          // --significance ALPHA; 0 = not given
+  double ood_subsample = 0;         // --ood-subsample F; 0 = every OOD sample, once
+  int repeats = 0;                  // --repeats R (with --ood-subsample; 0 = its default, 10)
   std::vector<std::string> groups;  // --group NAME=SET,SET
+  // --csid: the covariate-shifted ID sets' names (eval takes NAME=PATH and keeps the names
+  // here); --fsood counts them as ID in every metric.
+  std::vector<std::string> csid;
+  bool fsood = false;
   bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;
   std::string junit;  // JUnit XML path, "" = none
 };
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
+
+// The --csid sets of `report`'s run: their counts and accuracy, and with --fsood the accuracy
+// over the ID set and them together. Refuses a csid set that is the ID set, an OOD set, or
+// absent from `table`.
+void AddCsidResults(const ScoreTable& table, const ReportOptions& opt,
+                    const std::vector<std::string>& ood_names, Report* report);
 
 // The check of a flag's number: finite and in `range` (the check card fields get too,
 // json_text.h's JsonNumber). CLI11 refuses with exit 2: "--odin-epsilon: must be a finite

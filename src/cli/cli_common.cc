@@ -73,7 +73,8 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
                   "resamples for percentile 95% intervals of auroc and fpr_at_tpr (0 = none)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "seed of --bootstrap's resamples and --ood-subsample's draws")
+  cmd->add_option("--seed", opt->seed,
+                  "seed of --bootstrap's resamples and --ood-subsample's draws")
       ->check(WholeNumber())
       ->capture_default_str();
   cmd->add_option("--ood-subsample", opt->ood_subsample,
@@ -83,6 +84,9 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
       ->check(InRange({0, std::numeric_limits<double>::infinity(), true, false}));
   cmd->add_option("--repeats", opt->repeats, "draws of --ood-subsample (default 10)")
       ->check(CLI::Range(1, 10000));
+  cmd->add_flag("--fsood", opt->fsood,
+                "count the --csid sets as ID in every metric, threshold and card (OpenOOD's "
+                "full-spectrum OOD, eval_ood(fsood=True))");
   cmd->add_option("--group", opt->groups,
                   "NAME=SET[,SET...]: a mean row over these OOD sets (OpenOOD's near and far: "
                   "--group near=ssb,ninco --group far=textures,inat); gates read it as "
@@ -291,10 +295,10 @@ std::vector<SetGroup> ParseGroups(const std::vector<std::string>& args, const st
     }
     SetGroup g;
     g.name = arg.substr(0, eq);
-    const bool taken =
-        g.name == "mean" || g.name == "id" || g.name == id_set ||
-        std::find(ood_sets.begin(), ood_sets.end(), g.name) != ood_sets.end() ||
-        std::any_of(groups.begin(), groups.end(), [&](const SetGroup& x) { return x.name == g.name; });
+    const bool taken = g.name == "mean" || g.name == "id" || g.name == id_set ||
+                       std::find(ood_sets.begin(), ood_sets.end(), g.name) != ood_sets.end() ||
+                       std::any_of(groups.begin(), groups.end(),
+                                   [&](const SetGroup& x) { return x.name == g.name; });
     if (taken) {
       throw UsageError("--group '" + arg + "': the name '" + g.name +
                        "' is taken (by a set, another group, 'id' or 'mean'): gates could not "
@@ -321,6 +325,35 @@ std::vector<SetGroup> ParseGroups(const std::vector<std::string>& args, const st
 }
 
 }  // namespace
+
+void AddCsidResults(const ScoreTable& table, const ReportOptions& opt,
+                    const std::vector<std::string>& ood_names, Report* report) {
+  if (opt.fsood && opt.csid.empty()) throw UsageError("--fsood needs --csid sets to count as ID");
+  const std::vector<std::string>& sets = table.SetNames();
+  for (const std::string& name : opt.csid) {
+    if (name == report->id_name ||
+        std::find(ood_names.begin(), ood_names.end(), name) != ood_names.end()) {
+      throw UsageError("--csid '" + name +
+                       "' is also the ID set or an OOD set: give each set one "
+                       "role");
+    }
+    if (std::find(sets.begin(), sets.end(), name) == sets.end()) {
+      throw UsageError("--csid: no set '" + name + "' in the scores" +
+                       DidYouMeanClause(name, sets) + " (sets: " + JoinNames(sets) + ")");
+    }
+    Report::CsidResult c;
+    c.name = name;
+    c.n = table.Column(name, 0).size();
+    c.accuracy = LabelAccuracy(table, {name});
+    report->csid.push_back(c);
+  }
+  report->fsood = opt.fsood;
+  if (opt.fsood) {
+    std::vector<std::string> id_sets = {report->id_name};
+    id_sets.insert(id_sets.end(), opt.csid.begin(), opt.csid.end());
+    report->fsood_accuracy = LabelAccuracy(table, id_sets);
+  }
+}
 
 ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
                            const std::vector<std::string>& ood_sets, const ReportOptions& opt) {
@@ -362,6 +395,21 @@ ReportInput InputFromTable(const ScoreTable& table, const std::string& id_set,
     return s;
   };
   in.id = set_scores(id_set);
+  if (opt.fsood) {  // the csid sets join the ID set, as OpenOOD's fsood concatenates them
+    if (opt.csid.empty()) throw UsageError("--fsood needs --csid sets to count as ID");
+    for (const std::string& name : opt.csid) {
+      const SetScores c = set_scores(name);
+      for (std::size_t i = 0; i < c.oriented.size(); ++i) {
+        in.id.oriented[i].insert(in.id.oriented[i].end(), c.oriented[i].begin(),
+                                 c.oriented[i].end());
+        if (!c.row_order.empty()) {
+          in.id.row_order[i].insert(in.id.row_order[i].end(), c.row_order[i].begin(),
+                                    c.row_order[i].end());
+        }
+      }
+      in.id.paths.insert(in.id.paths.end(), c.paths.begin(), c.paths.end());
+    }
+  }
   in.subsample = SubsampleOf(opt);
   in.groups = ParseGroups(opt.groups, id_set, ood_sets);
   for (const auto& o : ood_sets) in.ood.push_back(set_scores(o));

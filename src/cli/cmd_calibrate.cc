@@ -51,8 +51,10 @@ std::pair<std::vector<double>, std::vector<double>> SplitByPath(const ScoreTable
   }
   const std::size_t n = keys.size();
   if (n < 2) {
-    throw UsageError("--split-fraction needs at least 2 ID samples (one for the threshold, one "
-                     "for the p-values), and the ID set has " + std::to_string(n));
+    throw UsageError(
+        "--split-fraction needs at least 2 ID samples (one for the threshold, one "
+        "for the p-values), and the ID set has " +
+        std::to_string(n));
   }
   std::sort(keys.begin(), keys.end());
   const std::size_t held = std::clamp<std::size_t>(

@@ -57,7 +57,8 @@ Report BuildEvalReport(const ScoreTable& table, const std::string& id_name,
   report.sets = facts.sets;
   for (auto& c : report.sets) c.samples_digest = table.SamplesDigest(c.name);
   report.skipped = facts.skipped;
-  report.id_accuracy = LabelAccuracy(table, id_name);
+  report.id_accuracy = LabelAccuracy(table, {id_name});
+  AddCsidResults(table, opt, ood_names, &report);
   const int folder_classes = static_cast<int>(facts.id_class_count);
   if (folder_classes > 0 && folder_classes != facts.num_classes) {
     report.warnings.push_back("ID folder has " + std::to_string(folder_classes) +
@@ -98,7 +99,12 @@ int RunEval(EvalCommand& cmd) {
   const Checks checks = PrepareChecks(cmd.report, cmd.report.scores, MaxSkippedShare(cmd.scoring));
   std::vector<std::string> inputs = {cmd.id};
   inputs.insert(inputs.end(), cmd.ood.begin(), cmd.ood.end());
+  inputs.insert(inputs.end(), cmd.report.csid.begin(), cmd.report.csid.end());
   auto sets = LoadInputs(inputs, cmd.scoring.layout, true, false, cmd.scoring.null_separated);
+  // The inputs are ID, then the OOD sets, then the csid sets: keep the csid sets' names.
+  const std::size_t first_csid = 1 + cmd.ood.size();
+  cmd.report.csid.clear();
+  for (std::size_t i = first_csid; i < sets.size(); ++i) cmd.report.csid.push_back(sets[i].name);
   ScoringOutputs outputs;
   AddReportPaths(cmd.report, &outputs.paths);  // checked against the inputs by RunScoring
   outputs.input_flag = "--id/--ood";
@@ -110,7 +116,7 @@ int RunEval(EvalCommand& cmd) {
   outputs.keep_paths = !cmd.report.baseline.empty();
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<std::string> ood_names;
-  for (std::size_t i = 1; i < sets.size(); ++i) ood_names.push_back(sets[i].name);
+  for (std::size_t i = 1; i < first_csid; ++i) ood_names.push_back(sets[i].name);
   EvalFacts facts{scored.stats.sets, scored.stats.skipped, sets[0].classes, sets[0].classes.size(),
                   scored.stats.num_classes};
   ReportInput input;
@@ -145,8 +151,10 @@ std::vector<std::string> StampedRoles(const EvalCommand& cmd, const ScoreStamp& 
   std::vector<std::string> names;
   for (const auto& in : stamp.inputs) names.push_back(in.name);
   std::vector<std::string> roles = {cmd.id.empty() ? names.front() : cmd.id};
+  const std::vector<std::string>& csid = cmd.report.csid;
   for (const auto& n : cmd.ood.empty() ? names : cmd.ood) {
-    if (!cmd.ood.empty() || n != roles.front()) roles.push_back(n);
+    const bool is_csid = std::find(csid.begin(), csid.end(), n) != csid.end();
+    if (!cmd.ood.empty() || (n != roles.front() && !is_csid)) roles.push_back(n);
   }
   for (const auto& n : roles) {
     if (std::find(names.begin(), names.end(), n) == names.end()) {
@@ -250,6 +258,10 @@ void SetupEvalCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--ood", cmd->ood,
                   "[NAME=]PATH of an OOD set; repeatable (with --from-scores: NAMEs; default every "
                   "other input)");
+  sub->add_option("--csid", cmd->report.csid,
+                  "[NAME=]PATH of a covariate-shifted ID set (OpenOOD's csid: the ID classes "
+                  "under another camera, style or time), scored and its accuracy reported; with "
+                  "--fsood counted as ID; repeatable (with --from-scores: NAMEs)");
   sub->add_option("--from-scores", cmd->from_scores,
                   "DIR|CSV...: make the report from score files that `score -o` (--shard) wrote, "
                   "with their stamps, instead of running a model; shards are checked and merged, "

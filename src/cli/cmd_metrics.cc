@@ -134,8 +134,11 @@ int RunMetrics(MetricsCommand& cmd) {
     }
     id_name = cmd.id;
     if (cmd.ood.empty()) {
+      const std::vector<std::string>& csid = cmd.report.csid;
       for (const auto& s : sets) {
-        if (s != cmd.id) ood_names.push_back(s);
+        if (s != cmd.id && std::find(csid.begin(), csid.end(), s) == csid.end()) {
+          ood_names.push_back(s);
+        }
       }
     }
     for (const auto& o : cmd.ood) {  // in the order the user gave
@@ -165,7 +168,10 @@ int RunMetrics(MetricsCommand& cmd) {
   for (const auto& f : cmd.id_files) reads.Read("--id-file", SplitNamed(f).second);
   for (const auto& f : cmd.ood_files) reads.Read("--ood-file", SplitNamed(f).second);
   const Checks checks = PrepareChecks(cmd.report, score_names, std::nullopt, reads);
-  const std::optional<double> accuracy = LabelAccuracy(table, id_name);
+  const std::optional<double> accuracy = LabelAccuracy(table, {id_name});
+  Report csid_results;  // their counts and accuracy, before the rows are freed
+  csid_results.id_name = id_name;
+  AddCsidResults(table, cmd.report, ood_names, &csid_results);
   // The class count, as far as the file shows it: the largest class index seen, plus one.
   const long classes = ClassCount(table, id_name);
   // Plain columns have no sample paths, so no digest for a baseline to compare.
@@ -180,6 +186,9 @@ int RunMetrics(MetricsCommand& cmd) {
   // A stopped run, stamps without a digest: in report.json too, not on stderr alone.
   report.warnings.insert(report.warnings.begin(), merged.warnings.begin(), merged.warnings.end());
   report.id_accuracy = accuracy;
+  report.csid = csid_results.csid;
+  report.fsood = csid_results.fsood;
+  report.fsood_accuracy = csid_results.fsood_accuracy;
   if (report.id_accuracy) {
     const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(classes));
     if (!w.empty()) report.warnings.push_back(w);
@@ -211,7 +220,11 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code) {
       "metrics", "OOD metrics from score files (the CSV that `score` writes, or plain columns)");
   sub->add_option("files", cmd->files, "score CSV files (shards are pooled)");
   sub->add_option("--id", cmd->id, "name of the in-distribution set (the 'set' column)");
-  sub->add_option("--ood", cmd->ood, "OOD set(s) to report (default: every other set)");
+  sub->add_option("--ood", cmd->ood,
+                  "OOD set(s) to report (default: every other set but the --csid sets)");
+  sub->add_option("--csid", cmd->report.csid,
+                  "NAME of a covariate-shifted ID set (OpenOOD's csid): its accuracy reported, "
+                  "and with --fsood counted as ID; repeatable");
   sub->add_option("--id-file", cmd->id_files, "[NAME=]FILE: a plain column of ID scores")
       ->expected(1);
   sub->add_option("--ood-file", cmd->ood_files, "[NAME=]FILE: a plain column of OOD scores");

@@ -210,8 +210,9 @@ std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Rep
       add("mean." + g.score + "." + g.metric, MetricValue(report.mean[s], g.metric).value());
       continue;
     }
-    const auto group = std::find_if(report.groups.begin(), report.groups.end(),
-                                    [&](const Report::GroupResult& x) { return x.group.name == g.set; });
+    const auto group =
+        std::find_if(report.groups.begin(), report.groups.end(),
+                     [&](const Report::GroupResult& x) { return x.group.name == g.set; });
     if (group != report.groups.end()) {
       if (g.metric == "threshold" || g.metric == "tpr_achieved") {
         throw UsageError("gate '" + g.text + "': group " + g.set + "'s mean row has no " +
@@ -385,8 +386,9 @@ ChangeStats ComputeChangeStats(const BaselineSamples& samples, const std::string
     return out;
   }
   if (report.subsample) {
-    out.note = "this run's metrics are means over --ood-subsample's draws; the tests compare "
-               "whole sets";
+    out.note =
+        "this run's metrics are means over --ood-subsample's draws; the tests compare "
+        "whole sets";
     return out;
   }
   const CompareRun& base = *samples.baseline;

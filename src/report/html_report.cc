@@ -364,6 +364,7 @@ std::string Intro(const Report& report) {
                   "</b> (positive class " + ConventionPositiveClass(report.options.convention) +
                   ").";
   if (report.id_accuracy) h += " ID accuracy " + Pct(*report.id_accuracy) + ".";
+  if (!report.csid.empty()) h += EscapeMarkup(CsidText(report).substr(1)) + ".";
   h += " All values in %.</p>\n";
   for (const auto& w : report.warnings) {
     h += "<p class=\"warn\">Warning: " + EscapeMarkup(w) + "</p>\n";
@@ -480,7 +481,7 @@ std::string SetsTable(const Report& report) {
                   Row({"set", "role", "found", "scored", "skipped"}, "th");
   for (std::size_t i = 0; i < report.sets.size(); ++i) {
     const SetCounts& c = report.sets[i];
-    h += Row({EscapeMarkup(c.name), i == 0 ? "ID" : "OOD", std::to_string(c.found),
+    h += Row({EscapeMarkup(c.name), SetRoleLabel(report, i), std::to_string(c.found),
               std::to_string(c.scored), std::to_string(c.skipped)});
   }
   h += "</table></div>\n";

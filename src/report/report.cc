@@ -1,6 +1,7 @@
 #include "oodscore/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -29,16 +30,17 @@ void MeanAndSpread(const std::vector<Metrics>& draws, Metrics* mean, Metrics* sp
   const double r = static_cast<double>(draws.size());
   *mean = draws[0];
   *spread = Metrics{};
-  for (double Metrics::*f : {&Metrics::auroc, &Metrics::aupr_in, &Metrics::aupr_out,
-                             &Metrics::fpr_at_tpr, &Metrics::detection_error, &Metrics::threshold,
-                             &Metrics::tpr_achieved}) {
+  for (double Metrics::*f :
+       {&Metrics::auroc, &Metrics::aupr_in, &Metrics::aupr_out, &Metrics::fpr_at_tpr,
+        &Metrics::detection_error, &Metrics::threshold, &Metrics::tpr_achieved}) {
     double sum = 0;
     for (const Metrics& d : draws) sum += d.*f;
     mean->*f = sum / r;
   }
   for (const SpreadMetric& sm : SpreadMetrics()) {
     double ss = 0;
-    for (const Metrics& d : draws) ss += (d.*sm.member - mean->*sm.member) * (d.*sm.member - mean->*sm.member);
+    for (const Metrics& d : draws)
+      ss += (d.*sm.member - mean->*sm.member) * (d.*sm.member - mean->*sm.member);
     spread->*sm.member = std::sqrt(ss / r);
   }
 }
@@ -105,8 +107,9 @@ Report BuildReport(const ReportInput& input) {
   std::vector<std::size_t> drawn(input.ood.size(), 0);
   if (input.subsample) {
     if (input.options.bootstrap > 0) {
-      throw Error("--ood-subsample reports the spread over its draws; --bootstrap's intervals "
-                  "are for whole sets: give one of them");
+      throw Error(
+          "--ood-subsample reports the spread over its draws; --bootstrap's intervals "
+          "are for whole sets: give one of them");
     }
     const std::size_t m = DrawSize(input.subsample->fraction, r.n_id);
     for (std::size_t o = 0; o < input.ood.size(); ++o) {
@@ -218,6 +221,20 @@ Report BuildReport(const ReportInput& input) {
     r.groups.push_back(std::move(gr));
   }
   return r;
+}
+
+std::string SetRole(const Report& report, std::size_t index) {
+  if (index == 0) return "id";
+  for (const auto& c : report.csid) {
+    if (c.name == report.sets[index].name) return "csid";
+  }
+  return "ood";
+}
+
+std::string SetRoleLabel(const Report& report, std::size_t index) {
+  std::string role = SetRole(report, index);
+  for (char& ch : role) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return role;
 }
 
 std::string BelowChanceWarning(double accuracy, int num_classes) {
@@ -369,9 +386,9 @@ nlohmann::json ScoresMetricsJson(const Report& r, const std::vector<Metrics>& me
   nlohmann::json out = nlohmann::json::object();
   const bool ood_positive = std::string(ConventionPositiveClass(r.options.convention)) == "ood";
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
-    out[r.scores[s].name] = MetricsJson(metrics[s], r.scores[s], with_threshold,
-                                        with_threshold && ood_positive,
-                                        spread.empty() ? nullptr : &spread[s]);
+    out[r.scores[s].name] =
+        MetricsJson(metrics[s], r.scores[s], with_threshold, with_threshold && ood_positive,
+                    spread.empty() ? nullptr : &spread[s]);
   }
   return out;
 }
@@ -397,6 +414,24 @@ std::string Percent(double v) {
 }
 
 }  // namespace
+
+std::string CsidText(const Report& r) {
+  if (r.csid.empty()) return "";
+  std::string t = ". Covariate-shifted ID:";
+  for (std::size_t i = 0; i < r.csid.size(); ++i) {
+    const auto& c = r.csid[i];
+    t += std::string(i ? "," : "") + " " + c.name + " (n=" + std::to_string(c.n) +
+         (c.accuracy ? ", accuracy " + Percent(*c.accuracy) + "%" : "") + ")";
+  }
+  if (r.fsood) {
+    t += "; full-spectrum (--fsood): they count as ID in every metric, n above included" +
+         (r.fsood_accuracy ? ", accuracy over ID and them " + Percent(*r.fsood_accuracy) + "%"
+                           : std::string());
+  } else {
+    t += "; not in the metrics (--fsood counts them as ID)";
+  }
+  return t;
+}
 
 std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread) {
   auto sd = [&](double Metrics::*f) { return spread ? &(spread->*f) : nullptr; };
@@ -445,6 +480,20 @@ nlohmann::json ReportJson(const Report& r) {
   j["scores"] = scores;
   j["id"] = {{"name", r.id_name}, {"n", r.n_id}};
   if (r.id_accuracy) j["id"]["accuracy"] = *r.id_accuracy;
+  if (!r.csid.empty()) {
+    nlohmann::json csid = nlohmann::json::array();
+    for (const auto& c : r.csid) {
+      csid.push_back({{"name", c.name},
+                      {"n", c.n},
+                      {"accuracy", c.accuracy ? nlohmann::json(*c.accuracy) : nlohmann::json()}});
+    }
+    j["csid"] = csid;
+    j["fsood"] = r.fsood;
+    if (r.fsood) {
+      j["id"]["fsood_accuracy"] =
+          r.fsood_accuracy ? nlohmann::json(*r.fsood_accuracy) : nlohmann::json();
+    }
+  }
   if (r.subsample) {
     j["ood_subsample"] = {{"fraction", r.subsample->fraction},
                           {"repeats", r.subsample->repeats},
@@ -473,7 +522,7 @@ nlohmann::json ReportJson(const Report& r) {
   nlohmann::json sets = nlohmann::json::array();
   for (std::size_t i = 0; i < r.sets.size(); ++i) {
     nlohmann::json set = SetCountsJson(r.sets[i], r.skipped);
-    set["role"] = i == 0 ? "id" : "ood";
+    set["role"] = SetRole(r, i);
     sets.push_back(set);
   }
   j["sets"] = sets;
@@ -539,6 +588,7 @@ std::string ReportMarkdown(const Report& r) {
   std::snprintf(tpr, sizeof(tpr), "%g", 100.0 * r.options.tpr);
   md += "ID: " + r.id_name + " (n=" + std::to_string(r.n_id) + ")";
   if (r.id_accuracy) md += ", accuracy " + Percent(*r.id_accuracy) + "%";
+  md += CsidText(r);
   md += ". FPR at " + std::string(tpr) + "% TPR, convention " +
         ConventionName(r.options.convention) +
         " (positive class: " + ConventionPositiveClass(r.options.convention) + "); AUPR " +
@@ -578,8 +628,9 @@ std::string ReportMarkdown(const Report& r) {
   }
   if (r.subsample) {
     md += "\nEach OOD row is the mean ± std (population) over " +
-          std::to_string(r.subsample->repeats) + " draws of " + FormatDouble(r.subsample->fraction) +
-          " × n_id samples without replacement (seed " + std::to_string(r.subsample->seed) +
+          std::to_string(r.subsample->repeats) + " draws of " +
+          FormatDouble(r.subsample->fraction) + " × n_id samples without replacement (seed " +
+          std::to_string(r.subsample->seed) +
           "); n is the samples per draw. The ID set is used whole.\n";
   }
   for (const auto& g : r.groups) {
@@ -595,8 +646,8 @@ std::string ReportMarkdown(const Report& r) {
   md += "\n\n| set | role | found | scored | skipped |\n|---|---|---:|---:|---:|\n";
   for (std::size_t i = 0; i < r.sets.size(); ++i) {
     const SetCounts& c = r.sets[i];
-    md += "| " + c.name + " | " + (i == 0 ? "ID" : "OOD") + " | " + std::to_string(c.found) +
-          " | " + std::to_string(c.scored) + " | " + std::to_string(c.skipped) + " |\n";
+    md += "| " + c.name + " | " + SetRoleLabel(r, i) + " | " + std::to_string(c.found) + " | " +
+          std::to_string(c.scored) + " | " + std::to_string(c.skipped) + " |\n";
   }
   for (const auto& w : r.warnings) md += "\n**Warning:** " + w + "\n";
   md += CheckTableMarkdown(r.checks);

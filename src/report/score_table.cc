@@ -187,11 +187,12 @@ void ScoreTable::Reserve(std::size_t rows) {
   if (keep_paths_) path_end_.reserve(rows);
 }
 
-std::optional<double> LabelAccuracy(const ScoreTable& table, const std::string& set) {
+std::optional<double> LabelAccuracy(const ScoreTable& table, const std::vector<std::string>& sets) {
   std::size_t labelled = 0, correct = 0;
   for (std::size_t r = 0; r < table.size(); ++r) {
     const std::int32_t label = table.label(r), pred = table.pred(r);
-    if (label == ScoreTable::kNoClass || pred == ScoreTable::kNoClass || table.set(r) != set)
+    if (label == ScoreTable::kNoClass || pred == ScoreTable::kNoClass ||
+        std::find(sets.begin(), sets.end(), table.set(r)) == sets.end())
       continue;
     ++labelled;
     correct += label == pred;

@@ -68,7 +68,7 @@ void ScoreCsv(const std::uint8_t* data, std::size_t size) {
       if (a.set != b.set || a.label != b.label || a.pred != b.pred || a.values != b.values)
         std::abort();
     }
-    for (const auto& s : one.SetNames()) LabelAccuracy(one, s);
+    for (const auto& s : one.SetNames()) LabelAccuracy(one, {s});
   });
 }
 
