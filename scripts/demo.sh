@@ -21,4 +21,20 @@ build/oodscore eval \
   --id fmnist-0to4=demo-data/id \
   --ood fmnist-5to9=demo-data/near-ood --ood noise=demo-data/noise \
   --out-dir oodscore-report "$@"
+# One comparison with its statistics: is KNN's lead over energy on the near OOD set real, or
+# noise? (DeLong's test on the same samples; the full table in oodscore-compare/compare.md.)
+# Skipped when extra arguments left knn or energy out of the report.
+if build/oodscore compare demo=oodscore-report --scores energy,knn --out-dir oodscore-compare \
+  -q >/dev/null 2>&1; then
+  python3 - oodscore-compare/compare.json <<'PY' >&2
+import json, sys
+c = next(x for x in json.load(open(sys.argv[1]))["comparisons"] if x["ood_set"] == "fmnist-5to9")
+lo, hi = c["fpr_diff_ci"]
+print(f"demo: {c['b']['score']} vs {c['a']['score']} on {c['ood_set']}: AUROC "
+      f"{100 * c['b']['auroc']:.2f}% vs {100 * c['a']['auroc']:.2f}% ({100 * c['auroc_diff']:+.2f} pp, "
+      f"DeLong p = {c['delong_p']:.3g}, {'paired' if c['paired'] else 'unpaired'}), FPR95 "
+      f"{100 * c['b']['fpr_at_tpr']:.2f}% vs {100 * c['a']['fpr_at_tpr']:.2f}% "
+      f"({100 * c['fpr_diff']:+.2f} pp, 95% CI [{100 * lo:+.2f}, {100 * hi:+.2f}])")
+PY
+fi
 echo "demo: open oodscore-report/report.html for the histograms and ROC curves" >&2
