@@ -25,6 +25,13 @@ TEST_F(CliTest, PresetAliasesLoadAndTyposSuggestTheRightOne) {
   EXPECT_NE(r.err.find("unknown preset 'fashon-mnist', did you mean 'fashion-mnist'?"),
             std::string::npos)
       << r.err;
+  // Too far to spell, but the only preset it begins.
+  r = Cli("score -q --model '" + (tmp_ / "c1.pt") + "' --preset fashion -i '" + (tmp_ / "id") +
+          "' -o '" + (tmp_ / "s.csv") + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown preset 'fashion', did you mean 'fashion-mnist'?"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, AModelThatRejectsThePresetSaysWhatWouldFit) {
@@ -121,6 +128,38 @@ TEST_F(CliTest, CommandTyposAndHelp) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_NE(r.out.find("Examples:\n  oodscore "), std::string::npos) << cmd;
   }
+}
+
+// A mistyped option is named, with the option meant, before any "required" error it causes,
+// in the tool's own words; values that begin with '-' are not options.
+TEST_F(CliTest, UnknownOptionsGetDidYouMean) {
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"score --ouput x.csv",
+            "oodscore score: unknown option '--ouput', did you mean "
+            "'--output'?"},
+           {"eval --temprature 2", "unknown option '--temprature', did you mean '--temperature'?"},
+           {"eval --gates 'energy.auroc>=0.9'", "did you mean '--gate'?"},
+           {"score -model m.pt", "unknown option '-model', did you mean '--model'?"},
+           {"eval --out r", "unknown option '--out', did you mean '--out-dir'?"},
+           {"eval -i x", "eval takes its sets as --id [NAME=]PATH and --ood [NAME=]PATH"},
+           {"eval --input=x", "eval takes its sets as --id"},
+           {"eval --id a b --ood c",
+            "oodscore eval: unexpected argument(s) b: each option takes "
+            "one value"}}) {
+    const auto r = Cli(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(r.err.find("were not expected"), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(r.err.find("is required"), std::string::npos) << c.args << ": " << r.err;
+  }
+  // "-" and negative numbers are values; -qv is two short flags: CLI11 then says what is
+  // missing.
+  const auto r = Cli("finetune -qv --m-in -25 -o -");
+  EXPECT_EQ(r.err.find("unknown option"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
 }  // namespace

@@ -208,9 +208,10 @@ TEST(BenjaminiHochberg, ConformalFalseDiscoveryRateStaysAtMostQ) {
     for (double v : fdp) mean += v / kDraws;
     for (double v : fdp) var += (v - mean) * (v - mean) / (kDraws - 1);
     const double se = std::sqrt(var / kDraws);
-    std::printf("q %.2f: mean false discovery proportion %.5f (standard error %.5f), %.1f "
-                "flagged a draw\n",
-                q, mean, se, discoveries / kDraws);
+    std::printf(
+        "q %.2f: mean false discovery proportion %.5f (standard error %.5f), %.1f "
+        "flagged a draw\n",
+        q, mean, se, discoveries / kDraws);
     EXPECT_LE(mean, q * kId / (kId + kOod) + 3 * se) << "q " << q;
     EXPECT_GT(discoveries / kDraws, 10.0) << "q " << q;  // the test has power: not vacuous
   }

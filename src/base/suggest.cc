@@ -22,7 +22,13 @@ std::string DidYouMean(const std::string& word, const std::vector<std::string>& 
       best = c;
     }
   }
-  return best;
+  if (!best.empty() || word.size() < 3) return best;
+  // No close spelling: the one candidate the word begins ("fashion" for "fashion-mnist").
+  std::vector<std::string> longer;
+  for (const auto& c : candidates) {
+    if (c.size() > word.size() && c.compare(0, word.size(), word) == 0) longer.push_back(c);
+  }
+  return longer.size() == 1 ? longer[0] : "";
 }
 
 std::string DidYouMeanClause(const std::string& word, const std::vector<std::string>& candidates) {

@@ -7,7 +7,8 @@
 
 namespace oodscore {
 
-// The closest candidate within edit distance 2 (ties: the first), or "".
+// The closest candidate within edit distance 2 (ties: the first); failing that, for a word of
+// 3 or more characters, the only candidate that begins with it; else "".
 std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates);
 
 // ", did you mean 'X'?" when a candidate is close, else "".

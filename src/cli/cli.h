@@ -76,6 +76,14 @@ std::string ScoreConventions();
 
 // A --help footer: the example command lines, then ScoreConventions().
 std::string HelpFooter(const std::vector<std::string>& examples);
+
+// Checks the command line's options before CLI11 parses it, so that a mistyped option is
+// named before a "required" error it causes: returns "" when every word that looks like an
+// option (after `cmd`'s name in args) is one of `cmd`'s or the tool's, else the message, e.g.
+// "oodscore eval: unknown option '--gates', did you mean '--gate'? (oodscore eval --help
+// lists its options)"; eval's -i/--input names --id/--ood. Values that begin with '-' ("-",
+// numbers) and everything after "--" are left alone.
+std::string UnknownOptionText(const CLI::App* cmd, const std::vector<std::string>& args);
 MetricOptions ToMetricOptions(const ReportOptions& opt);
 
 // Splits "NAME=PATH" into name and path; a bare PATH is named after its base name

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -128,6 +129,54 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--junit", opt->junit,
                   "write a JUnit XML test report (one testcase per check) for CI");
+}
+
+std::string UnknownOptionText(const CLI::App* cmd, const std::vector<std::string>& args) {
+  const std::string where = "oodscore " + cmd->get_name();
+  const std::string help = " (" + where + " --help lists its options)";
+  std::vector<std::string> names;  // the command's options and the tool's own (-q, -v)
+  std::string shorts;
+  for (const CLI::App* a = cmd; a != nullptr; a = a->get_parent()) {
+    for (const CLI::Option* o : a->get_options()) {
+      for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
+      for (const std::string& n : o->get_snames()) {
+        names.push_back("-" + n);
+        shorts += n;
+      }
+    }
+  }
+  auto is_number = [](const std::string& w) {
+    char* end = nullptr;
+    std::strtod(w.c_str(), &end);
+    return end != w.c_str() && *end == '\0';
+  };
+  for (const std::string& word : args) {
+    if (word == "--") break;
+    if (word.size() < 2 || word[0] != '-' || is_number(word)) continue;
+    const std::string flag = word.substr(0, word.find('='));
+    if (std::find(names.begin(), names.end(), flag) != names.end()) continue;
+    if (flag[1] != '-' && flag.find_first_not_of(shorts, 1) == std::string::npos) continue;  // -qv
+    if (cmd->get_name() == "eval" && (flag == "-i" || flag == "--input")) {
+      return where + ": unknown option '" + flag +
+             "': eval takes its sets as --id [NAME=]PATH and --ood [NAME=]PATH (repeatable); "
+             "-i/--input is score's" +
+             help;
+    }
+    std::string guess;
+    std::vector<std::string> longer;  // --out for --out-dir: the one option it begins
+    for (const std::string& n : names) {
+      if (n.size() > flag.size() && n.compare(0, flag.size(), flag) == 0) longer.push_back(n);
+    }
+    if (longer.size() == 1) guess = longer[0];
+    if (guess.empty() && flag[1] != '-' &&
+        std::find(names.begin(), names.end(), "-" + flag) != names.end()) {
+      guess = "-" + flag;  // -model for --model
+    }
+    if (guess.empty()) guess = DidYouMean(flag, names);
+    return where + ": unknown option '" + flag + "'" +
+           (guess.empty() ? "" : ", did you mean '" + guess + "'?") + help;
+  }
+  return "";
 }
 
 MetricOptions ToMetricOptions(const ReportOptions& opt) {

@@ -65,6 +65,13 @@ int main(int argc, char** argv) {
                     oodscore::DidYouMeanClause(word, names), oodscore::JoinNames(names));
       return oodscore::kExitUsage;
     }
+    // A mistyped option is named before CLI11 complains of what it left out.
+    const std::string unknown = oodscore::UnknownOptionText(
+        app.get_subcommand(word), std::vector<std::string>(argv + i + 1, argv + argc));
+    if (!unknown.empty()) {
+      spdlog::error("{}", unknown);
+      return oodscore::kExitUsage;
+    }
     break;
   }
   try {
@@ -75,6 +82,17 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // Options were checked before parsing: what is left are words no option takes.
+    const std::vector<CLI::App*> used = app.get_subcommands();
+    std::string words = e.what();
+    words = words.substr(words.find(':') + 1);
+    spdlog::error(
+        "oodscore{}: unexpected argument(s){}: each option takes one value (quote a value with "
+        "spaces){}",
+        used.empty() ? "" : " " + used.front()->get_name(), words,
+        used.empty() ? "" : "; oodscore " + used.front()->get_name() + " --help lists its options");
+    return oodscore::kExitUsage;
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return oodscore::kExitUsage;
