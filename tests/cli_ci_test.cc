@@ -185,6 +185,39 @@ TEST_F(CliCiTest, SubsampleAndGroupsReachTheReportAndTheirMisuseIsRefused) {
   }
 }
 
+// The first hour's messages around metrics and gates: --tpr as a percentage, fpr95 as the
+// tables name it, a score the run would need --fit for.
+TEST_F(CliCiTest, SharesAsPercentagesFpr95AndScoresThatNeedAFlag) {
+  std::string csv = "set,path,label,pred,energy\n";
+  for (int i = 0; i < 20; ++i) {
+    csv += "id,i" + std::to_string(i) + ",,," + std::to_string(-10 + i % 5) + "\n";
+    csv += "ood,o" + std::to_string(i) + ",,," + std::to_string(-7 + i % 4) + "\n";
+  }
+  WriteText(tmp_ / "s.csv", csv);
+  const std::string metrics =
+      "metrics '" + (tmp_ / "s.csv") + "' --id id --out-dir '" + (tmp_ / "m") + "' ";
+  auto r = Cli(metrics + "--tpr 90% --gate 'energy.fpr_at_tpr<=100%'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(ReadText(tmp_ / "m/report.json"))["tpr_level"], 0.9);
+  r = Cli(metrics + "--tpr 95");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("did you mean 0.95 or 95%?"), std::string::npos) << r.err;
+  r = Cli(metrics + "--gate 'energy.fpr95<=100%'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
+  EXPECT_EQ(j["checks"][0]["subject"], "ood.energy.fpr_at_tpr");
+  r = Cli(metrics + "--tpr 0.9 --gate 'energy.fpr95<=100%'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("fpr95 is the FPR at 95% TPR, and this report's --tpr is 0.9"),
+            std::string::npos)
+      << r.err;
+  r = Cli(metrics + "--gate 'knn.auroc>=0.9'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("score 'knn' is not in this report: it is computed only with --fit"),
+            std::string::npos)
+      << r.err;
+}
+
 // OpenOOD's covariate-shifted ID sets: reported apart by default, never taken as OOD; with
 // --fsood they join the ID set in every metric (OpenOOD concatenates them), and the accuracy
 // is over both.

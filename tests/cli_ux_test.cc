@@ -123,6 +123,12 @@ TEST_F(CliTest, CommandTyposAndHelp) {
   EXPECT_NE(r.out.find("--input"), std::string::npos);
   EXPECT_EQ(r.out, Cli("score --help").out);
   EXPECT_EQ(Cli("help scroe").exit_code, 2);
+  r = Cli("--version");  // what a bug report needs: version, commit, LibTorch, CUDA
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("oodscore ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("(commit "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nLibTorch "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", CUDA "), std::string::npos) << r.out;
   for (const char* cmd : {"score", "eval", "calibrate", "metrics"}) {
     r = Cli(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0);

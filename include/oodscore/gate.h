@@ -30,6 +30,7 @@ struct Gate {
   std::string op;
   double bound = 0;        // a fraction for shares
   std::string bound_text;  // as written ("95%")
+  bool fpr95 = false;      // written as "fpr95": fpr_at_tpr, valid only at --tpr 0.95
 };
 
 // The set-level metrics a gate may name: "n", "found", "skipped", "accuracy".

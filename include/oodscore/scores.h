@@ -112,6 +112,9 @@ ScoreRows ScoreCatalogue();
 // The row of a column name ("energy_T2" finds the temperature row); nullptr for none.
 const ScoreDef* FindScore(const std::string& column);
 
+// What a run needs to compute a score: "with --fit", "with --odin", "with -T t", or "".
+const char* NeedsText(ScoreNeeds needs);
+
 // One column of a run's score CSV, bound to the row that fills it.
 struct ScoreColumn {
   std::string name;

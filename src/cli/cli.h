@@ -67,6 +67,9 @@ void AddCsidResults(const ScoreTable& table, const ReportOptions& opt,
 // json_text.h's JsonNumber). CLI11 refuses with exit 2: "--odin-epsilon: must be a finite
 // number >= 0, got nan".
 CLI::Validator InRange(const NumberRange& range);
+// A share in (0, 1] such as a TPR, as a fraction or a percentage ("0.95" or "95%", passed on
+// as 0.95); a bare value above 1 gets "did you mean 0.95 or 95%?", as gates do.
+CLI::Validator ShareFlag();
 // A whole number >= 0 that fits 64 bits, as digits ("-1" is refused, not wrapped).
 CLI::Validator WholeNumber();
 

@@ -44,6 +44,24 @@ CLI::Validator InRange(const NumberRange& range) {
       range.Text());
 }
 
+CLI::Validator ShareFlag() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          v = ParseMetricValue(text, "tpr_achieved", "'" + text + "'");
+        } catch (const UsageError& e) {  // "... did you mean 0.95 or 95%?"
+          std::string why = e.what();
+          return why.replace(why.find("tpr_achieved is a share"), 23, "a TPR is a share");
+        }
+        const std::string problem = kShare.Problem(v);
+        if (!problem.empty()) return problem;
+        text = FormatDouble(v);  // "95%" as 0.95
+        return "";
+      },
+      "a share in (0, 1]: 0.95 or 95%");
+}
+
 CLI::Validator WholeNumber() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -61,8 +79,8 @@ CLI::Validator WholeNumber() {
 }
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
-  cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall)")
-      ->check(InRange(kShare))
+  cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall): 0.95 or 95%")
+      ->transform(ShareFlag())
       ->capture_default_str();
   cmd->add_option("--fpr-convention", opt->convention,
                   "exact (the paper's definition: threshold = ceil(tpr*n_id)-th best ID score), "

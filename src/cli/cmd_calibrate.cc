@@ -131,8 +131,8 @@ void SetupCalibrateCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--id", cmd->id, "[NAME=]PATH of the in-distribution set")->required();
   sub->add_option("--score", cmd->score, "the score to threshold: " + KnownScoresText())
       ->capture_default_str();
-  sub->add_option("--tpr", cmd->tpr, "share of ID samples to accept")
-      ->check(InRange(kShare))
+  sub->add_option("--tpr", cmd->tpr, "share of ID samples to accept: 0.95 or 95%")
+      ->transform(ShareFlag())
       ->capture_default_str();
   sub->add_option("--output,-o", cmd->output, "card path (- = stdout)")->required();
   sub->add_option("--split-fraction", cmd->split_fraction,

@@ -15,6 +15,7 @@
 #include "base/version.h"
 #include "cli/cli.h"
 #include "oodscore/error.h"
+#include "oodscore/model.h"
 
 int main(int argc, char** argv) {
   // Batched inference allocates and frees large tensors every batch; keep them in the heap
@@ -32,7 +33,22 @@ int main(int argc, char** argv) {
       "baselines, for TorchScript image classifiers."};
   app.footer(oodscore::ScoreConventions());
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("oodscore ") + oodscore::ToolVersion());
+  // The version, the commit it was built from, and the LibTorch its model library loads (the
+  // library is opened for it: what a run would use, not what the build saw).
+  app.set_version_flag("--version", [] {
+    std::string text = std::string("oodscore ") + oodscore::ToolVersion();
+    const std::string commit = oodscore::GitCommit();
+    text += commit.empty() ? " (commit unknown: built outside a git checkout)"
+                           : " (commit " + commit + ")";
+    try {
+      text += "\nLibTorch " + oodscore::TorchVersion() + ", CUDA " +
+              (oodscore::CudaAvailable() ? "available"
+                                         : "not available (CPU-only LibTorch, or no GPU)");
+    } catch (const std::exception& e) {
+      text += "\nLibTorch: the model library does not load: " + std::string(e.what());
+    }
+    return text;
+  });
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "debug logging on stderr");
   app.add_flag("-q,--quiet", quiet, "only warnings and errors on stderr; no progress");

@@ -241,6 +241,8 @@ bool Computed(const ScoreDef& d) {
   return d.needs != ScoreNeeds::kRankKey && d.needs != ScoreNeeds::kScoreFile;
 }
 
+}  // namespace
+
 const char* NeedsText(ScoreNeeds needs) {
   switch (needs) {
     case ScoreNeeds::kPerturbation:
@@ -253,6 +255,8 @@ const char* NeedsText(ScoreNeeds needs) {
       return "";
   }
 }
+
+namespace {
 
 std::vector<std::string> NamesWith(ScoreNeeds needs) {
   std::vector<std::string> v;

@@ -107,6 +107,10 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
   const std::string what = "gate '" + text + "'";
   const std::size_t dot = lhs.rfind('.');
   g.metric = dot == std::string::npos ? lhs : lhs.substr(dot + 1);
+  if (g.metric == "fpr95") {  // the name tables print: fpr_at_tpr at 95% TPR
+    g.metric = "fpr_at_tpr";
+    g.fpr95 = true;
+  }
   if (IsSetMetric(g.metric)) {
     g.set = dot == std::string::npos ? "" : lhs.substr(0, dot);
     if (g.metric == "accuracy" && g.set != "id") {
@@ -149,6 +153,11 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
     }
   }
   const std::string last = prefix.substr(prefix.rfind('.') + 1);
+  if (const ScoreDef* def = FindScore(last); def != nullptr && *NeedsText(def->needs) != '\0') {
+    throw UsageError(what + ": score '" + last + "' is not in this report: it is computed only " +
+                     NeedsText(def->needs) + " (scores in this report: " + JoinNames(score_names) +
+                     ")");
+  }
   throw UsageError(what + ": no score named in '" + prefix + "'" +
                    DidYouMeanClause(last, score_names) +
                    " (scores in this report: " + JoinNames(score_names) + ")");
@@ -157,6 +166,12 @@ Gate ParseGate(const std::string& text, const std::vector<std::string>& score_na
 std::vector<CheckResult> EvaluateGates(const std::vector<Gate>& gates, const Report& report) {
   std::vector<CheckResult> out;
   for (const Gate& g : gates) {
+    if (g.fpr95 && report.options.tpr != 0.95) {
+      throw UsageError("gate '" + g.text +
+                       "': fpr95 is the FPR at 95% TPR, and this report's "
+                       "--tpr is " +
+                       FormatDouble(report.options.tpr) + ": write fpr_at_tpr");
+    }
     const bool rate = IsRateMetric(g.metric);
     auto add = [&](const std::string& subject, double v) {
       CheckResult c;
@@ -251,6 +266,7 @@ std::pair<std::string, double> ParseTolerance(const std::string& text) {
                      "': expected METRIC=DELTA, e.g. 'auroc=0.005' or 'auroc=0.5%'");
   }
   std::string metric = Trim(text.substr(0, eq));
+  if (metric == "fpr95") metric = "fpr_at_tpr";  // baselines compare at the run's --tpr
   if (!IsMetric(metric)) {
     throw UsageError("tolerance '" + text + "': unknown metric '" + metric + "'" +
                      DidYouMeanClause(metric, MetricNames()) + " (expected one of " +
