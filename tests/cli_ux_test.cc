@@ -44,7 +44,8 @@ TEST_F(CliTest, AModelThatRejectsThePresetSaysWhatWouldFit) {
                        "shipped presets that fit: mnist, fashion-mnist"),
             std::string::npos)
       << r.err;
-  EXPECT_FALSE(std::filesystem::exists(tmp_ / "out/s.csv"));  // no header-only CSV
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "out/s.csv"));       // no header-only CSV
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "out/s.csv.json"));  // nor the stamp it began
 }
 
 TEST_F(CliTest, ScoreTakesThePresetFromTheCard) {

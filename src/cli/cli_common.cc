@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -47,12 +48,15 @@ CLI::Validator InRange(const NumberRange& range) {
 CLI::Validator ShareFlag() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
+        const std::optional<double> plain = ParseDouble(text);
+        if (plain && !std::isfinite(*plain)) return kShare.Problem(*plain);  // "got nan"
         double v = 0;
         try {
           v = ParseMetricValue(text, "tpr_achieved", "'" + text + "'");
         } catch (const UsageError& e) {  // "... did you mean 0.95 or 95%?"
           std::string why = e.what();
-          return why.replace(why.find("tpr_achieved is a share"), 23, "a TPR is a share");
+          const std::size_t at = why.find("tpr_achieved is");
+          return at == std::string::npos ? why : why.replace(at, 15, "a TPR is");
         }
         const std::string problem = kShare.Problem(v);
         if (!problem.empty()) return problem;

@@ -949,10 +949,21 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
     return result;
   }
   std::unique_ptr<Model> model;
-  if (setup.logits) {
-    ScoreLogits(opt, out, setup, &work, &result);
-  } else {
-    model = ScoreSamples(opt, sets, out, setup, &work, &result);
+  try {
+    if (setup.logits) {
+      ScoreLogits(opt, out, setup, &work, &result);
+    } else {
+      model = ScoreSamples(opt, sets, out, setup, &work, &result);
+    }
+  } catch (...) {
+    // A run that fails before its CSV holds a byte leaves no stamp of it behind (a stamp
+    // beside a CSV with rows stays: it marks them incomplete, for --resume).
+    std::error_code ec;
+    if (out.stamp && (!std::filesystem::exists(out.csv_path, ec) ||
+                      std::filesystem::file_size(out.csv_path, ec) == 0)) {
+      std::filesystem::remove(StampPath(out.csv_path), ec);
+    }
+    throw;
   }
   // Step 4: the stamp, the log, the run record.
   if (out.stamp) {
