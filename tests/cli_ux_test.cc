@@ -67,7 +67,7 @@ TEST_F(CliTest, FoldersWithImagesAndSubfoldersNeedALayout) {
   testing::WritePnm(tmp_ / "far/flagged/x.ppm", 16, 12, 3, 5);
   auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o -");
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("holds 12 images directly and 1 images in 1 subfolders"), std::string::npos)
+  EXPECT_NE(r.err.find("holds 12 images directly and 1 image in 1 subfolder"), std::string::npos)
       << r.err;
   r = Cli("score -q " + Common() + "--layout flat -i '" + (tmp_ / "far") + "' -o -");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -71,7 +71,7 @@ TEST(DatasetTest, ImagesBesideClassFoldersNeedALayout) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "folder '" + tmp.path().string() +
-                  "' holds 1 images directly and 4 images in 3 subfolders; say which you mean: "
+                  "' holds 1 image directly and 4 images in 3 subfolders; say which you mean: "
                   "--layout classes (subfolders are classes, the folder's own images are "
                   "ignored, as torchvision's ImageFolder does) or --layout flat (every image "
                   "below the folder, no labels)");

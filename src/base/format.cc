@@ -40,4 +40,8 @@ std::optional<double> ParseDouble(std::string_view text) {
   return v;
 }
 
+std::string Counted(std::size_t n, const std::string& noun, const std::string& plural) {
+  return std::to_string(n) + " " + (n == 1 ? noun : plural.empty() ? noun + "s" : plural);
+}
+
 }  // namespace oodscore

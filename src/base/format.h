@@ -2,6 +2,7 @@
 #ifndef OODSCORE_SRC_BASE_FORMAT_H_
 #define OODSCORE_SRC_BASE_FORMAT_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,10 @@ std::string FormatDouble(double value);
 // Parses a whole field as a double ("inf", "-inf" accepted; "nan" parses to NaN so the
 // caller can say where it was). Returns nullopt if the field is not a number.
 std::optional<double> ParseDouble(std::string_view text);
+
+// "1 image", "2 images", "0 images": a count and its noun, plural unless the count is 1
+// (`plural` when the noun does not just take an "s": "1 class", "3 classes").
+std::string Counted(std::size_t n, const std::string& noun, const std::string& plural = "");
 
 }  // namespace oodscore
 

@@ -280,9 +280,10 @@ FinetuneData LoadData(const FinetuneOptions& opt) {
   paths.WriteTree("-o's checkpoints", opt.output + ".ckpt");
   paths.Check();
   d.steps = (d.train.samples.size() + opt.batch_size - 1) / opt.batch_size;
-  spdlog::info("train: {} images in {} classes; aux: {} images; val: {} images, {} OOD set(s)",
-               d.train.samples.size(), d.train.classes.size(), d.aux.samples.size(),
-               d.val.samples.size(), d.val_ood.size());
+  spdlog::info("train: {} in {}; aux: {}; val: {}, {}", Counted(d.train.samples.size(), "image"),
+               Counted(d.train.classes.size(), "class", "classes"),
+               Counted(d.aux.samples.size(), "image"), Counted(d.val.samples.size(), "image"),
+               Counted(d.val_ood.size(), "OOD set"));
   return d;
 }
 

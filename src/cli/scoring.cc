@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "base/atomic_file.h"
+#include "base/format.h"
 #include "base/json_text.h"
 #include "base/sha256.h"
 #include "base/suggest.h"
@@ -148,7 +149,8 @@ std::vector<SampleSet> LoadInputs(const std::vector<std::string>& args, const st
     }
     sets.push_back(ListInput(path, name, l, null_separated, skip));
     for (const auto& w : sets.back().warnings) spdlog::warn("{}", w);
-    spdlog::info("set '{}': {} samples from '{}'{}", name, sets.back().samples.size(), path,
+    spdlog::info("set '{}': {} from '{}'{}", name, Counted(sets.back().samples.size(), "sample"),
+                 path,
                  sets.back().classes.empty()
                      ? std::string()
                      : " (" + std::to_string(sets.back().classes.size()) + " classes)");
@@ -982,7 +984,7 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
   std::size_t scored = 0;
   for (const auto& c : result.stats.sets) scored += c.scored;
   const double secs = result.stats.seconds;
-  spdlog::info("scored {} samples in {:.2f}s ({:.0f}/s), {} skipped", scored, secs,
+  spdlog::info("scored {} in {:.2f}s ({:.0f}/s), {} skipped", Counted(scored, "sample"), secs,
                secs > 0 ? scored / secs : 0.0, result.stats.skipped.size());
   if (!model) {
     result.run = LogitsRunStamp(result, setup.pipeline, sets);

@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/format.h"
 #include "oodscore/error.h"
 #include "oodscore/npy.h"
 
@@ -124,10 +125,10 @@ SampleSet ListFolder(const fs::path& dir, const std::string& name, Layout layout
     classes_with_images += !per_class.back().empty();
   }
   if (layout == Layout::kAuto && in_classes > 0 && !top_level.empty()) {
-    throw Error("folder '" + dir.string() + "' holds " + std::to_string(top_level.size()) +
-                " images directly and " + std::to_string(in_classes) + " images in " +
-                std::to_string(classes_with_images) +
-                " subfolders; say which you mean: --layout classes (subfolders are classes, "
+    throw Error("folder '" + dir.string() + "' holds " + Counted(top_level.size(), "image") +
+                " directly and " + Counted(in_classes, "image") + " in " +
+                Counted(classes_with_images, "subfolder") +
+                "; say which you mean: --layout classes (subfolders are classes, "
                 "the folder's own images are ignored, as torchvision's ImageFolder does) or "
                 "--layout flat (every image below the folder, no labels)");
   }
