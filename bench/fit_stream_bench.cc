@@ -48,6 +48,12 @@ struct Rng {
   }
 };
 
+std::string Sci(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3g", v);
+  return text;
+}
+
 template <typename T>
 double RelativeDifference(const std::vector<T>& a, const std::vector<T>& b) {
   double scale = 0, diff = 0;
@@ -119,19 +125,15 @@ int main(int argc, char** argv) {
                                settings, /*block_rows=*/n);
     json +=
         ", \"max_relative_difference_to_one_block_in_memory\": {\"class_means\": " +
-        std::to_string(RelativeDifference(memory.class_means, fit.class_means)) +
-        ", \"precision\": " + std::to_string(RelativeDifference(memory.precision, fit.precision)) +
+        Sci(RelativeDifference(memory.class_means, fit.class_means)) +
+        ", \"precision\": " + Sci(RelativeDifference(memory.precision, fit.precision)) +
         ", \"rmds_precision\": " +
-        std::to_string(RelativeDifference(memory.rmds_precision, fit.rmds_precision)) +
-        ", \"train_mean\": " +
-        std::to_string(RelativeDifference(memory.train_mean, fit.train_mean)) +
-        ", \"vim_origin\": " +
-        std::to_string(RelativeDifference(memory.vim_origin, fit.vim_origin)) +
-        ", \"vim_alpha\": " +
-        std::to_string(std::abs(memory.vim_alpha - fit.vim_alpha) / memory.vim_alpha) +
-        ", \"she_means\": " + std::to_string(RelativeDifference(memory.she_means, fit.she_means)) +
-        ", \"klm_templates\": " +
-        std::to_string(RelativeDifference(memory.klm_templates, fit.klm_templates)) +
+        Sci(RelativeDifference(memory.rmds_precision, fit.rmds_precision)) +
+        ", \"train_mean\": " + Sci(RelativeDifference(memory.train_mean, fit.train_mean)) +
+        ", \"vim_origin\": " + Sci(RelativeDifference(memory.vim_origin, fit.vim_origin)) +
+        ", \"vim_alpha\": " + Sci(std::abs(memory.vim_alpha - fit.vim_alpha) / memory.vim_alpha) +
+        ", \"she_means\": " + Sci(RelativeDifference(memory.she_means, fit.she_means)) +
+        ", \"klm_templates\": " + Sci(RelativeDifference(memory.klm_templates, fit.klm_templates)) +
         ", \"clips_equal\": " +
         (memory.react_threshold == fit.react_threshold && memory.vra_low == fit.vra_low &&
                  memory.vra_high == fit.vra_high

@@ -825,6 +825,15 @@ TEST_F(FitCliTest, BankFlagsOutOfRangeAreRefusedAndNoSpillIsLeft) {
     EXPECT_EQ(SpillFiles(tmp_.path()), 0) << c.flags;
     EXPECT_FALSE(std::filesystem::exists(tmp_ / "x.fit")) << c.flags;
   }
+  // A spill folder that cannot be written in: refused before the images are scored.
+  auto r = Cli("fit " + Headed() + "--train '" + (tmp_ / "id") +
+               "' --knn-k 3 --nnguide-k 3 --spill-dir '" + (tmp_ / "none") + "' -o '" +
+               (tmp_ / "x.fit") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("cannot make the training features' spill file '" + (tmp_ / "none")),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("training accuracy"), std::string::npos) << r.err;
 }
 
 }  // namespace

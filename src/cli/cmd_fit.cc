@@ -65,6 +65,7 @@ int RunFit(FitCommand& cmd) {
       !cmd.spill_dir.empty()         ? std::filesystem::path(cmd.spill_dir)
       : output.parent_path().empty() ? std::filesystem::path(".")
                                      : output.parent_path();
+  FeatureSpill(spill_dir, 1);  // a folder it cannot write in is refused before any scoring
   std::unique_ptr<FeatureSpill> features;
   std::vector<int> labels;
   std::size_t agree = 0;  // the model's prediction is the folder's class
@@ -83,8 +84,9 @@ int RunFit(FitCommand& cmd) {
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   CheckClassOrder(sets[0].classes, scored.head, agree, labels.size());
   const auto start = std::chrono::steady_clock::now();
-  if (!features) throw Error("--train '" + cmd.train + "': no training image was scored");
-  DetectorFit fit = FitDetectors(*features, labels.data(), scored.head, cmd.settings);
+  const MemoryFeatureRows none(nullptr, 0, scored.head.dim);  // no image scored: refused
+  DetectorFit fit = FitDetectors(features ? static_cast<const FeatureRows&>(*features) : none,
+                                 labels.data(), scored.head, cmd.settings);
   features.reset();  // its disk space back before the fit file is written
   fit.model_sha256 = scored.model_sha256;
   const nlohmann::json preset = scored.run.value("preset", nlohmann::json(nullptr));
