@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 #include "cli_fixture.h"
+#include "model/feature_spill.h"
 #include "oodscore/card.h"
 #include "oodscore/model.h"
 #include "oodscore/score_table.h"
@@ -344,6 +346,259 @@ TEST(HeadTest, ErrorsNameWhatWasFound) {
   EXPECT_NE(none.find("Submodules: none"), std::string::npos) << none;
 }
 
+// The largest difference of two arrays, relative to the largest magnitude in the first.
+template <typename T>
+double RelativeDifference(const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double scale = 0, diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    scale = std::max(scale, std::abs(static_cast<double>(a[i])));
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+// ViM's complement N [D, c] as its projector N N^T [D, D]: the same subspace whatever the
+// eigenvectors' signs.
+std::vector<double> Projector(const DetectorFit& fit) {
+  const std::size_t d = fit.head.dim, c = d - fit.vim_dim;
+  std::vector<double> p(d * d, 0.0);
+  for (std::size_t i = 0; i < d; ++i) {
+    for (std::size_t j = 0; j < d; ++j) {
+      for (std::size_t k = 0; k < c; ++k) {
+        p[i * d + j] += fit.vim_complement[i * c + k] * fit.vim_complement[j * c + k];
+      }
+    }
+  }
+  return p;
+}
+
+// The fixture's training features in a spill file, as `fit` writes them.
+std::unique_ptr<FeatureSpill> Spill(const Fixture& f, const std::filesystem::path& folder) {
+  auto spill = std::make_unique<FeatureSpill>(folder, f.head.dim);
+  for (std::size_t i = 0; i < f.labels.size(); ++i) spill->Append(&f.train[i * f.head.dim]);
+  return spill;
+}
+
+TEST(DetectorsTest, StreamedInSmallBlocksTheStatisticsAreTheInMemoryOnes) {
+  const Fixture f = LoadFixture("openood_scores.json");
+  const DetectorFit whole = FitFixture(f);  // in memory, one block (240 rows < 4 Mi / 12)
+  testing::TempDir tmp;
+  const auto spill = Spill(f, tmp.path());
+  // From the spill file in the same blocks: the same code, the same numbers.
+  const DetectorFit same = FitDetectors(*spill, f.labels.data(), f.head, f.settings);
+  EXPECT_EQ(same.class_means, whole.class_means);
+  EXPECT_EQ(same.precision, whole.precision);
+  EXPECT_EQ(same.rmds_precision, whole.rmds_precision);
+  EXPECT_EQ(same.vim_complement, whole.vim_complement);
+  EXPECT_EQ(same.vim_alpha, whole.vim_alpha);
+  EXPECT_EQ(same.klm_templates, whole.klm_templates);
+  EXPECT_EQ(same.relation_probs, whole.relation_probs);
+  EXPECT_EQ(same.tempscale_temperature, whole.tempscale_temperature);
+  // In 35 blocks of 7 rows instead of one: sums in another order, to 1e-9 of each array's
+  // scale. The precisions are pseudo-inverses of covariances with an eigenvalue of 4.8e-8
+  // against 0.43 (the fixture's near-degenerate direction): they amplify the sums' float64
+  // rounding by that condition number, 1e7, so they get 1e-16 x 1e7 x 10.
+  const DetectorFit streamed = FitDetectors(*spill, f.labels.data(), f.head, f.settings, 7);
+  const std::vector<std::tuple<const char*, double, double>> arrays = {
+      {"class_means", RelativeDifference(whole.class_means, streamed.class_means), 1e-9},
+      {"precision", RelativeDifference(whole.precision, streamed.precision), 1e-8},
+      {"vim_origin", RelativeDifference(whole.vim_origin, streamed.vim_origin), 1e-9},
+      {"vim_complement (projector)", RelativeDifference(Projector(whole), Projector(streamed)),
+       1e-9},
+      {"train_mean", RelativeDifference(whole.train_mean, streamed.train_mean), 1e-9},
+      {"rmds_precision", RelativeDifference(whole.rmds_precision, streamed.rmds_precision), 1e-8},
+      {"she_means", RelativeDifference(whole.she_means, streamed.she_means), 1e-9},
+      {"klm_templates", RelativeDifference(whole.klm_templates, streamed.klm_templates), 1e-9},
+      {"vim_alpha",
+       RelativeDifference(std::vector<double>{whole.vim_alpha},
+                          std::vector<double>{streamed.vim_alpha}),
+       1e-9}};
+  for (const auto& [name, difference, tolerance] : arrays) {
+    EXPECT_LE(difference, tolerance) << name;
+  }
+  // Selected, not summed: exactly equal.
+  EXPECT_EQ(streamed.react_threshold, whole.react_threshold);
+  EXPECT_EQ(streamed.vra_low, whole.vra_low);
+  EXPECT_EQ(streamed.vra_high, whole.vra_high);
+  EXPECT_EQ(streamed.class_counts, whole.class_counts);
+  EXPECT_EQ(streamed.she_counts, whole.she_counts);
+  EXPECT_EQ(streamed.bank, whole.bank);
+  EXPECT_EQ(streamed.nnguide_bank, whole.nnguide_bank);
+  EXPECT_EQ(streamed.bank_rows, 240);
+  EXPECT_EQ(streamed.tempscale_rows, 240);
+  // The head's float32 logits of 7 rows at a time: float32's rounding at most.
+  EXPECT_LE(RelativeDifference(whole.relation_probs, streamed.relation_probs), 1e-6);
+  EXPECT_NEAR(streamed.tempscale_temperature, whole.tempscale_temperature,
+              1e-6 * whole.tempscale_temperature);
+}
+
+TEST(DetectorsTest, StatisticsEqualAStraightforwardReference) {
+  const Fixture f = LoadFixture("openood_scores.json");
+  testing::TempDir tmp;
+  const auto spill = Spill(f, tmp.path());
+  const DetectorFit fit = FitDetectors(*spill, f.labels.data(), f.head, f.settings, 5);
+  const std::size_t n = f.labels.size(), d = f.head.dim, k = f.head.classes;
+  std::vector<double> sums(k * d, 0.0), mean(d, 0.0);
+  std::vector<std::int64_t> counts(k, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    ++counts[f.labels[i]];
+    for (std::size_t j = 0; j < d; ++j) {
+      sums[f.labels[i] * d + j] += f.train[i * d + j];
+      mean[j] += f.train[i * d + j] / static_cast<double>(n);
+    }
+  }
+  for (std::size_t c = 0; c < k; ++c) {
+    for (std::size_t j = 0; j < d; ++j) sums[c * d + j] /= static_cast<double>(counts[c]);
+  }
+  EXPECT_EQ(fit.class_counts, counts);
+  EXPECT_LE(RelativeDifference(sums, fit.class_means), 1e-12);
+  EXPECT_LE(RelativeDifference(mean, fit.train_mean), 1e-12);
+  // ReAct's clip: numpy's percentile of all N x D activations, on a sorted copy.
+  std::vector<float> sorted = f.train;
+  std::sort(sorted.begin(), sorted.end());
+  const double pos = 0.9 * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const double a = sorted[lo], b = sorted[lo + 1], t = pos - static_cast<double>(lo);
+  EXPECT_EQ(fit.react_threshold, t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);
+  // The KNN bank: each row over its norm (+ 1e-10), in float32.
+  for (std::size_t i = 0; i < n; i += 37) {
+    float norm = 0;
+    for (std::size_t j = 0; j < d; ++j) norm += f.train[i * d + j] * f.train[i * d + j];
+    for (std::size_t j = 0; j < d; ++j) {
+      EXPECT_NEAR(fit.bank[i * d + j], f.train[i * d + j] / (std::sqrt(norm) + 1e-10f), 1e-6)
+          << i << ", " << j;
+    }
+  }
+}
+
+TEST(DetectorsTest, ABankSampleIsSeededRecordedAndLeavesTheStatisticsAlone) {
+  Fixture f = LoadFixture("openood_scores.json");
+  const DetectorFit whole = FitFixture(f);
+  f.settings.bank_size = 60;
+  const DetectorFit sampled = FitFixture(f), again = FitFixture(f);
+  EXPECT_EQ(sampled.train_samples, 240);
+  EXPECT_EQ(sampled.bank_rows, 60);
+  EXPECT_EQ(sampled.tempscale_rows, 60);
+  const std::size_t d = f.head.dim, k = f.head.classes;
+  ASSERT_EQ(sampled.bank.size(), 60 * d);
+  ASSERT_EQ(sampled.relation_probs.size(), 60 * k);
+  EXPECT_EQ(sampled.bank, again.bank);
+  EXPECT_EQ(sampled.relation_probs, again.relation_probs);
+  // Rows of the whole bank, in file order, from across the (class-sorted) training set.
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < 60; ++i) {
+    for (std::size_t j = 0; j < 240; ++j) {
+      if (std::equal(sampled.bank.begin() + i * d, sampled.bank.begin() + (i + 1) * d,
+                     whole.bank.begin() + j * d)) {
+        rows.push_back(j);
+        break;
+      }
+    }
+  }
+  ASSERT_EQ(rows.size(), 60u);
+  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end()));
+  EXPECT_GT(rows.back(), 180u);
+  EXPECT_LT(rows.front(), 60u);
+  for (std::size_t i = 0; i < 60; ++i) {
+    EXPECT_TRUE(std::equal(sampled.relation_probs.begin() + i * k,
+                           sampled.relation_probs.begin() + (i + 1) * k,
+                           whole.relation_probs.begin() + rows[i] * k))
+        << i;
+  }
+  // The statistics are over all 240 images still.
+  EXPECT_EQ(sampled.class_means, whole.class_means);
+  EXPECT_EQ(sampled.precision, whole.precision);
+  EXPECT_EQ(sampled.react_threshold, whole.react_threshold);
+  EXPECT_EQ(sampled.nnguide_bank, whole.nnguide_bank);
+  // The same share as a fraction: the same rows; another seed: others.
+  f.settings.bank_size = 0;
+  f.settings.bank_fraction = 0.25;
+  EXPECT_EQ(FitFixture(f).bank, sampled.bank);
+  f.settings.bank_seed = 1;
+  EXPECT_NE(FitFixture(f).bank, sampled.bank);
+  // Recorded in the fit file, and read back.
+  testing::TempDir tmp;
+  WriteFit(tmp.path() / "s.fit", sampled);
+  const DetectorFit read = ReadFit(tmp.path() / "s.fit");
+  EXPECT_EQ(read.settings.bank_size, 60);
+  EXPECT_EQ(read.settings.bank_seed, 0);
+  EXPECT_EQ(read.bank_rows, 60);
+  EXPECT_EQ(read.tempscale_rows, 60);
+  EXPECT_EQ(read.bank, sampled.bank);
+  const std::string text = ReadText(tmp / "s.fit");
+  const std::string header = text.substr(0, text.find('\n', text.find('\n') + 1));
+  EXPECT_NE(header.find("\"bank_rows\":60"), std::string::npos) << header;
+  EXPECT_NE(header.find("\"bank_size\":60"), std::string::npos) << header;
+  for (double v : ScoresOf(read, f.test, f.n_test)) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(DetectorsTest, ABankSampleTooLargeTooSmallOrAskedTwiceIsRefused) {
+  Fixture f = LoadFixture("openood_scores.json");
+  struct Case {
+    int size;
+    double fraction;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {241, 1,
+       "--bank-size 241 is more than the 240 training images: give at most 240, or leave it out "
+       "to keep them all"},
+      {49, 1,
+       "a bank of 49 training images (--bank-size) is smaller than --knn-k 50: give a larger "
+       "bank or a smaller --knn-k"},
+      {0, 0.2, "a bank of 48 training images (--bank-fraction of 240) is smaller than --knn-k 50"},
+      {60, 0.5, "--bank-size 60 and --bank-fraction 0.5 both ask for a bank sample: give one"},
+  };
+  for (const Case& c : cases) {
+    f.settings.bank_size = c.size;
+    f.settings.bank_fraction = c.fraction;
+    try {
+      FitFixture(f);
+      ADD_FAILURE() << c.says << ": no error";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+    }
+  }
+  // The whole set asked for by size is the whole bank, not a sample.
+  f.settings.bank_size = 240;
+  f.settings.bank_fraction = 1;
+  f.settings.bank_seed = 5;
+  const DetectorFit all = FitFixture(f);
+  EXPECT_EQ(all.bank_rows, 240);
+  EXPECT_EQ(all.bank, FitFixture(LoadFixture("openood_scores.json")).bank);
+}
+
+TEST(DetectorsTest, FitFilesFromBeforeBankSamplesReadAsTheWholeBank) {
+  const Fixture f = LoadFixture();
+  const DetectorFit fit = FitFixture(f);
+  testing::TempDir tmp;
+  WriteFit(tmp.path() / "new.fit", fit);
+  const std::string text = ReadText(tmp / "new.fit");
+  const std::size_t eol = text.find('\n', text.find('\n') + 1);
+  const std::size_t magic = text.find('\n') + 1;
+  nlohmann::json h = nlohmann::json::parse(text.substr(magic, eol - magic));
+  for (const char* key : {"bank_rows", "tempscale_rows"}) h.erase(key);
+  for (const char* key : {"bank_size", "bank_fraction", "bank_seed"}) h["settings"].erase(key);
+  WriteText(tmp / "old.fit", text.substr(0, magic) + h.dump() + text.substr(eol));
+  const DetectorFit old = ReadFit(tmp.path() / "old.fit");
+  EXPECT_EQ(old.bank_rows, fit.train_samples);
+  EXPECT_EQ(old.tempscale_rows, fit.train_samples);
+  EXPECT_EQ(old.settings.bank_size, 0);
+  EXPECT_EQ(old.settings.bank_fraction, 1);
+  EXPECT_EQ(old.bank, fit.bank);
+  // A bank larger than the training set is damage.
+  h["bank_rows"] = fit.train_samples + 1;
+  WriteText(tmp / "big.fit", text.substr(0, magic) + h.dump() + text.substr(eol));
+  try {
+    ReadFit(tmp.path() / "big.fit");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has inconsistent sizes in its header"), std::string::npos)
+        << e.what();
+  }
+}
+
 // `fit` on the ID folders of a model with a head, then --fit on score, eval and calibrate.
 class FitCliTest : public CliTest {
  protected:
@@ -518,6 +773,67 @@ TEST_F(FitCliTest, UsageErrors) {
     EXPECT_NE(r.exit_code, 0) << c.args;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
   }
+}
+
+// Files in `folder` whose name starts with the spill file's.
+int SpillFiles(const std::filesystem::path& folder) {
+  int found = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(folder)) {
+    found += e.path().filename().string().rfind(".oodscore-features", 0) == 0;
+  }
+  return found;
+}
+
+TEST_F(FitCliTest, ABankSampleIsRecordedInTheFitAndTheRunRecord) {
+  auto fit =
+      Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") +
+          "' --knn-k 3 --nnguide-k 3 --bank-size 6 --bank-seed 2 -o '" + (tmp_ / "b.fit") + "'");
+  ASSERT_EQ(fit.exit_code, 0) << fit.err;
+  EXPECT_EQ(SpillFiles(tmp_.path()), 0);
+  const DetectorFit stored = ReadFit(tmp_ / "b.fit");
+  EXPECT_EQ(stored.train_samples, 12);
+  EXPECT_EQ(stored.bank_rows, 6);
+  EXPECT_EQ(stored.settings.bank_seed, 2);
+  auto s = Cli("score -q " + Headed() + "--fit '" + (tmp_ / "b.fit") + "' -i '" + (tmp_ / "far") +
+               "' -o '" + (tmp_ / "s.csv") + "'");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto stamp = nlohmann::json::parse(ReadText(tmp_ / "s.csv.json"));
+  EXPECT_EQ(stamp["fit"]["train_samples"], 12);
+  EXPECT_EQ(stamp["fit"]["bank_rows"], 6);
+  EXPECT_EQ(stamp["fit"]["tempscale_rows"], 6);
+  EXPECT_EQ(stamp["fit"]["bank_size"], 6);
+  EXPECT_EQ(stamp["fit"]["bank_seed"], 2);
+}
+
+TEST_F(FitCliTest, BankFlagsOutOfRangeAreRefusedAndNoSpillIsLeft) {
+  struct Case {
+    std::string flags, message;
+  };
+  const std::vector<Case> cases = {
+      {"--bank-fraction 0", "must be a finite number > 0 and <= 1, got 0"},
+      {"--bank-fraction 1.5", "must be a finite number > 0 and <= 1, got 1.5"},
+      {"--bank-size -1", "must be a finite number >= 0"},
+      // After every image is scored and spilled: the spill goes too.
+      {"--bank-size 13", "--bank-size 13 is more than the 12 training images"},
+  };
+  for (const Case& c : cases) {
+    auto r = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 --nnguide-k 3 " +
+                 c.flags + " -o '" + (tmp_ / "x.fit") + "'");
+    EXPECT_EQ(r.exit_code, 2) << c.flags << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.flags.substr(0, c.flags.find(' '))), std::string::npos) << r.err;
+    EXPECT_EQ(SpillFiles(tmp_.path()), 0) << c.flags;
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "x.fit")) << c.flags;
+  }
+  // A spill folder that cannot be written in: refused before the images are scored.
+  auto r = Cli("fit " + Headed() + "--train '" + (tmp_ / "id") +
+               "' --knn-k 3 --nnguide-k 3 --spill-dir '" + (tmp_ / "none") + "' -o '" +
+               (tmp_ / "x.fit") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("cannot make the training features' spill file '" + (tmp_ / "none")),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("training accuracy"), std::string::npos) << r.err;
 }
 
 }  // namespace

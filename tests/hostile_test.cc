@@ -562,9 +562,10 @@ TEST_F(HostileFitTest, ArraysThatOverlapOrLieBeyondTheDataAreRefused) {
   nlohmann::json h = header_;
   const std::size_t bank = Index("knn_bank");
   h["train_samples"] = 13;
+  h["bank_rows"] = 13;  // the bank's rows, recorded beside the training images'
   h["arrays"][bank]["shape"] = {13, 16};
   h["arrays"][bank]["bytes"] = 13 * 16 * 4;
-  const std::size_t probs = Index("relation_probs");  // [train_samples, classes]: 13 rows too
+  const std::size_t probs = Index("relation_probs");  // [bank_rows, classes]: 13 rows too
   h["arrays"][probs]["shape"] = {13, 3};
   h["arrays"][probs]["bytes"] = 13 * 3 * 4;
   auto r = ScoreWith(Write("rows.fit", h.dump(), data_));

@@ -76,6 +76,12 @@ struct DetectorSettings {
   double nnguide_fraction = 0.01;  // the guide bank: max(k, ceil(F N)) training images,
   int nnguide_random = 0;          // 0: the first ones in file order (OpenOOD); 1: a sample
   double relation_pow = 1;         // Relation's kernel power
+  // KNN's and Relation's bank: every training image (0 and 1, as OpenOOD), or a sample of
+  // bank_size images or ceil(bank_fraction N) (one of the two), drawn with bank_seed, kept in
+  // file order. With a sample, tempscale's T is fitted on the sample's logits.
+  int bank_size = 0;
+  double bank_fraction = 1;
+  int bank_seed = 0;
 };
 
 // One detector setting: its key (the fit file's /settings, run stamps, and `oodscore fit`'s
@@ -86,6 +92,8 @@ struct DetectorSettingDef {
   double lo, hi;
   bool lo_open, hi_open;  // lo < v instead of lo <= v; v < hi instead of v <= hi
   const char* help;
+  // Absent from the fit files made before the setting existed: its default is what they did.
+  bool may_be_absent = false;
 
   double Get(const DetectorSettings& s) const {
     return std::visit([&](auto m) { return static_cast<double>(s.*m); }, member);
@@ -101,12 +109,14 @@ struct DetectorFit {
   std::string train_path;
   DetectorSettings settings;
   HeadWeights head;
-  std::int64_t train_samples = 0;
+  std::int64_t train_samples = 0;   // the training images every statistic is over
+  std::int64_t bank_rows = 0;       // the KNN/Relation bank's rows: train_samples, or a sample's
+  std::int64_t tempscale_rows = 0;  // the images T was fitted on: train_samples, or the sample's
   // Mahalanobis: per-class means [K, D] and the tied covariance's precision [D, D].
   std::vector<double> class_means;
   std::vector<std::int64_t> class_counts;  // [K]; a class without samples gets no distance
   std::vector<double> precision;
-  // KNN: the normalised training features [train_samples, D].
+  // KNN: the normalised training features [bank_rows, D].
   std::vector<float> bank;
   // ViM: origin u [D], the principal complement N [D, D - vim_dim], alpha.
   int vim_dim = 0;
@@ -129,7 +139,7 @@ struct DetectorFit {
   // VRA: the clip values; tempscale: the temperature.
   double vra_low = 0, vra_high = 0;
   double tempscale_temperature = 1;
-  // Relation: the training images' softmax [train_samples, K] (float32), beside the bank.
+  // Relation: the bank's images' softmax [bank_rows, K] (float32), beside the bank.
   std::vector<float> relation_probs;
   // NNGuide: its first nnguide_rows training features, z / |z| + 1e-10 (OpenOOD's normaliser)
   // times logsumexp of their logits [nnguide_rows, D] (float32).
@@ -137,9 +147,26 @@ struct DetectorFit {
   std::vector<float> nnguide_bank;
 };
 
-// `features` [n, D] float32 row-major, `labels` [n] class indices in [0, K) (the training
-// folders' classes, which must be the model's). Throws oodscore::Error for fewer than knn_k
-// samples, a label out of range, or a vim_dim >= D.
+// ID training features [rows, D] float32, read in blocks of rows (from memory or a spill file,
+// src/model/feature_spill.h), so that a fit need not hold them all.
+class FeatureRows {
+ public:
+  virtual ~FeatureRows() = default;
+  virtual std::int64_t rows() const = 0;
+  virtual int dim() const = 0;
+  // Copies rows [first, first + count) to `out` [count, D]. Throws oodscore::Error when they
+  // cannot be read. REQUIRES: 0 <= first, first + count <= rows().
+  virtual void Read(std::int64_t first, std::int64_t count, float* out) const = 0;
+};
+
+// `features` [n, D], `labels` [n] class indices in [0, K) (the training folders' classes,
+// which must be the model's). The statistics are streamed in float64 blocks of `block_rows`
+// rows (0: about 4 Mi values a block); the fit holds the banks, not the features. Throws
+// oodscore::Error for fewer than knn_k samples or a label out of range, UsageError for a
+// vim_dim >= D or a bank sample that is too large, too small, or asked for twice.
+DetectorFit FitDetectors(const FeatureRows& features, const int* labels, const HeadWeights& head,
+                         const DetectorSettings& settings, std::int64_t block_rows = 0);
+// The same for `features` [n, D] float32 row-major in memory.
 DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,
                          const HeadWeights& head, const DetectorSettings& settings);
 

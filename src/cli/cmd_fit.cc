@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <variant>
 
 #include "base/format.h"
 #include "cli/cli.h"
 #include "cli/scoring.h"
+#include "model/feature_spill.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
 
@@ -20,6 +23,7 @@ struct FitCommand {
   ScoringOptions scoring;
   std::string train;
   std::string output;
+  std::string spill_dir;  // "" = the output's folder
   DetectorSettings settings;
 };
 
@@ -54,23 +58,36 @@ int RunFit(FitCommand& cmd) {
                      "training image's class, as DIR/<class>/<image> (ImageFolder) with the "
                      "folders in the model's class order");
   }
-  std::vector<float> features;
+  // The features go to a spill file as the images are scored (N x D float32 on disk, not in
+  // memory); the fit reads it back in blocks. Its labels stay in memory (4 bytes an image).
+  const std::filesystem::path output(cmd.output);
+  const std::filesystem::path spill_dir =
+      !cmd.spill_dir.empty()         ? std::filesystem::path(cmd.spill_dir)
+      : output.parent_path().empty() ? std::filesystem::path(".")
+                                     : output.parent_path();
+  FeatureSpill(spill_dir, 1);  // a folder it cannot write in is refused before any scoring
+  std::unique_ptr<FeatureSpill> features;
   std::vector<int> labels;
   std::size_t agree = 0;  // the model's prediction is the folder's class
   ScoringOutputs outputs;
   outputs.paths.Write("-o", cmd.output);
   outputs.input_flag = "--train";
   outputs.on_features = [&](const ScoredSample& s) {
-    features.insert(features.end(), s.features, s.features + s.feature_dim);
+    if (!features) {
+      features = std::make_unique<FeatureSpill>(spill_dir, s.feature_dim);
+      spdlog::debug("spilling the training features to '{}' (unlinked)", features->path().string());
+    }
+    features->Append(s.features);
     labels.push_back(std::stoi(s.sample->label));
     agree += s.scores.pred == labels.back();
   };
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   CheckClassOrder(sets[0].classes, scored.head, agree, labels.size());
   const auto start = std::chrono::steady_clock::now();
-  DetectorFit fit =
-      FitDetectors(features.data(), labels.data(), static_cast<std::int64_t>(labels.size()),
-                   scored.head, cmd.settings);
+  const MemoryFeatureRows none(nullptr, 0, scored.head.dim);  // no image scored: refused
+  DetectorFit fit = FitDetectors(features ? static_cast<const FeatureRows&>(*features) : none,
+                                 labels.data(), scored.head, cmd.settings);
+  features.reset();  // its disk space back before the fit file is written
   fit.model_sha256 = scored.model_sha256;
   const nlohmann::json preset = scored.run.value("preset", nlohmann::json(nullptr));
   fit.preset_json = preset.is_null() ? "" : preset.dump();
@@ -79,13 +96,13 @@ int RunFit(FitCommand& cmd) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info(
-      "fit: head '{}' ({} classes, {}-d features), {} training images; ReAct clip {}, "
-      "ViM subspace {} of {} (alpha {}), VRA clip [{}, {}], tempscale T {}; statistics in "
-      "{:.2f}s",
-      fit.head.name, fit.head.classes, fit.head.dim, fit.train_samples,
+      "fit: head '{}' ({} classes, {}-d features), {} training images, a bank of {}; ReAct "
+      "clip {}, ViM subspace {} of {} (alpha {}), VRA clip [{}, {}], tempscale T {} (on {} "
+      "images); statistics in {:.2f}s",
+      fit.head.name, fit.head.classes, fit.head.dim, fit.train_samples, fit.bank_rows,
       FormatDouble(fit.react_threshold), fit.vim_dim, fit.head.dim, FormatDouble(fit.vim_alpha),
       FormatDouble(fit.vra_low), FormatDouble(fit.vra_high),
-      FormatDouble(fit.tempscale_temperature), secs);
+      FormatDouble(fit.tempscale_temperature), fit.tempscale_rows, secs);
   for (std::size_t c = 0; c < fit.class_counts.size(); ++c) {
     if (fit.class_counts[c] == 0) {
       spdlog::warn("class {} has no training images: mahalanobis and rmds ignore it", c);
@@ -116,6 +133,9 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
                   "classes)")
       ->required();
   sub->add_option("--output,-o", cmd->output, "fit file to write")->required();
+  sub->add_option("--spill-dir", cmd->spill_dir,
+                  "folder for the training features' temporary spill file (N x D x 4 bytes, "
+                  "unlinked at once; default: -o's folder)");
   sub->add_option("--head", cmd->scoring.spec.head,
                   "the final linear layer's submodule name (default: the last linear layer "
                   "forward() applies)");

@@ -211,7 +211,9 @@ nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit) {
                            {"sha256", Sha256File(fit_path)},
                            {"head", fit.head.name},
                            {"train_path", fit.train_path},
-                           {"train_samples", fit.train_samples}};
+                           {"train_samples", fit.train_samples},
+                           {"bank_rows", fit.bank_rows},
+                           {"tempscale_rows", fit.tempscale_rows}};
   for (const DetectorSettingDef& def : DetectorSettingTable()) {
     std::visit([&](auto m) { record[def.key] = fit.settings.*m; }, def.member);
   }

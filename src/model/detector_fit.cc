@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
@@ -56,7 +57,7 @@ std::vector<ArrayRef> Arrays(DetectorFit& fit) {
           {"class_means", {k, d}, &fit.class_means},
           {"class_counts", {k}, &fit.class_counts},
           {"precision", {d, d}, &fit.precision},
-          {"knn_bank", {fit.train_samples, d}, &fit.bank},
+          {"knn_bank", {fit.bank_rows, d}, &fit.bank},
           {"vim_origin", {d}, &fit.vim_origin},
           {"vim_complement", {d, d - fit.vim_dim}, &fit.vim_complement},
           {"train_mean", {d}, &fit.train_mean},
@@ -64,7 +65,7 @@ std::vector<ArrayRef> Arrays(DetectorFit& fit) {
           {"she_means", {k, d}, &fit.she_means},
           {"she_counts", {k}, &fit.she_counts},
           {"klm_templates", {k, k}, &fit.klm_templates},
-          {"relation_probs", {fit.train_samples, k}, &fit.relation_probs},
+          {"relation_probs", {fit.bank_rows, k}, &fit.relation_probs},
           {"nnguide_bank", {fit.nnguide_rows, d}, &fit.nnguide_bank}};
 }
 // The fit's scalars, by their header keys.
@@ -137,6 +138,17 @@ const std::vector<DetectorSettingDef>& DetectorSettingTable() {
        "NNGuide's guide bank: 0 = the first images in file order (OpenOOD's), 1 = a sample "
        "drawn with seed 0 (its authors' intent)"},
       {"relation_pow", &S::relation_pow, 0, 64, true, false, "Relation's kernel power"},
+      {"bank_size", &S::bank_size, 0, std::numeric_limits<int>::max(), false, false,
+       "KNN's and Relation's bank: a sample of this many training images, drawn with "
+       "--bank-seed (0 = all of them, as OpenOOD); tempscale is then fitted on the sample",
+       true},
+      {"bank_fraction", &S::bank_fraction, 0, 1, true, false,
+       "KNN's and Relation's bank: a sample of ceil(F x N) training images, drawn with "
+       "--bank-seed (1 = all of them, as OpenOOD; the KNN paper's ImageNet bank is 0.01); "
+       "tempscale is then fitted on the sample",
+       true},
+      {"bank_seed", &S::bank_seed, 0, std::numeric_limits<int>::max(), false, false,
+       "the seed of --bank-size's or --bank-fraction's sample", true},
   };
   return table;
 }
@@ -166,6 +178,8 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
   }
   header["settings"]["vim_dim"] = fit.vim_dim;  // the size used, after ViM's rule
   header["nnguide_rows"] = fit.nnguide_rows;
+  header["bank_rows"] = fit.bank_rows;
+  header["tempscale_rows"] = fit.tempscale_rows;
   for (const ScalarRef& r : kScalars) header[r.key] = fit.*r.member;
   std::string body = kMagic + header.dump() + "\n";
   body.reserve(body.size() + offset);
@@ -211,6 +225,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     fit.head.dim = JsonField<int>(h, "/head/dim", hdr, "a count");
     for (const DetectorSettingDef& def : DetectorSettingTable()) {
       const std::string at = std::string("/settings/") + def.key;
+      if (def.may_be_absent && !h.contains(nlohmann::json::json_pointer(at))) continue;
       const NumberRange range{def.lo, def.hi, def.lo_open, def.hi_open};
       std::visit(
           [&](auto m) {
@@ -223,17 +238,25 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     }
     fit.vim_dim = fit.settings.vim_dim;
     fit.nnguide_rows = JsonField<std::int64_t>(h, "/nnguide_rows", hdr, "a count");
+    // Absent from the fits made before bank samples: the whole training set.
+    fit.bank_rows = JsonField<std::int64_t>(h, "/bank_rows", hdr, "a count", &fit.train_samples);
+    fit.tempscale_rows =
+        JsonField<std::int64_t>(h, "/tempscale_rows", hdr, "a count", &fit.train_samples);
     for (const ScalarRef& r : kScalars) {
       fit.*r.member = JsonField<double>(h, std::string("/") + r.key, hdr, "a number");
     }
     if (fit.head.classes < 2 || fit.head.classes > (1 << 24) || fit.head.dim < 2 ||
         fit.head.dim > (1 << 20) || fit.vim_dim < 1 || fit.vim_dim >= fit.head.dim ||
         fit.train_samples < fit.settings.knn_k || fit.nnguide_rows < fit.settings.nnguide_k ||
-        fit.nnguide_rows > fit.train_samples) {
+        fit.nnguide_rows > fit.train_samples || fit.bank_rows < fit.settings.knn_k ||
+        fit.bank_rows > fit.train_samples || fit.tempscale_rows < 1 ||
+        fit.tempscale_rows > fit.train_samples) {
       throw Error(where + " has inconsistent sizes in its header (classes " +
                   std::to_string(fit.head.classes) + ", dim " + std::to_string(fit.head.dim) +
                   ", vim_dim " + std::to_string(fit.vim_dim) + ", samples " +
-                  std::to_string(fit.train_samples) + ", knn_k " +
+                  std::to_string(fit.train_samples) + ", bank rows " +
+                  std::to_string(fit.bank_rows) + ", tempscale rows " +
+                  std::to_string(fit.tempscale_rows) + ", knn_k " +
                   std::to_string(fit.settings.knn_k) + ", nnguide rows " +
                   std::to_string(fit.nnguide_rows) + ", nnguide_k " +
                   std::to_string(fit.settings.nnguide_k) + ")");
@@ -273,7 +296,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
       const nlohmann::json shape = nlohmann::json(a.shape);
       if (!listed[index].contains("shape") || listed[index]["shape"] != shape) {
         throw Error(hdr + ": " + at + "/shape must be " + shape.dump() + " (the array '" + a.name +
-                    "' for the header's /head and /train_samples), got " +
+                    "' for the header's /head, /train_samples and /bank_rows), got " +
                     (listed[index].contains("shape") ? DumpJson(listed[index]["shape"], -1)
                                                      : std::string("nothing")));
       }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "model/feature_spill.h"
 #include "model/torch_api.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
@@ -122,9 +123,14 @@ std::unique_ptr<Trainer> Trainer::Load(const std::filesystem::path& path,
   return Api().load_trainer(path, options);
 }
 
+DetectorFit FitDetectors(const FeatureRows& features, const int* labels, const HeadWeights& head,
+                         const DetectorSettings& settings, std::int64_t block_rows) {
+  return Api().fit_detectors(features, labels, head, settings, block_rows);
+}
+
 DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,
                          const HeadWeights& head, const DetectorSettings& settings) {
-  return Api().fit_detectors(features, labels, n, head, settings);
+  return FitDetectors(MemoryFeatureRows(features, n, head.dim), labels, head, settings);
 }
 
 std::unique_ptr<FeatureScorer> MakeFeatureScorer(const DetectorFit& fit, const std::string& device,

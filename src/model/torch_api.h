@@ -29,7 +29,7 @@ namespace oodscore {
 // TorchApi::magic: "OODS" read as a little-endian integer; never a table version.
 constexpr std::uint32_t kTorchApiMagic = 0x5344'4f4f;
 // Bumped whenever TorchApi, or a type that crosses it, changes.
-constexpr std::uint32_t kTorchApiVersion = 5;
+constexpr std::uint32_t kTorchApiVersion = 6;
 // Versions 1 to 3 had no handshake: their table opened with `int version`, which the loader
 // reads where the magic is now, to name the version of a stale library.
 constexpr std::uint32_t kLastTorchApiVersionWithoutHandshake = 3;
@@ -60,8 +60,9 @@ struct TorchApi {
   std::string (*torch_version)();
   bool (*cuda_available)();
   int (*intra_op_threads)();
-  DetectorFit (*fit_detectors)(const float* features, const int* labels, std::int64_t n,
-                               const HeadWeights& head, const DetectorSettings& settings);
+  DetectorFit (*fit_detectors)(const FeatureRows& features, const int* labels,
+                               const HeadWeights& head, const DetectorSettings& settings,
+                               std::int64_t block_rows);
   std::unique_ptr<FeatureScorer> (*make_feature_scorer)(const DetectorFit& fit,
                                                         const std::string& device,
                                                         const std::vector<std::string>& columns,
@@ -76,8 +77,9 @@ namespace oodscore {
 // Defined in src/torch/trainer.cc and src/torch/detectors.cc, exported through TorchApi.
 std::unique_ptr<Trainer> LoadTorchTrainer(const std::filesystem::path& path,
                                           const TrainerOptions& options);
-DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int64_t n,
-                              const HeadWeights& head, const DetectorSettings& settings);
+DetectorFit FitTorchDetectors(const FeatureRows& features, const int* labels,
+                              const HeadWeights& head, const DetectorSettings& settings,
+                              std::int64_t block_rows);
 std::unique_ptr<FeatureScorer> MakeTorchFeatureScorer(const DetectorFit& fit,
                                                       const std::string& device,
                                                       const std::vector<std::string>& columns,

@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
+#include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "base/percentiles.h"
 #include "model/torch_api.h"
 #include "oodscore/error.h"
 #include "torch/torch_common.h"
@@ -33,26 +37,6 @@ std::vector<T> ToVector(const at::Tensor& t) {
   return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
 }
 
-// numpy.percentile's default (linear) on all values, at each of `qs` (one copy of the values).
-std::vector<double> Percentiles(const float* values, std::size_t n, const std::vector<double>& qs) {
-  std::vector<float> v(values, values + n);
-  std::vector<double> out;
-  for (double q : qs) {
-    const double pos = q / 100.0 * static_cast<double>(n - 1);
-    const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
-    std::nth_element(v.begin(), v.begin() + lo, v.end());
-    const double a = v[lo];
-    if (lo + 1 >= n) {
-      out.push_back(a);
-      continue;
-    }
-    const double b = *std::min_element(v.begin() + lo + 1, v.end());
-    const double t = pos - lo;
-    out.push_back(t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);  // numpy's _lerp
-  }
-  return out;
-}
-
 // ViM's rule for the principal subspace's size (its reference code).
 int VimDim(int d, int asked) {
   if (asked > 0) return asked;
@@ -72,22 +56,97 @@ int64_t AshKeep(int64_t d, double percentile) {
 
 namespace {
 
-// The training features [n, D], walked in blocks converted to float64 one at a time, so that
-// the fit holds little beyond the features and the bank (measured: README, 50,000 x 512).
-struct TrainingSet {
-  at::Tensor features;  // float32, not owned
-  at::Tensor labels;    // int64
-  int64_t n, d;
+// The training features [n, D], read from their FeatureRows a block of rows at a time into
+// one buffer (float64 for the statistics), so that the fit holds one block of them besides
+// the banks: every statistic is a pass over the blocks (measured: README, "What it costs").
+class TrainingSet {
+ public:
+  TrainingSet(const FeatureRows& rows, const int* labels, int64_t block_rows)
+      : n(rows.rows()),
+        d(rows.dim()),
+        block(block_rows > 0 ? block_rows : std::max<int64_t>(1, (int64_t{4} << 20) / d)),
+        labels(torch::from_blob(const_cast<int*>(labels), {n}, torch::kInt32).to(torch::kInt64)),
+        rows_(rows) {}
 
-  int64_t Block() const { return std::max<int64_t>(1, (int64_t{4} << 20) / d); }  // rows
+  const int64_t n, d, block;
+  const at::Tensor labels;  // [n] int64
 
-  void ForBlocks(const std::function<void(const at::Tensor& f, const at::Tensor& y)>& fn) const {
-    for (int64_t i = 0; i < n; i += Block()) {
-      const int64_t m = std::min(Block(), n - i);
-      fn(features.narrow(0, i, m).to(torch::kFloat64), labels.narrow(0, i, m));
+  // fn(first row, its block [m, D] float32, their labels [m]) over the blocks in order; the
+  // block's memory is reused by the next.
+  void ForBlocks32(const std::function<void(int64_t first, const at::Tensor& f,
+                                            const at::Tensor& y)>& fn) const {
+    buffer_.resize(static_cast<std::size_t>(std::min(block, n) * d));
+    for (int64_t i = 0; i < n; i += block) {
+      const int64_t m = std::min(block, n - i);
+      rows_.Read(i, m, buffer_.data());
+      fn(i, torch::from_blob(buffer_.data(), {m, d}, torch::kFloat32), labels.narrow(0, i, m));
     }
   }
+
+  // The same in float64.
+  void ForBlocks(const std::function<void(const at::Tensor& f, const at::Tensor& y)>& fn) const {
+    ForBlocks32(
+        [&](int64_t, const at::Tensor& f, const at::Tensor& y) { fn(f.to(torch::kFloat64), y); });
+  }
+
+  // The rows `index` (ascending) copied to `out` [index.size(), D], runs of consecutive rows
+  // read at once.
+  void Gather(const std::vector<int64_t>& index, float* out) const {
+    for (std::size_t j = 0; j < index.size();) {
+      std::size_t run = 1;
+      while (j + run < index.size() && index[j + run] == index[j] + static_cast<int64_t>(run)) {
+        ++run;
+      }
+      rows_.Read(index[j], static_cast<int64_t>(run), out + j * d);
+      j += run;
+    }
+  }
+
+ private:
+  const FeatureRows& rows_;
+  mutable std::vector<float> buffer_;
 };
+
+// The rows of the training set a bank keeps, ascending: all, or a sample without replacement
+// drawn with `seed` (torch's randperm, its first `rows`).
+std::vector<int64_t> ChooseRows(int64_t n, int64_t rows, bool sample, uint64_t seed) {
+  std::vector<int64_t> index(static_cast<std::size_t>(rows));
+  if (!sample) {
+    std::iota(index.begin(), index.end(), 0);
+    return index;
+  }
+  const at::Tensor chosen = std::get<0>(
+      torch::randperm(n, at::make_generator<at::CPUGeneratorImpl>(seed)).narrow(0, 0, rows).sort());
+  std::memcpy(index.data(), chosen.data_ptr<int64_t>(), index.size() * sizeof(int64_t));
+  return index;
+}
+
+// KNN's and Relation's bank (--bank-size, --bank-fraction): every row, or a sample. Refuses a
+// sample asked for twice, larger than the training set, or smaller than knn_k.
+std::vector<int64_t> ChooseBank(int64_t n, const DetectorSettings& s) {
+  if (s.bank_size > 0 && s.bank_fraction < 1) {
+    std::ostringstream fraction;
+    fraction << s.bank_fraction;
+    throw UsageError("--bank-size " + std::to_string(s.bank_size) + " and --bank-fraction " +
+                     fraction.str() + " both ask for a bank sample: give one");
+  }
+  if (s.bank_size > n) {
+    throw UsageError("--bank-size " + std::to_string(s.bank_size) + " is more than the " +
+                     std::to_string(n) + " training images: give at most " + std::to_string(n) +
+                     ", or leave it out to keep them all");
+  }
+  const int64_t rows =
+      s.bank_size > 0
+          ? s.bank_size
+          : std::min(n, static_cast<int64_t>(std::ceil(s.bank_fraction * static_cast<double>(n))));
+  if (rows < s.knn_k) {
+    throw UsageError("a bank of " + std::to_string(rows) + " training images (" +
+                     (s.bank_size > 0 ? "--bank-size" : "--bank-fraction of " + std::to_string(n)) +
+                     ") is smaller than --knn-k " + std::to_string(s.knn_k) +
+                     ": give a larger bank or a smaller --knn-k");
+  }
+  return ChooseRows(n, rows, rows < n, static_cast<uint64_t>(s.bank_seed));
+}
 
 void CheckFitInputs(const int* labels, int64_t n, int64_t k, const DetectorFit& fit) {
   for (const auto& [flag, k] : {std::pair<const char*, int>{"--knn-k", fit.settings.knn_k},
@@ -166,30 +225,38 @@ at::Tensor Logits(const at::Tensor& f32, const HeadWeights& head) {
 
 // SHE: per class, the mean feature of the training images the head predicts right. KLM: per
 // predicted class, the mean softmax (a class never predicted gets its one-hot vector).
-// Relation: every training image's softmax.
-void FitPredictedClassStatistics(const TrainingSet& train, const HeadWeights& head,
-                                 DetectorFit* fit) {
-  const int64_t k = head.classes, d = head.dim;
+// Relation: the softmax of each of the bank's rows (`bank`, ascending). Returns the logits of
+// those rows [bank.size(), K] (float32), for tempscale.
+at::Tensor FitPredictedClassStatistics(const TrainingSet& train, const HeadWeights& head,
+                                       const std::vector<int64_t>& bank, DetectorFit* fit) {
+  const int64_t k = head.classes, d = head.dim, rows = static_cast<int64_t>(bank.size());
   at::Tensor she_sums = torch::zeros({k, d}, torch::kFloat64);
   at::Tensor she_counts = torch::zeros({k}, torch::kInt64);
   at::Tensor klm_sums = torch::zeros({k, k}, torch::kFloat64);
   at::Tensor pred_counts = torch::zeros({k}, torch::kInt64);
-  fit->relation_probs.resize(static_cast<std::size_t>(train.n * k));
-  at::Tensor probs = torch::from_blob(fit->relation_probs.data(), {train.n, k}, torch::kFloat32);
-  for (int64_t i = 0; i < train.n; i += train.Block()) {
-    const int64_t m = std::min(train.Block(), train.n - i);
-    const at::Tensor f = train.features.narrow(0, i, m);
-    const at::Tensor y = train.labels.narrow(0, i, m);
+  fit->relation_probs.resize(static_cast<std::size_t>(rows * k));
+  at::Tensor probs = torch::from_blob(fit->relation_probs.data(), {rows, k}, torch::kFloat32);
+  at::Tensor bank_logits = torch::empty({rows, k}, torch::kFloat32);
+  std::size_t next = 0;  // the first bank row not yet reached
+  train.ForBlocks32([&](int64_t first, const at::Tensor& f, const at::Tensor& y) {
     const at::Tensor logits = Logits(f, head);
     const at::Tensor pred = logits.argmax(1);
     const at::Tensor right = pred.eq(y);
     she_sums.index_add_(0, y.index({right}), f.index({right}).to(torch::kFloat64));
     she_counts += torch::bincount(y.index({right}), {}, k);
     const at::Tensor p = torch::softmax(logits, 1);
-    probs.narrow(0, i, m).copy_(p);
     klm_sums.index_add_(0, pred, p.to(torch::kFloat64));
     pred_counts += torch::bincount(pred, {}, k);
-  }
+    std::vector<int64_t> local;  // the bank's rows in this block
+    for (; next < bank.size() && bank[next] < first + f.size(0); ++next) {
+      local.push_back(bank[next] - first);
+    }
+    if (local.empty()) return;
+    const auto m = static_cast<int64_t>(local.size()), to = static_cast<int64_t>(next) - m;
+    const at::Tensor pick = torch::from_blob(local.data(), {m}, torch::kInt64);
+    probs.narrow(0, to, m).copy_(p.index_select(0, pick));
+    bank_logits.narrow(0, to, m).copy_(logits.index_select(0, pick));
+  });
   const at::Tensor she_means = she_sums / she_counts.clamp_min(1).to(torch::kFloat64).unsqueeze(1);
   const at::Tensor predicted = pred_counts.gt(0).unsqueeze(1);
   const at::Tensor templates =
@@ -198,6 +265,7 @@ void FitPredictedClassStatistics(const TrainingSet& train, const HeadWeights& he
   fit->she_means = ToVector<double>(she_means);
   fit->she_counts = ToVector<int64_t>(she_counts);
   fit->klm_templates = ToVector<double>(templates);
+  return bank_logits;
 }
 
 // z / |z|, and 0 for z = 0 (where OpenOOD's normaliser gives NaN).
@@ -213,14 +281,11 @@ void FitNnGuideBank(const TrainingSet& train, const HeadWeights& head, DetectorF
   const auto share = static_cast<int64_t>(
       std::ceil(fit->settings.nnguide_fraction * static_cast<double>(train.n)));
   fit->nnguide_rows = std::min(train.n, std::max<int64_t>(fit->settings.nnguide_k, share));
-  at::Tensor f = train.features.narrow(0, 0, fit->nnguide_rows);
-  if (fit->settings.nnguide_random != 0) {  // a sample without replacement, in file order
-    const at::Tensor rows =
-        std::get<0>(torch::randperm(train.n, at::make_generator<at::CPUGeneratorImpl>(0))
-                        .narrow(0, 0, fit->nnguide_rows)
-                        .sort());
-    f = train.features.index_select(0, rows);
-  }
+  // A sample without replacement, in file order, or the first rows.
+  const std::vector<int64_t> rows =
+      ChooseRows(train.n, fit->nnguide_rows, fit->settings.nnguide_random != 0, 0);
+  at::Tensor f = torch::empty({fit->nnguide_rows, train.d}, torch::kFloat32);
+  train.Gather(rows, f.data_ptr<float>());
   const at::Tensor guide = (UnitRows(f) + 1e-10) * torch::logsumexp(Logits(f, head), 1, true);
   fit->nnguide_bank = ToVector<float>(guide);
 }
@@ -233,24 +298,24 @@ double ScaledNll(const at::Tensor& logits64, const at::Tensor& labels, double be
 // tempscale: OpenOOD's loop (gpleiss's temperature_scaling): T = 1.5, one LBFGS step of at
 // most 50 iterations at lr 0.01 on the mean NLL, in float32. `converged`: the minimiser
 // itself, by golden-section search over log(1/T) (the NLL is convex in 1/T), in float64.
-double FitTemperature(const TrainingSet& train, const HeadWeights& head, bool converged) {
-  const at::Tensor logits = Logits(train.features, head);
+// `logits` [m, K] float32 and `labels` [m]: the training images', or the bank sample's.
+double FitTemperature(const at::Tensor& logits, const at::Tensor& labels, bool converged) {
   if (converged) {
     const at::Tensor logits64 = logits.to(torch::kFloat64);
     double lo = -12, hi = 12;  // log(1/T): T from 6e-6 to 1.6e5
     const double g = (std::sqrt(5.0) - 1) / 2;
     double a = hi - g * (hi - lo), b = lo + g * (hi - lo);
-    double fa = ScaledNll(logits64, train.labels, std::exp(a));
-    double fb = ScaledNll(logits64, train.labels, std::exp(b));
+    double fa = ScaledNll(logits64, labels, std::exp(a));
+    double fb = ScaledNll(logits64, labels, std::exp(b));
     for (int i = 0; i < 100 && hi - lo > 1e-12; ++i) {
       if (fa <= fb) {
         hi = b, b = a, fb = fa;
         a = hi - g * (hi - lo);
-        fa = ScaledNll(logits64, train.labels, std::exp(a));
+        fa = ScaledNll(logits64, labels, std::exp(a));
       } else {
         lo = a, a = b, fa = fb;
         b = lo + g * (hi - lo);
-        fb = ScaledNll(logits64, train.labels, std::exp(b));
+        fb = ScaledNll(logits64, labels, std::exp(b));
       }
     }
     return 1 / std::exp((lo + hi) / 2);
@@ -260,21 +325,22 @@ double FitTemperature(const TrainingSet& train, const HeadWeights& head, bool co
   torch::optim::LBFGS optimizer({temperature}, torch::optim::LBFGSOptions(0.01).max_iter(50));
   optimizer.step([&] {
     optimizer.zero_grad();
-    at::Tensor loss = torch::nn::functional::cross_entropy(logits / temperature, train.labels);
+    at::Tensor loss = torch::nn::functional::cross_entropy(logits / temperature, labels);
     loss.backward();
     return loss;
   });
   return temperature.item<double>();
 }
 
-// KNN: features / (|f| + 1e-10), in float32 as the reference's numpy code.
-void FitKnnBank(const TrainingSet& train, DetectorFit* fit) {
-  fit->bank.resize(static_cast<std::size_t>(train.n * train.d));
-  at::Tensor bank = torch::from_blob(fit->bank.data(), {train.n, train.d}, torch::kFloat32);
-  for (int64_t i = 0; i < train.n; i += train.Block()) {
-    const int64_t m = std::min(train.Block(), train.n - i);
-    const at::Tensor f = train.features.narrow(0, i, m);
-    bank.narrow(0, i, m).copy_(f / (f.norm(2, 1, /*keepdim=*/true) + 1e-10));
+// KNN: features / (|f| + 1e-10), in float32 as the reference's numpy code, of the bank's rows.
+void FitKnnBank(const TrainingSet& train, const std::vector<int64_t>& rows, DetectorFit* fit) {
+  const int64_t m = static_cast<int64_t>(rows.size());
+  fit->bank.resize(static_cast<std::size_t>(m * train.d));
+  train.Gather(rows, fit->bank.data());
+  at::Tensor bank = torch::from_blob(fit->bank.data(), {m, train.d}, torch::kFloat32);
+  for (int64_t i = 0; i < m; i += train.block) {
+    at::Tensor f = bank.narrow(0, i, std::min(train.block, m - i));
+    f.div_(f.norm(2, 1, /*keepdim=*/true) + 1e-10);
   }
 }
 
@@ -306,33 +372,45 @@ void FitVim(const TrainingSet& train, const HeadWeights& head, DetectorFit* fit)
 
 }  // namespace
 
-DetectorFit FitTorchDetectors(const float* features, const int* labels, std::int64_t n,
-                              const HeadWeights& head, const DetectorSettings& settings) {
+DetectorFit FitTorchDetectors(const FeatureRows& features, const int* labels,
+                              const HeadWeights& head, const DetectorSettings& settings,
+                              std::int64_t block_rows) {
+  const int64_t n = features.rows();
+  if (features.dim() != head.dim) {
+    throw Error("internal error: " + std::to_string(features.dim()) + "-d features for a " +
+                std::to_string(head.dim) + "-d head");
+  }
   DetectorFit fit;
   fit.settings = settings;
   fit.head = head;
   fit.train_samples = n;
   fit.vim_dim = fit.settings.vim_dim = VimDim(head.dim, settings.vim_dim);
   CheckFitInputs(labels, n, head.classes, fit);
+  const std::vector<int64_t> bank = ChooseBank(n, settings);
+  fit.bank_rows = fit.tempscale_rows = static_cast<int64_t>(bank.size());
   torch::NoGradGuard no_grad;
-  const TrainingSet train{
-      torch::from_blob(const_cast<float*>(features), {n, head.dim}, torch::kFloat32),
-      torch::from_blob(const_cast<int*>(labels), {n}, torch::kInt32).to(torch::kInt64), n,
-      head.dim};
-  // ReAct and VRA: percentiles of every activation, first: their copy of the features is
-  // freed before the statistics and banks are made.
-  const std::vector<double> clips = Percentiles(
-      features, static_cast<std::size_t>(n * head.dim),
-      {settings.react_percentile, settings.vra_low_percentile, settings.vra_high_percentile});
+  const TrainingSet train(features, labels, block_rows);
+  // ReAct and VRA: exact percentiles of every activation, two passes of a radix select.
+  const std::vector<double> clips = StreamingPercentiles(
+      static_cast<std::uint64_t>(n * head.dim),
+      {settings.react_percentile, settings.vra_low_percentile, settings.vra_high_percentile},
+      [&](const ValueBlock& block) {
+        train.ForBlocks32([&](int64_t, const at::Tensor& f, const at::Tensor&) {
+          block(f.data_ptr<float>(), static_cast<std::size_t>(f.numel()));
+        });
+      });
   fit.react_threshold = clips[0];
   fit.vra_low = clips[1];
   fit.vra_high = clips[2];
   FitMahalanobis(train, head.classes, &fit);
-  FitKnnBank(train, &fit);
+  FitKnnBank(train, bank, &fit);
   FitVim(train, head, &fit);
-  FitPredictedClassStatistics(train, head, &fit);
+  const at::Tensor bank_logits = FitPredictedClassStatistics(train, head, bank, &fit);
   FitNnGuideBank(train, head, &fit);
-  fit.tempscale_temperature = FitTemperature(train, head, settings.tempscale_converged != 0);
+  const at::Tensor bank_labels = train.labels.index_select(
+      0, torch::from_blob(const_cast<int64_t*>(bank.data()), {fit.bank_rows}, torch::kInt64));
+  fit.tempscale_temperature =
+      FitTemperature(bank_logits, bank_labels, settings.tempscale_converged != 0);
   return fit;
 }
 
@@ -347,7 +425,7 @@ class TorchFeatureScorer : public FeatureScorer {
         methods_(Methods(columns)),
         d_(fit.head.dim),
         knn_k_(fit.settings.knn_k),
-        bank_rows_(fit.train_samples),
+        bank_rows_(fit.bank_rows),
         react_threshold_(fit.react_threshold),
         vim_alpha_(fit.vim_alpha),
         vra_low_(fit.vra_low),
@@ -366,7 +444,7 @@ class TorchFeatureScorer : public FeatureScorer {
     means_p_ = means.mm(precision_);
     means_term_ = (means_p_ * means).sum(1);
     missing_ = Missing(fit.class_counts);
-    const at::Tensor bank = FromFloats(fit.bank, {fit.train_samples, d}).to(device_);
+    const at::Tensor bank = FromFloats(fit.bank, {fit.bank_rows, d}).to(device_);
     bank_norms_ = (bank * bank).sum(1);
     bank_t_ = bank.t().contiguous();
     origin_ = FromDoubles(fit.vim_origin, {d}).to(device_);
@@ -388,7 +466,7 @@ class TorchFeatureScorer : public FeatureScorer {
                                    {fit.settings.dice_percentile})[0];
     dice_w_ = w_ * contrib.gt(cut).to(torch::kFloat32);
     relation_probs_t_ =
-        FromFloats(fit.relation_probs, {fit.train_samples, k}).to(device_).t().contiguous();
+        FromFloats(fit.relation_probs, {fit.bank_rows, k}).to(device_).t().contiguous();
     nnguide_t_ = FromFloats(fit.nnguide_bank, {fit.nnguide_rows, d}).to(device_).t().contiguous();
     // fDBD: |w_j - w_p| for each predicted class p (1 on the diagonal).
     const at::Tensor gaps = (w64_.unsqueeze(0) - w64_.unsqueeze(1)).norm(2, 2);

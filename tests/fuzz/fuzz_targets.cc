@@ -122,7 +122,8 @@ void FitFile(const std::uint8_t* data, std::size_t size) {
     if (fit.head.weight.size() != k * d || fit.head.bias.size() != k ||
         fit.class_means.size() != k * d || fit.class_counts.size() != k ||
         fit.precision.size() != d * d ||
-        fit.bank.size() != static_cast<std::size_t>(fit.train_samples) * d ||
+        fit.bank.size() != static_cast<std::size_t>(fit.bank_rows) * d ||
+        fit.relation_probs.size() != static_cast<std::size_t>(fit.bank_rows) * k ||
         fit.vim_origin.size() != d ||
         fit.vim_complement.size() != d * (d - static_cast<std::size_t>(fit.vim_dim))) {
       __builtin_trap();
