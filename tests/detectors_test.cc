@@ -10,13 +10,16 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <tuple>
 
 #include "cli_fixture.h"
+#include "model/detector_tuning.h"
 #include "model/feature_spill.h"
 #include "oodscore/card.h"
+#include "oodscore/metrics.h"
 #include "oodscore/model.h"
 #include "oodscore/score_table.h"
 
@@ -177,6 +180,17 @@ TEST(DetectorsTest, EqualOpenOodsCode) {
   for (int i = 0; i < f.n_test; ++i) {
     EXPECT_NEAR(scores[i * names.size() + c], expected[i], 1e-7) << i;
   }
+  // fDBD over the feature norm (OpenOOD's distance_as_normalizer: False).
+  f.settings.tempscale_converged = 0;
+  f.settings.fdbd_distance = 0;
+  const std::vector<double> featnorm = ScoresOf(FitFixture(f), f.test, f.n_test);
+  const auto expected_featnorm = f.json.at("scores").at("fdbd_featnorm").get<std::vector<double>>();
+  const std::size_t fdbd = std::find(names.begin(), names.end(), "fdbd") - names.begin();
+  for (int i = 0; i < f.n_test; ++i) {
+    EXPECT_NEAR(featnorm[i * names.size() + fdbd], expected_featnorm[i],
+                2e-5 * std::max(1.0, std::abs(expected_featnorm[i])))
+        << i;
+  }
 }
 
 // NNGuide's guide bank: OpenOOD's first rows by default; --nnguide-random 1 a seeded sample,
@@ -206,6 +220,159 @@ TEST(DetectorsTest, NnGuideBankIsTheFirstRowsOrASeededSample) {
     outside += !found;
   }
   EXPECT_GT(outside, 20);
+}
+
+// Synthetic features for the parameter search: `n` rows per call of 3 classes in D = 260
+// (above ViM's swept 256), ReLU'd Gaussians around class means; OOD rows have a `shift`ed
+// mean and twice the spread.
+struct TuningData {
+  static constexpr int kDim = 260, kClasses = 3;
+  HeadWeights head;
+  std::mt19937_64 rng{7};
+  TuningData() {
+    head.name = "fc";
+    head.classes = kClasses;
+    head.dim = kDim;
+    std::normal_distribution<float> w(0.0f, 0.1f);
+    for (int i = 0; i < kClasses * kDim; ++i) head.weight.push_back(w(rng));
+    head.bias = {0.1f, -0.2f, 0.05f};
+  }
+  std::vector<float> Rows(int n, float shift, float spread, std::vector<int>* labels = nullptr) {
+    std::normal_distribution<float> noise(0.0f, spread);
+    std::vector<float> out;
+    for (int i = 0; i < n; ++i) {
+      const int c = i % kClasses;
+      if (labels) labels->push_back(c);
+      for (int j = 0; j < kDim; ++j) {
+        const float mean = (j % kClasses == c ? 1.0f : 0.2f) + shift * (j % 5 == 0);
+        out.push_back(std::max(0.0f, mean + noise(rng)));
+      }
+    }
+    return out;
+  }
+};
+
+// The column `name` of `features` [n, D] under `fit`, oriented higher = ID.
+std::vector<double> Oriented(const DetectorFit& fit, const std::string& name,
+                             const std::vector<float>& features) {
+  const auto& names = FeatureScoreNames();
+  const std::size_t c = std::find(names.begin(), names.end(), name) - names.begin();
+  const int n = static_cast<int>(features.size() / fit.head.dim);
+  const std::vector<double> all = ScoresOf(fit, features, n);
+  std::vector<double> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(Orient(all[i * names.size() + c], FindScore(name)->orientation));
+  return out;
+}
+
+// OpenOOD's APS: every combination's AUROC equals the AUROC of a fit made directly with those
+// settings (the clips and ViM's subspace come from the same passes), combinations the fit
+// cannot take are skipped with why, each detector keeps its first best, and the tuned fit
+// scores as a direct fit with the chosen settings.
+TEST(DetectorTuningTest, EveryCombinationEqualsADirectFitAndTheFirstBestIsKept) {
+  TuningData data;
+  std::vector<int> labels;
+  const std::vector<float> train = data.Rows(540, 0, 0.5f, &labels);
+  const std::vector<float> val_id = data.Rows(60, 0, 0.5f), val_ood = data.Rows(60, 0.4f, 0.8f);
+  DetectorSettings settings;
+  settings.nnguide_k = 10;
+  FitAlternatives alt = SweepAlternatives(TuningData::kDim);
+  EXPECT_EQ(alt.vim_dims, std::vector<int>{256});
+  const MemoryFeatureRows rows(train.data(), 540, TuningData::kDim);
+  DetectorFit fit = FitDetectors(rows, labels.data(), data.head, settings, 0, &alt);
+  const DetectorFit untuned = fit;
+  const DetectorTuning tuning =
+      TuneDetectors(&fit, alt, val_id.data(), 60, val_ood.data(), 60, "cpu");
+  ASSERT_EQ(tuning.trials.size(), 4u + 7 + 7 + 16 + 5 + 2 + 2 + 4 + 5);
+  std::map<std::string, const TuningTrial*> chosen;
+  std::map<std::string, double> best;
+  int skipped = 0;
+  for (const TuningTrial& t : tuning.trials) {
+    if (!t.skipped.empty()) {
+      ++skipped;
+      EXPECT_FALSE(t.chosen);
+      EXPECT_TRUE(t.skipped ==
+                      "knn_k 1000 needs a bank of at least that many images (this "
+                      "fit's: 540)" ||
+                  t.skipped == "vim_dim 1000 needs features of more dimensions (these: 260)")
+          << t.skipped;
+      continue;
+    }
+    // The same settings, fitted directly (the clips and ViM from their own passes).
+    DetectorSettings direct_settings = settings;
+    for (const auto& [key, value] : t.settings) {
+      for (const DetectorSettingDef& def : DetectorSettingTable()) {
+        if (key != def.key) continue;
+        std::visit(
+            [&, v = value](auto m) {
+              direct_settings.*m =
+                  static_cast<std::remove_reference_t<decltype(direct_settings.*m)>>(v);
+            },
+            def.member);
+      }
+    }
+    const DetectorFit direct =
+        FitDetectors(train.data(), labels.data(), 540, data.head, direct_settings);
+    const double auroc = ComputeMetrics(Oriented(direct, t.column, val_id),
+                                        Oriented(direct, t.column, val_ood), MetricOptions{})
+                             .auroc;
+    EXPECT_NEAR(t.auroc, auroc, 1e-12)
+        << t.column << " " << t.settings[0].first << "=" << t.settings[0].second;
+    // The first best: nothing before the chosen one reaches it, nothing after exceeds it.
+    if (!best.count(t.column) || t.auroc > best[t.column]) {
+      best[t.column] = t.auroc;
+      EXPECT_TRUE(t.chosen || chosen.count(t.column) == 0) << t.column;
+    }
+    if (t.chosen) {
+      EXPECT_EQ(chosen.count(t.column), 0u) << t.column << " chosen twice";
+      chosen[t.column] = &t;
+    }
+  }
+  EXPECT_EQ(skipped, 2);
+  ASSERT_EQ(chosen.size(), DetectorSweepTable().size());
+  DetectorSettings tuned_settings = settings;
+  for (const auto& [column, trial] : chosen) {
+    EXPECT_EQ(trial->auroc, best[column]) << column;
+    for (const auto& [key, value] : trial->settings) {
+      for (const DetectorSettingDef& def : DetectorSettingTable()) {
+        if (key != def.key) continue;
+        EXPECT_EQ(def.Get(fit.settings), value) << key;
+        std::visit(
+            [&, v = value](auto m) {
+              tuned_settings.*m =
+                  static_cast<std::remove_reference_t<decltype(tuned_settings.*m)>>(v);
+            },
+            def.member);
+      }
+    }
+  }
+  // The tuned fit is a fit with the chosen settings, every column (residual takes ViM's dim).
+  const DetectorFit direct =
+      FitDetectors(train.data(), labels.data(), 540, data.head, tuned_settings);
+  EXPECT_EQ(fit.react_threshold, direct.react_threshold);
+  EXPECT_EQ(fit.vra_low, direct.vra_low);
+  EXPECT_EQ(fit.vra_high, direct.vra_high);
+  EXPECT_EQ(fit.vim_dim, direct.vim_dim);
+  EXPECT_EQ(fit.vim_alpha, direct.vim_alpha);
+  const std::vector<double> got = ScoresOf(fit, val_ood, 60), want = ScoresOf(direct, val_ood, 60);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], 1e-9 * std::max(1.0, std::abs(want[i]))) << i;
+  // The untouched detectors are as they were.
+  EXPECT_EQ(fit.settings.dice_percentile, untuned.settings.dice_percentile);
+  EXPECT_EQ(fit.bank, untuned.bank);
+
+  // Far OOD: every combination reaches AUROC 1, and each detector keeps its first.
+  DetectorFit far_fit = untuned;
+  const std::vector<float> far = data.Rows(40, 25.0f, 0.5f);
+  const DetectorTuning far_tuning =
+      TuneDetectors(&far_fit, alt, val_id.data(), 60, far.data(), 40, "cpu");
+  std::set<std::string> seen;
+  for (const TuningTrial& t : far_tuning.trials) {
+    if (!t.skipped.empty()) continue;
+    if (t.auroc != 1.0) continue;
+    EXPECT_EQ(t.chosen, seen.insert(t.column).second) << t.column;
+  }
 }
 
 TEST(DetectorsTest, FitChecksItsInputs) {
@@ -251,8 +418,31 @@ TEST(DetectorsTest, FitFileRoundTripsAndNamesItsDamage) {
   EXPECT_EQ(back.class_counts, fit.class_counts);
   EXPECT_EQ(back.react_threshold, fit.react_threshold);
   EXPECT_EQ(ScoresOf(back, f.test, f.n_test), ScoresOf(fit, f.test, f.n_test));
+  EXPECT_FALSE(back.tuning);
+  // A tuned fit keeps its search: the sets and every combination.
+  fit.tuning = DetectorTuning{
+      {{"id", "val", "v/", "/data/v", 10, std::string(64, 'b')},
+       {"ood", "near", "n/", "/data/n", 7, std::string(64, 'c')}},
+      {{"knn", {{"knn_k", 50}}, 0.75, "", true},
+       {"knn", {{"knn_k", 1000}}, 0, "knn_k 1000 needs a bank", false},
+       {"vra", {{"vra_high_percentile", 85}, {"vra_low_percentile", 1}}, 0.5, "", true}}};
+  WriteFit(tmp / "t.fit", fit);
+  const DetectorFit tuned = ReadFit(tmp / "t.fit");
+  ASSERT_TRUE(tuned.tuning);
+  ASSERT_EQ(tuned.tuning->sets.size(), 2u);
+  EXPECT_EQ(tuned.tuning->sets[1].name, "near");
+  EXPECT_EQ(tuned.tuning->sets[1].folder, "/data/n");
+  EXPECT_EQ(tuned.tuning->sets[1].samples, 7);
+  EXPECT_EQ(tuned.tuning->sets[0].content_sha256, std::string(64, 'b'));
+  ASSERT_EQ(tuned.tuning->trials.size(), 3u);
+  EXPECT_EQ(tuned.tuning->trials[1].skipped, "knn_k 1000 needs a bank");
+  EXPECT_EQ(tuned.tuning->trials[2].settings, fit.tuning->trials[2].settings);
+  EXPECT_EQ(tuned.tuning->trials[0].auroc, 0.75);
+  EXPECT_TRUE(tuned.tuning->trials[0].chosen);
 
   const std::string bytes = ReadText(path);
+  std::string bad_role = ReadText(tmp / "t.fit");
+  bad_role.replace(bad_role.find("\"role\":\"ood\""), 12, "\"role\":\"x\"");
   struct Case {
     std::string name, contents, message;
   };
@@ -261,6 +451,7 @@ TEST(DetectorsTest, FitFileRoundTripsAndNamesItsDamage) {
       {"header", "OODSCORE-FIT 2\n{\"model_sha256\": 3}\n", "damaged header (line 2)"},
       {"old", "OODSCORE-FIT 1\n{}\n", "was made by an older oodscore (format 1"},
       {"truncated", bytes.substr(0, bytes.size() - 100), "is truncated: array 'nnguide_bank'"},
+      {"tuning", bad_role, "/tuning/sets/1/role must be \"id\" or \"ood\", got \"x\""},
   };
   for (const Case& c : cases) {
     const std::string bad = tmp / (c.name + ".fit");
@@ -803,6 +994,58 @@ TEST_F(FitCliTest, ABankSampleIsRecordedInTheFitAndTheRunRecord) {
   EXPECT_EQ(stamp["fit"]["tempscale_rows"], 6);
   EXPECT_EQ(stamp["fit"]["bank_size"], 6);
   EXPECT_EQ(stamp["fit"]["bank_seed"], 2);
+}
+
+// fit --val --val-ood: the search is in the fit, and eval on a tuning set says the numbers are
+// optimistic, whether it is the same folder or a copy of its images; other sets are not flagged.
+TEST_F(FitCliTest, TuningOnValidationSetsIsRecordedAndFlaggedInEval) {
+  auto alone = Cli("fit -q " + Headed() + "--train '" + (tmp_ / "id") + "' --val '" +
+                   (tmp_ / "id") + "' -o '" + (tmp_ / "x.fit") + "'");
+  EXPECT_EQ(alone.exit_code, 2);
+  EXPECT_NE(alone.err.find("--val needs --val-ood NAME=DIR"), std::string::npos) << alone.err;
+  auto fit =
+      Cli("fit " + Headed() + "--train '" + (tmp_ / "id") + "' --knn-k 3 --nnguide-k 3 --val '" +
+          (tmp_ / "id") + "' --val-ood far='" + (tmp_ / "far") + "' -o '" + (tmp_ / "t.fit") + "'");
+  ASSERT_EQ(fit.exit_code, 0) << fit.err;
+  EXPECT_NE(fit.err.find("parameter search (OpenOOD's APS)"), std::string::npos) << fit.err;
+  EXPECT_NE(fit.err.find("(chosen)"), std::string::npos) << fit.err;
+  const DetectorFit stored = ReadFit(tmp_ / "t.fit");
+  ASSERT_TRUE(stored.tuning);
+  ASSERT_EQ(stored.tuning->sets.size(), 2u);
+  EXPECT_EQ(stored.tuning->sets[1].name, "far");
+  EXPECT_EQ(stored.tuning->sets[1].samples, 12);
+  // 12 training images: every swept k is above the bank, so knn keeps --knn-k 3; a 64-d
+  // feature has no ViM subspace of 256 or 1000.
+  EXPECT_EQ(stored.settings.knn_k, 3);
+  int knn_skipped = 0;
+  for (const TuningTrial& t : stored.tuning->trials) {
+    knn_skipped += t.column == "knn" && !t.skipped.empty();
+    if (t.column == "vim") EXPECT_NE(t.skipped.find("needs features of more"), std::string::npos);
+  }
+  EXPECT_EQ(knn_skipped, 5);
+  // A copy of the OOD set's images under other names, and a set it was not tuned on.
+  std::filesystem::create_directories(tmp_ / "copy");
+  for (const auto& e : std::filesystem::directory_iterator(tmp_ / "far")) {
+    std::filesystem::copy_file(e.path(), tmp_ / ("copy/c_" + e.path().filename().string()));
+  }
+  testing::WritePnm(tmp_ / "other/a.ppm", 16, 12, 3, 5);
+  testing::WritePnm(tmp_ / "other/b.ppm", 16, 12, 3, 9);
+  auto e = Cli("eval " + Headed() + "--fit '" + (tmp_ / "t.fit") + "' --id '" + (tmp_ / "id") +
+               "' --ood far='" + (tmp_ / "far") + "' --ood copy='" + (tmp_ / "copy") +
+               "' --ood other='" + (tmp_ / "other") + "' --out-dir '" + (tmp_ / "rep") + "'");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto report = nlohmann::json::parse(ReadText(tmp_ / "rep/report.json"));
+  const std::string warnings = report.at("warnings").dump();
+  for (const std::string& w :
+       {"'id' is the ID validation set 'val'", "'far' is the OOD validation set 'far'",
+        "'copy' is the OOD validation set 'far'"}) {
+    EXPECT_NE(warnings.find(w), std::string::npos) << w << "\n" << warnings;
+    EXPECT_NE(e.err.find(w), std::string::npos) << w;
+  }
+  EXPECT_NE(warnings.find("(the same images): tuned on this set: the numbers are optimistic"),
+            std::string::npos)
+      << warnings;
+  EXPECT_EQ(warnings.find("'other' is the"), std::string::npos) << warnings;
 }
 
 TEST_F(FitCliTest, BankFlagsOutOfRangeAreRefusedAndNoSpillIsLeft) {

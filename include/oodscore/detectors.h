@@ -18,7 +18,7 @@
 //   scale, dice, vra  energies (logsumexp) of the head on shaped features: SCALE's scaled f,
 //                 DICE's sparsified W, VRA's f clipped to [q_low, q_high] of ID activations
 //   fdbd, nci     the predicted class's decision-boundary distance / its weight's cosine,
-//                 against the distance to the training mean
+//                 against the distance to the training mean (fdbd: or the feature norm)
 //   gradnorm      |f|_1 * sum_k |K p_k - 1|: the closed form of OpenOOD's L1 gradient norm
 //   she           <f, mean f of the training images predicted right in the predicted class>
 //   residual      -|(f - u) N|: ViM's residual alone
@@ -42,8 +42,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -82,6 +84,9 @@ struct DetectorSettings {
   int bank_size = 0;
   double bank_fraction = 1;
   int bank_seed = 0;
+  // fDBD's normaliser: 1 = the distance |f - training mean| (OpenOOD's default, the paper's),
+  // 0 = the feature norm |f| (OpenOOD's distance_as_normalizer: False).
+  int fdbd_distance = 1;
 };
 
 // One detector setting: its key (the fit file's /settings, run stamps, and `oodscore fit`'s
@@ -100,6 +105,55 @@ struct DetectorSettingDef {
   }
 };
 const std::vector<DetectorSettingDef>& DetectorSettingTable();
+
+// OpenOOD v1.5's automatic parameter search (APS; `oodscore fit --val --val-ood`): each
+// tunable detector's settings and their sweep lists (configs/postprocessors/<name>.yml,
+// postprocessor_sweep), tried in OpenOOD's order (the first setting varies fastest), keeping
+// the first combination with the largest AUROC of ID-val against OOD-val.
+struct SweepAxis {
+  const char* key;  // a DetectorSettingTable() key
+  std::vector<double> values;
+};
+struct DetectorSweep {
+  const char* column;  // the score column whose AUROC is maximised
+  std::vector<SweepAxis> axes;
+};
+const std::vector<DetectorSweep>& DetectorSweepTable();
+
+// The search's record, which the fit file keeps: the sets it was tuned on and every
+// combination tried.
+struct TuningSet {
+  std::string role;    // "id" or "ood"
+  std::string name;    // as given (NAME=DIR), "val" for --val
+  std::string path;    // the folder or list as given
+  std::string folder;  // its absolute, normalised path (how an evaluated set is matched)
+  std::int64_t samples = 0;
+  // SHA-256 over the sorted SHA-256s of its files' bytes: equal for a copy of the same images
+  // anywhere, in any order, under any names.
+  std::string content_sha256;
+};
+struct TuningTrial {
+  std::string column;
+  std::vector<std::pair<std::string, double>> settings;  // (key, value), in the axes' order
+  double auroc = 0;                                      // meaningful unless `skipped` is set
+  std::string skipped;  // why the combination could not be tried ("" = tried)
+  bool chosen = false;  // the value the fit keeps
+};
+struct DetectorTuning {
+  std::vector<TuningSet> sets;
+  std::vector<TuningTrial> trials;
+};
+
+// Statistics at the sweep's other values, computed in the fit's own passes over the training
+// features when asked (never written to a fit file): the training activations' percentiles
+// (ReAct's and VRA's clips) and ViM's subspace and alpha at other dimensions.
+struct FitAlternatives {
+  std::vector<double> percentiles;                   // asked: q in [0, 100]
+  std::vector<int> vim_dims;                         // asked: each in [1, D)
+  std::vector<double> activation_percentiles;        // filled: one per q
+  std::vector<std::vector<double>> vim_complements;  // filled: [D, D - dim] per dim
+  std::vector<double> vim_alphas;                    // filled: one per dim
+};
 
 // What `oodscore fit` computes once from ID training features, and a fit file stores.
 struct DetectorFit {
@@ -145,6 +199,8 @@ struct DetectorFit {
   // times logsumexp of their logits [nnguide_rows, D] (float32).
   std::int64_t nnguide_rows = 0;
   std::vector<float> nnguide_bank;
+  // With `fit --val --val-ood`: the search that chose the swept settings.
+  std::optional<DetectorTuning> tuning;
 };
 
 // ID training features [rows, D] float32, read in blocks of rows (from memory or a spill file,
@@ -161,11 +217,13 @@ class FeatureRows {
 
 // `features` [n, D], `labels` [n] class indices in [0, K) (the training folders' classes,
 // which must be the model's). The statistics are streamed in float64 blocks of `block_rows`
-// rows (0: about 4 Mi values a block); the fit holds the banks, not the features. Throws
+// rows (0: about 4 Mi values a block); the fit holds the banks, not the features. With
+// `alternatives`, also fills its statistics at the values it asks for. Throws
 // oodscore::Error for fewer than knn_k samples or a label out of range, UsageError for a
 // vim_dim >= D or a bank sample that is too large, too small, or asked for twice.
 DetectorFit FitDetectors(const FeatureRows& features, const int* labels, const HeadWeights& head,
-                         const DetectorSettings& settings, std::int64_t block_rows = 0);
+                         const DetectorSettings& settings, std::int64_t block_rows = 0,
+                         FitAlternatives* alternatives = nullptr);
 // The same for `features` [n, D] float32 row-major in memory.
 DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,
                          const HeadWeights& head, const DetectorSettings& settings);

@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 #include "cli/scoring.h"
 #include "cli/shards.h"
+#include "cli/tuning_sets.h"
+#include "model/detector_tuning.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
@@ -123,6 +125,12 @@ int RunEval(EvalCommand& cmd) {
   Report report = BuildEvalReport(scored.table, sets[0].name, ood_names, cmd.report, facts, &input);
   report.warnings.insert(report.warnings.end(), scored.stats.notes.begin(),
                          scored.stats.notes.end());
+  if (scored.fit.is_object() && scored.fit.contains("tuned_on")) {
+    const std::string where = "fit file '" + cmd.scoring.spec.fit_path + "'";
+    for (std::string& w : TunedOnWarnings(ParseTuningSets(scored.fit, "/tuned_on", where), sets)) {
+      report.warnings.push_back(std::move(w));
+    }
+  }
   report.run = scored.run;
   report.run["command"] = "eval";
   if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;

@@ -6,11 +6,14 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <variant>
 
 #include "base/format.h"
 #include "cli/cli.h"
 #include "cli/scoring.h"
+#include "cli/tuning_sets.h"
+#include "model/detector_tuning.h"
 #include "model/feature_spill.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
@@ -25,7 +28,31 @@ struct FitCommand {
   std::string output;
   std::string spill_dir;  // "" = the output's folder
   DetectorSettings settings;
+  // OpenOOD's parameter search: ID and OOD validation images (src/model/detector_tuning.h).
+  std::string val;
+  std::vector<std::string> val_ood;  // NAME=DIR, pooled
 };
+
+// Validation features in memory (validation sets are small: OpenOOD's are 1,000 to 10,000
+// images).
+struct ValFeatures {
+  std::vector<float> values;
+  std::int64_t rows = 0;
+  void Append(const float* f, int dim) {
+    values.insert(values.end(), f, f + dim);
+    ++rows;
+  }
+};
+
+// Each validation set as the fit records it, so that eval can say when it evaluates one.
+std::vector<TuningSet> TuningSets(const std::vector<SampleSet>& sets, const PipelineStats& stats) {
+  std::vector<TuningSet> out;
+  for (std::size_t i = 1; i < sets.size(); ++i) {
+    out.push_back(DescribeTuningSet(sets[i], i == 1 ? "id" : "ood",
+                                    static_cast<std::int64_t>(stats.sets[i].scored)));
+  }
+  return out;
+}
 
 // The folders' classes must be the model's, in its order (Mahalanobis' class means): say so
 // when their number differs, or when the model disagrees with most of the folders' labels.
@@ -51,7 +78,17 @@ void CheckClassOrder(const std::vector<std::string>& classes, const HeadWeights&
 
 int RunFit(FitCommand& cmd) {
   const double max_skipped = MaxSkippedShare(cmd.scoring);
-  auto sets = LoadInputs({"train=" + cmd.train}, "auto");
+  if (cmd.val.empty() != cmd.val_ood.empty()) {
+    throw UsageError(cmd.val.empty() ? "--val-ood needs --val (the ID validation images)"
+                                     : "--val needs --val-ood NAME=DIR (the OOD validation "
+                                       "images the search tells apart from --val's)");
+  }
+  std::vector<std::string> inputs = {"train=" + cmd.train};
+  if (!cmd.val.empty()) {
+    inputs.push_back("val=" + cmd.val);
+    inputs.insert(inputs.end(), cmd.val_ood.begin(), cmd.val_ood.end());
+  }
+  auto sets = LoadInputs(inputs, "auto", /*roles=*/false);
   if (sets[0].classes.empty()) {  // Mahalanobis needs each image's class
     throw UsageError("--train '" + cmd.train +
                      "' has no class subfolders: fit needs each "
@@ -72,7 +109,12 @@ int RunFit(FitCommand& cmd) {
   ScoringOutputs outputs;
   outputs.paths.Write("-o", cmd.output);
   outputs.input_flag = "--train";
+  ValFeatures val_id, val_ood;
   outputs.on_features = [&](const ScoredSample& s) {
+    if (s.set_index > 0) {  // a validation set
+      (s.set_index == 1 ? val_id : val_ood).Append(s.features, s.feature_dim);
+      return;
+    }
     if (!features) {
       features = std::make_unique<FeatureSpill>(spill_dir, s.feature_dim);
       spdlog::debug("spilling the training features to '{}' (unlinked)", features->path().string());
@@ -85,9 +127,25 @@ int RunFit(FitCommand& cmd) {
   CheckClassOrder(sets[0].classes, scored.head, agree, labels.size());
   const auto start = std::chrono::steady_clock::now();
   const MemoryFeatureRows none(nullptr, 0, scored.head.dim);  // no image scored: refused
-  DetectorFit fit = FitDetectors(features ? static_cast<const FeatureRows&>(*features) : none,
-                                 labels.data(), scored.head, cmd.settings);
+  std::optional<FitAlternatives> alternatives;
+  if (!cmd.val.empty()) alternatives = SweepAlternatives(scored.head.dim);
+  DetectorFit fit =
+      FitDetectors(features ? static_cast<const FeatureRows&>(*features) : none, labels.data(),
+                   scored.head, cmd.settings, 0, alternatives ? &*alternatives : nullptr);
   features.reset();  // its disk space back before the fit file is written
+  if (alternatives) {
+    std::string ood_names;
+    for (const std::string& v : cmd.val_ood) ood_names += (ood_names.empty() ? "" : ", ") + v;
+    fit.tuning =
+        TuneDetectors(&fit, *alternatives, val_id.values.data(), val_id.rows, val_ood.values.data(),
+                      val_ood.rows, scored.run.value("device", std::string("cpu")));
+    fit.tuning->sets = TuningSets(sets, scored.stats);
+    spdlog::info(
+        "parameter search (OpenOOD's APS): AUROC of {} ({}) against {} ({}), per "
+        "combination; each detector keeps its first best:\n{}",
+        cmd.val, Counted(val_id.rows, "image"), ood_names, Counted(val_ood.rows, "image"),
+        TuningTable(*fit.tuning));
+  }
   fit.model_sha256 = scored.model_sha256;
   const nlohmann::json preset = scored.run.value("preset", nlohmann::json(nullptr));
   fit.preset_json = preset.is_null() ? "" : preset.dump();
@@ -136,6 +194,13 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
   sub->add_option("--spill-dir", cmd->spill_dir,
                   "folder for the training features' temporary spill file (N x D x 4 bytes, "
                   "unlinked at once; default: -o's folder)");
+  sub->add_option("--val", cmd->val,
+                  "ID validation images: with --val-ood, search each tunable detector's "
+                  "settings over OpenOOD's sweep lists for the best AUROC against --val-ood "
+                  "(OpenOOD's APS) and keep them in the fit, with the search table");
+  sub->add_option("--val-ood", cmd->val_ood,
+                  "NAME=DIR: OOD validation images for --val's search (repeat to pool sets); "
+                  "evaluating on them later is flagged as optimistic");
   sub->add_option("--head", cmd->scoring.spec.head,
                   "the final linear layer's submodule name (default: the last linear layer "
                   "forward() applies)");
@@ -153,6 +218,8 @@ void SetupFitCommand(CLI::App* app, int* exit_code) {
   }
   sub->footer(HelpFooter(
       {"oodscore fit --model m.pt --preset cifar10 --train cifar10/train -o m.fit",
+       "oodscore fit --model m.pt --preset cifar10 --train cifar10/train --val cifar10/val "
+       "--val-ood tin=tin/val -o m.fit",
        "oodscore eval --model m.pt --preset cifar10 --fit m.fit --id cifar10=val --ood svhn=svhn",
        "oodscore score --model m.pt --preset cifar10 --fit m.fit -i incoming/ -o scores.csv"}));
   sub->callback([cmd, exit_code, app] {

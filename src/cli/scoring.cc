@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/resume.h"
+#include "model/detector_tuning.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
 #include "oodscore/npy.h"
@@ -217,6 +218,8 @@ nlohmann::json FitRecord(const std::string& fit_path, const DetectorFit& fit) {
   for (const DetectorSettingDef& def : DetectorSettingTable()) {
     std::visit([&](auto m) { record[def.key] = fit.settings.*m; }, def.member);
   }
+  // The sets its settings were tuned on: a run that evaluates one says so (eval).
+  if (fit.tuning) record["tuned_on"] = TuningSetsJson(fit.tuning->sets);
   return record;
 }
 

@@ -14,6 +14,7 @@
 #include "base/number_range.h"
 #include "base/user_file.h"
 #include "base/version.h"
+#include "model/detector_tuning.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
 
@@ -102,7 +103,94 @@ void CheckFinite(const std::vector<T>& v, const char* name, const std::string& w
   }
 }
 
+nlohmann::json TuningJson(const DetectorTuning& tuning) {
+  nlohmann::json trials = nlohmann::json::array();
+  for (const TuningTrial& t : tuning.trials) {
+    nlohmann::json settings = nlohmann::json::array();
+    for (const auto& [key, value] : t.settings)
+      settings.push_back({{"key", key}, {"value", value}});
+    nlohmann::json trial = {{"column", t.column}, {"settings", settings}, {"chosen", t.chosen}};
+    if (t.skipped.empty()) {
+      trial["auroc"] = t.auroc;
+    } else {
+      trial["skipped"] = t.skipped;
+    }
+    trials.push_back(trial);
+  }
+  return {{"sets", TuningSetsJson(tuning.sets)}, {"trials", trials}};
+}
+
+// The header's /tuning, checked field by field. `hdr` names the header in errors.
+DetectorTuning ParseTuning(const nlohmann::json& h, const std::string& hdr) {
+  DetectorTuning tuning;
+  tuning.sets = ParseTuningSets(h, "/tuning/sets", hdr);
+  const nlohmann::json::json_pointer list("/tuning/trials");
+  if (!h.contains(list) || !h.at(list).is_array()) {
+    throw Error(hdr + ": /tuning/trials must be a list");
+  }
+  for (std::size_t i = 0; i < h.at(list).size(); ++i) {
+    const std::string at = "/tuning/trials/" + std::to_string(i);
+    TuningTrial t;
+    t.column = JsonField<std::string>(h, at + "/column", hdr, "a score column");
+    t.chosen = JsonField<bool>(h, at + "/chosen", hdr, "true or false");
+    const std::string none;
+    t.skipped = JsonField<std::string>(h, at + "/skipped", hdr, "a string", &none);
+    if (t.skipped.empty()) {
+      t.auroc = JsonNumber(h, at + "/auroc", hdr, NumberRange{0, 1, false, false});
+    }
+    const nlohmann::json::json_pointer settings_at(at + "/settings");
+    if (!h.contains(settings_at) || !h.at(settings_at).is_array()) {
+      throw Error(hdr + ": " + at + "/settings must be a list of {key, value}");
+    }
+    for (std::size_t j = 0; j < h.at(settings_at).size(); ++j) {
+      const std::string sat = at + "/settings/" + std::to_string(j);
+      t.settings.emplace_back(JsonField<std::string>(h, sat + "/key", hdr, "a setting's key"),
+                              JsonField<double>(h, sat + "/value", hdr, "a number"));
+    }
+    tuning.trials.push_back(std::move(t));
+  }
+  return tuning;
+}
+
 }  // namespace
+
+nlohmann::json TuningSetsJson(const std::vector<TuningSet>& sets) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const TuningSet& s : sets) {
+    out.push_back({{"role", s.role},
+                   {"name", s.name},
+                   {"path", s.path},
+                   {"folder", s.folder},
+                   {"samples", s.samples},
+                   {"content_sha256", s.content_sha256}});
+  }
+  return out;
+}
+
+std::vector<TuningSet> ParseTuningSets(const nlohmann::json& j, const std::string& pointer,
+                                       const std::string& where) {
+  const nlohmann::json::json_pointer list(pointer);
+  if (!j.contains(list) || !j.at(list).is_array()) {
+    throw Error(where + ": " + pointer + " must be a list of sets");
+  }
+  std::vector<TuningSet> sets;
+  for (std::size_t i = 0; i < j.at(list).size(); ++i) {
+    const std::string at = pointer + "/" + std::to_string(i);
+    TuningSet s;
+    s.role = JsonField<std::string>(j, at + "/role", where, "\"id\" or \"ood\"");
+    if (s.role != "id" && s.role != "ood") {
+      throw Error(where + ": " + at + "/role must be \"id\" or \"ood\", got " +
+                  DumpJson(s.role, -1));
+    }
+    s.name = JsonField<std::string>(j, at + "/name", where, "a string");
+    s.path = JsonField<std::string>(j, at + "/path", where, "a string");
+    s.folder = JsonField<std::string>(j, at + "/folder", where, "a string");
+    s.samples = JsonField<std::int64_t>(j, at + "/samples", where, "a count");
+    s.content_sha256 = JsonField<std::string>(j, at + "/content_sha256", where, "a SHA-256 in hex");
+    sets.push_back(std::move(s));
+  }
+  return sets;
+}
 
 const std::vector<DetectorSettingDef>& DetectorSettingTable() {
   using S = DetectorSettings;
@@ -149,6 +237,10 @@ const std::vector<DetectorSettingDef>& DetectorSettingTable() {
        true},
       {"bank_seed", &S::bank_seed, 0, std::numeric_limits<int>::max(), false, false,
        "the seed of --bank-size's or --bank-fraction's sample", true},
+      {"fdbd_distance", &S::fdbd_distance, 0, 1, false, false,
+       "fDBD's normaliser: 1 = the distance to the training mean (OpenOOD's default), 0 = the "
+       "feature norm",
+       true},
   };
   return table;
 }
@@ -181,6 +273,7 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
   header["bank_rows"] = fit.bank_rows;
   header["tempscale_rows"] = fit.tempscale_rows;
   for (const ScalarRef& r : kScalars) header[r.key] = fit.*r.member;
+  if (fit.tuning) header["tuning"] = TuningJson(*fit.tuning);
   std::string body = kMagic + header.dump() + "\n";
   body.reserve(body.size() + offset);
   for (const ArrayRef& a : Arrays(fit)) body.append(static_cast<const char*>(a.data()), a.bytes());
@@ -245,6 +338,7 @@ DetectorFit ParseFit(std::string_view bytes, const std::string& where) {
     for (const ScalarRef& r : kScalars) {
       fit.*r.member = JsonField<double>(h, std::string("/") + r.key, hdr, "a number");
     }
+    if (h.contains("tuning")) fit.tuning = ParseTuning(h, hdr);
     if (fit.head.classes < 2 || fit.head.classes > (1 << 24) || fit.head.dim < 2 ||
         fit.head.dim > (1 << 20) || fit.vim_dim < 1 || fit.vim_dim >= fit.head.dim ||
         fit.train_samples < fit.settings.knn_k || fit.nnguide_rows < fit.settings.nnguide_k ||

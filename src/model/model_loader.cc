@@ -124,8 +124,9 @@ std::unique_ptr<Trainer> Trainer::Load(const std::filesystem::path& path,
 }
 
 DetectorFit FitDetectors(const FeatureRows& features, const int* labels, const HeadWeights& head,
-                         const DetectorSettings& settings, std::int64_t block_rows) {
-  return Api().fit_detectors(features, labels, head, settings, block_rows);
+                         const DetectorSettings& settings, std::int64_t block_rows,
+                         FitAlternatives* alternatives) {
+  return Api().fit_detectors(features, labels, head, settings, block_rows, alternatives);
 }
 
 DetectorFit FitDetectors(const float* features, const int* labels, std::int64_t n,

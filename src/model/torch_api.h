@@ -29,7 +29,7 @@ namespace oodscore {
 // TorchApi::magic: "OODS" read as a little-endian integer; never a table version.
 constexpr std::uint32_t kTorchApiMagic = 0x5344'4f4f;
 // Bumped whenever TorchApi, or a type that crosses it, changes.
-constexpr std::uint32_t kTorchApiVersion = 6;
+constexpr std::uint32_t kTorchApiVersion = 7;
 // Versions 1 to 3 had no handshake: their table opened with `int version`, which the loader
 // reads where the magic is now, to name the version of a stale library.
 constexpr std::uint32_t kLastTorchApiVersionWithoutHandshake = 3;
@@ -62,7 +62,7 @@ struct TorchApi {
   int (*intra_op_threads)();
   DetectorFit (*fit_detectors)(const FeatureRows& features, const int* labels,
                                const HeadWeights& head, const DetectorSettings& settings,
-                               std::int64_t block_rows);
+                               std::int64_t block_rows, FitAlternatives* alternatives);
   std::unique_ptr<FeatureScorer> (*make_feature_scorer)(const DetectorFit& fit,
                                                         const std::string& device,
                                                         const std::vector<std::string>& columns,
@@ -79,7 +79,7 @@ std::unique_ptr<Trainer> LoadTorchTrainer(const std::filesystem::path& path,
                                           const TrainerOptions& options);
 DetectorFit FitTorchDetectors(const FeatureRows& features, const int* labels,
                               const HeadWeights& head, const DetectorSettings& settings,
-                              std::int64_t block_rows);
+                              std::int64_t block_rows, FitAlternatives* alternatives);
 std::unique_ptr<FeatureScorer> MakeTorchFeatureScorer(const DetectorFit& fit,
                                                       const std::string& device,
                                                       const std::vector<std::string>& columns,

@@ -345,8 +345,10 @@ void FitKnnBank(const TrainingSet& train, const std::vector<int64_t>& rows, Dete
 }
 
 // ViM: u = -pinv(W) b; the eigenvectors of the covariance of f - u (assume_centered) beyond
-// the vim_dim largest eigenvalues; alpha = mean max logit / mean residual norm.
-void FitVim(const TrainingSet& train, const HeadWeights& head, DetectorFit* fit) {
+// the vim_dim largest eigenvalues; alpha = mean max logit / mean residual norm. The same at
+// each of `alternatives`' vim_dims, in the same two passes.
+void FitVim(const TrainingSet& train, const HeadWeights& head, DetectorFit* fit,
+            FitAlternatives* alternatives) {
   const int64_t k = head.classes, d = head.dim;
   const at::Tensor w = FromFloats(head.weight, {k, d}).to(torch::kFloat64);
   const at::Tensor b = FromFloats(head.bias, {k}).to(torch::kFloat64);
@@ -360,21 +362,39 @@ void FitVim(const TrainingSet& train, const HeadWeights& head, DetectorFit* fit)
   });
   const at::Tensor eigenvectors =
       std::get<1>(torch::linalg_eigh(scatter / static_cast<double>(train.n)));  // ascending
-  const at::Tensor complement = eigenvectors.narrow(1, 0, d - fit->vim_dim).contiguous();
-  double residual_sum = 0;
+  std::vector<int> dims = {fit->vim_dim};
+  if (alternatives) {
+    dims.insert(dims.end(), alternatives->vim_dims.begin(), alternatives->vim_dims.end());
+  }
+  std::vector<at::Tensor> complements;
+  for (int dim : dims) {
+    complements.push_back(eigenvectors.narrow(1, 0, d - dim).contiguous());
+  }
+  std::vector<double> residual_sums(dims.size(), 0.0);
   train.ForBlocks([&](const at::Tensor& f, const at::Tensor&) {
-    residual_sum += (f - u).mm(complement).norm(2, 1).sum().item<double>();
+    const at::Tensor fu = f - u;
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      residual_sums[i] += fu.mm(complements[i]).norm(2, 1).sum().item<double>();
+    }
   });
   fit->vim_origin = ToVector<double>(u);
-  fit->vim_complement = ToVector<double>(complement);
-  fit->vim_alpha = max_logit_sum / residual_sum;
+  fit->vim_complement = ToVector<double>(complements[0]);
+  fit->vim_alpha = max_logit_sum / residual_sums[0];
+  if (alternatives) {
+    alternatives->vim_complements.clear();
+    alternatives->vim_alphas.clear();
+    for (std::size_t i = 1; i < dims.size(); ++i) {
+      alternatives->vim_complements.push_back(ToVector<double>(complements[i]));
+      alternatives->vim_alphas.push_back(max_logit_sum / residual_sums[i]);
+    }
+  }
 }
 
 }  // namespace
 
 DetectorFit FitTorchDetectors(const FeatureRows& features, const int* labels,
                               const HeadWeights& head, const DetectorSettings& settings,
-                              std::int64_t block_rows) {
+                              std::int64_t block_rows, FitAlternatives* alternatives) {
   const int64_t n = features.rows();
   if (features.dim() != head.dim) {
     throw Error("internal error: " + std::to_string(features.dim()) + "-d features for a " +
@@ -386,15 +406,26 @@ DetectorFit FitTorchDetectors(const FeatureRows& features, const int* labels,
   fit.train_samples = n;
   fit.vim_dim = fit.settings.vim_dim = VimDim(head.dim, settings.vim_dim);
   CheckFitInputs(labels, n, head.classes, fit);
+  if (alternatives) {
+    for (int dim : alternatives->vim_dims) {
+      if (dim < 1 || dim >= head.dim) {
+        throw Error("internal error: ViM dimension " + std::to_string(dim) + " for a " +
+                    std::to_string(head.dim) + "-d head");
+      }
+    }
+  }
   const std::vector<int64_t> bank = ChooseBank(n, settings);
   fit.bank_rows = fit.tempscale_rows = static_cast<int64_t>(bank.size());
   torch::NoGradGuard no_grad;
   const TrainingSet train(features, labels, block_rows);
   // ReAct and VRA: exact percentiles of every activation, two passes of a radix select.
+  std::vector<double> qs = {settings.react_percentile, settings.vra_low_percentile,
+                            settings.vra_high_percentile};
+  if (alternatives) {
+    qs.insert(qs.end(), alternatives->percentiles.begin(), alternatives->percentiles.end());
+  }
   const std::vector<double> clips = StreamingPercentiles(
-      static_cast<std::uint64_t>(n * head.dim),
-      {settings.react_percentile, settings.vra_low_percentile, settings.vra_high_percentile},
-      [&](const ValueBlock& block) {
+      static_cast<std::uint64_t>(n * head.dim), qs, [&](const ValueBlock& block) {
         train.ForBlocks32([&](int64_t, const at::Tensor& f, const at::Tensor&) {
           block(f.data_ptr<float>(), static_cast<std::size_t>(f.numel()));
         });
@@ -402,9 +433,10 @@ DetectorFit FitTorchDetectors(const FeatureRows& features, const int* labels,
   fit.react_threshold = clips[0];
   fit.vra_low = clips[1];
   fit.vra_high = clips[2];
+  if (alternatives) alternatives->activation_percentiles.assign(clips.begin() + 3, clips.end());
   FitMahalanobis(train, head.classes, &fit);
   FitKnnBank(train, bank, &fit);
-  FitVim(train, head, &fit);
+  FitVim(train, head, &fit, alternatives);
   const at::Tensor bank_logits = FitPredictedClassStatistics(train, head, bank, &fit);
   FitNnGuideBank(train, head, &fit);
   const at::Tensor bank_labels = train.labels.index_select(
@@ -433,7 +465,8 @@ class TorchFeatureScorer : public FeatureScorer {
         nci_alpha_(fit.settings.nci_alpha),
         temperature_(fit.tempscale_temperature),
         relation_pow_(fit.settings.relation_pow),
-        nnguide_k_(fit.settings.nnguide_k) {
+        nnguide_k_(fit.settings.nnguide_k),
+        fdbd_distance_(fit.settings.fdbd_distance != 0) {
     const int64_t k = fit.head.classes, d = fit.head.dim;
     w_ = FromFloats(fit.head.weight, {k, d}).to(device_);
     b_ = FromFloats(fit.head.bias, {k}).to(device_);
@@ -576,12 +609,12 @@ class TorchFeatureScorer : public FeatureScorer {
   }
 
   // fDBD: sum_j |l_p - l_j| / |w_p - w_j| over the distance |f - mean| (OpenOOD's default
-  // normaliser).
+  // normaliser), or over |f| (fdbd_distance 0).
   at::Tensor Fdbd(const Batch& b) const {
     const at::Tensor top = std::get<0>(b.logits.max(1, true)).to(torch::kFloat64);
     const at::Tensor gaps = (b.logits.to(torch::kFloat64) - top).abs();
     return (gaps / fdbd_denominator_.index_select(0, b.pred)).sum(1) /
-           (b.f64 - train_mean_).norm(2, 1);
+           (fdbd_distance_ ? (b.f64 - train_mean_).norm(2, 1) : b.f64.norm(2, 1));
   }
 
   // NCI: w_p . (f - mean) / |f - mean| + alpha |f|_1.
@@ -704,6 +737,7 @@ class TorchFeatureScorer : public FeatureScorer {
   int64_t d_, knn_k_, bank_rows_;
   double react_threshold_, vim_alpha_, vra_low_, vra_high_, nci_alpha_, temperature_, relation_pow_;
   int64_t nnguide_k_;
+  bool fdbd_distance_;
   at::Tensor w_, b_, w64_, b64_, precision_, means_p_, means_term_, missing_, bank_t_, bank_norms_,
       origin_, complement_, train_mean_, rmds_precision_, she_means_, she_missing_, klm_log_,
       klm_zero_, dice_w_, fdbd_denominator_, relation_probs_t_, nnguide_t_;
