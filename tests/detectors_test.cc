@@ -1046,6 +1046,22 @@ TEST_F(FitCliTest, TuningOnValidationSetsIsRecordedAndFlaggedInEval) {
             std::string::npos)
       << warnings;
   EXPECT_EQ(warnings.find("'other' is the"), std::string::npos) << warnings;
+  // Scores made elsewhere: eval --from-scores matches the score files' images.
+  ASSERT_EQ(Cli("score -q " + Headed() + "--fit '" + (tmp_ / "t.fit") + "' -i id='" +
+                (tmp_ / "id") + "' -i other='" + (tmp_ / "other") + "' -i copy='" +
+                (tmp_ / "copy") + "' -o '" + (tmp_ / "s.csv") + "'")
+                .exit_code,
+            0);
+  auto from =
+      Cli("eval -q --from-scores '" + (tmp_ / "s.csv") + "' --out-dir '" + (tmp_ / "rep2") + "'");
+  ASSERT_EQ(from.exit_code, 0) << from.err;
+  const std::string from_warnings =
+      nlohmann::json::parse(ReadText(tmp_ / "rep2/report.json")).at("warnings").dump();
+  EXPECT_NE(from_warnings.find("'copy' is the OOD validation set 'far'"), std::string::npos)
+      << from_warnings;
+  EXPECT_NE(from_warnings.find("'id' is the ID validation set 'val'"), std::string::npos)
+      << from_warnings;
+  EXPECT_EQ(from_warnings.find("'other' is the"), std::string::npos) << from_warnings;
 }
 
 TEST_F(FitCliTest, BankFlagsOutOfRangeAreRefusedAndNoSpillIsLeft) {

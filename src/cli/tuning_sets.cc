@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/sha256.h"
+#include "oodscore/error.h"
 
 namespace oodscore {
 
@@ -51,14 +52,21 @@ std::vector<std::string> TunedOnWarnings(const std::vector<TuningSet>& tuned_on,
   std::vector<std::string> out;
   if (tuned_on.empty()) return out;
   for (const SampleSet& set : evaluated) {
-    const std::string folder = NormalFolder(set.source);
+    const std::string folder = set.source.empty() ? "" : NormalFolder(set.source);
     const TuningSet* match = nullptr;
     const char* how = "the same folder";
     for (const TuningSet& t : tuned_on) {
-      if (t.folder == folder) match = &t;
+      if (!set.source.empty() && t.folder == folder) match = &t;
     }
     if (!match && !set.samples.empty()) {
-      const std::string digest = ContentSha256(set);
+      std::string digest;
+      try {
+        digest = ContentSha256(set);
+      } catch (const Error& e) {
+        out.push_back("cannot tell whether '" + set.name +
+                      "' is a set the fit's detector settings were tuned on: " + e.what());
+        continue;
+      }
       how = "the same images";
       for (const TuningSet& t : tuned_on) {
         if (t.content_sha256 == digest) match = &t;

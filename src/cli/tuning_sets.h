@@ -18,8 +18,10 @@ TuningSet DescribeTuningSet(const SampleSet& set, const std::string& role, std::
 
 // One warning per evaluated set that is a tuning set (the same folder, or the same images
 // anywhere): "'svhn' is the OOD validation set 'svhn_val' the fit was tuned on (the same
-// folder): tuned on this set: the numbers are optimistic". The files' digests are read only
-// when some set is not matched by its folder.
+// folder): tuned on this set: the numbers are optimistic". A set without a source (scores
+// read back from files) is matched by its files alone. The files' digests are read only when
+// a set is not matched by its folder; a set whose files cannot be read gets a warning that
+// says so instead.
 std::vector<std::string> TunedOnWarnings(const std::vector<TuningSet>& tuned_on,
                                          const std::vector<SampleSet>& evaluated);
 

@@ -51,8 +51,8 @@ std::string CannotTake(const DetectorFit& fit, const std::string& key, double va
            "fit's: " + std::to_string(fit.bank_rows) + ")";
   }
   if (key == kVimDim && value >= fit.head.dim) {
-    return "vim_dim " + FormatDouble(value) + " needs features of more dimensions (these: " +
-           std::to_string(fit.head.dim) + ")";
+    return "vim_dim " + FormatDouble(value) +
+           " needs features of more dimensions (these: " + std::to_string(fit.head.dim) + ")";
   }
   return "";
 }
@@ -103,8 +103,8 @@ void RestoreStatistics(const DetectorFit& s, DetectorFit* fit) {
 
 // `column` of `n` feature rows, oriented so that higher means ID.
 std::vector<double> OrientedColumn(FeatureScorer& scorer, std::size_t column, std::size_t columns,
-                                const float* features, std::int64_t n, int dim,
-                                Orientation orientation) {
+                                   const float* features, std::int64_t n, int dim,
+                                   Orientation orientation) {
   constexpr std::int64_t kBatch = 1024;
   std::vector<double> scores, block;
   scores.reserve(static_cast<std::size_t>(n));
@@ -172,9 +172,8 @@ FitAlternatives SweepAlternatives(int dim) {
 }
 
 DetectorTuning TuneDetectors(DetectorFit* fit, const FitAlternatives& alternatives,
-                             const float* id_features, std::int64_t n_id,
-                             const float* ood_features, std::int64_t n_ood,
-                             const std::string& device) {
+                             const float* id_features, std::int64_t n_id, const float* ood_features,
+                             std::int64_t n_ood, const std::string& device) {
   if (n_id == 0 || n_ood == 0) {
     throw Error(std::string("the tuning needs images in both validation sets; the ") +
                 (n_id == 0 ? "ID" : "OOD") + " set has none that could be scored");
@@ -201,9 +200,9 @@ DetectorTuning TuneDetectors(DetectorFit* fit, const FitAlternatives& alternativ
         for (const auto& [key, value] : trial.settings) Apply(fit, alternatives, key, value);
         std::unique_ptr<FeatureScorer> scorer = MakeFeatureScorer(*fit, device, {sweep.column});
         const std::vector<double> id = OrientedColumn(*scorer, column, names.size(), id_features,
-                                                   n_id, fit->head.dim, def->orientation);
+                                                      n_id, fit->head.dim, def->orientation);
         const std::vector<double> ood = OrientedColumn(*scorer, column, names.size(), ood_features,
-                                                    n_ood, fit->head.dim, def->orientation);
+                                                       n_ood, fit->head.dim, def->orientation);
         try {
           trial.auroc = ComputeMetrics(id, ood, MetricOptions{}).auroc;
           if (!best || trial.auroc > tuning.trials[*best].auroc) best = tuning.trials.size();
@@ -233,8 +232,7 @@ std::string TuningTable(const DetectorTuning& tuning) {
       settings += (settings.empty() ? "" : " ") + key + "=" + FormatDouble(value);
     }
     out += "  " + t.column + std::string(t.column.size() < 13 ? 13 - t.column.size() : 1, ' ') +
-           settings + "  " +
-           (t.skipped.empty() ? FormatDouble(t.auroc) : "skipped: " + t.skipped) +
+           settings + "  " + (t.skipped.empty() ? FormatDouble(t.auroc) : "skipped: " + t.skipped) +
            (t.chosen ? "  (chosen)" : "") + "\n";
   }
   if (!out.empty()) out.pop_back();  // the log adds its own

@@ -33,9 +33,8 @@ FitAlternatives SweepAlternatives(int dim);
 // dimension changes for `residual` too. Returns the trials; the caller adds the sets. Throws
 // oodscore::Error when a set is empty.
 DetectorTuning TuneDetectors(DetectorFit* fit, const FitAlternatives& alternatives,
-                             const float* id_features, std::int64_t n_id,
-                             const float* ood_features, std::int64_t n_ood,
-                             const std::string& device);
+                             const float* id_features, std::int64_t n_id, const float* ood_features,
+                             std::int64_t n_ood, const std::string& device);
 
 // A fit's tuning sets as JSON (the fit file's /tuning/sets, the run stamp's fit "tuned_on"),
 // and back from the list at `pointer` of `j`. Throws oodscore::Error naming `where` and the
