@@ -118,6 +118,10 @@ TEST_F(CliCiTest, ReversedScoresWarn) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("score 'energy' on 'near': AUROC"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("looks reversed"), std::string::npos) << r.err;
+  // eval's hint names eval's flags: energy's orientation is its definition, the sets are suspect.
+  EXPECT_NE(r.err.find("check which set is ID (--id) and which are OOD (--ood)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("--lower-is-id"), std::string::npos) << r.err;
   auto j = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
   ASSERT_EQ(j["warnings"].size(), 1u);
   EXPECT_NE(ReadText(tmp_ / "r/report.html").find("looks reversed"), std::string::npos);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/version.h"
 #include "cli_fixture.h"
 #include "oodscore/score_table.h"
 
@@ -135,6 +136,29 @@ TEST_F(CliTest, CommandTyposAndHelp) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_NE(r.out.find("Examples:\n  oodscore "), std::string::npos) << cmd;
   }
+}
+
+// Every file says how it was made: the score stamp and report.json keep the command line as
+// given, and report.html shows it quoted for a shell.
+TEST_F(CliTest, FilesRecordTheCommandLine) {
+  const std::string csv = tmp_ / "it's here.csv";
+  auto r = Cli("score -q " + Common() + "-i '" + (tmp_ / "far") + "' -o \"" + csv + "\"");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto stamp = nlohmann::json::parse(ReadText(csv + ".json"));
+  ASSERT_TRUE(stamp.contains("argv")) << stamp.dump();
+  const auto argv = stamp["argv"].get<std::vector<std::string>>();
+  ASSERT_GE(argv.size(), 4u);
+  EXPECT_EQ(argv[1], "score");
+  EXPECT_EQ(argv.back(), csv);
+  r = Cli("eval -q " + Common() + "--id '" + (tmp_ / "id") + "' --ood far='" + (tmp_ / "far") +
+          "' --out-dir '" + (tmp_ / "r") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
+  const auto eval_argv = report["tool"]["argv"].get<std::vector<std::string>>();
+  EXPECT_EQ(eval_argv[1], "eval");
+  EXPECT_EQ(eval_argv.back(), tmp_ / "r");
+  EXPECT_NE(ReadText(tmp_ / "r/report.html").find("--out-dir " + tmp_ / "r"), std::string::npos);
+  EXPECT_EQ(ShellQuoted({"a", "it's", "x y", "--k=v", ""}), "a 'it'\\''s' 'x y' --k=v ''");
 }
 
 // A mistyped option is named, with the option meant, before any "required" error it causes,

@@ -187,6 +187,10 @@ TEST(ReportTest, WarningsFlagReversedScoresAndBelowChanceAccuracy) {
   Report r = BuildReport(in);
   ASSERT_FALSE(r.warnings.empty());
   EXPECT_NE(r.warnings[0].find("looks reversed"), std::string::npos) << r.warnings[0];
+  // A plain file's column (not a score the tool computes) may be read the wrong way round.
+  in.scores[0].name = "my_detector";
+  EXPECT_NE(BuildReport(in).warnings[0].find("check --lower-is-id / --higher-is-id (`metrics`)"),
+            std::string::npos);
   EXPECT_EQ(BelowChanceWarning(0.5, 10), "");
   EXPECT_NE(BelowChanceWarning(0.05, 10).find("below chance (1/10 = 10%)"), std::string::npos);
   EXPECT_EQ(SetsSummary({{"id", 10, 10, 0}, {"ood", 5, 3, 2}}), "id 10/10, ood 3/5 (2 skipped)");

@@ -3,14 +3,25 @@
 #define OODSCORE_SRC_BASE_VERSION_H_
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace oodscore {
 
 const char* ToolVersion();  // "0.1.0"
 const char* GitCommit();    // short commit hash at configure time, or "" outside git
 
+// The command line the process was started with (main sets it once, before any command
+// runs), so that every file can say how it was made.
+void SetCommandLine(int argc, const char* const* argv);
+const std::vector<std::string>& CommandLine();
+// Words as a POSIX shell reads them back: plain words as they are, others in single quotes
+// ("it's" -> 'it'\''s').
+std::string ShellQuoted(const std::vector<std::string>& words);
+
 // The one "tool" record every file the tool writes carries:
-// {"name": "oodscore", "version": ToolVersion(), "commit": GitCommit()}.
+// {"name": "oodscore", "version": ToolVersion(), "commit": GitCommit(), "argv": [...]} (argv
+// when SetCommandLine was called: the command line as given, unquoted).
 nlohmann::json ToolJson();
 
 }  // namespace oodscore

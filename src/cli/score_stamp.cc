@@ -115,6 +115,7 @@ nlohmann::json ScoreStamp::ToJson(bool run_only) const {
   }
   if (run_only) return j;
   j["model_path"] = model_path;
+  if (!argv.empty()) j["argv"] = argv;
   j["complete"] = complete;
   if (has_digest) {
     j["csv_bytes"] = csv_bytes;
@@ -185,6 +186,13 @@ ScoreStamp ScoreStamp::FromJson(const nlohmann::json& j, const std::string& sour
     s.shard = shard;
   }
   s.model_path = JsonField<std::string>(j, "/model_path", where, "a path", &empty);
+  if (j.contains("argv")) {
+    if (!j["argv"].is_array()) throw Error(where + ": /argv must be a list of strings");
+    for (std::size_t i = 0; i < j["argv"].size(); ++i) {
+      s.argv.push_back(
+          JsonField<std::string>(j, "/argv/" + std::to_string(i), where, "a command-line word"));
+    }
+  }
   s.complete = JsonField<bool>(j, "/complete", where, "true or false", &no);
   s.has_digest = j.contains("csv_sha256") || j.contains("csv_bytes");
   if (s.has_digest) {
@@ -278,8 +286,9 @@ std::string UnverifiedWarning(const std::string& csv_path) {
 }
 
 const std::vector<std::string>& PerShardKeys() {
-  static const std::vector<std::string> keys = {
-      "shard", "sets", "rows", "complete", "model_path", "num_classes", "csv_bytes", "csv_sha256"};
+  static const std::vector<std::string> keys = {"shard",     "sets",       "rows",
+                                                "complete",  "model_path", "num_classes",
+                                                "csv_bytes", "csv_sha256", "argv"};
   return keys;
 }
 

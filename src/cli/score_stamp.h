@@ -79,6 +79,7 @@ struct ScoreStamp {
 
   // This file's part: where the model was, and what was scored.
   std::string model_path;
+  std::vector<std::string> argv;  // the command line that wrote it (none in older stamps)
   bool complete = false;
   // The CSV bytes the run flushed (has_digest; stamps of earlier releases lack them).
   bool has_digest = false;

@@ -361,6 +361,7 @@ ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet
   ScoreStamp stamp;
   stamp.tool_version = ToolVersion();
   stamp.model_sha256 = result.model_sha256;
+  stamp.argv = CommandLine();
   stamp.preset = preset_json;
   stamp.temperatures = popt.temperatures;
   stamp.odin = opt.spec.OdinJson();

@@ -304,6 +304,9 @@ std::string RunTable(const Report& report) {
     h += Row({EscapeMarkup(key), value});
   };
   if (run.contains("command")) add("command", str(run["command"]));
+  if (!CommandLine().empty()) {  // the process that writes the report: how to make it again
+    add("command line", "<code>" + EscapeMarkup(ShellQuoted(CommandLine())) + "</code>");
+  }
   add("oodscore", EscapeMarkup(std::string(ToolVersion())));
   if (run.contains("model")) {
     add("model", str(run["model"].value("path", "")));

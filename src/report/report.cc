@@ -17,6 +17,18 @@ namespace oodscore {
 
 namespace {
 
+// What to check when a score's AUROC is below 50%: a score the tool computes has its
+// definition's orientation, so the sets are the suspects; a plain file's column may be read
+// the wrong way round (`metrics --lower-is-id`).
+std::string ReversedHint(const ScoreInfo& info) {
+  const ScoreDef* def = FindScore(info.name);
+  if (def != nullptr && def->needs != ScoreNeeds::kScoreFile) {
+    return "its orientation is the score's definition, so check which set is ID (--id) and "
+           "which are OOD (--ood), or whether the OOD set holds ID images";
+  }
+  return "check --lower-is-id / --higher-is-id (`metrics`), or which set is --id";
+}
+
 // Samples per draw of a subsample protocol: floor(F * n_id), at least 1 (the small slack keeps
 // 0.2 * 5 from flooring to 0 through rounding).
 std::size_t DrawSize(double fraction, std::size_t n_id) {
@@ -175,8 +187,7 @@ Report BuildReport(const ReportInput& input) {
         r.warnings.push_back("score '" + info.name + "' on '" + set.name + "': AUROC " +
                              ShowValue(auroc, true) +
                              " is below 50%, so the score looks reversed (it is read as " +
-                             OrientationText(info.orientation) +
-                             "): check --lower-is-id for plain score files, or which set is --id");
+                             OrientationText(info.orientation) + "): " + ReversedHint(info));
       }
     }
     r.ood.push_back(std::move(res));
