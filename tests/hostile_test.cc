@@ -292,6 +292,63 @@ TEST_F(HostileTest, ModelFailuresNameTheFileAndTheCauseNotATraceback) {
   }
 }
 
+// A zip archive holding `names` (stored, empty entries), as torch.save and torch.jit.save
+// write them; CRCs are left 0 (nothing here checks them).
+std::string ZipOf(const std::vector<std::string>& names) {
+  const auto le = [](std::uint64_t v, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+    return out;
+  };
+  std::string local, central;
+  for (const std::string& n : names) {
+    central += le(0x02014b50, 4) + le(20, 2) + le(20, 2) + std::string(20, '\0') + le(n.size(), 2) +
+               std::string(12, '\0') + le(local.size(), 4) + n;
+    local += le(0x04034b50, 4) + le(20, 2) + std::string(20, '\0') + le(n.size(), 2) + le(0, 2) + n;
+  }
+  return local + central + le(0x06054b50, 4) + std::string(4, '\0') + le(names.size(), 2) +
+         le(names.size(), 2) + le(central.size(), 4) + le(local.size(), 4) + le(0, 2);
+}
+
+// Files that are not TorchScript, given as --model, are named as what they are, with what to
+// do instead of LibTorch's own words.
+TEST_F(HostileTest, ANonTorchScriptModelFileIsNamedAsWhatItIs) {
+  WriteText(tmp_ / "state_dict.pt",
+            ZipOf({"archive/data.pkl", "archive/data/0", "archive/version", "archive/byteorder"}));
+  WriteText(tmp_ / "legacy.pt", std::string("\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.", 15));
+  WriteText(tmp_ / "card.json", R"({"kind": "oodscore-card", "score": "energy", "threshold": -3})");
+  WriteText(tmp_ / "notes.csv", "path,score\na.png,1\n");
+  WriteText(tmp_ / "empty.pt", "");
+  WriteText(tmp_ / "m.fit", "OODSCORE-FIT 2\n{}\n");
+  struct Case {
+    std::string file, message;
+  };
+  const std::vector<Case> cases = {
+      {"state_dict.pt",
+       "is a torch.save() pickle (a state_dict or a whole nn.Module), not a TorchScript model: "
+       "export it in Python with torch.jit.script(model).save(\"model.pt\")"},
+      {"legacy.pt", "is a Python pickle (torch.save()'s legacy format"},
+      {"card.json", "is a detector card (made by `calibrate` or `eval`): give it to --card"},
+      {"notes.csv", "is a text file, not a TorchScript model"},
+      {"empty.pt", "is empty"},
+      {"m.fit", "is an oodscore fit file (made by `oodscore fit`): give it to --fit"},
+  };
+  for (const Case& c : cases) {
+    auto r = Cli("score -q --model '" + (tmp_ / c.file) + "' --preset '" + (tmp_ / "grey8.json") +
+                 "' -i '" + (tmp_ / "far") + "' -o -");
+    EXPECT_EQ(r.exit_code, 3) << c.file << "\n" << r.err;
+    EXPECT_NE(r.err.find("model file '" + (tmp_ / c.file) + "' " + c.message), std::string::npos)
+        << c.file << "\n"
+        << r.err;
+    EXPECT_EQ(r.err.find("PytorchStreamReader"), std::string::npos) << r.err;
+  }
+  // A TorchScript archive's directory (code/, constants.pkl) passes the check.
+  WriteText(tmp_ / "ts.pt", ZipOf({"ts/data.pkl", "ts/code/__torch__.py", "ts/constants.pkl"}));
+  auto r = Cli("score -q --model '" + (tmp_ / "ts.pt") + "' --preset '" + (tmp_ / "grey8.json") +
+               "' -i '" + (tmp_ / "far") + "' -o -");
+  EXPECT_NE(r.err.find("cannot load TorchScript model"), std::string::npos) << r.err;
+}
+
 // finetune's inputs: what is wrong is said as it is, and blamed on the flag that caused it.
 TEST_F(HostileTest, FinetuneNamesWhatIsWrongWithItsInputs) {
   const std::string tune = "finetune " + Common() + "--aux '" + (tmp_ / "far") +

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/feature_spill.h"
+#include "model/model_file.h"
 #include "model/torch_api.h"
 #include "oodscore/detectors.h"
 #include "oodscore/error.h"
@@ -114,12 +115,25 @@ const TorchApi& Api() {
 
 }  // namespace
 
+namespace {
+
+// A file that is plainly not TorchScript is named as what it is, before LibTorch tries it.
+void CheckModelFile(const std::filesystem::path& path) {
+  if (const std::string why = NotTorchScriptReason(path); !why.empty()) {
+    throw Error("model file '" + path.string() + "' " + why);
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Model> Model::Load(const std::filesystem::path& path, const ModelOptions& options) {
+  CheckModelFile(path);
   return Api().load(path, options);
 }
 
 std::unique_ptr<Trainer> Trainer::Load(const std::filesystem::path& path,
                                        const TrainerOptions& options) {
+  CheckModelFile(path);
   return Api().load_trainer(path, options);
 }
 
