@@ -47,6 +47,14 @@ TEST_F(CliTest, AModelThatRejectsThePresetSaysWhatWouldFit) {
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp_ / "out/s.csv"));       // no header-only CSV
   EXPECT_FALSE(std::filesystem::exists(tmp_ / "out/s.csv.json"));  // nor the stamp it began
+  // A list whose every sample fails: no header-only CSV and no stamp either.
+  WriteText(tmp_ / "bad.png", "garbage");
+  WriteText(tmp_ / "list.txt", (tmp_ / "missing.png") + "\n" + (tmp_ / "bad.png") + "\n");
+  r = Cli("score " + Common() + "-i '" + (tmp_ / "list.txt") + "' -o '" + (tmp_ / "l.csv") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("no sample could be scored (2 skipped"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "l.csv"));
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "l.csv.json"));
 }
 
 TEST_F(CliTest, ScoreTakesThePresetFromTheCard) {

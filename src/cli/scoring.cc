@@ -352,6 +352,17 @@ Error WithPresetHint(const ModelInputError& e, const Preset& preset) {
   return Error(msg);
 }
 
+// True for a regular file that holds one line at most (a score CSV's header, no row).
+bool IsHeaderOnly(const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || path == "-" || !std::filesystem::is_regular_file(path, ec)) return false;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec || size > (1u << 20)) return false;
+  const std::string text = ReadFile(path);
+  const std::size_t eol = text.find('\n');
+  return eol == std::string::npos || eol + 1 == text.size();
+}
+
 // What a score CSV's stamp records (src/cli/score_stamp.h): everything that decides its rows.
 ScoreStamp ScoreFileStamp(const ScoringOptions& opt, const std::vector<SampleSet>& sets,
                           const ScoringResult& result, const PipelineOptions& popt,
@@ -964,10 +975,14 @@ ScoringResult RunScoring(const ScoringOptions& opt, const std::vector<SampleSet>
       model = ScoreSamples(opt, sets, out, setup, &work, &result);
     }
   } catch (...) {
-    // A run that fails before its CSV holds a byte leaves no stamp of it behind (a stamp
-    // beside a CSV with rows stays: it marks them incomplete, for --resume).
+    // A run that fails before its CSV holds a row leaves neither a header-only CSV nor a stamp
+    // behind (every sample skipped, the model failing on the first batch); a CSV with rows
+    // and its stamp stay: the stamp marks them incomplete, for --resume. A resumed CSV was
+    // there before: it stays.
     std::error_code ec;
-    if (out.stamp && (!std::filesystem::exists(out.csv_path, ec) ||
+    const bool header_only = !work.resumed && IsHeaderOnly(out.csv_path);
+    if (header_only) std::filesystem::remove(out.csv_path, ec);
+    if (out.stamp && (header_only || !std::filesystem::exists(out.csv_path, ec) ||
                       std::filesystem::file_size(out.csv_path, ec) == 0)) {
       std::filesystem::remove(StampPath(out.csv_path), ec);
     }

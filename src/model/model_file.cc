@@ -85,14 +85,17 @@ std::string NotTorchScriptReason(const std::filesystem::path& path) {
       code = code || n.find("/code/") != std::string::npos || EndsWith(n, "constants.pkl");
       data = data || EndsWith(n, "data.pkl");
     }
-    if (!code && data) return std::string("is a torch.save() pickle (a state_dict or a whole nn.Module)") + kExport;
-    if (!code && !names.empty()) return "is a zip archive without TorchScript code (no code/ folder)" + std::string(kExport);
+    if (!code && data)
+      return std::string("is a torch.save() pickle (a state_dict or a whole nn.Module)") + kExport;
+    if (!code && !names.empty())
+      return "is a zip archive without TorchScript code (no code/ folder)" + std::string(kExport);
     return "";
   }
   const unsigned char b0 = static_cast<unsigned char>(head[0]);
   if (b0 == 0x80 && head.size() > 1 && head[1] >= 2 && head[1] <= 5) {
-    return std::string("is a Python pickle (torch.save()'s legacy format: a state_dict or a whole "
-                       "nn.Module)") +
+    return std::string(
+               "is a Python pickle (torch.save()'s legacy format: a state_dict or a whole "
+               "nn.Module)") +
            kExport;
   }
   if (head.rfind("OODSCORE-FIT", 0) == 0) {
