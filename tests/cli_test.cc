@@ -233,8 +233,7 @@ TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
   // The metrics command on the written scores gives the same numbers, bit for bit.
   const std::string out2 = tmp_ / "report2";
   r = Cli("metrics '" + out +
-          "/scores.csv' --id id --score energy --score msp --score maxlogit --score entropy "
-          "--score gen "
+          "/scores.csv' --id id --score energy --score msp,maxlogit,entropy --score gen "
           "--out-dir '" +
           out2 + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;

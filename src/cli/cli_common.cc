@@ -115,9 +115,10 @@ void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
                   "--group near=ssb,ninco --group far=textures,inat); gates read it as "
                   "NAME.SCORE.METRIC; repeatable");
   cmd->add_option("--score", opt->scores,
-                  "score column(s) to report (default: every known score column); metrics "
-                  "takes any column of another tool's CSV given --lower-is-id/--higher-is-id "
-                  "NAME");
+                  "NAME[,NAME...]: score column(s) to report (default: every known score "
+                  "column); repeatable; metrics takes any column of another tool's CSV given "
+                  "--lower-is-id/--higher-is-id NAME")
+      ->delimiter(',');
   cmd->add_option("--gate", opt->gates,
                   "[SET.]SCORE.METRIC OP VALUE, e.g. 'energy.auroc>=0.95' or 'energy.auroc>=95%', "
                   "'mean.energy.fpr_at_tpr<=30%', 'id.accuracy>=0.9', 'noise.skipped<=0', "
