@@ -350,6 +350,32 @@ TEST_F(HostileTest, ANonTorchScriptModelFileIsNamedAsWhatItIs) {
 }
 
 // finetune's inputs: what is wrong is said as it is, and blamed on the flag that caused it.
+// A preset without a fixed size (ToTensor + Normalize, as for MNIST): finetune trains at the
+// first training image's size, and names an image of another size.
+TEST_F(HostileTest, FinetuneWithoutAFixedSizeTakesTheFirstImagesSize) {
+  WriteText(tmp_ / "plain.json", R"({"name": "plain", "mode": "L", "resize": null, "crop": null, )"
+                                 R"("interpolation": "bilinear", "mean": [0.5], "std": [0.25]})");
+  for (int i = 0; i < 6; ++i) {
+    testing::WritePnm(tmp_ / ("aux8/" + std::to_string(i) + ".pgm"), 8, 8, 1, 500 + i);
+  }
+  const std::string tune = "finetune --model '" + (tmp_ / "m.pt") + "' --preset '" +
+                           (tmp_ / "plain.json") + "' --train '" + (tmp_ / "id") +
+                           "' --epochs 1 --threads 1 --m-in -10 --m-out -2 --aux ";
+  auto r = Cli(tune + "'" + (tmp_ / "aux8") + "' -o '" + (tmp_ / "t.pt") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("preset 'plain' has no fixed output size (no resize to [h, w], no crop): "
+                       "finetune trains at 1x8x8, the size of the first training image"),
+            std::string::npos)
+      << r.err;
+  // The OOD images are 16x12: named, with the size they would need.
+  r = Cli(tune + "'" + (tmp_ / "far") + "' -o '" + (tmp_ / "t2.pt") + "'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find(".ppm' comes out of the preset at 1x12x16, not at 1x8x8 (the size of the "
+                       "first training image '"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(HostileTest, FinetuneNamesWhatIsWrongWithItsInputs) {
   const std::string tune = "finetune " + Common() + "--aux '" + (tmp_ / "far") +
                            "' --epochs 1 --threads 1 --m-in -10 --m-out -2 -o '" + (tmp_ / "t.pt") +

@@ -88,13 +88,21 @@ struct Batch {
 
 class Loader {
  public:
-  Loader(const PreprocessSpec& spec, const Augment& augment) : spec_(spec), augment_(augment) {
-    if (!FixedOutputShape(spec, &c_, &h_, &w_)) {
-      throw UsageError(
-          "finetune needs a preset with a fixed output size (resize to [h, w], "
-          "or a crop); preset '" +
-          spec.name + "' has none");
-    }
+  // The batches' size: the preset's fixed output size (a resize to [h, w], or a crop), or,
+  // for a preset without one (ToTensor + Normalize, as usual for MNIST), the size `first`
+  // comes out at, which every other image must then have too.
+  Loader(const PreprocessSpec& spec, const Augment& augment, const Sample& first)
+      : spec_(spec), augment_(augment) {
+    if (FixedOutputShape(spec, &c_, &h_, &w_)) return;
+    const Image img = Transformed(first);
+    c_ = img.channels;
+    h_ = img.height;
+    w_ = img.width;
+    size_from_ = first.path;
+    spdlog::info(
+        "preset '{}' has no fixed output size (no resize to [h, w], no crop): finetune trains "
+        "at {}x{}x{}, the size of the first training image '{}'",
+        spec.name, c_, h_, w_, first.path);
   }
   int c() const { return c_; }
   int h() const { return h_; }
@@ -107,12 +115,17 @@ class Loader {
             float* out) const {
     ParallelFor(samples.size(), [&](std::size_t i) {
       const Sample& s = *samples[i];
-      if (s.npy != nullptr) throw UsageError("finetune reads image folders, not .npy files");
-      DecodeResult d = DecodeFile(s.path, spec_.mode);
-      if (!d.ok()) throw Error("training image '" + s.path + "': " + d.error);
-      Image img = TransformUint8(d.image, spec_);
+      Image img = Transformed(s);
       if (img.channels != c_ || img.height != h_ || img.width != w_) {
-        throw Error("image '" + s.path + "' does not come out of the preset at its fixed size");
+        throw Error("image '" + s.path + "' comes out of the preset at " +
+                    std::to_string(img.channels) + "x" + std::to_string(img.height) + "x" +
+                    std::to_string(img.width) + ", not at " + std::to_string(c_) + "x" +
+                    std::to_string(h_) + "x" + std::to_string(w_) +
+                    (size_from_.empty() ? " (the preset's fixed size)"
+                                        : " (the size of the first training image '" + size_from_ +
+                                              "', since the preset has no fixed size: give "
+                                              "a preset with a resize or crop)") +
+                    ": a batch needs one size");
       }
       if (!seeds.empty() && augment_.any()) img = ApplyAugment(img, augment_, seeds[i]);
       ToTensorNormalize(img, spec_, out + i * floats());
@@ -120,9 +133,17 @@ class Loader {
   }
 
  private:
+  Image Transformed(const Sample& s) const {
+    if (s.npy != nullptr) throw UsageError("finetune reads image folders, not .npy files");
+    DecodeResult d = DecodeFile(s.path, spec_.mode);
+    if (!d.ok()) throw Error("training image '" + s.path + "': " + d.error);
+    return TransformUint8(d.image, spec_);
+  }
+
   PreprocessSpec spec_;
   Augment augment_;
   int c_ = 0, h_ = 0, w_ = 0;
+  std::string size_from_;  // the image whose size the batches take ("" = the preset's)
 };
 
 // Energies (T = 1) of samples in eval mode; labels' accuracy when `correct` is given.
@@ -516,7 +537,7 @@ void WarnOnClassCount(Trainer& trainer, const Loader& loader, const SampleSet& t
 int RunFinetune(const FinetuneOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const FinetuneData data = LoadData(opt);
-  const Loader loader(data.preset.spec, data.augment);
+  const Loader loader(data.preset.spec, data.augment, data.train.samples.front());
   const nlohmann::json config = RunConfig(opt, data);
   TrainerOptions topt;
   topt.device = opt.device;
