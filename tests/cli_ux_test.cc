@@ -144,6 +144,17 @@ TEST_F(CliTest, CommandTyposAndHelp) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_NE(r.out.find("Examples:\n  oodscore "), std::string::npos) << cmd;
   }
+  // Required options first, in their own group; `help` lists every command.
+  r = Cli("fit --help");
+  const std::size_t required = r.out.find("\nRequired:\n  --train"),
+                    options = r.out.find("\nOptions:\n");
+  ASSERT_NE(required, std::string::npos) << r.out;
+  EXPECT_LT(required, options) << r.out;
+  EXPECT_LT(r.out.find("-o,--output TEXT REQUIRED"), options) << r.out;
+  r = Cli("help");
+  for (const char* cmd : {"score", "eval", "calibrate", "metrics", "finetune", "fit", "compare"}) {
+    EXPECT_NE(r.out.find(std::string("\n  ") + cmd + " "), std::string::npos) << cmd;
+  }
 }
 
 // Every file says how it was made: the score stamp and report.json keep the command line as

@@ -80,6 +80,11 @@ std::string ScoreConventions();
 // A --help footer: the example command lines, then ScoreConventions().
 std::string HelpFooter(const std::vector<std::string>& examples);
 
+// CLI11's help layout with the required options first, in a group of their own ("Required"),
+// before the others: what a command cannot run without is what a reader looks for first.
+// Set on the app before its commands are added (they take their parent's formatter).
+std::shared_ptr<CLI::Formatter> RequiredFirstFormatter();
+
 // Checks the command line's options before CLI11 parses it, so that a mistyped option is
 // named before a "required" error it causes: returns "" when every word that looks like an
 // option (after `cmd`'s name in args) is one of `cmd`'s or the tool's, else the message, e.g.

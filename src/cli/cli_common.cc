@@ -35,6 +35,45 @@ std::string HelpFooter(const std::vector<std::string>& examples) {
   return s + "\n" + ScoreConventions();
 }
 
+namespace {
+
+class RequiredFirst : public CLI::Formatter {
+ public:
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return make_expanded(app);
+    return make_description(app) + make_usage(app, name) + make_positionals(app) +
+           Groups(app, mode) + make_subcommands(app, mode) + "\n" + make_footer(app);
+  }
+
+ private:
+  // As CLI::Formatter::make_groups, with the required options taken out to a first group.
+  std::string Groups(const CLI::App* app, CLI::AppFormatMode mode) const {
+    const auto shown = [app, mode](const CLI::Option* opt) {
+      return opt->nonpositional() && !opt->get_group().empty() &&
+             (mode != CLI::AppFormatMode::Sub ||
+              (app->get_help_ptr() != opt && app->get_help_all_ptr() != opt));
+    };
+    std::string out;
+    const std::vector<const CLI::Option*> required =
+        app->get_options([&](const CLI::Option* opt) { return shown(opt) && opt->get_required(); });
+    if (!required.empty()) out += make_group("Required", false, required);
+    for (const std::string& group : app->get_groups()) {
+      const std::vector<const CLI::Option*> opts = app->get_options([&](const CLI::Option* opt) {
+        return shown(opt) && !opt->get_required() && opt->get_group() == group;
+      });
+      if (!opts.empty()) out += make_group(group, false, opts);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CLI::Formatter> RequiredFirstFormatter() {
+  return std::make_shared<RequiredFirst>();
+}
+
 CLI::Validator InRange(const NumberRange& range) {
   return CLI::Validator(
       [range](std::string& text) -> std::string {

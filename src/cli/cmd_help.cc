@@ -12,8 +12,9 @@ void SetupHelpCommand(CLI::App* app) {
   CLI::App* sub = app->add_subcommand("help", "print the help of oodscore or of one command");
   sub->add_option("command", *command, "a command: score, eval, calibrate, metrics, compare, ...");
   sub->callback([app, command] {
-    if (command->empty()) {
-      std::cout << app->help();
+    if (command->empty()) {  // the tool's own help (app->help() would show this command's)
+      std::cout << app->get_formatter()->make_help(app, app->get_name(),
+                                                   CLI::AppFormatMode::Normal);
       return;
     }
     std::vector<std::string> names;

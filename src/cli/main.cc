@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       "fine-tuning, and the MSP, GEN, ODIN and feature-space (ReAct, ASH, Mahalanobis, KNN, ViM)\n"
       "baselines, for TorchScript image classifiers."};
   app.footer(oodscore::ScoreConventions());
+  app.formatter(oodscore::RequiredFirstFormatter());
   app.require_subcommand(1);
   // The version, the commit it was built from, and the LibTorch its model library loads (the
   // library is opened for it: what a run would use, not what the build saw).
