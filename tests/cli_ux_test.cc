@@ -180,6 +180,31 @@ TEST_F(CliTest, FilesRecordTheCommandLine) {
   EXPECT_EQ(ShellQuoted({"a", "it's", "x y", "--k=v", ""}), "a 'it'\\''s' 'x y' --k=v ''");
 }
 
+// What an installation adds besides the binaries, made from the command table: a man page
+// per command (the --help text) and bash completion of commands, flags, presets and scores.
+TEST_F(CliTest, InstallFilesAreTheHelpAndCompleteTheCommandLine) {
+  auto r = Cli("install-files '" + (tmp_ / "share") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string man = ReadText(tmp_ / "share/man/man1/oodscore-fit.1");
+  EXPECT_EQ(man.rfind(".TH oodscore-fit 1 ", 0), 0u) << man.substr(0, 80);
+  EXPECT_NE(man.find("\\-\\-val\\-ood"), std::string::npos);  // every flag of --help
+  EXPECT_TRUE(std::filesystem::exists(tmp_ / "share/man/man1/oodscore.1"));
+  EXPECT_TRUE(std::filesystem::exists(tmp_ / "share/zsh/vendor-completions/_oodscore"));
+  EXPECT_EQ(Cli("help").out.find("install-files"), std::string::npos);  // hidden
+  const auto complete = [&](const std::string& line) {
+    const std::string script = tmp_ / "complete.sh";
+    WriteText(script, ". '" + (tmp_ / "share/bash-completion/completions/oodscore") +
+                          "'\nCOMP_WORDS=(" + line + ")\nCOMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n" +
+                          "_oodscore\necho \"${COMPREPLY[*]}\"\n");
+    return testing::RunShell("bash '" + script + "'", tmp_.path()).out;
+  };
+  EXPECT_EQ(complete("oodscore fi"), "finetune fit\n");
+  EXPECT_EQ(complete("oodscore fit --val"), "--val --val-ood\n");
+  EXPECT_EQ(complete("oodscore eval --preset cifar"), "cifar10 cifar100\n");
+  EXPECT_EQ(complete("oodscore eval --score kn"), "knn\n");
+  EXPECT_EQ(complete("oodscore help sc"), "score\n");
+}
+
 // A mistyped option is named, with the option meant, before any "required" error it causes,
 // in the tool's own words; values that begin with '-' are not options.
 TEST_F(CliTest, UnknownOptionsGetDidYouMean) {

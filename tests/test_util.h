@@ -92,19 +92,24 @@ struct RunResult {
   std::string out, err;
 };
 
-// Runs the oodscore binary with a shell command line of arguments; stdin is /dev/null
-// unless a file is given.
-inline RunResult RunOodscore(const std::string& args, const std::filesystem::path& tmp,
-                             const std::string& stdin_path = "/dev/null") {
+// Runs a shell command line, its output and errors kept in files in `tmp`; stdin is
+// /dev/null unless a file is given.
+inline RunResult RunShell(const std::string& command, const std::filesystem::path& tmp,
+                          const std::string& stdin_path = "/dev/null") {
   const std::string out = (tmp / "stdout.txt").string(), err = (tmp / "stderr.txt").string();
-  const std::string cmd = std::string("'") + OODSCORE_BINARY + "' " + args + " >'" + out + "' 2>'" +
-                          err + "' <'" + stdin_path + "'";
+  const std::string cmd = command + " >'" + out + "' 2>'" + err + "' <'" + stdin_path + "'";
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = ReadText(out);
   r.err = ReadText(err);
   return r;
+}
+
+// Runs the oodscore binary with a shell command line of arguments.
+inline RunResult RunOodscore(const std::string& args, const std::filesystem::path& tmp,
+                             const std::string& stdin_path = "/dev/null") {
+  return RunShell(std::string("'") + OODSCORE_BINARY + "' " + args, tmp, stdin_path);
 }
 
 }  // namespace oodscore::testing

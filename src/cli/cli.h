@@ -156,6 +156,8 @@ void SetupFitCommand(CLI::App* app, int* exit_code);
 void SetupCompareCommand(CLI::App* app, int* exit_code);
 // `oodscore help [COMMAND]`.
 void SetupHelpCommand(CLI::App* app);
+// The hidden `install-files DIR` the build runs: man pages and shell completion.
+void SetupInstallFilesCommand(CLI::App* app, int* exit_code);
 
 }  // namespace oodscore
 

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   oodscore::SetupFitCommand(&app, &exit_code);
   oodscore::SetupCompareCommand(&app, &exit_code);
   oodscore::SetupHelpCommand(&app);
+  oodscore::SetupInstallFilesCommand(&app, &exit_code);
   app.parse_complete_callback([&] {
     spdlog::set_level(verbose ? spdlog::level::debug
                       : quiet ? spdlog::level::warn
