@@ -173,7 +173,7 @@ TEST_F(CliTest, FilesRecordTheCommandLine) {
           "' --out-dir '" + (tmp_ / "r") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto report = nlohmann::json::parse(ReadText(tmp_ / "r/report.json"));
-  const auto eval_argv = report["tool"]["argv"].get<std::vector<std::string>>();
+  const auto eval_argv = report["run"]["argv"].get<std::vector<std::string>>();
   EXPECT_EQ(eval_argv[1], "eval");
   EXPECT_EQ(eval_argv.back(), tmp_ / "r");
   EXPECT_NE(ReadText(tmp_ / "r/report.html").find("--out-dir " + tmp_ / "r"), std::string::npos);

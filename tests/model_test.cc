@@ -135,8 +135,13 @@ TEST(ModelTest, MissingOrCorruptModelIsAClearError) {
   EXPECT_EQ(LoadError(tmp / "none.pt"),
             "model file '" + (tmp / "none.pt") + "' does not exist or is not a file");
   testing::WriteText(tmp / "junk.pt", "not a zip");
-  EXPECT_EQ(LoadError(tmp / "junk.pt")
-                .rfind("cannot load TorchScript model '" + (tmp / "junk.pt") + "': ", 0),
+  EXPECT_EQ(LoadError(tmp / "junk.pt"),
+            "model file '" + (tmp / "junk.pt") +
+                "' is a text file, not a TorchScript model (a TorchScript model is a zip archive)");
+  // Binary junk that no check recognises: LibTorch's reader says why.
+  testing::WriteText(tmp / "bin.pt", std::string("\x01\x02\xff\xfe", 4));
+  EXPECT_EQ(LoadError(tmp / "bin.pt")
+                .rfind("cannot load TorchScript model '" + (tmp / "bin.pt") + "': ", 0),
             0u);
 }
 

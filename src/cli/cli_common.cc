@@ -13,6 +13,7 @@
 #include "base/json_text.h"
 #include "base/parallel.h"
 #include "base/suggest.h"
+#include "base/version.h"
 #include "cli/cli.h"
 #include "oodscore/error.h"
 #include "oodscore/gate.h"
@@ -649,6 +650,8 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
 int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,
                  const Checks& checks, const std::string& suite, double seconds,
                  ReportFolder* folder) {
+  // How the report was made, to make it again (the run stamp; a merge's equals no shard's).
+  if (report->run.is_object() || report->run.is_null()) report->run["argv"] = CommandLine();
   report->checks = EvaluateGates(checks.gates, *report);
   if (checks.baseline) {
     try {

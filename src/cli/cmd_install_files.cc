@@ -176,10 +176,10 @@ int InstallFiles(const CLI::App& app, const std::filesystem::path& dir) {
     return out;
   };
   const CLI::FormatterBase& format = *app.get_formatter();
-  WriteFileAtomic(man / "oodscore.1",
-                  ManPage("oodscore", "out-of-distribution detection scores and reports",
-                          format.make_help(&app, "oodscore", CLI::AppFormatMode::Normal),
-                          others("oodscore")));
+  WriteFileAtomic(
+      man / "oodscore.1",
+      ManPage("oodscore", "out-of-distribution detection scores and reports",
+              format.make_help(&app, "oodscore", CLI::AppFormatMode::Normal), others("oodscore")));
   for (const CLI::App* cmd : Commands(app)) {
     const std::string name = "oodscore-" + cmd->get_name();
     WriteFileAtomic(man / (name + ".1"),

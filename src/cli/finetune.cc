@@ -504,6 +504,7 @@ void WriteTuned(const FinetuneOptions& opt, Trainer& trainer, const nlohmann::js
   nlohmann::json record = state;
   record["kind"] = "oodscore-finetune";
   record["tool"] = ToolJson();
+  record["argv"] = CommandLine();
   record["libtorch"] = TorchVersion();
   record["loss"] =
       "CE(f(x_in), y) + lambda * (mean relu(E(x_in) - m_in)^2 + mean relu(m_out - E(x_out))^2), "

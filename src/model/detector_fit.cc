@@ -258,6 +258,7 @@ void WriteFit(const std::filesystem::path& path, const DetectorFit& fit) {
   }
   nlohmann::json header = {
       {"tool", ToolJson()},
+      {"argv", CommandLine()},
       {"model_sha256", fit.model_sha256},
       {"preset",
        fit.preset_json.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(fit.preset_json)},
