@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "oodscore/gallery.h"
 #include "oodscore/metrics.h"
 #include "oodscore/scores.h"
 #include "oodscore/set_counts.h"
@@ -131,6 +132,7 @@ struct Report {
   std::vector<SkippedSample> skipped;  // the skipped files, with their reasons
   std::vector<std::string> warnings;   // also logged: reversed-looking scores, ...
   std::vector<CheckResult> checks;
+  std::optional<Gallery> gallery;  // eval --gallery K (K > 0): the failure gallery (gallery.h)
   nlohmann::json run = nlohmann::json::object();  // reproducibility stamp: config, versions, counts
 };
 

@@ -352,6 +352,12 @@ std::string PageHead(const Report& report) {
          ".none{background:#eee;color:#333}.warn{background:#fff4d6;padding:6px 10px;margin:4px 0}"
          "figure{display:inline-block;margin:6px;width:520px;max-width:100%}"
          "svg.plot{width:100%;height:auto}summary{cursor:pointer;font-size:1.2em;margin:.6em 0}"
+         ".gallery{display:flex;flex-wrap:wrap;gap:8px}figure.thumb{width:112px;margin:0;"
+         "font-size:11px;line-height:1.25}figure.thumb img,.noimg{width:96px;height:96px;"
+         "object-fit:contain;image-rendering:pixelated;background:#eee;display:block}"
+         ".noimg{color:#777;text-align:center;line-height:96px}.path{word-break:break-all;"
+         "color:#444}.wrong{color:#b00}@media (max-width:600px){figure.thumb{width:84px}"
+         "figure.thumb img,.noimg{width:72px;height:72px;line-height:72px}}"
          "</style></head><body>\n";
 }
 
@@ -508,8 +514,9 @@ std::string RunSection(const Report& report) {
 std::string ReportHtml(const Report& report, const ReportInput& input,
                        const std::vector<std::string>& open_scores) {
   return PageHead(report) + Banner(report) + Intro(report) + MetricsTable(report) +
-         ChecksTable(report) + ScoreSections(report, input, open_scores) + SetsTable(report) +
-         RunSection(report) + "</body></html>\n";
+         ChecksTable(report) + (report.gallery ? GalleryHtml(*report.gallery) : std::string()) +
+         ScoreSections(report, input, open_scores) + SetsTable(report) + RunSection(report) +
+         "</body></html>\n";
 }
 
 }  // namespace oodscore
