@@ -34,14 +34,11 @@ ScoreTable Table() {
     double energy, msp;
   };
   // ID: energies -9 (most ID) .. -2 (most OOD); two rows tie at -3.
-  const R rows[] = {{"id", "id/0_cat/a.png", "0", "0", -9, 0.99},
-                    {"id", "id/0_cat/b.png", "0", "1", -3, 0.60},
-                    {"id", "id/1_dog/c.png", "1", "1", -2, 0.50},
-                    {"id", "id/1_dog/d.png", "1", "1", -3, 0.70},
-                    {"id", "id/1_dog/e.png", "1", "0", -8, 0.95},
-                    {"ood", "ood/x <1>.png", "", "1", -1, 0.40},
-                    {"ood", "ood/y.png", "", "0", -7, 0.90},
-                    {"ood", "ood/z.png", "", "1", -7, 0.91}};
+  const R rows[] = {
+      {"id", "id/0_cat/a.png", "0", "0", -9, 0.99}, {"id", "id/0_cat/b.png", "0", "1", -3, 0.60},
+      {"id", "id/1_dog/c.png", "1", "1", -2, 0.50}, {"id", "id/1_dog/d.png", "1", "1", -3, 0.70},
+      {"id", "id/1_dog/e.png", "1", "0", -8, 0.95}, {"ood", "ood/x <1>.png", "", "1", -1, 0.40},
+      {"ood", "ood/y.png", "", "0", -7, 0.90},      {"ood", "ood/z.png", "", "1", -7, 0.91}};
   for (const R& r : rows) {
     const double v[] = {r.energy, r.msp, std::log(r.msp)};
     t.AddRow(r.set, r.path, r.label, r.pred, v);
@@ -74,8 +71,8 @@ TEST(GalleryTest, HeadlineScoresAreTheGatedOnesElseEnergy) {
 
 TEST(GalleryTest, ListsTheMostWrongSamplesPerScoreAndSet) {
   const ScoreTable t = Table();
-  const Gallery g = BuildGallery(t, {Score("energy"), Score("msp")}, "id", {"ood"}, 2,
-                                 {"0_cat", "1_dog"});
+  const Gallery g =
+      BuildGallery(t, {Score("energy"), Score("msp")}, "id", {"ood"}, 2, {"0_cat", "1_dog"});
   ASSERT_EQ(g.lists.size(), 4u);  // per score: ID, then each OOD set
   // energy, lower = ID: the ID rows with the highest energy; -3 ties in row order (b before d).
   const GalleryList& id = g.lists[0];
@@ -141,9 +138,10 @@ TEST(GalleryTest, RendersInEveryFormatWithEscapedPaths) {
   EXPECT_EQ(j["gallery"]["k"], 1);
   EXPECT_EQ(j["gallery"]["lists"][0]["role"], "id");
   EXPECT_EQ(j["gallery"]["lists"][0]["looks"], "most OOD-looking");
-  EXPECT_EQ(j["gallery"]["lists"][0]["items"][0],
-            nlohmann::json({{"path", "id/1_dog/c.png"}, {"score", -2.0}, {"pred", "1_dog"},
-                            {"label", "1_dog"}}));
+  EXPECT_EQ(
+      j["gallery"]["lists"][0]["items"][0],
+      nlohmann::json(
+          {{"path", "id/1_dog/c.png"}, {"score", -2.0}, {"pred", "1_dog"}, {"label", "1_dog"}}));
   EXPECT_FALSE(j["gallery"]["lists"][1]["items"][0].contains("label"));
   const std::string md = ReportMarkdown(r);
   EXPECT_NE(md.find("## Failure gallery\n\nThe 1 most OOD-looking samples of id (ID) by energy:\n\n"
@@ -196,8 +194,8 @@ TEST(ThumbnailTest, PngRoundTripsAndGreyImagesGetOneChannel) {
     ASSERT_GT(png.size(), 8u);
     EXPECT_EQ(png.substr(1, 3), "PNG");
     EXPECT_EQ(static_cast<unsigned char>(png[25]), grey ? 0 : 2) << "IHDR colour type";
-    const DecodeResult d = DecodeImage(reinterpret_cast<const std::uint8_t*>(png.data()),
-                                       png.size(), ColorMode::kRgb);
+    const DecodeResult d =
+        DecodeImage(reinterpret_cast<const std::uint8_t*>(png.data()), png.size(), ColorMode::kRgb);
     ASSERT_TRUE(d.ok()) << d.error;
     EXPECT_EQ(d.image.width, 13);
     EXPECT_EQ(d.image.height, 7);
@@ -231,10 +229,11 @@ TEST(ThumbnailTest, UnreadableFilesAreNotedOnce) {
   EXPECT_EQ(g.lists[0].items[0].png_base64, g.lists[0].items[1].png_base64);
   EXPECT_EQ(g.lists[0].items[0].png_base64.substr(0, 8), "iVBORw0K");  // "\x89PNG\r\n"
   EXPECT_TRUE(g.lists[1].items[0].png_base64.empty());
-  EXPECT_EQ(g.note, "1 of the gallery's 2 images could not be read, so it shows their paths and "
-                    "scores without thumbnails (paths are read as the scores hold them, from the "
-                    "current folder; first: '" +
-                        dir / "missing.png" + "': cannot read file: no such file)");
+  EXPECT_EQ(g.note,
+            "1 of the gallery's 2 images could not be read, so it shows their paths and "
+            "scores without thumbnails (paths are read as the scores hold them, from the "
+            "current folder; first: '" +
+                dir / "missing.png" + "': cannot read file: no such file)");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "oodscore/class_breakdown.h"
 #include "oodscore/gallery.h"
 #include "oodscore/metrics.h"
 #include "oodscore/scores.h"
@@ -132,6 +133,7 @@ struct Report {
   std::vector<SkippedSample> skipped;  // the skipped files, with their reasons
   std::vector<std::string> warnings;   // also logged: reversed-looking scores, ...
   std::vector<CheckResult> checks;
+  std::optional<ClassBreakdown> per_class;  // eval, when the ID set has labels
   std::optional<Gallery> gallery;  // eval --gallery K (K > 0): the failure gallery (gallery.h)
   nlohmann::json run = nlohmann::json::object();  // reproducibility stamp: config, versions, counts
 };

@@ -136,8 +136,8 @@ int RunEval(EvalCommand& cmd) {
   report.run = scored.run;
   report.run["command"] = "eval";
   if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;
-  AddGallery(scored.table, sets[0].name, ood_names, sets[0].classes, GatedScores(checks),
-             cmd.report.gallery, &report);
+  AddClassesAndGallery(scored.table, sets[0].name, ood_names, sets[0].classes, GatedScores(checks),
+                       cmd.report.gallery, &report);
   StageCards(report, sets[0].name, cmd.report.tpr, CardRunOf(cmd.scoring, scored), &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + sets[0].name + " (ID) vs " + JoinNames(ood_names),
@@ -201,8 +201,8 @@ int RunEvalFromScores(EvalCommand& cmd) {
   if (!cmd.scoring.model_path.empty()) {
     throw UsageError("--from-scores reads scores that are already made: give no --model");
   }
-  MergedScores merged =
-      ReadMergedScores(cmd.from_scores, !cmd.report.baseline.empty() || cmd.report.gallery > 0);
+  // With the paths: the gallery's images, the class names from the folders, the baseline's pairs.
+  MergedScores merged = ReadMergedScores(cmd.from_scores, /*keep_paths=*/true);
   if (!merged.stamped && !merged.stopped.empty()) {
     throw Error("'" + merged.stopped + "' is from a stopped run: its stamp '" +
                 StampPath(merged.stopped) +
@@ -248,8 +248,8 @@ int RunEvalFromScores(EvalCommand& cmd) {
                 {"preset", stamp.preset},
                 {"temperatures", stamp.temperatures},
                 {"score_stamp", stamp.ToJson(/*run_only=*/true)}};
-  AddGallery(merged.table, roles.front(), ood_names, {}, GatedScores(checks), cmd.report.gallery,
-             &report);
+  AddClassesAndGallery(merged.table, roles.front(), ood_names, {}, GatedScores(checks),
+                       cmd.report.gallery, &report);
   StageCards(report, roles.front(), cmd.report.tpr, CardRunOf(stamp, merged.model_path), &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + roles.front() + " (ID) vs " + JoinNames(ood_names),

@@ -59,23 +59,34 @@ void AddThumbnails(Gallery* gallery, int max_side) {
     for (GalleryItem& it : l.items) it.png_base64 = encoded[it.path];
   }
   if (failed == 0) return;
-  gallery->note = (failed == paths.size()
-                       ? "none of the gallery's " + Counted(paths.size(), "image") + " could be read"
-                       : std::to_string(failed) + " of the gallery's " +
-                             Counted(paths.size(), "image") + " could not be read") +
-                  ", so it shows their paths and scores without thumbnails (paths are read as "
-                  "the scores hold them, from the current folder; first: " +
-                  first + ")";
+  gallery->note =
+      (failed == paths.size()
+           ? "none of the gallery's " + Counted(paths.size(), "image") + " could be read"
+           : std::to_string(failed) + " of the gallery's " + Counted(paths.size(), "image") +
+                 " could not be read") +
+      ", so it shows their paths and scores without thumbnails (paths are read as "
+      "the scores hold them, from the current folder; first: " +
+      first + ")";
   spdlog::warn("gallery: {}", gallery->note);
 }
 
-void AddGallery(const ScoreTable& table, const std::string& id_set,
-                const std::vector<std::string>& ood_sets, std::vector<std::string> class_names,
-                const std::vector<std::string>& gated_scores, int k, Report* report) {
-  if (k <= 0) return;
+void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
+                          const std::vector<std::string>& ood_sets,
+                          std::vector<std::string> class_names,
+                          const std::vector<std::string>& gated_scores, int k, Report* report) {
   if (class_names.empty()) class_names = FolderClassNames(table, id_set);
-  Gallery g = BuildGallery(table, HeadlineScores(report->scores, gated_scores), id_set, ood_sets,
-                           k, class_names);
+  const std::vector<ScoreInfo> headline = HeadlineScores(report->scores, gated_scores);
+  std::vector<double> thresholds;
+  for (const ScoreInfo& h : headline) {
+    for (std::size_t s = 0; s < report->scores.size(); ++s) {
+      if (report->scores[s].name == h.name)
+        thresholds.push_back(report->id_thresholds[s].threshold);
+    }
+  }
+  report->per_class =
+      BuildClassBreakdown(table, headline, thresholds, id_set, ood_sets, class_names);
+  if (k <= 0) return;
+  Gallery g = BuildGallery(table, headline, id_set, ood_sets, k, class_names);
   AddThumbnails(&g, kThumbnailSide);
   report->gallery = std::move(g);
 }

@@ -22,11 +22,14 @@ std::vector<std::string> FolderClassNames(const ScoreTable& table, const std::st
 // many and why (the first reason), and one warning is logged.
 void AddThumbnails(Gallery* gallery, int max_side);
 
-// report->gallery for eval --gallery k (nothing for k = 0): the headline scores (those the
-// gates name, else energy) picked from `table`, with thumbnails.
-void AddGallery(const ScoreTable& table, const std::string& id_set,
-                const std::vector<std::string>& ood_sets, std::vector<std::string> class_names,
-                const std::vector<std::string>& gated_scores, int k, Report* report);
+// What an eval report shows of classes and single samples, for the headline scores (those
+// the gates name, else energy; gallery.h): the per-class breakdown when the ID set has labels
+// (class_breakdown.h), and for k > 0 the failure gallery with its thumbnails. class_names:
+// the ID set's folder classes; empty: taken from the rows' folders (FolderClassNames).
+void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
+                          const std::vector<std::string>& ood_sets,
+                          std::vector<std::string> class_names,
+                          const std::vector<std::string>& gated_scores, int k, Report* report);
 
 }  // namespace oodscore
 

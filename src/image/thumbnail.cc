@@ -63,7 +63,8 @@ bool AllGrey(const Image& image) {
 
 std::string EncodePng(const Image& image) {
   if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
-      image.pixels.size() != static_cast<std::size_t>(image.width) * image.height * image.channels) {
+      image.pixels.size() !=
+          static_cast<std::size_t>(image.width) * image.height * image.channels) {
     throw Error("internal error: cannot encode a " + std::to_string(image.width) + "x" +
                 std::to_string(image.height) + "x" + std::to_string(image.channels) +
                 " image as PNG");
@@ -90,11 +91,13 @@ std::string EncodePng(const Image& image) {
     throw Error("cannot encode PNG: libpng could not start");
   }
   png_set_write_fn(png, &out, PngWrite, PngFlush);
-  const bool ok = PngWriteAll(png, info, image.width, image.height,
-                              channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, rows.data());
+  const bool ok =
+      PngWriteAll(png, info, image.width, image.height,
+                  channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, rows.data());
   png_destroy_write_struct(&png, &info);
-  if (!ok) throw Error("cannot encode a " + std::to_string(image.width) + "x" +
-                       std::to_string(image.height) + " image as PNG");
+  if (!ok)
+    throw Error("cannot encode a " + std::to_string(image.width) + "x" +
+                std::to_string(image.height) + " image as PNG");
   return out;
 }
 

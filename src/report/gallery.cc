@@ -16,7 +16,8 @@ std::vector<std::size_t> GalleryPicks(const std::vector<double>& oriented, std::
   const std::size_t n = std::min(k, order.size());
   // Most extreme first; equal values by position, so the pick never depends on the sort.
   auto before = [&](std::size_t a, std::size_t b) {
-    if (oriented[a] != oriented[b]) return highest ? oriented[a] > oriented[b] : oriented[a] < oriented[b];
+    if (oriented[a] != oriented[b])
+      return highest ? oriented[a] > oriented[b] : oriented[a] < oriented[b];
     return a < b;
   };
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
@@ -98,7 +99,8 @@ Gallery BuildGallery(const ScoreTable& table, const std::vector<ScoreInfo>& scor
     for (std::size_t s = 0; s < sets.size(); ++s) {
       std::vector<double> oriented;
       oriented.reserve(rows[s].size());
-      for (std::size_t r : rows[s]) oriented.push_back(Orient(table.values(rank)[r], info.orientation));
+      for (std::size_t r : rows[s])
+        oriented.push_back(Orient(table.values(rank)[r], info.orientation));
       GalleryList list;
       list.score = info.name;
       list.set = sets[s];
@@ -144,8 +146,8 @@ std::string GalleryMarkdown(const Gallery& g) {
   for (const GalleryList& l : g.lists) {
     std::string title = ListTitle(l);
     title[0] = 'T';
-    md += title + ":\n\n| # | path | " + l.score + " | pred |" +
-          (l.id ? " true |" : "") + "\n|---:|---|---:|---|" + (l.id ? "---|" : "") + "\n";
+    md += title + ":\n\n| # | path | " + l.score + " | pred |" + (l.id ? " true |" : "") +
+          "\n|---:|---|---:|---|" + (l.id ? "---|" : "") + "\n";
     for (std::size_t i = 0; i < l.items.size(); ++i) {
       const GalleryItem& it = l.items[i];
       md += "| " + std::to_string(i + 1) + " | " + MdCell(it.path) + " | " + ScoreText(it.score) +

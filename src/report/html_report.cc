@@ -515,6 +515,7 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
                        const std::vector<std::string>& open_scores) {
   return PageHead(report) + Banner(report) + Intro(report) + MetricsTable(report) +
          ChecksTable(report) + (report.gallery ? GalleryHtml(*report.gallery) : std::string()) +
+         (report.per_class ? ClassBreakdownHtml(*report.per_class) : std::string()) +
          ScoreSections(report, input, open_scores) + SetsTable(report) + RunSection(report) +
          "</body></html>\n";
 }
