@@ -45,7 +45,7 @@ TEST(ClassBreakdownTest, CountsAcceptanceAndAccuracyPerClass) {
   EXPECT_EQ(b->id[0].n, 3u);
   EXPECT_DOUBLE_EQ(b->id[0].accuracy, 2.0 / 3);
   EXPECT_DOUBLE_EQ(b->id[0].accepted[0], 2.0 / 3);  // -9 and -8 accepted, -3 not
-  EXPECT_EQ(b->id[1].name, "1");                   // no folder name: the code
+  EXPECT_EQ(b->id[1].name, "1");                    // no folder name: the code
   EXPECT_DOUBLE_EQ(b->id[1].accuracy, 2.0 / 3);
   EXPECT_DOUBLE_EQ(b->id[1].accepted[0], 2.0 / 3);  // -7 and -6
   ASSERT_EQ(b->ood.size(), 1u);
@@ -82,9 +82,10 @@ TEST(ClassBreakdownTest, RendersTheSameTablesInEveryFormat) {
                                         {"accepted", {{"energy", 2.0 / 3}}}}));
   EXPECT_EQ(j["ood"][0]["classes"][1]["predicted"], 0.5);
   const std::string md = ClassBreakdownMarkdown(*b);
-  EXPECT_NE(md.find("| true class | n | accuracy (%) | accepted by energy (%) |\n"
-                    "|---|---:|---:|---:|\n| c\\|t | 3 | 66.67 | 66.67 |\n| 1 | 3 | 66.67 | 66.67 |\n"),
-            std::string::npos)
+  EXPECT_NE(
+      md.find("| true class | n | accuracy (%) | accepted by energy (%) |\n"
+              "|---|---:|---:|---:|\n| c\\|t | 3 | 66.67 | 66.67 |\n| 1 | 3 | 66.67 | 66.67 |\n"),
+      std::string::npos)
       << md;
   EXPECT_NE(md.find("OOD set far (n=4): per predicted class"), std::string::npos) << md;
   EXPECT_NE(md.find("| 1 | 50.00 | 25.00 |\n"), std::string::npos) << md;

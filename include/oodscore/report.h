@@ -179,6 +179,11 @@ std::string PercentCell(double value, const Interval* ci = nullptr, const double
 // DetErr (PercentCell, with the bootstrap intervals and the spread when there are).
 std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread);
 
+// Which cells of one set's rows (one Metrics per score) hold the best value among the scores,
+// per MetricCells column: the lowest FPR and DetErr, the highest AUROC and AUPRs, compared as
+// shown (to 0.01%); ties are all best. All false with fewer than two scores.
+std::vector<std::vector<bool>> BestCells(const std::vector<Metrics>& by_score);
+
 // ". Covariate-shifted ID: a (n=100, accuracy 71.00%); ...": the csid sets and whether the
 // metrics count them as ID, for the line under the title; "" without csid sets.
 std::string CsidText(const Report& report);

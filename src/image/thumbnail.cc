@@ -95,9 +95,10 @@ std::string EncodePng(const Image& image) {
       PngWriteAll(png, info, image.width, image.height,
                   channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, rows.data());
   png_destroy_write_struct(&png, &info);
-  if (!ok)
+  if (!ok) {
     throw Error("cannot encode a " + std::to_string(image.width) + "x" +
                 std::to_string(image.height) + " image as PNG");
+  }
   return out;
 }
 
