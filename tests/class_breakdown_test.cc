@@ -7,6 +7,7 @@
 #include "oodscore/error.h"
 #include "oodscore/html_report.h"
 #include "oodscore/report.h"
+#include "oodscore/risk_coverage.h"
 
 namespace oodscore {
 namespace {
@@ -93,6 +94,35 @@ TEST(ClassBreakdownTest, RendersTheSameTablesInEveryFormat) {
   EXPECT_NE(html.find("<tr><td>c|t</td><td>3</td><td>66.67</td><td>66.67</td></tr>"),
             std::string::npos)
       << html;
+}
+
+TEST(RiskCoverageTest, AccuracyOfTheMostIdLookingRowsAtEachCoverage) {
+  // The ID rows with label and prediction, most ID-looking first (energy -9, -8, -7, -6, -3,
+  // -2): right, right, right, wrong, wrong, right. The unlabelled row is left out.
+  const auto rc = BuildRiskCoverage(Table(), {Energy()}, {5.0}, "id");
+  ASSERT_EQ(rc.size(), 1u);
+  EXPECT_EQ(rc[0].n, 6u);
+  ASSERT_EQ(rc[0].curve.size(), 6u);
+  EXPECT_EQ(rc[0].curve[0], std::make_pair(1.0 / 6, 1.0));
+  EXPECT_EQ(rc[0].curve[3], std::make_pair(4.0 / 6, 0.75));
+  EXPECT_EQ(rc[0].curve[5], std::make_pair(1.0, 4.0 / 6));
+  // kCoverageLevels 100%, 95%, 90%, 80%, 50%: k = 6, 6, 6, 5, 3.
+  EXPECT_EQ(rc[0].at_levels, (std::vector<double>{4.0 / 6, 4.0 / 6, 4.0 / 6, 0.6, 1.0}));
+  // Accept energy <= -5: 4 rows, 3 right.
+  EXPECT_DOUBLE_EQ(rc[0].threshold_coverage, 4.0 / 6);
+  EXPECT_DOUBLE_EQ(rc[0].threshold_accuracy, 0.75);
+  const nlohmann::json j = RiskCoverageJson(rc);
+  EXPECT_EQ(j[0]["threshold"]["accuracy"], 0.75);
+  EXPECT_EQ(j[0]["at_coverage"]["0.8"], 0.6);
+  EXPECT_NE(RiskCoverageMarkdown(rc).find("| energy | 66.67 | 75.00 | 66.67 | 66.67 | 66.67 | "
+                                          "60.00 | 100.00 |\n"),
+            std::string::npos)
+      << RiskCoverageMarkdown(rc);
+  ScoreTable unlabelled;
+  unlabelled.columns = {"energy"};
+  const double v = 1;
+  unlabelled.AddRow("id", "p", "", "0", &v);
+  EXPECT_TRUE(BuildRiskCoverage(unlabelled, {Energy()}, {0.0}, "id").empty());
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "oodscore/class_breakdown.h"
 #include "oodscore/gallery.h"
 #include "oodscore/metrics.h"
+#include "oodscore/risk_coverage.h"
 #include "oodscore/scores.h"
 #include "oodscore/set_counts.h"
 
@@ -134,6 +135,7 @@ struct Report {
   std::vector<std::string> warnings;   // also logged: reversed-looking scores, ...
   std::vector<CheckResult> checks;
   std::optional<ClassBreakdown> per_class;  // eval, when the ID set has labels
+  std::vector<RiskCoverage> risk_coverage;  // eval, when the ID rows have labels and predictions
   std::optional<Gallery> gallery;  // eval --gallery K (K > 0): the failure gallery (gallery.h)
   nlohmann::json run = nlohmann::json::object();  // reproducibility stamp: config, versions, counts
 };

@@ -85,6 +85,7 @@ void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
   }
   report->per_class =
       BuildClassBreakdown(table, headline, thresholds, id_set, ood_sets, class_names);
+  report->risk_coverage = BuildRiskCoverage(table, headline, thresholds, id_set);
   if (k <= 0) return;
   Gallery g = BuildGallery(table, headline, id_set, ood_sets, k, class_names);
   AddThumbnails(&g, kThumbnailSide);

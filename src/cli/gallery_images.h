@@ -23,9 +23,10 @@ std::vector<std::string> FolderClassNames(const ScoreTable& table, const std::st
 void AddThumbnails(Gallery* gallery, int max_side);
 
 // What an eval report shows of classes and single samples, for the headline scores (those
-// the gates name, else energy; gallery.h): the per-class breakdown when the ID set has labels
-// (class_breakdown.h), and for k > 0 the failure gallery with its thumbnails. class_names:
-// the ID set's folder classes; empty: taken from the rows' folders (FolderClassNames).
+// the gates name, else energy; gallery.h): the per-class breakdown and the risk-coverage
+// curves when the ID set has labels (class_breakdown.h, risk_coverage.h), and for k > 0 the failure
+// gallery with its thumbnails. class_names: the ID set's folder classes; empty: taken from the
+// rows' folders (FolderClassNames).
 void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
                           const std::vector<std::string>& ood_sets,
                           std::vector<std::string> class_names,

@@ -344,6 +344,67 @@ std::string RocSection(const Report& report, const ReportInput& input,
   return h;
 }
 
+// The ID set's risk-coverage curves (accuracy of the accepted ID images against the share
+// accepted), each score's threshold marked, and the table of report.md.
+std::string RiskCoverageSection(const Report& report) {
+  if (report.risk_coverage.empty()) return "";
+  double lo = 1;
+  for (const RiskCoverage& rc : report.risk_coverage) {
+    for (const auto& [c, a] : rc.curve) {
+      if (std::isfinite(a)) lo = std::min(lo, a);
+    }
+  }
+  lo = std::max(0.0, std::floor(lo * 20 - 1e-9) / 20);  // down to a multiple of 5%
+  if (lo >= 1) lo = 0.95;
+  auto x = [&](double c) { return kLeft + kPw * c; };
+  auto y = [&](double a) { return kTop + kPh * (1 - (a - lo) / (1 - lo)); };
+  std::vector<Tick> xt, yt;
+  for (int i = 0; i <= 5; ++i) xt.push_back({i / 5.0, F(100 * i / 5.0, "%g") + "%"});
+  for (double v : NiceTicks(lo, 1, 5)) yt.push_back({(v - lo) / (1 - lo), F(100 * v, "%g") + "%"});
+  std::string s = SvgOpen("Risk-coverage, " + report.id_name + " (ID)") +
+                  Axes(xt, "coverage (share of ID accepted, most ID-looking first)", yt,
+                       "accuracy of the accepted");
+  std::string legend;
+  for (std::size_t i = 0; i < report.risk_coverage.size(); ++i) {
+    const RiskCoverage& rc = report.risk_coverage[i];
+    std::size_t k = 0;
+    while (k < report.scores.size() && report.scores[k].name != rc.score) ++k;
+    s += "<polyline class=\"risk-coverage\" fill=\"none\" stroke=\"" + ScoreColor(k) + "\"" +
+         ScoreDash(k) + " stroke-width=\"2\" points=\"";
+    for (const auto& [c, a] : rc.curve) {
+      if (std::isfinite(a)) s += F(x(c)) + "," + F(y(a)) + " ";
+    }
+    s += "\"/>";
+    if (std::isfinite(rc.threshold_accuracy)) {
+      s += "<circle cx=\"" + F(x(rc.threshold_coverage)) + "\" cy=\"" +
+           F(y(rc.threshold_accuracy)) + "\" r=\"4\" fill=\"none\" stroke=\"" + ScoreColor(k) +
+           "\" stroke-width=\"2\"><title>" + EscapeMarkup(rc.score) + ": the threshold accepts " +
+           Pct(rc.threshold_coverage) + " of ID, " + Pct(rc.threshold_accuracy) +
+           " of them classified right</title></circle>";
+    }
+    s += "<text x=\"" + F(kLeft + 8) + "\" y=\"" + F(kTop + kPh - 8 - 14.0 * i) + "\" fill=\"" +
+         ScoreColor(k) + "\"" + kHalo + ">" + EscapeMarkup(rc.score) + "</text>";
+  }
+  s += "</svg>";
+  std::string h =
+      "<h2 id=\"risk-coverage\">Risk-coverage (ID)</h2>\n<p>The classifier's accuracy on the ID "
+      "images a score accepts, most ID-looking first, against the share accepted (○: at the "
+      "score's threshold). A score that rejects the misclassified images first rises to the "
+      "left. The table, in %: the share each threshold accepts and the accuracy there, then the "
+      "accuracy at fixed shares accepted.</p>\n<figure>" +
+      s + "</figure>\n<div class=\"scroll\"><table>\n";
+  const auto rows = RiskCoverageRows(report.risk_coverage);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const char* tag = r == 0 ? "th" : "td";
+    h += "<tr>";
+    for (const auto& c : rows[r]) {
+      h += std::string("<") + tag + ">" + EscapeMarkup(c) + "</" + tag + ">";
+    }
+    h += "</tr>\n";
+  }
+  return h + "</table></div>\n";
+}
+
 std::string Banner(const Report& report) {
   std::vector<const CheckResult*> failed;
   for (const auto& c : report.checks) {
@@ -612,8 +673,9 @@ std::string ReportHtml(const Report& report, const ReportInput& input,
   return PageHead(report) + Banner(report) + Intro(report) + MetricsTable(report) +
          ChecksTable(report) + (report.gallery ? GalleryHtml(*report.gallery) : std::string()) +
          (report.per_class ? ClassBreakdownHtml(*report.per_class) : std::string()) +
-         RocSection(report, input, open_scores) + ScoreSections(report, input, open_scores) +
-         SetsTable(report) + RunSection(report) + "</body></html>\n";
+         RiskCoverageSection(report) + RocSection(report, input, open_scores) +
+         ScoreSections(report, input, open_scores) + SetsTable(report) + RunSection(report) +
+         "</body></html>\n";
 }
 
 }  // namespace oodscore

@@ -583,6 +583,7 @@ nlohmann::json ReportJson(const Report& r) {
     j["checks_passed"] = all;
   }
   if (r.per_class) j["per_class"] = ClassBreakdownJson(*r.per_class);
+  if (!r.risk_coverage.empty()) j["risk_coverage"] = RiskCoverageJson(r.risk_coverage);
   if (r.gallery) j["gallery"] = GalleryJson(*r.gallery);
   j["run"] = r.run;
   return j;
@@ -684,6 +685,7 @@ std::string ReportMarkdown(const Report& r) {
   for (const auto& w : r.warnings) md += "\n**Warning:** " + w + "\n";
   md += CheckTableMarkdown(r.checks);
   if (r.per_class) md += ClassBreakdownMarkdown(*r.per_class);
+  md += RiskCoverageMarkdown(r.risk_coverage);
   if (r.gallery) md += GalleryMarkdown(*r.gallery);
   return md;
 }
