@@ -405,6 +405,14 @@ TEST(ReportTest, TablesMarkTheBestAndSetTheMeanRowsApartAndEachSetHasOneRoc) {
   EXPECT_EQ(curves, 2u * 2u * 2u);  // sets x plots x scores
   EXPECT_NE(html.find("ROC, near, log FPR axis (ID = positive)"), std::string::npos);
   EXPECT_NE(html.find("maxlogit: 99.00 / 10.00</div>"), std::string::npos);
+  // The heat map: a row per score, FPR and AUROC per set and the mean, green good, red bad.
+  EXPECT_NE(
+      html.find(
+          "<tr><td>maxlogit</td><td style=\"background:hsl(84,65%,80%)\">30.00</td>"
+          "<td style=\"background:hsl(112,65%,80%)\">96.50</td><td style=\"background:"
+          "hsl(108,65%,80%)\">10.00</td><td style=\"background:hsl(118,65%,80%)\">99.00</td>"),
+      std::string::npos)
+      << html;
 }
 
 }  // namespace

@@ -405,6 +405,39 @@ std::string RiskCoverageSection(const Report& report) {
   return h + "</table></div>\n";
 }
 
+// A heat map cell: the value in percent on a red (bad) to green (good) background; goodness
+// in [0, 1].
+std::string HeatCell(double value, double goodness) {
+  if (!std::isfinite(value)) return "<td>-</td>";
+  const double hue = 120 * std::clamp(goodness, 0.0, 1.0);
+  return "<td style=\"background:hsl(" + F(hue, "%.0f") + ",65%,80%)\">" + PercentCell(value) +
+         "</td>";
+}
+
+// The set x score heat map of FPR at the TPR level and AUROC: a row per score, two columns per
+// OOD set and the mean. Green is good: FPR 0% and AUROC 100%; red: FPR 100% and AUROC 50% or
+// below.
+std::string HeatMap(const Report& report) {
+  std::string h =
+      "<h2 id=\"heat-map\">Heat map</h2>\n<p>FPR@" + F(100 * report.options.tpr, "%g") +
+      " and AUROC (%) per OOD set and score, green good, red bad (FPR 100%, AUROC 50% "
+      "or below).</p><div class=\"scroll\"><table class=\"heat\">\n<tr><th rowspan=\"2\">"
+      "score</th>";
+  for (const auto& o : report.ood) h += "<th colspan=\"2\">" + EscapeMarkup(o.name) + "</th>";
+  h += "<th colspan=\"2\">mean</th></tr>\n<tr>";
+  for (std::size_t i = 0; i <= report.ood.size(); ++i) h += "<th>FPR</th><th>AUROC</th>";
+  h += "</tr>\n";
+  auto cells = [](const Metrics& m) {
+    return HeatCell(m.fpr_at_tpr, 1 - m.fpr_at_tpr) + HeatCell(m.auroc, (m.auroc - 0.5) / 0.5);
+  };
+  for (std::size_t s = 0; s < report.scores.size(); ++s) {
+    h += "<tr><td>" + EscapeMarkup(report.scores[s].name) + "</td>";
+    for (const auto& o : report.ood) h += cells(o.metrics[s]);
+    h += cells(report.mean[s]) + "</tr>\n";
+  }
+  return h + "</table></div>\n";
+}
+
 std::string Banner(const Report& report) {
   std::vector<const CheckResult*> failed;
   for (const auto& c : report.checks) {
@@ -499,7 +532,8 @@ std::string PageHead(const Report& report) {
          "object-fit:contain;image-rendering:pixelated;background:#eee;display:block}"
          ".noimg{color:#777;text-align:center;line-height:96px}.path{word-break:break-all;"
          "color:#444}.wrong{color:#b00}"
-         "td.best{font-weight:bold}tr.mean td{background:#f3f3f3}tr.mean td:first-child{"
+         "table.heat th{text-align:center}td.best{font-weight:bold}tr.mean "
+         "td{background:#f3f3f3}tr.mean td:first-child{"
          "font-weight:bold}tr:not(.mean)+tr.mean td{border-top:2px solid #555}"
          ".legend{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));"
          "gap:2px 14px;font-size:13px;margin:0 6px 1em}.sw{display:inline-block;width:22px;"
@@ -671,7 +705,8 @@ std::string RunSection(const Report& report) {
 std::string ReportHtml(const Report& report, const ReportInput& input,
                        const std::vector<std::string>& open_scores) {
   return PageHead(report) + Banner(report) + Intro(report) + MetricsTable(report) +
-         ChecksTable(report) + (report.gallery ? GalleryHtml(*report.gallery) : std::string()) +
+         HeatMap(report) + ChecksTable(report) +
+         (report.gallery ? GalleryHtml(*report.gallery) : std::string()) +
          (report.per_class ? ClassBreakdownHtml(*report.per_class) : std::string()) +
          RiskCoverageSection(report) + RocSection(report, input, open_scores) +
          ScoreSections(report, input, open_scores) + SetsTable(report) + RunSection(report) +
