@@ -21,8 +21,8 @@ layer_of_api() {
   case $1 in
     error.h) echo base ;;
     compare.h | delong.h | metrics.h | scores.h | set_counts.h) echo metrics ;;
-    card.h | compare_report.h | gate.h | html_report.h | junit.h | report.h | report_folder.h | score_table.h) echo report ;;
-    augment.h | dataset.h | decode.h | image.h | npy.h | preprocess.h | preset.h | resample.h) echo image ;;
+    card.h | class_breakdown.h | compare_report.h | gallery.h | gate.h | html_report.h | junit.h | report.h | report_folder.h | risk_coverage.h | score_table.h) echo report ;;
+    augment.h | dataset.h | decode.h | image.h | npy.h | preprocess.h | preset.h | resample.h | thumbnail.h) echo image ;;
     detectors.h | model.h | pipeline.h | trainer.h) echo model ;;
     *) echo unknown ;;
   esac

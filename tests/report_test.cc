@@ -352,5 +352,72 @@ TEST(ReportTest, GroupMeanRowsAreMeansOverTheirSetsAndGatesReadThem) {
   EXPECT_THROW(BuildReport(in), Error);
 }
 
+TEST(ReportTest, BestCellsAreTheBestShownValuePerColumn) {
+  Metrics a, b, c;
+  a.fpr_at_tpr = 0.30;
+  b.fpr_at_tpr = 0.200001;  // shown as 20.00, as c's: a tie
+  c.fpr_at_tpr = 0.2;
+  a.auroc = 0.9;
+  b.auroc = 0.8;
+  c.auroc = std::nan("");
+  a.aupr_in = b.aupr_in = c.aupr_in = 0.5;
+  a.aupr_out = 0.1;
+  b.aupr_out = 0.2;
+  c.aupr_out = 0.3;
+  a.detection_error = 0.1;
+  b.detection_error = 0.3;
+  c.detection_error = 0.2;
+  const auto best = BestCells({a, b, c});
+  // Columns: FPR (lower), AUROC (higher), AUPR-In, AUPR-Out, DetErr (lower).
+  EXPECT_EQ(best[0], (std::vector<bool>{false, true, true, false, true}));
+  EXPECT_EQ(best[1], (std::vector<bool>{true, false, true, false, false}));
+  EXPECT_EQ(best[2], (std::vector<bool>{true, false, true, true, false}));
+  EXPECT_EQ(BestCells({a})[0], std::vector<bool>(5, false));
+}
+
+TEST(ReportTest, TablesMarkTheBestAndSetTheMeanRowsApartAndEachSetHasOneRoc) {
+  ReportInput in = ExampleW();
+  ScoreInfo maxlogit;
+  LookupScore("maxlogit", &maxlogit);
+  in.scores.push_back(maxlogit);
+  // A second score: the first one's values, but near's OOD samples ranked lower.
+  in.id.oriented.push_back(in.id.oriented[0]);
+  in.ood[0].oriented.push_back(in.ood[0].oriented[0]);
+  in.ood[1].oriented.push_back({-20, -19, -18, 1, 0, -1, -2, -3, -4, -5});
+  const Report r = BuildReport(in);
+  const std::string md = ReportMarkdown(r);
+  EXPECT_NE(
+      md.find(
+          "| near | 10 | energy | 40.00 | 71.25 | 72.70 | 75.97 | 20.00 |\n"
+          "| near | 10 | maxlogit | **10.00** | **99.00** | **99.30** | **97.33** | **5.00** |"),
+      std::string::npos)
+      << md;
+  // far: the same values, so both are best.
+  EXPECT_NE(md.find("| far | 10 | energy | **30.00** | **96.50** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("each set's best value among the scores in bold"), std::string::npos);
+  const std::string html = ReportHtml(r, in);
+  EXPECT_NE(html.find("<tr class=\"mean\"><td>mean</td><td>20</td><td>energy</td><td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>near</td><td>10</td><td>maxlogit</td><td class=\"best\">10.00</td>"),
+            std::string::npos);
+  // One ROC figure pair per OOD set (linear and log FPR), every score on each.
+  std::size_t curves = 0;
+  for (std::size_t at = html.find("class=\"roc\""); at != std::string::npos;
+       at = html.find("class=\"roc\"", at + 1)) {
+    ++curves;
+  }
+  EXPECT_EQ(curves, 2u * 2u * 2u);  // sets x plots x scores
+  EXPECT_NE(html.find("ROC, near, log FPR axis (ID = positive)"), std::string::npos);
+  EXPECT_NE(html.find("maxlogit: 99.00 / 10.00</div>"), std::string::npos);
+  // The heat map: a row per score, FPR and AUROC per set and the mean, green good, red bad.
+  EXPECT_NE(
+      html.find(
+          "<tr><td>maxlogit</td><td style=\"background:hsl(84,65%,80%)\">30.00</td>"
+          "<td style=\"background:hsl(112,65%,80%)\">96.50</td><td style=\"background:"
+          "hsl(108,65%,80%)\">10.00</td><td style=\"background:hsl(118,65%,80%)\">99.00</td>"),
+      std::string::npos)
+      << html;
+}
+
 }  // namespace
 }  // namespace oodscore

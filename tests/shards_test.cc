@@ -151,6 +151,36 @@ TEST_F(ShardCliTest, MergedShardsGiveTheSingleRunsReportBitForBit) {
              b = WithoutRun(ReadText(tmp_ / "m/report.json"));
   EXPECT_EQ(a["ood"], b["ood"]);
   EXPECT_EQ(a["sets"], b["sets"]);
+  // The failure gallery (energy: 12 ID images, 12 of far) is the single run's, thumbnails
+  // read back from the paths the shards hold.
+  const nlohmann::json gallery =
+      nlohmann::json::parse(ReadText(tmp_ / "merged/report.json"))["gallery"];
+  ASSERT_EQ(gallery["lists"].size(), 2u) << gallery;
+  EXPECT_EQ(gallery["lists"][1]["items"].size(), 12u);
+  EXPECT_EQ(gallery["note"], "");
+  const std::string html = ReadText(tmp_ / "merged/report.html");
+  std::size_t thumbnails = 0;
+  for (std::size_t at = html.find("data:image/png;base64,"); at != std::string::npos;
+       at = html.find("data:image/png;base64,", at + 1)) {
+    ++thumbnails;
+  }
+  EXPECT_EQ(thumbnails, 24u);
+  // Images that moved away since: the report keeps their paths and says why it has no images.
+  std::filesystem::rename(tmp_ / "far", tmp_ / "far-moved");
+  auto moved =
+      Cli("eval -q --from-scores '" + (tmp_ / "shards") + "' --out-dir '" + (tmp_ / "moved") + "'");
+  std::filesystem::rename(tmp_ / "far-moved", tmp_ / "far");
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  const nlohmann::json note =
+      nlohmann::json::parse(ReadText(tmp_ / "moved/report.json"))["gallery"]["note"];
+  EXPECT_EQ(note.get<std::string>().rfind("12 of the gallery's 24 images could not be read, so it "
+                                          "shows their paths and scores without thumbnails",
+                                          0),
+            0u)
+      << note;
+  EXPECT_NE(moved.err.find("warning gallery: 12 of the gallery's 24 images"), std::string::npos)
+      << moved.err;
+  EXPECT_NE(ReadText(tmp_ / "moved/report.html").find("could not be read"), std::string::npos);
 }
 
 TEST_F(ShardCliTest, MissingDuplicatedForeignAndIncompleteShardsAreRefused) {

@@ -12,10 +12,13 @@
 
 namespace oodscore {
 
-// input must be the ReportInput the report was built from (the oriented scores). Every score
-// gets a section with its histograms (ID against each OOD set, in the score's own units) and
-// ROC curves; the sections of open_scores start expanded, the others collapsed. The page
-// opens with a PASS / FAIL banner naming the failing checks, and reads on a 500 px screen.
+// input must be the ReportInput the report was built from (the oriented scores). The metrics
+// table marks each set's best value among the scores in bold and sets the mean rows apart.
+// Each OOD set gets one ROC plot with every score on it, linear and with a log FPR axis (the
+// operating region), open_scores drawn thick with their operating points. Every score gets a
+// section with its histograms (ID against each OOD set, in the score's own units); the
+// sections of open_scores start expanded, the others collapsed. The page opens with a
+// PASS / FAIL banner naming the failing checks, and reads on a 500 px screen.
 std::string ReportHtml(const Report& report, const ReportInput& input,
                        const std::vector<std::string>& open_scores = {"energy", "msp"});
 

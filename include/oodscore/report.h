@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "oodscore/class_breakdown.h"
+#include "oodscore/gallery.h"
 #include "oodscore/metrics.h"
+#include "oodscore/risk_coverage.h"
 #include "oodscore/scores.h"
 #include "oodscore/set_counts.h"
 
@@ -131,6 +134,9 @@ struct Report {
   std::vector<SkippedSample> skipped;  // the skipped files, with their reasons
   std::vector<std::string> warnings;   // also logged: reversed-looking scores, ...
   std::vector<CheckResult> checks;
+  std::optional<ClassBreakdown> per_class;  // eval, when the ID set has labels
+  std::vector<RiskCoverage> risk_coverage;  // eval, when the ID rows have labels and predictions
+  std::optional<Gallery> gallery;  // eval --gallery K (K > 0): the failure gallery (gallery.h)
   nlohmann::json run = nlohmann::json::object();  // reproducibility stamp: config, versions, counts
 };
 
@@ -174,6 +180,11 @@ std::string PercentCell(double value, const Interval* ci = nullptr, const double
 // The cells of a metrics table row, in its column order: FPR, AUROC, AUPR-In, AUPR-Out,
 // DetErr (PercentCell, with the bootstrap intervals and the spread when there are).
 std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread);
+
+// Which cells of one set's rows (one Metrics per score) hold the best value among the scores,
+// per MetricCells column: the lowest FPR and DetErr, the highest AUROC and AUPRs, compared as
+// shown (to 0.01%); ties are all best. All false with fewer than two scores.
+std::vector<std::vector<bool>> BestCells(const std::vector<Metrics>& by_score);
 
 // ". Covariate-shifted ID: a (n=100, accuracy 71.00%); ...": the csid sets and whether the
 // metrics count them as ID, for the line under the title; "" without csid sets.

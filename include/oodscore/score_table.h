@@ -60,6 +60,9 @@ class ScoreTable {
   std::string SamplesDigest(const std::string& set) const;
   // A class code as text ("" for none).
   std::string ClassText(std::int32_t code) const;
+  // The same, with class index i shown as names[i] when names has a non-empty one (the
+  // folder names of a labelled set).
+  std::string ClassName(std::int32_t code, const std::vector<std::string>& names) const;
   ScoreRow Row(std::size_t row) const;
 
   // Appends a row (values aligned with columns; with paths kept, path is stored).

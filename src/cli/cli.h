@@ -50,6 +50,8 @@ struct ReportOptions {
   // here); --fsood counts them as ID in every metric.
   std::vector<std::string> csid;
   bool fsood = false;
+  // eval --gallery K: the failure gallery's samples per list (gallery.h); 0 = no gallery.
+  int gallery = kDefaultGallerySize;
   bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;
   std::string junit;  // JUnit XML path, "" = none

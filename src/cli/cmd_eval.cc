@@ -9,6 +9,7 @@
 #include "base/json_text.h"
 #include "base/suggest.h"
 #include "cli/cli.h"
+#include "cli/gallery_images.h"
 #include "cli/scoring.h"
 #include "cli/shards.h"
 #include "cli/tuning_sets.h"
@@ -86,6 +87,15 @@ void StageCards(const Report& report, const std::string& id_name, double tpr, co
   }
 }
 
+// The scores the gates name: the gallery shows them (else energy).
+std::vector<std::string> GatedScores(const Checks& checks) {
+  std::vector<std::string> out;
+  for (const Gate& g : checks.gates) {
+    if (!g.score.empty()) out.push_back(g.score);
+  }
+  return out;
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -115,7 +125,7 @@ int RunEval(EvalCommand& cmd) {
 
   outputs.csv_path = folder.Stage("scores.csv").string();
   outputs.keep_rows = true;
-  outputs.keep_paths = !cmd.report.baseline.empty();
+  outputs.keep_paths = !cmd.report.baseline.empty() || cmd.report.gallery > 0;
   ScoringResult scored = RunScoring(cmd.scoring, sets, outputs);
   std::vector<std::string> ood_names;
   for (std::size_t i = 1; i < first_csid; ++i) ood_names.push_back(sets[i].name);
@@ -134,6 +144,8 @@ int RunEval(EvalCommand& cmd) {
   report.run = scored.run;
   report.run["command"] = "eval";
   if (!sets[0].classes.empty()) report.run["id_classes"] = sets[0].classes;
+  AddClassesAndGallery(scored.table, sets[0].name, ood_names, sets[0].classes, GatedScores(checks),
+                       cmd.report.gallery, &report);
   StageCards(report, sets[0].name, cmd.report.tpr, CardRunOf(cmd.scoring, scored), &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + sets[0].name + " (ID) vs " + JoinNames(ood_names),
@@ -197,7 +209,8 @@ int RunEvalFromScores(EvalCommand& cmd) {
   if (!cmd.scoring.model_path.empty()) {
     throw UsageError("--from-scores reads scores that are already made: give no --model");
   }
-  MergedScores merged = ReadMergedScores(cmd.from_scores, !cmd.report.baseline.empty());
+  // With the paths: the gallery's images, the class names from the folders, the baseline's pairs.
+  MergedScores merged = ReadMergedScores(cmd.from_scores, /*keep_paths=*/true);
   if (!merged.stamped && !merged.stopped.empty()) {
     throw Error("'" + merged.stopped + "' is from a stopped run: its stamp '" +
                 StampPath(merged.stopped) +
@@ -260,6 +273,8 @@ int RunEvalFromScores(EvalCommand& cmd) {
                 {"preset", stamp.preset},
                 {"temperatures", stamp.temperatures},
                 {"score_stamp", stamp.ToJson(/*run_only=*/true)}};
+  AddClassesAndGallery(merged.table, roles.front(), ood_names, {}, GatedScores(checks),
+                       cmd.report.gallery, &report);
   StageCards(report, roles.front(), cmd.report.tpr, CardRunOf(stamp, merged.model_path), &folder);
   return FinishReport(&report, input, cmd.report, checks,
                       "oodscore eval: " + roles.front() + " (ID) vs " + JoinNames(ood_names),
@@ -292,6 +307,12 @@ void SetupEvalCommand(CLI::App* app, int* exit_code) {
                   "with their stamps, instead of running a model; shards are checked and merged, "
                   "and the report equals the single run's");
   sub->add_option("--out-dir", cmd->report.out_dir, "report folder")->capture_default_str();
+  sub->add_option("--gallery", cmd->report.gallery,
+                  "K: the failure gallery's images per list (the K most OOD-looking ID images, "
+                  "and per OOD set the K most ID-looking, by the gated scores, else energy), as "
+                  "thumbnails in report.html and paths in report.json/.md; 0 = none")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   AddReportOptions(sub, &cmd->report);
   sub->footer(HelpFooter(
       {"oodscore eval --model m.pt --preset cifar10 --id cifar10=data/test --ood svhn=data/svhn",

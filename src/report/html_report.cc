@@ -230,37 +230,212 @@ std::string HistogramSvg(const std::string& title, const std::string& x_label,
 
 namespace {
 
-std::string RocSvg(const Report& report, const ReportInput& input, std::size_t score) {
-  std::vector<Tick> t;
-  for (int i = 0; i <= 5; ++i) t.push_back({i / 5.0, F(i / 5.0, "%g")});
-  std::string s = SvgOpen("ROC, " + report.scores[score].name + " (ID = positive)") +
-                  Axes(t, "FPR (share of OOD accepted as ID)", t, "TPR (share of ID accepted)");
-  s += "<line x1=\"" + F(kLeft) + "\" y1=\"" + F(kTop + kPh) + "\" x2=\"" + F(kLeft + kPw) +
-       "\" y2=\"" + F(kTop) + "\" stroke=\"#ccc\"/>";
-  for (std::size_t o = 0; o < input.ood.size(); ++o) {
-    const char* color = kColors[o % 6];
-    const Metrics& m = report.ood[o].metrics[score];
-    auto curve = RocCurve(input.id.oriented[score], input.ood[o].oriented[score]);
-    s += "<polyline class=\"roc\" fill=\"none\" stroke=\"" + std::string(color) +
-         "\" stroke-width=\"1.5\" points=\"";
-    for (const auto& p : curve)
-      s += F(kLeft + kPw * p.fpr) + "," + F(kTop + kPh * (1 - p.tpr)) + " ";
-    s += "\"/>";
-    if (std::isfinite(m.fpr_at_tpr) && std::isfinite(m.tpr_achieved)) {
-      // The operating point of the ID-calibrated threshold.
-      s += "<circle class=\"operating-point\" cx=\"" + F(kLeft + kPw * m.fpr_at_tpr) + "\" cy=\"" +
-           F(kTop + kPh * (1 - m.tpr_achieved)) + "\" r=\"4\" fill=\"none\" stroke=\"" + color +
-           "\" stroke-width=\"2\"><title>" + EscapeMarkup(input.ood[o].name) +
-           ": threshold accepts " + Pct(m.tpr_achieved) + " of ID and " + Pct(m.fpr_at_tpr) +
-           " of OOD</title></circle>";
-    }
-    s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 22 - 14.0 * o) +
-         "\" text-anchor=\"end\" fill=\"" + color + "\"" + kHalo + ">" +
-         EscapeMarkup(input.ood[o].name) + " (AUROC " + Pct(m.auroc) + ")</text>";
+// The per-set ROC plots' colours: 12, solid for the first 12 scores, dashed after.
+const char* const kScoreColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                    "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                    "#bcbd22", "#17becf", "#393b79", "#637939"};
+
+std::string ScoreColor(std::size_t s) { return kScoreColors[s % 12]; }
+const char* ScoreDash(std::size_t s) { return s >= 12 ? " stroke-dasharray=\"5 3\"" : ""; }
+
+// Where an FPR lies on the log axis, 0..1 from 0.001 to 1 (0 at or below 0.001).
+double LogFprAt(double fpr) {
+  return std::clamp((std::log10(std::max(fpr, 1e-3)) + 3) / 3, 0.0, 1.0);
+}
+
+// One OOD set's ROC curves, every score on one plot (curves[s]), on a linear or a log FPR
+// axis. The emphasised scores are drawn thick, on top, with their operating points.
+std::string SetRocSvg(const Report& report, std::size_t o,
+                      const std::vector<std::vector<RocPoint>>& curves,
+                      const std::vector<bool>& emphasis, bool log_fpr) {
+  std::vector<Tick> yt;
+  for (int i = 0; i <= 5; ++i) yt.push_back({i / 5.0, F(i / 5.0, "%g")});
+  const std::vector<Tick> xt =
+      log_fpr ? std::vector<Tick>{{0, "0.001"}, {1 / 3.0, "0.01"}, {2 / 3.0, "0.1"}, {1, "1"}} : yt;
+  auto x = [&](double fpr) { return kLeft + kPw * (log_fpr ? LogFprAt(fpr) : fpr); };
+  auto y = [&](double tpr) { return kTop + kPh * (1 - tpr); };
+  const std::string& name = report.ood[o].name;
+  std::string s = SvgOpen("ROC, " + name + (log_fpr ? ", log FPR axis" : "") + " (ID = positive)") +
+                  Axes(xt,
+                       log_fpr ? "FPR, log scale (share of OOD accepted as ID)"
+                               : "FPR (share of OOD accepted as ID)",
+                       yt, "TPR (share of ID accepted)");
+  // Chance (TPR = FPR), and the TPR level: a curve's FPR there is its FPR at the level.
+  s += "<polyline fill=\"none\" stroke=\"#ccc\" points=\"";
+  for (int i = 0; i <= 30; ++i) {
+    const double f = log_fpr ? std::pow(10.0, -3 + i / 10.0) : i / 30.0;
+    s += F(x(f)) + "," + F(y(f)) + " ";
   }
-  s += "<text x=\"" + F(kLeft + kPw - 6) + "\" y=\"" + F(kTop + kPh - 8) +
-       "\" text-anchor=\"end\"" + kHalo + ">○ operating point at the ID threshold</text></svg>";
-  return s;
+  s += "\"/><line x1=\"" + F(kLeft) + "\" x2=\"" + F(kLeft + kPw) + "\" y1=\"" +
+       F(y(report.options.tpr)) + "\" y2=\"" + F(y(report.options.tpr)) +
+       "\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>";
+  for (bool top : {false, true}) {
+    for (std::size_t k = 0; k < curves.size(); ++k) {
+      if (emphasis[k] != top) continue;
+      const Metrics& m = report.ood[o].metrics[k];
+      s += "<polyline class=\"roc\" fill=\"none\" stroke=\"" + ScoreColor(k) + "\"" + ScoreDash(k) +
+           " stroke-width=\"" + (top ? "2.4" : "1.2") + "\" stroke-opacity=\"" +
+           (top ? "1" : "0.75") + "\" points=\"";
+      for (const RocPoint& p : curves[k]) s += F(x(p.fpr)) + "," + F(y(p.tpr)) + " ";
+      s += "\"><title>" + EscapeMarkup(report.scores[k].name) + " (AUROC " + Pct(m.auroc) +
+           ")</title></polyline>";
+      if (top && std::isfinite(m.fpr_at_tpr) && std::isfinite(m.tpr_achieved)) {
+        s += "<circle class=\"operating-point\" cx=\"" + F(x(m.fpr_at_tpr)) + "\" cy=\"" +
+             F(y(m.tpr_achieved)) + "\" r=\"4\" fill=\"none\" stroke=\"" + ScoreColor(k) +
+             "\" stroke-width=\"2\"><title>" + EscapeMarkup(report.scores[k].name) +
+             ": threshold accepts " + Pct(m.tpr_achieved) + " of ID and " + Pct(m.fpr_at_tpr) +
+             " of " + EscapeMarkup(name) + "</title></circle>";
+      }
+    }
+  }
+  return s + "</svg>";
+}
+
+// A legend of the per-set ROC plots, as many columns as fit: each score's line, AUROC and FPR
+// at the TPR level.
+std::string RocLegend(const Report& report, std::size_t o, const std::vector<bool>& emphasis) {
+  std::string h = "<div class=\"legend\"><div>line, score: AUROC / FPR@" +
+                  F(100 * report.options.tpr, "%g") + " (%)</div>";
+  for (std::size_t k = 0; k < report.scores.size(); ++k) {
+    const Metrics& m = report.ood[o].metrics[k];
+    h += "<div><span class=\"sw\" style=\"border-top-style:" +
+         std::string(k >= 12 ? "dashed" : "solid") + ";border-top-color:" + ScoreColor(k) +
+         (emphasis[k] ? ";border-top-width:5px" : "") + "\"></span> " +
+         EscapeMarkup(report.scores[k].name) + ": " + PercentCell(m.auroc) + " / " +
+         PercentCell(m.fpr_at_tpr) + "</div>";
+  }
+  return h + "</div>\n";
+}
+
+// One ROC per OOD set with every score on it, linear and on a log FPR axis, and its legend.
+std::string RocSection(const Report& report, const ReportInput& input,
+                       const std::vector<std::string>& open_scores) {
+  const std::size_t n_scores = report.scores.size();
+  std::vector<bool> emphasis(n_scores);
+  std::string thick;
+  for (std::size_t k = 0; k < n_scores; ++k) {
+    const std::string& name = report.scores[k].name;
+    emphasis[k] = std::find(open_scores.begin(), open_scores.end(), name) != open_scores.end();
+    if (emphasis[k]) thick += (thick.empty() ? "" : ", ") + name;
+  }
+  // Every (set, score) curve, on every core.
+  std::vector<std::vector<RocPoint>> curves(input.ood.size() * n_scores);
+  ParallelFor(curves.size(), [&](std::size_t i) {
+    curves[i] = RocCurve(input.id.oriented[i % n_scores],
+                         input.ood[i / n_scores].oriented[i % n_scores], 200);
+  });
+  std::string h =
+      "<h2 id=\"roc\">ROC per OOD set</h2>\n<p>Every score on one plot per OOD set: linear, "
+      "and with a log FPR axis for the operating region (a curve's FPR at " +
+      F(100 * report.options.tpr, "%g") + "% TPR is where it crosses the dotted line)." +
+      (thick.empty() ? std::string()
+                     : " Thick: " + EscapeMarkup(thick) +
+                           ", with ○ their operating points at the ID threshold.") +
+      "</p>\n";
+  for (std::size_t o = 0; o < input.ood.size(); ++o) {
+    const std::vector<std::vector<RocPoint>> set_curves(
+        curves.begin() + static_cast<std::ptrdiff_t>(o * n_scores),
+        curves.begin() + static_cast<std::ptrdiff_t>((o + 1) * n_scores));
+    h += "<h3>" + EscapeMarkup(report.ood[o].name) + "</h3>\n<figure>" +
+         SetRocSvg(report, o, set_curves, emphasis, false) + "</figure>\n<figure>" +
+         SetRocSvg(report, o, set_curves, emphasis, true) + "</figure>\n" +
+         RocLegend(report, o, emphasis);
+  }
+  return h;
+}
+
+// The ID set's risk-coverage curves (accuracy of the accepted ID images against the share
+// accepted), each score's threshold marked, and the table of report.md.
+std::string RiskCoverageSection(const Report& report) {
+  if (report.risk_coverage.empty()) return "";
+  double lo = 1;
+  for (const RiskCoverage& rc : report.risk_coverage) {
+    for (const auto& [c, a] : rc.curve) {
+      if (std::isfinite(a)) lo = std::min(lo, a);
+    }
+  }
+  lo = std::max(0.0, std::floor(lo * 20 - 1e-9) / 20);  // down to a multiple of 5%
+  if (lo >= 1) lo = 0.95;
+  auto x = [&](double c) { return kLeft + kPw * c; };
+  auto y = [&](double a) { return kTop + kPh * (1 - (a - lo) / (1 - lo)); };
+  std::vector<Tick> xt, yt;
+  for (int i = 0; i <= 5; ++i) xt.push_back({i / 5.0, F(100 * i / 5.0, "%g") + "%"});
+  for (double v : NiceTicks(lo, 1, 5)) yt.push_back({(v - lo) / (1 - lo), F(100 * v, "%g") + "%"});
+  std::string s = SvgOpen("Risk-coverage, " + report.id_name + " (ID)") +
+                  Axes(xt, "coverage (share of ID accepted, most ID-looking first)", yt,
+                       "accuracy of the accepted");
+  std::string legend;
+  for (std::size_t i = 0; i < report.risk_coverage.size(); ++i) {
+    const RiskCoverage& rc = report.risk_coverage[i];
+    std::size_t k = 0;
+    while (k < report.scores.size() && report.scores[k].name != rc.score) ++k;
+    s += "<polyline class=\"risk-coverage\" fill=\"none\" stroke=\"" + ScoreColor(k) + "\"" +
+         ScoreDash(k) + " stroke-width=\"2\" points=\"";
+    for (const auto& [c, a] : rc.curve) {
+      if (std::isfinite(a)) s += F(x(c)) + "," + F(y(a)) + " ";
+    }
+    s += "\"/>";
+    if (std::isfinite(rc.threshold_accuracy)) {
+      s += "<circle cx=\"" + F(x(rc.threshold_coverage)) + "\" cy=\"" +
+           F(y(rc.threshold_accuracy)) + "\" r=\"4\" fill=\"none\" stroke=\"" + ScoreColor(k) +
+           "\" stroke-width=\"2\"><title>" + EscapeMarkup(rc.score) + ": the threshold accepts " +
+           Pct(rc.threshold_coverage) + " of ID, " + Pct(rc.threshold_accuracy) +
+           " of them classified right</title></circle>";
+    }
+    s += "<text x=\"" + F(kLeft + 8) + "\" y=\"" + F(kTop + kPh - 8 - 14.0 * i) + "\" fill=\"" +
+         ScoreColor(k) + "\"" + kHalo + ">" + EscapeMarkup(rc.score) + "</text>";
+  }
+  s += "</svg>";
+  std::string h =
+      "<h2 id=\"risk-coverage\">Risk-coverage (ID)</h2>\n<p>The classifier's accuracy on the ID "
+      "images a score accepts, most ID-looking first, against the share accepted (○: at the "
+      "score's threshold). A score that rejects the misclassified images first rises to the "
+      "left. The table, in %: the share each threshold accepts and the accuracy there, then the "
+      "accuracy at fixed shares accepted.</p>\n<figure>" +
+      s + "</figure>\n<div class=\"scroll\"><table>\n";
+  const auto rows = RiskCoverageRows(report.risk_coverage);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const char* tag = r == 0 ? "th" : "td";
+    h += "<tr>";
+    for (const auto& c : rows[r]) {
+      h += std::string("<") + tag + ">" + EscapeMarkup(c) + "</" + tag + ">";
+    }
+    h += "</tr>\n";
+  }
+  return h + "</table></div>\n";
+}
+
+// A heat map cell: the value in percent on a red (bad) to green (good) background; goodness
+// in [0, 1].
+std::string HeatCell(double value, double goodness) {
+  if (!std::isfinite(value)) return "<td>-</td>";
+  const double hue = 120 * std::clamp(goodness, 0.0, 1.0);
+  return "<td style=\"background:hsl(" + F(hue, "%.0f") + ",65%,80%)\">" + PercentCell(value) +
+         "</td>";
+}
+
+// The set x score heat map of FPR at the TPR level and AUROC: a row per score, two columns per
+// OOD set and the mean. Green is good: FPR 0% and AUROC 100%; red: FPR 100% and AUROC 50% or
+// below.
+std::string HeatMap(const Report& report) {
+  std::string h =
+      "<h2 id=\"heat-map\">Heat map</h2>\n<p>FPR@" + F(100 * report.options.tpr, "%g") +
+      " and AUROC (%) per OOD set and score, green good, red bad (FPR 100%, AUROC 50% "
+      "or below).</p><div class=\"scroll\"><table class=\"heat\">\n<tr><th rowspan=\"2\">"
+      "score</th>";
+  for (const auto& o : report.ood) h += "<th colspan=\"2\">" + EscapeMarkup(o.name) + "</th>";
+  h += "<th colspan=\"2\">mean</th></tr>\n<tr>";
+  for (std::size_t i = 0; i <= report.ood.size(); ++i) h += "<th>FPR</th><th>AUROC</th>";
+  h += "</tr>\n";
+  auto cells = [](const Metrics& m) {
+    return HeatCell(m.fpr_at_tpr, 1 - m.fpr_at_tpr) + HeatCell(m.auroc, (m.auroc - 0.5) / 0.5);
+  };
+  for (std::size_t s = 0; s < report.scores.size(); ++s) {
+    h += "<tr><td>" + EscapeMarkup(report.scores[s].name) + "</td>";
+    for (const auto& o : report.ood) h += cells(o.metrics[s]);
+    h += cells(report.mean[s]) + "</tr>\n";
+  }
+  return h + "</table></div>\n";
 }
 
 std::string Banner(const Report& report) {
@@ -355,6 +530,19 @@ std::string PageHead(const Report& report) {
          ".none{background:#eee;color:#333}.warn{background:#fff4d6;padding:6px 10px;margin:4px 0}"
          "figure{display:inline-block;margin:6px;width:520px;max-width:100%}"
          "svg.plot{width:100%;height:auto}summary{cursor:pointer;font-size:1.2em;margin:.6em 0}"
+         ".gallery{display:flex;flex-wrap:wrap;gap:8px}figure.thumb{width:112px;margin:0;"
+         "font-size:11px;line-height:1.25}figure.thumb img,.noimg{width:96px;height:96px;"
+         "object-fit:contain;image-rendering:pixelated;background:#eee;display:block}"
+         ".noimg{color:#777;text-align:center;line-height:96px}.path{word-break:break-all;"
+         "color:#444}.wrong{color:#b00}"
+         "table.heat th{text-align:center}td.best{font-weight:bold}tr.mean "
+         "td{background:#f3f3f3}tr.mean td:first-child{"
+         "font-weight:bold}tr:not(.mean)+tr.mean td{border-top:2px solid #555}"
+         ".legend{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));"
+         "gap:2px 14px;font-size:13px;margin:0 6px 1em}.sw{display:inline-block;width:22px;"
+         "vertical-align:middle;border-top-width:3px}"
+         "@media (max-width:600px){figure.thumb{width:84px}"
+         "figure.thumb img,.noimg{width:72px;height:72px;line-height:72px}}"
          "</style></head><body>\n";
 }
 
@@ -382,29 +570,38 @@ std::string MetricsTable(const Report& report) {
       Row({"OOD set", "n", "score", "FPR@" + F(100 * report.options.tpr, "%g") + " (%) ↓",
            "AUROC (%) ↑", "AUPR-In (%) ↑", "AUPR-Out (%) ↑", "DetErr (%) ↓"},
           "th");
+  // Each set's best value among the scores in bold; the mean rows set apart below a rule.
   auto row = [&](const std::string& set, std::size_t n, const std::string& score,
                  const std::vector<Metrics>& metrics, const std::vector<Metrics>& spread,
-                 std::size_t s) {
-    std::vector<std::string> cells = {EscapeMarkup(set), std::to_string(n), EscapeMarkup(score)};
-    for (const std::string& c : MetricCells(metrics[s], spread.empty() ? nullptr : &spread[s])) {
-      cells.push_back(c);
+                 std::size_t s, bool mean) {
+    h += mean ? "<tr class=\"mean\">" : "<tr>";
+    h += "<td>" + EscapeMarkup(set) + "</td><td>" + std::to_string(n) + "</td><td>" +
+         EscapeMarkup(score) + "</td>";
+    const std::vector<bool> best = BestCells(metrics)[s];
+    const auto cells = MetricCells(metrics[s], spread.empty() ? nullptr : &spread[s]);
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      h += best[c] ? "<td class=\"best\">" + cells[c] + "</td>" : "<td>" + cells[c] + "</td>";
     }
-    h += Row(cells);
+    h += "</tr>\n";
   };
   for (const auto& o : report.ood) {
     for (std::size_t s = 0; s < report.scores.size(); ++s) {
-      row(o.name, report.subsample ? o.drawn : o.n, report.scores[s].name, o.metrics, o.spread, s);
+      row(o.name, report.subsample ? o.drawn : o.n, report.scores[s].name, o.metrics, o.spread, s,
+          false);
     }
   }
   for (std::size_t s = 0; s < report.scores.size(); ++s) {
-    row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean, report.mean_spread, s);
+    row("mean", report.mean[s].n_ood, report.scores[s].name, report.mean, report.mean_spread, s,
+        true);
   }
   for (const auto& g : report.groups) {
     for (std::size_t s = 0; s < report.scores.size(); ++s) {
-      row(g.group.name + " mean", g.mean[s].n_ood, report.scores[s].name, g.mean, g.spread, s);
+      row(g.group.name + " mean", g.mean[s].n_ood, report.scores[s].name, g.mean, g.spread, s,
+          true);
     }
   }
   h += "</table></div>\n";
+  if (report.scores.size() > 1) h += "<p>Each set's best value among the scores is in bold.</p>\n";
   if (report.subsample) {
     h += "<p>Each OOD row is the mean ± std (population) over " +
          std::to_string(report.subsample->repeats) + " draws of " +
@@ -436,8 +633,8 @@ std::string ChecksTable(const Report& report) {
   return h + "</table></div>\n";
 }
 
-// Score s's collapsible section: its accept rule, a histogram of ID against each OOD set (in
-// the score's own units) and the ROC curves.
+// Score s's collapsible section: its accept rule and a histogram of ID against each OOD set
+// (in the score's own units).
 std::string ScoreSection(const Report& report, const ReportInput& input, std::size_t s, bool open) {
   const ScoreInfo& info = report.scores[s];
   auto raw = [&](const std::vector<double>& oriented) {
@@ -460,7 +657,7 @@ std::string ScoreSection(const Report& report, const ReportInput& input, std::si
                       input.ood[o].name, t) +
          "</figure>\n";
   }
-  return h + "<figure>" + RocSvg(report, input, s) + "</figure>\n</details>\n";
+  return h + "</details>\n";
 }
 
 // Every score's section, made on every core (histograms and ROC curves walk every score).
@@ -511,8 +708,12 @@ std::string RunSection(const Report& report) {
 std::string ReportHtml(const Report& report, const ReportInput& input,
                        const std::vector<std::string>& open_scores) {
   return PageHead(report) + Banner(report) + Intro(report) + MetricsTable(report) +
-         ChecksTable(report) + ScoreSections(report, input, open_scores) + SetsTable(report) +
-         RunSection(report) + "</body></html>\n";
+         HeatMap(report) + ChecksTable(report) +
+         (report.gallery ? GalleryHtml(*report.gallery) : std::string()) +
+         (report.per_class ? ClassBreakdownHtml(*report.per_class) : std::string()) +
+         RiskCoverageSection(report) + RocSection(report, input, open_scores) +
+         ScoreSections(report, input, open_scores) + SetsTable(report) + RunSection(report) +
+         "</body></html>\n";
 }
 
 }  // namespace oodscore

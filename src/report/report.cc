@@ -453,6 +453,32 @@ std::vector<std::string> MetricCells(const Metrics& m, const Metrics* spread) {
           PercentCell(m.detection_error, nullptr, sd(&Metrics::detection_error))};
 }
 
+std::vector<std::vector<bool>> BestCells(const std::vector<Metrics>& by_score) {
+  // MetricCells' columns, and whether lower is better.
+  const std::pair<double Metrics::*, bool> columns[] = {{&Metrics::fpr_at_tpr, true},
+                                                        {&Metrics::auroc, false},
+                                                        {&Metrics::aupr_in, false},
+                                                        {&Metrics::aupr_out, false},
+                                                        {&Metrics::detection_error, true}};
+  std::vector<std::vector<bool>> best(by_score.size(), std::vector<bool>(5, false));
+  if (by_score.size() < 2) return best;
+  auto shown = [](double v) { return std::round(v * 1e4); };  // percent with two decimals
+  for (std::size_t c = 0; c < 5; ++c) {
+    const auto [member, lower] = columns[c];
+    double top = std::nan("");
+    for (const Metrics& m : by_score) {
+      const double v = m.*member;
+      if (!std::isfinite(v)) continue;
+      if (std::isnan(top) || (lower ? shown(v) < top : shown(v) > top)) top = shown(v);
+    }
+    for (std::size_t s = 0; s < by_score.size(); ++s) {
+      const double v = by_score[s].*member;
+      best[s][c] = std::isfinite(v) && shown(v) == top;
+    }
+  }
+  return best;
+}
+
 std::string PercentCell(double value, const Interval* ci, const double* spread) {
   std::string cell = Percent(value);
   if (ci != nullptr) cell += " [" + Percent(ci->lo) + ", " + Percent(ci->hi) + "]";
@@ -567,6 +593,9 @@ nlohmann::json ReportJson(const Report& r) {
     j["checks"] = checks;
     j["checks_passed"] = all;
   }
+  if (r.per_class) j["per_class"] = ClassBreakdownJson(*r.per_class);
+  if (!r.risk_coverage.empty()) j["risk_coverage"] = RiskCoverageJson(r.risk_coverage);
+  if (r.gallery) j["gallery"] = GalleryJson(*r.gallery);
   j["run"] = r.run;
   return j;
 }
@@ -603,7 +632,8 @@ std::string ReportMarkdown(const Report& r) {
   md += ". FPR at " + std::string(tpr) + "% TPR, convention " +
         ConventionName(r.options.convention) +
         " (positive class: " + ConventionPositiveClass(r.options.convention) + "); AUPR " +
-        (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %.\n";
+        (trapezoid ? "by trapezoids" : "as average precision") + ". Values in %" +
+        (r.scores.size() > 1 ? "; each set's best value among the scores in bold" : "") + ".\n";
   md += "Scores:";
   for (std::size_t s = 0; s < r.scores.size(); ++s) {
     md += std::string(s ? "," : "") + " " + r.scores[s].name + " (" +
@@ -613,12 +643,15 @@ std::string ReportMarkdown(const Report& r) {
   md += "| OOD set | n | score | FPR" + std::string(tpr) +
         " ↓ | AUROC ↑ | AUPR-In ↑ | AUPR-Out ↑ | DetErr ↓ |\n";
   md += "|---|---:|---|---:|---:|---:|---:|---:|\n";
+  // The best value of each set among the scores in bold.
   auto row = [&](const std::string& set, std::size_t n, const std::string& score,
                  const std::vector<Metrics>& metrics, const std::vector<Metrics>& spread,
                  std::size_t s) {
     md += "| " + set + " | " + std::to_string(n) + " | " + score;
-    for (const std::string& cell : MetricCells(metrics[s], spread.empty() ? nullptr : &spread[s])) {
-      md += " | " + cell;
+    const std::vector<bool> best = BestCells(metrics)[s];
+    const auto cells = MetricCells(metrics[s], spread.empty() ? nullptr : &spread[s]);
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      md += " | " + (best[c] ? "**" + cells[c] + "**" : cells[c]);
     }
     md += " |\n";
   };
@@ -662,6 +695,9 @@ std::string ReportMarkdown(const Report& r) {
   }
   for (const auto& w : r.warnings) md += "\n**Warning:** " + w + "\n";
   md += CheckTableMarkdown(r.checks);
+  if (r.per_class) md += ClassBreakdownMarkdown(*r.per_class);
+  md += RiskCoverageMarkdown(r.risk_coverage);
+  if (r.gallery) md += GalleryMarkdown(*r.gallery);
   return md;
 }
 

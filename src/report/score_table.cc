@@ -54,6 +54,13 @@ std::string ScoreTable::ClassText(std::int32_t code) const {
   return class_names_[static_cast<std::size_t>(-1 - code)];
 }
 
+std::string ScoreTable::ClassName(std::int32_t code, const std::vector<std::string>& names) const {
+  if (code >= 0 && static_cast<std::size_t>(code) < names.size() && !names[code].empty()) {
+    return names[code];
+  }
+  return ClassText(code);
+}
+
 ScoreRow ScoreTable::Row(std::size_t row) const {
   ScoreRow r{set(row), std::string(path(row)), ClassText(label_[row]), ClassText(pred_[row]), {}};
   for (const auto& v : values_) r.values.push_back(v[row]);
