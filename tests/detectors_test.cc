@@ -302,13 +302,7 @@ TEST(DetectorTuningTest, EveryCombinationEqualsADirectFitAndTheFirstBestIsKept) 
     DetectorSettings direct_settings = settings;
     for (const auto& [key, value] : t.settings) {
       for (const DetectorSettingDef& def : DetectorSettingTable()) {
-        if (key != def.key) continue;
-        std::visit(
-            [&, v = value](auto m) {
-              direct_settings.*m =
-                  static_cast<std::remove_reference_t<decltype(direct_settings.*m)>>(v);
-            },
-            def.member);
+        if (key == def.key) def.Set(&direct_settings, value);
       }
     }
     const DetectorFit direct =
@@ -337,12 +331,7 @@ TEST(DetectorTuningTest, EveryCombinationEqualsADirectFitAndTheFirstBestIsKept) 
       for (const DetectorSettingDef& def : DetectorSettingTable()) {
         if (key != def.key) continue;
         EXPECT_EQ(def.Get(fit.settings), value) << key;
-        std::visit(
-            [&, v = value](auto m) {
-              tuned_settings.*m =
-                  static_cast<std::remove_reference_t<decltype(tuned_settings.*m)>>(v);
-            },
-            def.member);
+        def.Set(&tuned_settings, value);
       }
     }
   }

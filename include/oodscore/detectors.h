@@ -45,6 +45,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -102,6 +103,11 @@ struct DetectorSettingDef {
 
   double Get(const DetectorSettings& s) const {
     return std::visit([&](auto m) { return static_cast<double>(s.*m); }, member);
+  }
+  // REQUIRES: v is in range and, for an int setting, whole.
+  void Set(DetectorSettings* s, double v) const {
+    std::visit([&](auto m) { s->*m = static_cast<std::remove_reference_t<decltype(s->*m)>>(v); },
+               member);
   }
 };
 const std::vector<DetectorSettingDef>& DetectorSettingTable();

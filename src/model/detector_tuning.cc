@@ -3,9 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <optional>
-#include <variant>
 
 #include "base/format.h"
 #include "oodscore/error.h"
@@ -59,12 +57,7 @@ std::string CannotTake(const DetectorFit& fit, const std::string& key, double va
 
 // Sets key = value in fit->settings, with the statistics that follow from it.
 void Apply(DetectorFit* fit, const FitAlternatives& alt, const std::string& key, double value) {
-  std::visit(
-      [&](auto m) {
-        using T = std::remove_reference_t<decltype(fit->settings.*m)>;
-        fit->settings.*m = static_cast<T>(value);
-      },
-      SettingDef(key).member);
+  SettingDef(key).Set(&fit->settings, value);
   if (const ClipRef* clip = FindClip(key)) {
     const std::size_t i = IndexOf(alt.percentiles, value);
     if (i >= alt.activation_percentiles.size()) {
