@@ -245,14 +245,13 @@ int RunEvalFromScores(EvalCommand& cmd) {
                                   StampedFacts(merged, roles), &input);
   report.warnings.insert(report.warnings.begin(), merged.warnings.begin(), merged.warnings.end());
   if (stamp.fit.is_object() && stamp.fit.contains("tuned_on")) {
-    // Each set's files, from the score files' paths, against the sets the fit was tuned on.
-    const MergedScores with_paths =
-        merged.table.keeps_paths() ? MergedScores{} : ReadMergedScores(cmd.from_scores, true);
-    const ScoreTable& table = merged.table.keeps_paths() ? merged.table : with_paths.table;
-    std::vector<SampleSet> sets(table.SetNames().size());
-    for (std::size_t i = 0; i < sets.size(); ++i) sets[i].name = table.SetNames()[i];
+    // Each set's files, from the score files' paths (kept above), against the sets the fit
+    // was tuned on.
+    const ScoreTable& table = merged.table;
+    const std::vector<std::string>& names = table.SetNames();
+    std::vector<SampleSet> sets(names.size());
+    for (std::size_t i = 0; i < sets.size(); ++i) sets[i].name = names[i];
     for (std::size_t row = 0; row < table.size(); ++row) {
-      const auto& names = table.SetNames();
       const std::size_t i = std::find(names.begin(), names.end(), table.set(row)) - names.begin();
       sets[i].samples.push_back({std::string(table.path(row)), "", nullptr, 0});
     }
