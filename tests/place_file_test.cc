@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "base/user_file.h"
 #include "oodscore/error.h"
 #include "test_util.h"
 
@@ -24,6 +25,23 @@ TEST(PlaceFileTest, NumberedNamesGoBeforeTheLastExtension) {
   EXPECT_EQ(NumberedName("a.tar.gz", 2), fs::path("a.tar.2.gz"));
   EXPECT_EQ(NumberedName("notes", 1), fs::path("notes.1"));
   EXPECT_EQ(NumberedName("d/.hidden", 1), fs::path("d/.hidden.1"));
+}
+
+// base/user_file.h: two names of one folder resolve to one path.
+TEST(ResolvedPathTest, LinksDotsAndTrailingSlashesResolveToOnePath) {
+  TempDir tmp;
+  const fs::path real = fs::path(std::string(tmp / "real"));
+  fs::create_directories(real / "sub");
+  fs::create_directory_symlink(real, fs::path(std::string(tmp / "link")));
+  const fs::path want = fs::canonical(real / "sub");
+  EXPECT_EQ(ResolvedPath(real / "sub"), want);
+  EXPECT_EQ(ResolvedPath(tmp / "link/sub/"), want);
+  EXPECT_EQ(ResolvedPath(tmp / "link/./sub/../sub"), want);
+  // Not there yet: absolute and normal, with or without its trailing '/'.
+  EXPECT_EQ(ResolvedPath(tmp / "link/new/"), fs::canonical(real) / "new");
+  EXPECT_EQ(ResolvedPath(tmp / "link/new"), fs::canonical(real) / "new");
+  EXPECT_EQ(ResolvedPath("."), fs::canonical(fs::current_path()));
+  EXPECT_EQ(ResolvedPath("/"), fs::path("/"));
 }
 
 TEST(PlaceFileTest, TakenNamesAreNumberedAndNeverOverwritten) {

@@ -11,6 +11,16 @@
 
 namespace oodscore {
 
+std::filesystem::path ResolvedPath(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (ec) p = path;  // no current folder to start from: as given
+  const fs::path canonical = fs::weakly_canonical(p, ec);
+  p = (ec ? p : canonical).lexically_normal();
+  return p.has_filename() || p == p.root_path() ? p : p.parent_path();
+}
+
 const char* FileKind(unsigned mode) {
   return S_ISDIR(mode)    ? "a directory"
          : S_ISFIFO(mode) ? "a FIFO"

@@ -1,4 +1,5 @@
-// Opening a file that a user named: a regular file only, never blocking on a FIFO.
+// Files that a user named: what a name refers to, and opening one (a regular file only, never
+// blocking on a FIFO).
 #ifndef OODSCORE_SRC_BASE_USER_FILE_H_
 #define OODSCORE_SRC_BASE_USER_FILE_H_
 
@@ -7,6 +8,12 @@
 #include <string>
 
 namespace oodscore {
+
+// What `path` refers to, so that two names of one file or folder compare equal: absolute, every
+// link resolved as far as the path exists, "." and ".." gone, and no trailing '/' ("res/"
+// equals "res", existing or not). Relative paths are taken from the current folder; when
+// that cannot be read, the path comes back lexically normal.
+std::filesystem::path ResolvedPath(const std::filesystem::path& path);
 
 // An open regular file, or why there is none.
 struct UserFile {

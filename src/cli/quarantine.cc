@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "base/format.h"
+#include "base/user_file.h"
 #include "oodscore/error.h"
 
 namespace fs = std::filesystem;
@@ -25,14 +26,6 @@ constexpr const char* kHeader = "from\tto\tscore\tvalue\n";
 // that every line reads back with `cut` and `read` as it is.
 bool Unrecordable(const std::string& path) {
   return path.find_first_of("\t\n\r") != std::string::npos;
-}
-
-// The absolute path with every link resolved, as far as it exists.
-fs::path Resolved(const fs::path& path) {
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
-  if (ec) p = fs::absolute(path).lexically_normal();
-  return p.has_filename() ? p : p.parent_path();
 }
 
 // True when `path` is `dir` or lies below it (both resolved).
@@ -95,7 +88,7 @@ void CheckQuarantine(const QuarantineOptions& opt, const std::vector<SampleSet>&
                      "': a folder whose path holds a tab or a line break cannot be recorded in "
                      "its manifest.tsv; give another folder");
   }
-  const fs::path dir = Resolved(opt.dir);
+  const fs::path dir = ResolvedPath(opt.dir);
   std::unordered_map<std::string, bool> parents;  // a list's folders, each resolved once
   for (const SampleSet& set : sets) {
     if (set.logits || (!set.samples.empty() && set.samples.front().npy)) {
@@ -103,7 +96,7 @@ void CheckQuarantine(const QuarantineOptions& opt, const std::vector<SampleSet>&
                        set.source + "' (.npy): use --flagged for its flagged rows");
     }
     if (IsFolderSet(set)) {
-      const fs::path source = Resolved(set.source);
+      const fs::path source = ResolvedPath(set.source);
       if (source == dir) {
         throw UsageError(opt.flag + " '" + opt.dir + "' is the input folder '" + set.source +
                          "': its files would be placed onto themselves; give a folder beside "
@@ -120,7 +113,7 @@ void CheckQuarantine(const QuarantineOptions& opt, const std::vector<SampleSet>&
     for (const Sample& s : set.samples) {
       const std::string parent = fs::path(s.path).parent_path().string();
       auto [it, added] = parents.emplace(parent, false);
-      if (added) it->second = Within(Resolved(parent.empty() ? "." : parent), dir);
+      if (added) it->second = Within(ResolvedPath(parent.empty() ? "." : parent), dir);
       if (it->second) {
         throw UsageError(opt.flag + " '" + opt.dir + "' holds '" + s.path + "', an input of set '" +
                          set.name +
@@ -169,9 +162,9 @@ void Quarantine::Add(const std::string& set, const std::string& path, double val
 }
 
 bool Quarantine::InDir(const std::string& path) {
-  if (dir_.empty()) dir_ = Resolved(opt_.dir);
+  if (dir_.empty()) dir_ = ResolvedPath(opt_.dir);
   const std::string parent = fs::path(path).parent_path().string();
-  return Within(Resolved(parent.empty() ? "." : parent), dir_);
+  return Within(ResolvedPath(parent.empty() ? "." : parent), dir_);
 }
 
 fs::path Quarantine::Destination(const std::string& set, const std::string& path) const {

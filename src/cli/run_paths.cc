@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "base/user_file.h"
 #include "oodscore/error.h"
 #include "oodscore/report_folder.h"
 
@@ -25,15 +26,6 @@ std::optional<FileId> IdOf(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return FileId{st.st_dev, st.st_ino, S_ISREG(st.st_mode)};
-}
-
-// The absolute path with every link resolved, as far as the path exists.
-fs::path Resolved(const std::string& path) {
-  std::error_code ec;
-  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
-  if (ec) p = fs::absolute(path);
-  // A folder that does not exist yet keeps its trailing '/': "res/" must equal "res".
-  return p.has_filename() ? p : p.parent_path();
 }
 
 bool Ignored(const std::string& path) { return path.empty() || path == "-"; }
@@ -93,9 +85,9 @@ void RunPaths::Check() const {
     std::optional<FileId> id;
   };
   std::vector<Written> written;
-  for (const Entry& w : writes_) written.push_back({&w, Resolved(w.path), IdOf(w.path)});
+  for (const Entry& w : writes_) written.push_back({&w, ResolvedPath(w.path), IdOf(w.path)});
   std::vector<fs::path> folders;
-  for (const Entry& f : folders_) folders.push_back(Resolved(f.path));
+  for (const Entry& f : folders_) folders.push_back(ResolvedPath(f.path));
   // The report file a path would be in one of the report folders, or -1.
   auto in_folder = [&](const fs::path& resolved) -> int {
     if (!IsReportFileName(resolved.filename().string())) return -1;
@@ -138,11 +130,11 @@ void RunPaths::Check() const {
   // Images: one stat each, only when an output exists (they never bear a report file's name).
   for (const Entry& r : images_) check_written(r);
   std::vector<fs::path> trees;
-  for (const Entry& t : trees_) trees.push_back(Resolved(t.path));
+  for (const Entry& t : trees_) trees.push_back(ResolvedPath(t.path));
   for (const Entry& r : reads_) {
     check_written(r);
     if (!trees.empty()) {
-      const std::string resolved = Resolved(r.path).string();
+      const std::string resolved = ResolvedPath(r.path).string();
       for (std::size_t i = 0; i < trees.size(); ++i) {
         const std::string dir = trees[i].string() + "/";
         if (resolved.compare(0, dir.size(), dir) == 0) {
@@ -156,7 +148,7 @@ void RunPaths::Check() const {
     if (!IsReportFileName(fs::path(r.path).filename().string()) && !fs::is_symlink(r.path, ec)) {
       continue;
     }
-    const fs::path resolved = Resolved(r.path);
+    const fs::path resolved = ResolvedPath(r.path);
     if (const int f = in_folder(resolved); f >= 0) {
       throw Overwrite(folders_[f].flag, folders_[f].path, r.flag, r.path,
                       "the report file '" + resolved.string() + "'");

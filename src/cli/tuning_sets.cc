@@ -6,19 +6,12 @@
 #include <set>
 
 #include "base/sha256.h"
+#include "base/user_file.h"
 #include "oodscore/error.h"
 
 namespace oodscore {
 
 namespace {
-
-std::string NormalFolder(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::path p = std::filesystem::absolute(path, ec);
-  if (ec) return path;
-  const std::filesystem::path canonical = std::filesystem::weakly_canonical(p, ec);
-  return (ec ? p : canonical).lexically_normal().string();
-}
 
 // SHA-256 over the sorted SHA-256s of the set's files (a .npy's rows: the file's, once).
 std::string ContentSha256(const SampleSet& set) {
@@ -41,7 +34,7 @@ TuningSet DescribeTuningSet(const SampleSet& set, const std::string& role, std::
   t.role = role;
   t.name = set.name;
   t.path = set.source;
-  t.folder = NormalFolder(set.source);
+  t.folder = ResolvedPath(set.source).string();
   t.samples = scored;
   t.content_sha256 = ContentSha256(set);
   return t;
@@ -52,7 +45,7 @@ std::vector<std::string> TunedOnWarnings(const std::vector<TuningSet>& tuned_on,
   std::vector<std::string> out;
   if (tuned_on.empty()) return out;
   for (const SampleSet& set : evaluated) {
-    const std::string folder = set.source.empty() ? "" : NormalFolder(set.source);
+    const std::string folder = set.source.empty() ? "" : ResolvedPath(set.source).string();
     const TuningSet* match = nullptr;
     const char* how = "the same folder";
     for (const TuningSet& t : tuned_on) {
