@@ -350,6 +350,80 @@ TEST(MetricsTest, BootstrapIsDeterministicForASeed) {
   EXPECT_EQ(a.fpr_ci.hi, b.fpr_ci.hi);
 }
 
+// A mean row's interval, recomputed as documented: per resample one draw of the ID set's sorted
+// positions, then each OOD set's, from one mt19937_64; the mean of the sets' metrics.
+TEST(MetricsTest, MeanOverSetsBootstrapEqualsRecomputingOnExplicitResamples) {
+  std::mt19937_64 data_rng(5);
+  std::vector<double> id, near, far;
+  for (int i = 0; i < 50; ++i) id.push_back(static_cast<int>(data_rng() % 12) + 2);
+  for (int i = 0; i < 31; ++i) near.push_back(static_cast<int>(data_rng() % 12) + 1);
+  for (int i = 0; i < 17; ++i) far.push_back(static_cast<int>(data_rng() % 6));
+  for (FprConvention c : kAll) {
+    SCOPED_TRACE(ConventionName(c));
+    MetricOptions options;
+    options.convention = c;
+    options.bootstrap = 150;
+    options.seed = 9;
+    Metrics mean;
+    BootstrapMeanOverSets(id, {&near, &far}, options, &mean);
+    ASSERT_TRUE(mean.has_ci);
+
+    std::vector<double> a = id;
+    std::vector<std::vector<double>> oods = {near, far};
+    std::sort(a.begin(), a.end(), std::greater<double>());
+    for (auto& b : oods) std::sort(b.begin(), b.end(), std::greater<double>());
+    std::mt19937_64 rng(options.seed);
+    std::vector<double> aurocs, fprs;
+    for (int r = 0; r < options.bootstrap; ++r) {
+      std::vector<double> ra;
+      for (std::size_t i = 0; i < a.size(); ++i) ra.push_back(a[DrawIndex(rng, a.size())]);
+      double auroc = 0, fpr = 0;
+      std::vector<std::vector<double>> rb(oods.size());
+      for (std::size_t o = 0; o < oods.size(); ++o) {
+        for (std::size_t i = 0; i < oods[o].size(); ++i) {
+          rb[o].push_back(oods[o][DrawIndex(rng, oods[o].size())]);
+        }
+      }
+      for (const auto& b : rb) {
+        const Metrics s = Compute(ra, b, c);
+        auroc += s.auroc / 2;
+        fpr += s.fpr_at_tpr / 2;
+      }
+      aurocs.push_back(auroc);
+      fprs.push_back(fpr);
+    }
+    EXPECT_NEAR(mean.auroc_ci.lo, Percentile(aurocs, 0.025), kTol);
+    EXPECT_NEAR(mean.auroc_ci.hi, Percentile(aurocs, 0.975), kTol);
+    EXPECT_NEAR(mean.fpr_ci.lo, Percentile(fprs, 0.025), kTol);
+    EXPECT_NEAR(mean.fpr_ci.hi, Percentile(fprs, 0.975), kTol);
+    const double point = (Compute(id, near, c).auroc + Compute(id, far, c).auroc) / 2;
+    EXPECT_LE(mean.auroc_ci.lo, point);
+    EXPECT_GE(mean.auroc_ci.hi, point);
+    EXPECT_LT(mean.auroc_ci.lo, mean.auroc_ci.hi);
+  }
+}
+
+TEST(MetricsTest, MeanOverOneSetHasThatSetsIntervalAndBadInputsThrow) {
+  const std::vector<double> id = ExampleWId();
+  MetricOptions options;
+  options.bootstrap = 80;
+  options.seed = 17;
+  const Metrics one = ComputeMetrics(id, kExampleWOod, options);
+  Metrics mean;
+  mean.auroc = 0.25;  // left alone: only the intervals are set
+  BootstrapMeanOverSets(id, {&kExampleWOod}, options, &mean);
+  EXPECT_EQ(mean.auroc, 0.25);
+  EXPECT_EQ(mean.auroc_ci.lo, one.auroc_ci.lo);
+  EXPECT_EQ(mean.auroc_ci.hi, one.auroc_ci.hi);
+  EXPECT_EQ(mean.fpr_ci.lo, one.fpr_ci.lo);
+  EXPECT_EQ(mean.fpr_ci.hi, one.fpr_ci.hi);
+  EXPECT_THROW(BootstrapMeanOverSets(id, {}, options, &mean), Error);
+  const std::vector<double> with_nan = {0.5, std::nan("")};
+  EXPECT_THROW(BootstrapMeanOverSets(id, {&kExampleWOod, &with_nan}, options, &mean), Error);
+  options.bootstrap = 0;
+  EXPECT_THROW(BootstrapMeanOverSets(id, {&kExampleWOod}, options, &mean), Error);
+}
+
 // Golden values from scikit-learn and ports of the peers' code
 // (scripts/fixtures/make_metric_fixtures.py).
 nlohmann::json LoadGolden() {

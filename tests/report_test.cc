@@ -317,6 +317,47 @@ TEST(ReportTest, SubsampleOfASetNoLargerThanADrawIsTheWholeSetWithAWarning) {
   EXPECT_THROW(BuildReport(in), Error);  // intervals of whole sets do not mix with draws
 }
 
+TEST(ReportTest, MeanRowsCarryBootstrapIntervalsOverAllTheirSets) {
+  ReportInput in = TwoScoresInRowOrder();
+  in.groups = {{"far_group", {"far"}}};
+  in.options.bootstrap = 60;
+  in.options.seed = 4;
+  const Report r = BuildReport(in);
+  for (std::size_t s = 0; s < 2; ++s) {
+    SCOPED_TRACE(in.scores[s].name);
+    Metrics expect;
+    BootstrapMeanOverSets(in.id.oriented[s], {&in.ood[0].oriented[s], &in.ood[1].oriented[s]},
+                          in.options, &expect);
+    ASSERT_TRUE(r.mean[s].has_ci);
+    EXPECT_EQ(r.mean[s].auroc_ci.lo, expect.auroc_ci.lo);
+    EXPECT_EQ(r.mean[s].fpr_ci.hi, expect.fpr_ci.hi);
+    // A group of one set: that set's own interval (the same seed and draw order).
+    ASSERT_TRUE(r.groups[0].mean[s].has_ci);
+    EXPECT_EQ(r.groups[0].mean[s].auroc_ci.lo, r.ood[1].metrics[s].auroc_ci.lo);
+    EXPECT_EQ(r.groups[0].mean[s].fpr_ci.hi, r.ood[1].metrics[s].fpr_ci.hi);
+  }
+  const nlohmann::json j = ReportJson(r);
+  ASSERT_TRUE(j["mean"]["energy"].contains("ci95")) << j["mean"].dump();
+  EXPECT_DOUBLE_EQ(j["mean"]["msp"]["ci95"]["auroc"][0].get<double>(), r.mean[1].auroc_ci.lo);
+  EXPECT_TRUE(j["groups"][0]["mean"]["energy"].contains("ci95"));
+  const std::string md = ReportMarkdown(r);
+  // The msp mean row: its FPR is the best (bold), its AUROC not.
+  const std::string mean_row = "| **mean** | 60 | msp | **" +
+                               PercentCell(r.mean[1].fpr_at_tpr, &r.mean[1].fpr_ci) + "** | " +
+                               PercentCell(r.mean[1].auroc, &r.mean[1].auroc_ci) + " |";
+  EXPECT_NE(md.find(mean_row), std::string::npos) << mean_row << "\n" << md;
+  // The HTML puts the interval on a second, small line.
+  const std::string cell = PercentCell(r.mean[1].auroc, &r.mean[1].auroc_ci);
+  const std::size_t cut = cell.find(" [");
+  ASSERT_NE(cut, std::string::npos);
+  const std::string html_cell =
+      "<td>" + cell.substr(0, cut) + "<span class=\"ci\">" + cell.substr(cut + 1) + "</span></td>";
+  EXPECT_NE(ReportHtml(r, in).find(html_cell), std::string::npos) << html_cell;
+  in.options.bootstrap = 0;
+  EXPECT_FALSE(BuildReport(in).mean[0].has_ci);
+  EXPECT_FALSE(ReportJson(BuildReport(in))["mean"]["energy"].contains("ci95"));
+}
+
 TEST(ReportTest, GroupMeanRowsAreMeansOverTheirSetsAndGatesReadThem) {
   ReportInput in = TwoScoresInRowOrder();
   in.ood.push_back(in.ood[0]);

@@ -63,6 +63,18 @@ struct Metrics {
 Metrics ComputeMetrics(const std::vector<double>& id, const std::vector<double>& ood,
                        const MetricOptions& options);
 
+// The intervals of a mean row (a report's mean over OOD sets): percentile 95% intervals of the
+// mean auroc and the mean fpr_at_tpr over `options.bootstrap` resamples. A resample draws the
+// ID set once, with replacement (every OOD set is compared with the same ID samples, so they
+// share its draw), then each OOD set, and averages the sets' metrics on that draw. Draw order
+// per resample: the ID set's sorted positions, then each OOD set's in order, from one
+// mt19937_64 seeded with options.seed; so with one OOD set it is ComputeMetrics' own interval.
+// Sets mean->has_ci, auroc_ci and fpr_ci, nothing else. O(n_id + sum of n_ood) per resample.
+// Throws like ComputeMetrics, and when bootstrap < 1 or `ood` is empty.
+void BootstrapMeanOverSets(const std::vector<double>& id,
+                           const std::vector<const std::vector<double>*>& ood,
+                           const MetricOptions& options, Metrics* mean);
+
 // Sorts scores descending (-0.0 becoming 0.0). Every function here gives the same answer for
 // any order of its inputs, and skips its own sort for inputs in this order: a caller that
 // passes one set to many calls sorts it once. Leaves scores holding a NaN as they are (the

@@ -300,10 +300,47 @@ class Accumulator {
   double hendrycks_best_ = std::numeric_limits<double>::infinity();
 };
 
+// The doubled pair count 2 * n_id * n_ood must fit in 64 bits.
+void CheckPairCount(std::size_t n_id, std::size_t n_ood) {
+  if (static_cast<long double>(n_id) * n_ood > 4e18L) {
+    throw Error("score sets too large for exact pair counts: " + std::to_string(n_id) + " x " +
+                std::to_string(n_ood));
+  }
+}
+
 // Bootstrap with replacement. Resampling n items from an already sorted array is a
 // multinomial count vector over its positions (n uniform draws, counted), so a resample is a
-// weighted walk over the same sorted arrays: O(n) each, no re-sorting. Draw order per
-// resample: all ID positions, then all OOD positions, from one mt19937_64 seeded with `seed`.
+// weighted walk over the same sorted arrays: O(n) each, no re-sorting.
+void DrawCounts(std::mt19937_64& rng, std::vector<std::uint32_t>* counts) {
+  const std::size_t n = counts->size();
+  std::fill(counts->begin(), counts->end(), 0);
+  for (std::size_t i = 0; i < n; ++i) ++(*counts)[UniformIndex(rng, n)];
+}
+
+// auroc and fpr_at_tpr of one resample: counts over sorted positions, each summing to its
+// set's size.
+Metrics ResampleMetrics(const std::vector<double>& id, const std::vector<std::uint32_t>& wa,
+                        const std::vector<double>& ood, const std::vector<std::uint32_t>& wb,
+                        const MetricOptions& options) {
+  Accumulator acc(id.size(), ood.size(), options.tpr, options.convention, /*areas=*/false);
+  WalkDescending(id, ood, CountWeight{wa.data()}, CountWeight{wb.data()},
+                 [&](double v, Count a, Count b) { acc.Add(v, a, b); });
+  Metrics sample;
+  acc.Finish(&sample);
+  return sample;
+}
+
+// The percentile 95% intervals of the resamples' aurocs and fprs, into *m.
+void SetIntervals(std::vector<double> aurocs, std::vector<double> fprs, Metrics* m) {
+  std::sort(aurocs.begin(), aurocs.end());
+  std::sort(fprs.begin(), fprs.end());
+  m->has_ci = true;
+  m->auroc_ci = {Percentile(aurocs, 0.025), Percentile(aurocs, 0.975)};
+  m->fpr_ci = {Percentile(fprs, 0.025), Percentile(fprs, 0.975)};
+}
+
+// Draw order per resample: all ID positions, then all OOD positions, from one mt19937_64
+// seeded with `seed`.
 void Bootstrap(const std::vector<double>& id, const std::vector<double>& ood,
                const MetricOptions& options, Metrics* m) {
   std::mt19937_64 rng(options.seed);
@@ -312,23 +349,13 @@ void Bootstrap(const std::vector<double>& id, const std::vector<double>& ood,
   aurocs.reserve(options.bootstrap);
   fprs.reserve(options.bootstrap);
   for (int r = 0; r < options.bootstrap; ++r) {
-    std::fill(wa.begin(), wa.end(), 0);
-    std::fill(wb.begin(), wb.end(), 0);
-    for (std::size_t i = 0; i < id.size(); ++i) ++wa[UniformIndex(rng, id.size())];
-    for (std::size_t i = 0; i < ood.size(); ++i) ++wb[UniformIndex(rng, ood.size())];
-    Accumulator acc(id.size(), ood.size(), options.tpr, options.convention, /*areas=*/false);
-    WalkDescending(id, ood, CountWeight{wa.data()}, CountWeight{wb.data()},
-                   [&](double v, Count a, Count b) { acc.Add(v, a, b); });
-    Metrics sample;
-    acc.Finish(&sample);
+    DrawCounts(rng, &wa);
+    DrawCounts(rng, &wb);
+    const Metrics sample = ResampleMetrics(id, wa, ood, wb, options);
     aurocs.push_back(sample.auroc);
     fprs.push_back(sample.fpr_at_tpr);
   }
-  std::sort(aurocs.begin(), aurocs.end());
-  std::sort(fprs.begin(), fprs.end());
-  m->has_ci = true;
-  m->auroc_ci = {Percentile(aurocs, 0.025), Percentile(aurocs, 0.975)};
-  m->fpr_ci = {Percentile(fprs, 0.025), Percentile(fprs, 0.975)};
+  SetIntervals(std::move(aurocs), std::move(fprs), m);
 }
 
 }  // namespace
@@ -419,11 +446,7 @@ Metrics ComputeMetrics(const std::vector<double>& id, const std::vector<double>&
   if (options.bootstrap < 0) {
     throw Error("bootstrap must be >= 0, got " + std::to_string(options.bootstrap), kExitUsage);
   }
-  // The doubled pair count 2 * n_id * n_ood must fit in 64 bits.
-  if (static_cast<long double>(id.size()) * ood.size() > 4e18L) {
-    throw Error("score sets too large for exact pair counts: " + std::to_string(id.size()) + " x " +
-                std::to_string(ood.size()));
-  }
+  CheckPairCount(id.size(), ood.size());
   std::vector<double> id_store, ood_store;
   const SortedPair sorted = SortBoth(id, ood, &id_store, &ood_store);
   const std::vector<double>&a = sorted.id, &b = sorted.ood;
@@ -434,6 +457,55 @@ Metrics ComputeMetrics(const std::vector<double>& id, const std::vector<double>&
   acc.Finish(&m);
   if (options.bootstrap > 0) Bootstrap(a, b, options, &m);
   return m;
+}
+
+void BootstrapMeanOverSets(const std::vector<double>& id,
+                           const std::vector<const std::vector<double>*>& ood,
+                           const MetricOptions& options, Metrics* mean) {
+  if (options.bootstrap < 1) {
+    throw Error(
+        "a mean row's bootstrap needs >= 1 resample, got " + std::to_string(options.bootstrap),
+        kExitUsage);
+  }
+  if (ood.empty()) throw Error("a mean row's bootstrap needs an OOD set");
+  CheckScores(id, "id");
+  CheckTpr(options.tpr);
+  std::vector<double> id_store;
+  if (!IsSortedDescending(id)) id_store = SortedDescending(id);
+  const std::vector<double>& a = id_store.empty() ? id : id_store;
+  std::vector<std::vector<double>> ood_store(ood.size());
+  std::vector<const std::vector<double>*> b(ood.size());
+  for (std::size_t o = 0; o < ood.size(); ++o) {
+    CheckScores(*ood[o], "ood");
+    CheckPairCount(a.size(), ood[o]->size());
+    if (IsSortedDescending(*ood[o])) {
+      b[o] = ood[o];
+    } else {
+      ood_store[o] = SortedDescending(*ood[o]);
+      b[o] = &ood_store[o];
+    }
+  }
+  std::mt19937_64 rng(options.seed);
+  std::vector<std::uint32_t> wa(a.size());
+  std::vector<std::vector<std::uint32_t>> wb(b.size());
+  for (std::size_t o = 0; o < b.size(); ++o) wb[o].resize(b[o]->size());
+  std::vector<double> aurocs, fprs;
+  aurocs.reserve(options.bootstrap);
+  fprs.reserve(options.bootstrap);
+  const double sets = static_cast<double>(b.size());
+  for (int r = 0; r < options.bootstrap; ++r) {
+    DrawCounts(rng, &wa);
+    for (auto& w : wb) DrawCounts(rng, &w);
+    double auroc = 0, fpr = 0;
+    for (std::size_t o = 0; o < b.size(); ++o) {
+      const Metrics sample = ResampleMetrics(a, wa, *b[o], wb[o], options);
+      auroc += sample.auroc / sets;
+      fpr += sample.fpr_at_tpr / sets;
+    }
+    aurocs.push_back(auroc);
+    fprs.push_back(fpr);
+  }
+  SetIntervals(std::move(aurocs), std::move(fprs), mean);
 }
 
 IdThreshold ThresholdFromId(const std::vector<double>& id, double tpr) {

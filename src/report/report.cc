@@ -214,6 +214,7 @@ Report BuildReport(const ReportInput& input) {
   for (std::size_t o = 0; o < all.size(); ++o) all[o] = o;
   r.mean.resize(n_scores);
   for (std::size_t s = 0; s < n_scores; ++s) mean_row(all, s, &r.mean[s], &r.mean_spread);
+  std::vector<std::vector<std::size_t>> group_sets;  // each group's sets, as indices into ood
   for (const SetGroup& g : input.groups) {
     Report::GroupResult gr;
     gr.group = g;
@@ -230,6 +231,26 @@ Report BuildReport(const ReportInput& input) {
     gr.mean.resize(n_scores);
     for (std::size_t s = 0; s < n_scores; ++s) mean_row(members, s, &gr.mean[s], &gr.spread);
     r.groups.push_back(std::move(gr));
+    group_sets.push_back(std::move(members));
+  }
+  if (input.options.bootstrap > 0) {
+    // Every mean row's intervals, (row, score) pairs on every core: the overall row, then
+    // each group's.
+    struct MeanRow {
+      std::vector<std::size_t> sets;
+      std::vector<Metrics>* metrics;
+    };
+    std::vector<MeanRow> rows = {{all, &r.mean}};
+    for (std::size_t g = 0; g < r.groups.size(); ++g) {
+      rows.push_back({group_sets[g], &r.groups[g].mean});
+    }
+    ParallelFor(rows.size() * n_scores, [&](std::size_t i) {
+      const MeanRow& row = rows[i / n_scores];
+      const std::size_t s = i % n_scores;
+      std::vector<const std::vector<double>*> oods;
+      for (std::size_t o : row.sets) oods.push_back(&input.ood[o].oriented[s]);
+      BootstrapMeanOverSets(input.id.oriented[s], oods, input.options, &(*row.metrics)[s]);
+    });
   }
   return r;
 }
