@@ -38,7 +38,7 @@ ScoreInfo Energy() {
 
 TEST(ClassBreakdownTest, CountsAcceptanceAndAccuracyPerClass) {
   // Oriented threshold 5: accept when energy <= -5.
-  const auto b = BuildClassBreakdown(Table(), {Energy()}, {5.0}, "id", {"far"}, {"cat", ""});
+  const auto b = BuildClassBreakdown(Table(), {Energy()}, {5.0}, {"id"}, {"far"}, {"cat", ""});
   ASSERT_TRUE(b);
   EXPECT_EQ(b->scores, std::vector<std::string>{"energy"});
   ASSERT_EQ(b->id.size(), 2u);
@@ -65,9 +65,9 @@ TEST(ClassBreakdownTest, NoLabelsNoBreakdownAndUnknownSetsAreRefused) {
   const double v = -1;
   t.AddRow("id", "p", "", "0", &v);
   t.AddRow("far", "p", "", "0", &v);
-  EXPECT_FALSE(BuildClassBreakdown(t, {Energy()}, {0.0}, "id", {"far"}, {}));
+  EXPECT_FALSE(BuildClassBreakdown(t, {Energy()}, {0.0}, {"id"}, {"far"}, {}));
   try {
-    BuildClassBreakdown(Table(), {Energy()}, {0.0}, "id", {"svhn"}, {});
+    BuildClassBreakdown(Table(), {Energy()}, {0.0}, {"id"}, {"svhn"}, {});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "the score table has no rows of set 'svhn'");
@@ -75,7 +75,7 @@ TEST(ClassBreakdownTest, NoLabelsNoBreakdownAndUnknownSetsAreRefused) {
 }
 
 TEST(ClassBreakdownTest, RendersTheSameTablesInEveryFormat) {
-  const auto b = BuildClassBreakdown(Table(), {Energy()}, {5.0}, "id", {"far"}, {"c|t", ""});
+  const auto b = BuildClassBreakdown(Table(), {Energy()}, {5.0}, {"id"}, {"far"}, {"c|t", ""});
   const nlohmann::json j = ClassBreakdownJson(*b);
   EXPECT_EQ(j["id"][0], nlohmann::json({{"class", "c|t"},
                                         {"n", 3},
@@ -99,7 +99,7 @@ TEST(ClassBreakdownTest, RendersTheSameTablesInEveryFormat) {
 TEST(RiskCoverageTest, AccuracyOfTheMostIdLookingRowsAtEachCoverage) {
   // The ID rows with label and prediction, most ID-looking first (energy -9, -8, -7, -6, -3,
   // -2): right, right, right, wrong, wrong, right. The unlabelled row is left out.
-  const auto rc = BuildRiskCoverage(Table(), {Energy()}, {5.0}, "id");
+  const auto rc = BuildRiskCoverage(Table(), {Energy()}, {5.0}, {"id"});
   ASSERT_EQ(rc.size(), 1u);
   EXPECT_EQ(rc[0].n, 6u);
   ASSERT_EQ(rc[0].curve.size(), 6u);
@@ -122,7 +122,21 @@ TEST(RiskCoverageTest, AccuracyOfTheMostIdLookingRowsAtEachCoverage) {
   unlabelled.columns = {"energy"};
   const double v = 1;
   unlabelled.AddRow("id", "p", "", "0", &v);
-  EXPECT_TRUE(BuildRiskCoverage(unlabelled, {Energy()}, {0.0}, "id").empty());
+  EXPECT_TRUE(BuildRiskCoverage(unlabelled, {Energy()}, {0.0}, {"id"}).empty());
+}
+
+// --fsood counts the csid sets as ID: their labelled rows join the ID rows.
+TEST(ClassBreakdownTest, SetsCountedAsIdJoinTheIdRows) {
+  ScoreTable t = Table();
+  const double v = -4;
+  t.AddRow("csid", "q", "1", "0", &v);  // class 1, wrong, rejected at 5
+  const auto b = BuildClassBreakdown(t, {Energy()}, {5.0}, {"id", "csid"}, {"far"}, {});
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->id[1].n, 4u);
+  EXPECT_DOUBLE_EQ(b->id[1].accuracy, 2.0 / 4);
+  EXPECT_DOUBLE_EQ(b->id[1].accepted[0], 2.0 / 4);
+  EXPECT_EQ(BuildRiskCoverage(t, {Energy()}, {5.0}, {"id", "csid"})[0].n, 7u);
+  EXPECT_EQ(BuildRiskCoverage(t, {Energy()}, {5.0}, {"id"})[0].n, 6u);
 }
 
 }  // namespace

@@ -240,6 +240,21 @@ TEST_F(CliTest, EvalWritesReportsThatAgreeWithMetrics) {
   auto metrics_report = nlohmann::json::parse(ReadText(out2 + "/report.json"));
   EXPECT_EQ(metrics_report["ood"], eval_report["ood"]);
   EXPECT_EQ(metrics_report["mean"], eval_report["mean"]);
+  // The rows' classes without paths: the per-class tables name classes by index.
+  EXPECT_EQ(metrics_report["risk_coverage"], eval_report["risk_coverage"]);
+  EXPECT_FALSE(metrics_report.contains("gallery"));
+  ASSERT_TRUE(metrics_report.contains("per_class"));
+  EXPECT_EQ(metrics_report["per_class"]["id"].size(), eval_report["per_class"]["id"].size());
+
+  // With --gallery it keeps the paths: the same gallery, with thumbnails, and class names.
+  const std::string out3 = tmp_ / "report3";
+  r = Cli("metrics '" + out + "/scores.csv' --id id --gallery 12 --out-dir '" + out3 + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  metrics_report = nlohmann::json::parse(ReadText(out3 + "/report.json"));
+  ASSERT_TRUE(eval_report.contains("gallery"));
+  EXPECT_EQ(metrics_report["gallery"], eval_report["gallery"]);
+  EXPECT_EQ(metrics_report["per_class"], eval_report["per_class"]);
+  EXPECT_NE(ReadText(out3 + "/report.html").find("data:image/png;base64,"), std::string::npos);
 }
 
 TEST_F(CliTest, GatesDecideTheExitCode) {
@@ -417,6 +432,12 @@ TEST_F(CliTest, MetricsOnPlainScoreColumns) {
   auto j = nlohmann::json::parse(ReadText(tmp_ / "m/report.json"));
   EXPECT_EQ(j["ood"][0]["name"], "noise");
   EXPECT_DOUBLE_EQ(j["ood"][0]["metrics"]["score"]["auroc"].get<double>(), 11.0 / 12.0);
+  r = Cli("metrics --id-file '" + (tmp_ / "id.txt") + "' --ood-file '" + (tmp_ / "ood.txt") +
+          "' --gallery 3 --out-dir '" + (tmp_ / "g") + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--gallery shows samples by their paths, which plain score columns"),
+            std::string::npos)
+      << r.err;
 }
 
 }  // namespace

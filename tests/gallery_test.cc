@@ -71,8 +71,9 @@ TEST(GalleryTest, HeadlineScoresAreTheGatedOnesElseEnergy) {
 
 TEST(GalleryTest, ListsTheMostWrongSamplesPerScoreAndSet) {
   const ScoreTable t = Table();
-  const Gallery g =
-      BuildGallery(t, {Score("energy"), Score("msp")}, "id", {"ood"}, 2, {"0_cat", "1_dog"});
+  // Thresholds, oriented: accept energy <= -3, msp >= 0.6.
+  const Gallery g = BuildGallery(t, {Score("energy"), Score("msp")}, {3.0, std::log(0.6)}, {"id"},
+                                 {"ood"}, 2, {"0_cat", "1_dog"});
   ASSERT_EQ(g.lists.size(), 4u);  // per score: ID, then each OOD set
   // energy, lower = ID: the ID rows with the highest energy; -3 ties in row order (b before d).
   const GalleryList& id = g.lists[0];
@@ -85,6 +86,9 @@ TEST(GalleryTest, ListsTheMostWrongSamplesPerScoreAndSet) {
   EXPECT_EQ(id.items[1].path, "id/0_cat/b.png");
   EXPECT_EQ(id.items[1].pred, "1_dog");
   EXPECT_EQ(id.items[1].label, "0_cat");
+  EXPECT_EQ(id.rule, "energy <= -3");
+  EXPECT_FALSE(id.items[0].accepted);  // -2 > -3
+  EXPECT_TRUE(id.items[1].accepted);   // on the threshold
   // The OOD rows with the lowest energy: y and z tie at -7, in row order.
   const GalleryList& ood = g.lists[1];
   EXPECT_FALSE(ood.id);
@@ -93,18 +97,38 @@ TEST(GalleryTest, ListsTheMostWrongSamplesPerScoreAndSet) {
   EXPECT_EQ(ood.items[0].path, "ood/y.png");
   EXPECT_EQ(ood.items[1].path, "ood/z.png");
   EXPECT_EQ(ood.items[0].label, "");
+  EXPECT_TRUE(ood.items[0].accepted && ood.items[1].accepted);
   // msp ranks by log_msp (higher = ID) and shows the msp.
   EXPECT_EQ(g.lists[2].items[0].path, "id/1_dog/c.png");
   EXPECT_EQ(g.lists[2].items[1].path, "id/0_cat/b.png");
   EXPECT_EQ(g.lists[3].items[0].path, "ood/z.png");
   EXPECT_DOUBLE_EQ(g.lists[3].items[0].score, 0.91);
+  EXPECT_FALSE(g.lists[2].items[0].accepted);  // msp 0.5
+  EXPECT_TRUE(g.lists[2].items[1].accepted);   // msp 0.6, on the threshold
+  EXPECT_EQ(g.lists[2].rule, "msp >= 0.6");
+}
+
+// --fsood: the csid sets are ID, so their rows join the ID list.
+TEST(GalleryTest, SetsCountedAsIdMakeOneIdList) {
+  ScoreTable t = Table();
+  const double v[] = {-1.5, 0.45, std::log(0.45)};
+  t.AddRow("csid", "csid/q.png", "0", "1", v);
+  const Gallery g =
+      BuildGallery(t, {Score("energy")}, {3.123456789}, {"id", "csid"}, {"ood"}, 2, {});
+  ASSERT_EQ(g.lists.size(), 2u);
+  EXPECT_EQ(g.lists[0].rule, "energy <= -3.123456789");   // exact in report.json
+  EXPECT_EQ(g.lists[0].rule_shown, "energy <= -3.1235");  // as the titles show it
+  EXPECT_EQ(g.lists[0].set, "id + csid");
+  EXPECT_EQ(g.lists[0].items[0].path, "csid/q.png");
+  EXPECT_EQ(g.lists[0].items[1].path, "id/1_dog/c.png");
+  EXPECT_THROW(BuildGallery(t, {Score("energy")}, {3.0}, {"id", "cisd"}, {"ood"}, 2, {}), Error);
 }
 
 TEST(GalleryTest, ZeroKMakesNoListsAndUnknownSetsAreRefused) {
   const ScoreTable t = Table();
-  EXPECT_TRUE(BuildGallery(t, {Score("energy")}, "id", {"ood"}, 0, {}).lists.empty());
+  EXPECT_TRUE(BuildGallery(t, {Score("energy")}, {0.0}, {"id"}, {"ood"}, 0, {}).lists.empty());
   try {
-    BuildGallery(t, {Score("energy")}, "id", {"svhn"}, 3, {});
+    BuildGallery(t, {Score("energy")}, {0.0}, {"id"}, {"svhn"}, 3, {});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "the score table has no rows of set 'svhn'");
@@ -118,7 +142,7 @@ TEST(GalleryTest, ClassNamesComeFromTheLabelsFolders) {
   t.AddRow("id", "elsewhere/f.png", "1", "1", v);  // class 1 in two folders: no name
   EXPECT_EQ(FolderClassNames(t, "id"), (std::vector<std::string>{"0_cat", ""}));
   // Without names, classes show as their codes.
-  const Gallery g = BuildGallery(Table(), {Score("energy")}, "id", {"ood"}, 1, {});
+  const Gallery g = BuildGallery(Table(), {Score("energy")}, {0.0}, {"id"}, {"ood"}, 1, {});
   EXPECT_EQ(g.lists[0].items[0].label, "1");
 }
 
@@ -131,25 +155,28 @@ TEST(GalleryTest, RendersInEveryFormatWithEscapedPaths) {
     in.ood = {{"ood", {{1, 7, 7}}}};
     return in;
   }());
-  r.gallery = BuildGallery(t, {Score("energy")}, "id", {"ood"}, 1, {"0_cat", "1_dog"});
+  r.gallery = BuildGallery(t, {Score("energy")}, {3.0}, {"id"}, {"ood"}, 1, {"0_cat", "1_dog"});
   r.gallery->lists[1].items[0].png_base64 = "AAAA";
   r.gallery->lists[1].items[0].path = "ood/x <1>|.png";
   const nlohmann::json j = ReportJson(r);
   EXPECT_EQ(j["gallery"]["k"], 1);
   EXPECT_EQ(j["gallery"]["lists"][0]["role"], "id");
   EXPECT_EQ(j["gallery"]["lists"][0]["looks"], "most OOD-looking");
-  EXPECT_EQ(
-      j["gallery"]["lists"][0]["items"][0],
-      nlohmann::json(
-          {{"path", "id/1_dog/c.png"}, {"score", -2.0}, {"pred", "1_dog"}, {"label", "1_dog"}}));
+  EXPECT_EQ(j["gallery"]["lists"][0]["items"][0], nlohmann::json({{"path", "id/1_dog/c.png"},
+                                                                  {"score", -2.0},
+                                                                  {"pred", "1_dog"},
+                                                                  {"label", "1_dog"},
+                                                                  {"accepted", false}}));
+  EXPECT_EQ(j["gallery"]["lists"][0]["accept_as_id"], "energy <= -3");
   EXPECT_FALSE(j["gallery"]["lists"][1]["items"][0].contains("label"));
   const std::string md = ReportMarkdown(r);
-  EXPECT_NE(md.find("## Failure gallery\n\nThe 1 most OOD-looking samples of id (ID) by energy:\n\n"
-                    "| # | path | energy | pred | true |\n|---:|---|---:|---|---|\n"
-                    "| 1 | id/1_dog/c.png | -2 | 1_dog | 1_dog |\n"),
+  EXPECT_NE(md.find("## Failure gallery\n\nThe 1 most OOD-looking samples of id (ID) by energy; "
+                    "the threshold accepts energy <= -3 as ID:\n\n"
+                    "| # | path | energy | pred | true | threshold |\n|---:|---|---:|---|---|---|\n"
+                    "| 1 | id/1_dog/c.png | -2 | 1_dog | 1_dog | rejected |\n"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| 1 | ood/x <1>\\|.png | -7 | 0_cat |\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1 | ood/x <1>\\|.png | -7 | 0_cat | accepted |\n"), std::string::npos) << md;
   ReportInput in;
   in.scores = {Score("energy")};
   in.id = {"id", {{9, 3, 2, 3, 8}}};
@@ -159,6 +186,11 @@ TEST(GalleryTest, RendersInEveryFormatWithEscapedPaths) {
   EXPECT_NE(html.find("ood/x &lt;1&gt;|.png"), std::string::npos);
   EXPECT_EQ(html.find("x <1>"), std::string::npos);
   EXPECT_NE(html.find("<div class=\"noimg\">no image</div>"), std::string::npos);
+  // The threshold's mistakes in red: the ID image it rejects, the OOD image it accepts.
+  EXPECT_NE(html.find("<br><span class=\"wrong\">rejected</span></figcaption>"), std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<br><span class=\"wrong\">accepted</span></figcaption>"), std::string::npos);
+  EXPECT_NE(html.find("the threshold accepts energy &lt;= -3 as ID"), std::string::npos);
   // Without a gallery, no trace of one.
   r.gallery.reset();
   EXPECT_FALSE(ReportJson(r).contains("gallery"));
@@ -234,6 +266,14 @@ TEST(ThumbnailTest, UnreadableFilesAreNotedOnce) {
             "scores without thumbnails (paths are read as the scores hold them, from the "
             "current folder; first: '" +
                 dir / "missing.png" + "': cannot read file: no such file)");
+  // Rows of .npy inputs have no image: noted, not counted as unreadable.
+  g.lists[1].items[0].path = dir / "logits.npy#12";
+  AddThumbnails(&g, 96);
+  EXPECT_TRUE(g.lists[1].items[0].png_base64.empty());
+  EXPECT_FALSE(g.lists[0].items[0].png_base64.empty());
+  EXPECT_EQ(g.note,
+            "the gallery's rows of .npy inputs (logits or preprocessed tensors) have no image to "
+            "show, so they are listed by path and score");
 }
 
 }  // namespace

@@ -68,6 +68,13 @@ TEST_F(LogitsInputTest, EvalAndCalibrateFromLogits) {
   EXPECT_EQ(report["run"]["input"], "logits");
   EXPECT_EQ(report["ood"][0]["name"], "far");
   EXPECT_DOUBLE_EQ(report["id"]["accuracy"].get<double>(), 1.0);
+  // Logits rows have no image: the gallery lists them and says so, with no warning.
+  EXPECT_EQ(
+      report["gallery"]["lists"][0]["items"][0]["path"].get<std::string>().find(tmp_ / "id.npy#"),
+      0u);
+  EXPECT_NE(report["gallery"]["note"].get<std::string>().find("no image to show"),
+            std::string::npos);
+  EXPECT_EQ(e.err.find("could not be read"), std::string::npos) << e.err;
   auto c = Cli("calibrate -q --id '" + (tmp_ / "id.npy") + "' --score gen -o '" +
                (tmp_ / "card.json") + "'");
   ASSERT_EQ(c.exit_code, 0) << c.err;

@@ -45,12 +45,13 @@ struct ClassBreakdown {
 };
 
 // The breakdown from `table`'s rows; thresholds[i] is scores[i]'s oriented ID threshold.
+// id_sets: the ID set, then any sets the metrics count as ID with it (--fsood's csid sets).
 // nullopt when no ID row has a label. class_names[i] names class index i (may be short or
 // hold ""). Throws oodscore::Error for a score column or set the table lacks.
 std::optional<ClassBreakdown> BuildClassBreakdown(const ScoreTable& table,
                                                   const std::vector<ScoreInfo>& scores,
                                                   const std::vector<double>& thresholds,
-                                                  const std::string& id_set,
+                                                  const std::vector<std::string>& id_sets,
                                                   const std::vector<std::string>& ood_sets,
                                                   const std::vector<std::string>& class_names);
 

@@ -5,7 +5,7 @@
 // line adds the thumbnails (thumbnail.h), so this layer stays free of image code.
 //
 // Usage:
-//   Gallery g = BuildGallery(table, headline, "cifar10", {"svhn"}, 12, class_names);
+//   Gallery g = BuildGallery(table, headline, thresholds, {"cifar10"}, {"svhn"}, 12, names);
 //   for (GalleryList& l : g.lists) for (GalleryItem& it : l.items) it.png_base64 = ...;
 //   report.gallery = g;  // rendered by ReportJson, ReportMarkdown and ReportHtml
 #ifndef OODSCORE_GALLERY_H_
@@ -31,13 +31,17 @@ struct GalleryItem {
   std::string pred;        // predicted class: its folder name when known, else the code; "" none
   std::string label;       // true class, the same way (ID lists only); "" none
   std::string png_base64;  // the thumbnail, base64 PNG; "" = none (unreadable, or not made)
+  bool accepted = false;   // accepted as ID at the score's ID threshold (the report's)
 };
 
 struct GalleryList {
   std::string score;  // the score's name
-  std::string set;    // the set's name
+  std::string set;    // the set's name; an ID list of several sets: "cifar10 + cifar10-c"
   bool id = false;    // the ID set's most OOD-looking samples; else an OOD set's most ID-looking
   std::vector<GalleryItem> items;  // most wrong first
+  // What the score's ID threshold accepts (AcceptRule): exact, "energy <= -2.4492268784229947",
+  // and as the titles show it, to 5 significant digits, "energy <= -2.4492".
+  std::string rule, rule_shown;
 };
 
 struct Gallery {
@@ -60,22 +64,27 @@ std::vector<ScoreInfo> HeadlineScores(const std::vector<ScoreInfo>& reported,
                                       const std::vector<std::string>& gated);
 
 // Picks the gallery from `table`'s rows, ranking each score by its rank column as the
-// metrics do (ScoreInfo::rank_column, oriented). class_names[i] names class index i (folder
-// names; may be empty or shorter). REQUIRES: table keeps paths; k >= 0. Throws
-// oodscore::Error for a score column or set the table lacks.
+// metrics do (ScoreInfo::rank_column, oriented); thresholds[i] is scores[i]'s oriented ID
+// threshold (accepted: >=), which marks each item accepted or not. id_sets: the ID set, then
+// any sets the metrics count as ID with it (--fsood's csid sets); their rows make one ID list
+// per score. class_names[i] names class index i (folder names; may be empty or shorter).
+// REQUIRES: table keeps paths; k >= 0; thresholds.size() == scores.size(); !id_sets.empty().
+// Throws oodscore::Error for a score column or set the table lacks.
 Gallery BuildGallery(const ScoreTable& table, const std::vector<ScoreInfo>& scores,
-                     const std::string& id_set, const std::vector<std::string>& ood_sets, int k,
+                     const std::vector<double>& thresholds, const std::vector<std::string>& id_sets,
+                     const std::vector<std::string>& ood_sets, int k,
                      const std::vector<std::string>& class_names);
 
-// report.json's "gallery": {k, note, lists[]{score, set, role, looks, items[]{path, score,
-// pred, label?}}} (no thumbnails).
+// report.json's "gallery": {k, note, lists[]{score, set, role, looks, accept_as_id,
+// items[]{path, score, pred, label?, accepted}}} (no thumbnails).
 nlohmann::json GalleryJson(const Gallery& gallery);
 
-// report.md's "## Failure gallery": a table per list (rank, path, score, classes).
+// report.md's "## Failure gallery": a table per list (rank, path, score, classes, whether the
+// threshold accepts it).
 std::string GalleryMarkdown(const Gallery& gallery);
 
 // report.html's gallery section: per score, a grid of thumbnails (data: URIs) per list, each
-// with its escaped path, score and classes.
+// with its escaped path, score, classes and whether the threshold accepts it.
 std::string GalleryHtml(const Gallery& gallery);
 
 }  // namespace oodscore

@@ -27,12 +27,13 @@ struct RiskCoverage {
 };
 
 // One curve per score; thresholds[i] is scores[i]'s oriented ID threshold (accepted: >=).
+// id_sets: the ID set, then any sets the metrics count as ID with it (--fsood's csid sets).
 // Empty when no ID row has both a label and a prediction. Throws oodscore::Error for a score
 // column the table lacks.
 std::vector<RiskCoverage> BuildRiskCoverage(const ScoreTable& table,
                                             const std::vector<ScoreInfo>& scores,
                                             const std::vector<double>& thresholds,
-                                            const std::string& id_set);
+                                            const std::vector<std::string>& id_sets);
 
 // report.json's "risk_coverage": [{score, n, threshold{coverage, accuracy}, at_coverage{"0.95":
 // accuracy, ...}, curve[[coverage, accuracy], ...]}].

@@ -46,6 +46,8 @@ class ScoreTable {
   const std::vector<std::string>& SetNames() const { return sets_; }
   // Raw values of one column for the rows of one set, in row order.
   std::vector<double> Column(const std::string& set, int column) const;
+  // The rows of any of `sets`, in row order (none for a name the table lacks).
+  std::vector<std::size_t> RowsOf(const std::vector<std::string>& sets) const;
   // All of one column, in row order.
   const std::vector<double>& values(int column) const { return values_[column]; }
   const std::string& set(std::size_t row) const { return sets_[set_of_[row]]; }

@@ -50,7 +50,8 @@ struct ReportOptions {
   // here); --fsood counts them as ID in every metric.
   std::vector<std::string> csid;
   bool fsood = false;
-  // eval --gallery K: the failure gallery's samples per list (gallery.h); 0 = no gallery.
+  // --gallery K: the failure gallery's samples per list (gallery.h); 0 = no gallery (metrics'
+  // default: it keeps no paths unless asked).
   int gallery = kDefaultGallerySize;
   bool scores_by_default = false;  // eval filled `scores` with its defaults (none was named)
   std::filesystem::path out_dir;
@@ -58,6 +59,8 @@ struct ReportOptions {
 };
 
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt);
+// --gallery K (ReportOptions::gallery; its default is the command's).
+void AddGalleryOption(CLI::App* cmd, ReportOptions* opt);
 
 // The --csid sets of `report`'s run: their counts and accuracy, and with --fsood the accuracy
 // over the ID set and them together. Refuses a csid set that is the ID set, an OOD set, or
@@ -136,6 +139,8 @@ struct Checks {
 };
 Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& score_names,
                      std::optional<double> max_skipped = std::nullopt, RunPaths reads = {});
+// The scores the gates name, in gate order: the report's headline scores (gallery.h).
+std::vector<std::string> GatedScores(const Checks& checks);
 
 // Evaluates the checks, logs the report's warnings, stages report.json / report.md /
 // report.html (and opt.junit, when it lies in the report folder) in `folder` and commits it,

@@ -122,6 +122,15 @@ CLI::Validator WholeNumber() {
       "a whole number >= 0");
 }
 
+void AddGalleryOption(CLI::App* cmd, ReportOptions* opt) {
+  cmd->add_option("--gallery", opt->gallery,
+                  "K: the failure gallery's images per list (the K most OOD-looking ID images, "
+                  "and per OOD set the K most ID-looking, by the gated scores, else energy), as "
+                  "thumbnails in report.html and paths in report.json/.md; 0 = none")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+}
+
 void AddReportOptions(CLI::App* cmd, ReportOptions* opt) {
   cmd->add_option("--tpr", opt->tpr, "TPR level of the FPR metric (ID recall): 0.95 or 95%")
       ->transform(ShareFlag())
@@ -645,6 +654,14 @@ Checks PrepareChecks(const ReportOptions& opt, const std::vector<std::string>& s
   }
   if (!checks.baseline_run_missing.empty()) spdlog::warn("{}", checks.baseline_run_missing);
   return checks;
+}
+
+std::vector<std::string> GatedScores(const Checks& checks) {
+  std::vector<std::string> out;
+  for (const Gate& g : checks.gates) {
+    if (!g.score.empty()) out.push_back(g.score);
+  }
+  return out;
 }
 
 int FinishReport(Report* report, const ReportInput& input, const ReportOptions& opt,

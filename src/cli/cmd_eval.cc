@@ -87,15 +87,6 @@ void StageCards(const Report& report, const std::string& id_name, double tpr, co
   }
 }
 
-// The scores the gates name: the gallery shows them (else energy).
-std::vector<std::string> GatedScores(const Checks& checks) {
-  std::vector<std::string> out;
-  for (const Gate& g : checks.gates) {
-    if (!g.score.empty()) out.push_back(g.score);
-  }
-  return out;
-}
-
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -306,12 +297,7 @@ void SetupEvalCommand(CLI::App* app, int* exit_code) {
                   "with their stamps, instead of running a model; shards are checked and merged, "
                   "and the report equals the single run's");
   sub->add_option("--out-dir", cmd->report.out_dir, "report folder")->capture_default_str();
-  sub->add_option("--gallery", cmd->report.gallery,
-                  "K: the failure gallery's images per list (the K most OOD-looking ID images, "
-                  "and per OOD set the K most ID-looking, by the gated scores, else energy), as "
-                  "thumbnails in report.html and paths in report.json/.md; 0 = none")
-      ->check(CLI::Range(0, 1000))
-      ->capture_default_str();
+  AddGalleryOption(sub, &cmd->report);
   AddReportOptions(sub, &cmd->report);
   sub->footer(HelpFooter(
       {"oodscore eval --model m.pt --preset cifar10 --id cifar10=data/test --ood svhn=data/svhn",

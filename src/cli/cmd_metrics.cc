@@ -6,6 +6,7 @@
 
 #include "base/suggest.h"
 #include "cli/cli.h"
+#include "cli/gallery_images.h"
 #include "cli/score_stamp.h"
 #include "cli/shards.h"
 #include "oodscore/error.h"
@@ -91,6 +92,11 @@ int RunMetrics(MetricsCommand& cmd) {
     if (cmd.id_files.size() != 1 || cmd.ood_files.empty()) {
       throw UsageError("--id-file needs exactly one file and --ood-file at least one");
     }
+    if (cmd.report.gallery > 0) {
+      throw UsageError(
+          "--gallery shows samples by their paths, which plain score columns "
+          "(--id-file/--ood-file) lack: give score CSV files");
+    }
     const std::string column = PlainColumn(&cmd, bare_lower);
     table.columns = {column};
     table.KeepPaths(false);
@@ -123,7 +129,7 @@ int RunMetrics(MetricsCommand& cmd) {
           "for score CSV files name the column: --lower-is-id NAME");
     }
     if (cmd.id.empty()) throw UsageError("--id NAME is required: which set is in-distribution");
-    merged = ReadMergedScores(cmd.files, !cmd.report.baseline.empty());
+    merged = ReadMergedScores(cmd.files, !cmd.report.baseline.empty() || cmd.report.gallery > 0);
     table = std::move(merged.table);
     const auto sets = table.SetNames();
     bool found = false;
@@ -169,9 +175,18 @@ int RunMetrics(MetricsCommand& cmd) {
   for (const auto& f : cmd.ood_files) reads.Read("--ood-file", SplitNamed(f).second);
   const Checks checks = PrepareChecks(cmd.report, score_names, std::nullopt, reads);
   const std::optional<double> accuracy = LabelAccuracy(table, {id_name});
-  Report csid_results;  // their counts and accuracy, before the rows are freed
-  csid_results.id_name = id_name;
-  AddCsidResults(table, cmd.report, ood_names, &csid_results);
+  // What the report takes from the rows before they are freed: the csid sets' counts and
+  // accuracy; the per-class tables, risk-coverage curves and failure gallery, at the ID
+  // thresholds the report will hold.
+  Report from_rows;
+  from_rows.id_name = id_name;
+  AddCsidResults(table, cmd.report, ood_names, &from_rows);
+  from_rows.scores = input.scores;
+  for (const auto& id : input.id.oriented) {
+    from_rows.id_thresholds.push_back(ThresholdFromId(id, input.options.tpr));
+  }
+  AddClassesAndGallery(table, id_name, ood_names, {}, GatedScores(checks), cmd.report.gallery,
+                       &from_rows);
   // The class count, as far as the file shows it: the largest class index seen, plus one.
   const long classes = ClassCount(table, id_name);
   // Plain columns have no sample paths, so no digest for a baseline to compare.
@@ -186,9 +201,12 @@ int RunMetrics(MetricsCommand& cmd) {
   // A stopped run, stamps without a digest: in report.json too, not on stderr alone.
   report.warnings.insert(report.warnings.begin(), merged.warnings.begin(), merged.warnings.end());
   report.id_accuracy = accuracy;
-  report.csid = csid_results.csid;
-  report.fsood = csid_results.fsood;
-  report.fsood_accuracy = csid_results.fsood_accuracy;
+  report.csid = from_rows.csid;
+  report.fsood = from_rows.fsood;
+  report.fsood_accuracy = from_rows.fsood_accuracy;
+  report.per_class = std::move(from_rows.per_class);
+  report.risk_coverage = std::move(from_rows.risk_coverage);
+  report.gallery = std::move(from_rows.gallery);
   if (report.id_accuracy) {
     const std::string w = BelowChanceWarning(*report.id_accuracy, static_cast<int>(classes));
     if (!w.empty()) report.warnings.push_back(w);
@@ -216,6 +234,7 @@ int RunMetrics(MetricsCommand& cmd) {
 void SetupMetricsCommand(CLI::App* app, int* exit_code) {
   auto cmd = std::make_shared<MetricsCommand>();
   cmd->report.out_dir = ".";
+  cmd->report.gallery = 0;  // paths cost memory in a large score file: only when asked
   CLI::App* sub = app->add_subcommand(
       "metrics", "OOD metrics from score files (the CSV that `score` writes, or plain columns)");
   sub->add_option("files", cmd->files, "score CSV files (shards are pooled)");
@@ -243,6 +262,7 @@ void SetupMetricsCommand(CLI::App* app, int* exit_code) {
   }
   sub->add_option("--out-dir", cmd->report.out_dir, "where report.json/.md/.html go")
       ->capture_default_str();
+  AddGalleryOption(sub, &cmd->report);
   AddReportOptions(sub, &cmd->report);
   sub->footer(HelpFooter(
       {"oodscore metrics scores.csv --id cifar10 --gate 'energy.auroc>=95%' --junit junit.xml",

@@ -37,10 +37,28 @@ std::vector<std::string> FolderClassNames(const ScoreTable& table, const std::st
   return names;
 }
 
+namespace {
+
+// A row of a .npy input ("logits.npy#12", dataset.h): logits or a preprocessed tensor, no
+// image to show.
+bool IsNpyRow(const std::string& path) {
+  const std::size_t hash = path.rfind('#');
+  if (hash == std::string::npos || hash + 1 == path.size() || hash < 4) return false;
+  for (std::size_t i = hash + 1; i < path.size(); ++i) {
+    if (path[i] < '0' || path[i] > '9') return false;
+  }
+  return path.compare(hash - 4, 4, ".npy") == 0;
+}
+
+}  // namespace
+
 void AddThumbnails(Gallery* gallery, int max_side) {
   std::map<std::string, std::string> encoded;  // path -> base64 PNG, "" when unreadable
+  std::size_t npy_rows = 0;
   for (const GalleryList& l : gallery->lists) {
-    for (const GalleryItem& it : l.items) encoded[it.path];
+    for (const GalleryItem& it : l.items) {
+      if (!IsNpyRow(it.path)) encoded[it.path];
+    }
   }
   std::vector<std::string> paths;
   for (const auto& [path, unused] : encoded) paths.push_back(path);
@@ -56,18 +74,35 @@ void AddThumbnails(Gallery* gallery, int max_side) {
     }
   }
   for (GalleryList& l : gallery->lists) {
-    for (GalleryItem& it : l.items) it.png_base64 = encoded[it.path];
+    for (GalleryItem& it : l.items) {
+      if (IsNpyRow(it.path)) {
+        ++npy_rows;
+      } else {
+        it.png_base64 = encoded[it.path];
+      }
+    }
   }
-  if (failed == 0) return;
-  gallery->note =
-      (failed == paths.size()
-           ? "none of the gallery's " + Counted(paths.size(), "image") + " could be read"
-           : std::to_string(failed) + " of the gallery's " + Counted(paths.size(), "image") +
-                 " could not be read") +
-      ", so it shows their paths and scores without thumbnails (paths are read as "
-      "the scores hold them, from the current folder; first: " +
-      first + ")";
-  spdlog::warn("gallery: {}", gallery->note);
+  std::vector<std::string> notes;
+  if (npy_rows > 0) {
+    // Not a failure: nothing to warn of.
+    notes.push_back(
+        "the gallery's rows of .npy inputs (logits or preprocessed tensors) have no "
+        "image to show, so they are listed by path and score");
+  }
+  if (failed > 0) {
+    std::string note =
+        (failed == paths.size()
+             ? "none of the gallery's " + Counted(paths.size(), "image") + " could be read"
+             : std::to_string(failed) + " of the gallery's " + Counted(paths.size(), "image") +
+                   " could not be read") +
+        ", so it shows their paths and scores without thumbnails (paths are read as "
+        "the scores hold them, from the current folder; first: " +
+        first + ")";
+    spdlog::warn("gallery: {}", note);
+    notes.push_back(std::move(note));
+  }
+  gallery->note.clear();
+  for (const std::string& n : notes) gallery->note += (gallery->note.empty() ? "" : "; ") + n;
 }
 
 void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
@@ -83,11 +118,16 @@ void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
         thresholds.push_back(report->id_thresholds[s].threshold);
     }
   }
+  // With --fsood the csid sets are ID in every metric and threshold, so here too.
+  std::vector<std::string> id_sets = {id_set};
+  if (report->fsood) {
+    for (const Report::CsidResult& c : report->csid) id_sets.push_back(c.name);
+  }
   report->per_class =
-      BuildClassBreakdown(table, headline, thresholds, id_set, ood_sets, class_names);
-  report->risk_coverage = BuildRiskCoverage(table, headline, thresholds, id_set);
+      BuildClassBreakdown(table, headline, thresholds, id_sets, ood_sets, class_names);
+  report->risk_coverage = BuildRiskCoverage(table, headline, thresholds, id_sets);
   if (k <= 0) return;
-  Gallery g = BuildGallery(table, headline, id_set, ood_sets, k, class_names);
+  Gallery g = BuildGallery(table, headline, thresholds, id_sets, ood_sets, k, class_names);
   AddThumbnails(&g, kThumbnailSide);
   report->gallery = std::move(g);
 }

@@ -19,14 +19,16 @@ std::vector<std::string> FolderClassNames(const ScoreTable& table, const std::st
 
 // Adds thumbnails to every item of `gallery` (each distinct path read once, on every core).
 // Images that cannot be read keep no thumbnail; when any is missing, gallery->note says how
-// many and why (the first reason), and one warning is logged.
+// many and why (the first reason), and one warning is logged. Rows of .npy inputs
+// ("FILE.npy#N": logits or tensors) have no image: they get none, and a note without a warning.
 void AddThumbnails(Gallery* gallery, int max_side);
 
 // What an eval report shows of classes and single samples, for the headline scores (those
 // the gates name, else energy; gallery.h): the per-class breakdown and the risk-coverage
 // curves when the ID set has labels (class_breakdown.h, risk_coverage.h), and for k > 0 the failure
-// gallery with its thumbnails. class_names: the ID set's folder classes; empty: taken from the
-// rows' folders (FolderClassNames).
+// gallery with its thumbnails. With report->fsood, report->csid's sets are ID here too, as in
+// the metrics. class_names: the ID set's folder classes; empty: taken from the rows' folders
+// (FolderClassNames).
 void AddClassesAndGallery(const ScoreTable& table, const std::string& id_set,
                           const std::vector<std::string>& ood_sets,
                           std::vector<std::string> class_names,

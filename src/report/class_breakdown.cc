@@ -67,7 +67,7 @@ std::vector<Table> Tables(const ClassBreakdown& b) {
 std::optional<ClassBreakdown> BuildClassBreakdown(const ScoreTable& table,
                                                   const std::vector<ScoreInfo>& scores,
                                                   const std::vector<double>& thresholds,
-                                                  const std::string& id_set,
+                                                  const std::vector<std::string>& id_sets,
                                                   const std::vector<std::string>& ood_sets,
                                                   const std::vector<std::string>& class_names) {
   std::vector<int> rank;
@@ -94,8 +94,8 @@ std::optional<ClassBreakdown> BuildClassBreakdown(const ScoreTable& table,
   ClassBreakdown b;
   for (const ScoreInfo& info : scores) b.scores.push_back(info.name);
   std::map<std::int32_t, Counts, CodeOrder> id;
-  for (std::size_t r = 0; r < table.size(); ++r) {
-    if (table.set(r) != id_set || table.label(r) == ScoreTable::kNoClass) continue;
+  for (std::size_t r : table.RowsOf(id_sets)) {
+    if (table.label(r) == ScoreTable::kNoClass) continue;
     Counts* c = count(&id, table.label(r), r);
     if (table.pred(r) != ScoreTable::kNoClass) {
       ++c->predicted;

@@ -13,11 +13,10 @@ namespace oodscore {
 std::vector<RiskCoverage> BuildRiskCoverage(const ScoreTable& table,
                                             const std::vector<ScoreInfo>& scores,
                                             const std::vector<double>& thresholds,
-                                            const std::string& id_set) {
+                                            const std::vector<std::string>& id_sets) {
   std::vector<std::size_t> rows;
-  for (std::size_t r = 0; r < table.size(); ++r) {
-    if (table.set(r) == id_set && table.label(r) != ScoreTable::kNoClass &&
-        table.pred(r) != ScoreTable::kNoClass) {
+  for (std::size_t r : table.RowsOf(id_sets)) {
+    if (table.label(r) != ScoreTable::kNoClass && table.pred(r) != ScoreTable::kNoClass) {
       rows.push_back(r);
     }
   }

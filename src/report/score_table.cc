@@ -27,6 +27,18 @@ int ScoreTable::ColumnIndex(const std::string& name) const {
   return -1;
 }
 
+std::vector<std::size_t> ScoreTable::RowsOf(const std::vector<std::string>& sets) const {
+  std::vector<bool> wanted(sets_.size(), false);
+  for (std::size_t s = 0; s < sets_.size(); ++s) {
+    wanted[s] = std::find(sets.begin(), sets.end(), sets_[s]) != sets.end();
+  }
+  std::vector<std::size_t> rows;
+  for (std::size_t r = 0; r < set_of_.size(); ++r) {
+    if (wanted[set_of_[r]]) rows.push_back(r);
+  }
+  return rows;
+}
+
 std::vector<double> ScoreTable::Column(const std::string& set, int column) const {
   if (column < 0 || column >= static_cast<int>(columns.size())) {
     throw Error("internal error: score column " + std::to_string(column) + " does not exist");
