@@ -23,10 +23,11 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_DIR="$BUILD_DIR" scripts/setup.sh
-# The Slurm test's cluster and data (CMake test slurm_recipe, scripts/test_slurm.sh). A machine
-# that cannot install them still runs every other test; slurm_recipe then says it is skipped.
+# The Slurm test's cluster and data (CMake test slurm_recipe, scripts/test_slurm.sh), and zsh
+# for the zsh completion's test. A machine that cannot install them still runs every other
+# test; slurm_recipe and the zsh test then say they are skipped.
 . scripts/lib.sh
-install_missing test slurm-wlm munge dataset-fashion-mnist python3 ||
-  echo "test: could not install slurm-wlm, munge or dataset-fashion-mnist; slurm_recipe will be skipped" >&2
+install_missing test slurm-wlm munge dataset-fashion-mnist python3 zsh ||
+  echo "test: could not install slurm-wlm, munge, dataset-fashion-mnist or zsh; slurm_recipe or the zsh completion test will be skipped" >&2
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" "$@"

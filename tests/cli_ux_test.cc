@@ -205,6 +205,46 @@ TEST_F(CliTest, InstallFilesAreTheHelpAndCompleteTheCommandLine) {
   EXPECT_EQ(complete("oodscore help sc"), "score\n");
 }
 
+// The zsh completion, run by zsh with the completion system's functions replaced by ones that
+// print what they were given: which candidates each position gets.
+TEST_F(CliTest, ZshCompletionOffersWhatBashOffers) {
+  if (testing::RunShell("command -v zsh", tmp_.path()).exit_code != 0) {
+    GTEST_SKIP() << "no zsh (scripts/test.sh installs it)";
+  }
+  auto r = Cli("install-files '" + (tmp_ / "share") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto complete = [&](const std::string& line) {
+    const std::string script = tmp_ / "complete.zsh";
+    WriteText(script,
+              "_describe() { local -a c; c=(\"${(@P)2}\"); print -r -- \"describe: ${(j: "
+              ":)${(@)c%%:*}}\" }\n"
+              "compadd() { [[ $1 == -- ]] && shift; print -r -- \"compadd: $*\" }\n"
+              "_files() { print -r -- files }\n"
+              "_alternative() { print -r -- \"alternative: $*\" }\n"
+              "words=(" +
+                  line + ")\nCURRENT=${#words}\n_oodscore() { source '" +
+                  (tmp_ / "share/zsh/vendor-completions/_oodscore") + "' }\n_oodscore\n");
+    const auto run = testing::RunShell("zsh -f '" + script + "'", tmp_.path());
+    EXPECT_EQ(run.err, "") << line;
+    return run.out;
+  };
+  const std::string commands = "describe: score eval calibrate metrics finetune fit compare help\n";
+  EXPECT_EQ(complete("oodscore sc"), commands);
+  EXPECT_EQ(complete("oodscore help sc"), commands);
+  EXPECT_EQ(complete("oodscore --v"), "compadd: --help --version --verbose --quiet\n");
+  EXPECT_EQ(complete("oodscore eval data/x"), "files\n");
+  // The command after a tool flag; its own flags.
+  const std::string eval_flags = complete("oodscore --verbose eval --gal");
+  EXPECT_EQ(eval_flags.rfind("compadd: -h --help --model", 0), 0u) << eval_flags;
+  EXPECT_NE(eval_flags.find(" --gallery "), std::string::npos) << eval_flags;
+  EXPECT_EQ(complete("oodscore metrics --fpr-convention o"),
+            "compadd: exact hendrycks openood pytorch-ood\n");
+  EXPECT_EQ(complete("oodscore eval --device c"), "compadd: cpu cuda auto\n");
+  EXPECT_NE(complete("oodscore eval --score kn").find(" knn "), std::string::npos);
+  EXPECT_EQ(
+      complete("oodscore eval --preset cif").rfind("alternative: presets:preset:(cifar10 ", 0), 0u);
+}
+
 // A mistyped option is named, with the option meant, before any "required" error it causes,
 // in the tool's own words; values that begin with '-' are not options.
 TEST_F(CliTest, UnknownOptionsGetDidYouMean) {

@@ -79,6 +79,12 @@ std::string ManPage(const std::string& name, const std::string& summary, const s
   return page;
 }
 
+// What both completions offer besides the command table: the tool's own flags, --device's
+// and --fpr-convention's values.
+const char kToolFlags[] = "--help --version --verbose --quiet";
+const char kDevices[] = "cpu cuda auto";
+const char kConventions[] = "exact hendrycks openood pytorch-ood";
+
 std::string BashCompletion(const CLI::App& app) {
   std::string cmds, cases;
   for (const CLI::App* cmd : Commands(app)) {
@@ -98,14 +104,17 @@ std::string BashCompletion(const CLI::App& app) {
          "    --score|--scores|--lower-is-id|--higher-is-id) COMPREPLY=($(compgen -W \"" +
          Join(ScoreNames()) +
          "\" -- \"$cur\")); return ;;\n"
-         "    --device) COMPREPLY=($(compgen -W \"cpu cuda auto\" -- \"$cur\")); return ;;\n"
-         "    --fpr-convention) COMPREPLY=($(compgen -W \"exact hendrycks openood pytorch-ood\" "
-         "-- \"$cur\")); return ;;\n"
+         "    --device) COMPREPLY=($(compgen -W \"" +
+         kDevices +
+         "\" -- \"$cur\")); return ;;\n"
+         "    --fpr-convention) COMPREPLY=($(compgen -W \"" +
+         kConventions +
+         "\" -- \"$cur\")); return ;;\n"
          "  esac\n"
          "  if [[ -z $cmd ]]; then\n"
          "    COMPREPLY=($(compgen -W \"" +
-         cmds +
-         " --help --version --verbose --quiet\" -- \"$cur\")); return\n"
+         cmds + " " + kToolFlags +
+         "\" -- \"$cur\")); return\n"
          "  fi\n"
          "  local opts=\n"
          "  case $cmd in\n" +
@@ -133,16 +142,18 @@ std::string ZshCompletion(const CLI::App& app) {
     cmds += "    '" + cmd->get_name() + ":" + about + "'\n";
     cases += "    " + cmd->get_name() + ") opts=(" + Join(Flags(*cmd)) + ") ;;\n";
   }
+  // The command is the first word after "oodscore" that is not a flag (--verbose may come
+  // first), as in the bash completion.
   return "#compdef oodscore\n"
          "# zsh completion for oodscore (made by `oodscore install-files`; do not edit)\n"
-         "local -a commands opts\n"
-         "commands=(\n" +
+         "local -a subcommands opts\n"
+         "local cmd= i\n"
+         "subcommands=(\n" +
          cmds +
          ")\n"
-         "if (( CURRENT == 2 )); then\n"
-         "  _describe 'command' commands\n"
-         "  return\n"
-         "fi\n"
+         "for (( i = 2; i < CURRENT; i++ )); do\n"
+         "  [[ ${words[i]} == -* ]] || { cmd=${words[i]}; break }\n"
+         "done\n"
          "case ${words[CURRENT-1]} in\n"
          "  --preset) _alternative 'presets:preset:(" +
          Join(PresetNames()) +
@@ -150,14 +161,30 @@ std::string ZshCompletion(const CLI::App& app) {
          "  --score|--scores|--lower-is-id|--higher-is-id) compadd -- " +
          Join(ScoreNames()) +
          "; return ;;\n"
-         "  --device) compadd -- cpu cuda auto; return ;;\n"
+         "  --device) compadd -- " +
+         kDevices +
+         "; return ;;\n"
+         "  --fpr-convention) compadd -- " +
+         kConventions +
+         "; return ;;\n"
          "esac\n"
-         "case ${words[2]} in\n" +
+         "if [[ -z $cmd ]]; then\n"
+         "  if [[ ${words[CURRENT]} == -* ]]; then\n"
+         "    compadd -- " +
+         kToolFlags +
+         "\n"
+         "  else\n"
+         "    _describe 'command' subcommands\n"
+         "  fi\n"
+         "  return\n"
+         "fi\n"
+         "case $cmd in\n" +
          cases +
-         "  help) _describe 'command' commands; return ;;\n"
          "esac\n"
          "if [[ ${words[CURRENT]} == -* ]]; then\n"
          "  compadd -- $opts\n"
+         "elif [[ $cmd == help ]]; then\n"
+         "  _describe 'command' subcommands\n"
          "else\n"
          "  _files\n"
          "fi\n";
